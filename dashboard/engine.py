@@ -1,0 +1,220 @@
+"""The one module that talks to Docker: SDK calls go in, plain data and the dashboard's own errors come out."""
+
+import contextlib
+import os
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import docker
+import requests
+from docker import errors as docker_errors
+from docker.context import ContextAPI
+from flask import current_app
+
+from .ports import host_port_free
+
+# Every tutorial container carries this label, inherited from the LABEL in the cowserv Dockerfile,
+# whether the dashboard or the docker CLI started it. It is how the dashboard knows what is its own.
+LESSON_LABEL = "classroom.lesson"
+LESSON = "cowserv"
+LESSON_FILTER = f"{LESSON_LABEL}={LESSON}"
+CONTAINER_PORT = 8000
+
+
+class EngineError(Exception):
+    """Base of the errors the dashboard shows as a message; `status` is the HTTP answer (502: the engine refused)."""
+
+    status = 502
+
+
+class EngineUnavailable(EngineError):
+    status = 503
+
+
+class ContainerNotFound(EngineError):
+    status = 404
+
+
+class ImageNotFound(EngineError):
+    status = 409
+
+
+class PortInUse(EngineError):
+    status = 409
+
+
+@dataclass(frozen=True)
+class Container:
+    id: str
+    name: str
+    image: str
+    state: str
+    status: str
+    created: datetime
+    ports: tuple[tuple[int, int], ...]  # (host port, container port), as `docker ps` shows them
+
+    @property
+    def short_id(self):
+        return self.id[:12]
+
+
+@dataclass(frozen=True)
+class Image:
+    id: str
+    tag: str
+    created: str
+    size: int
+
+    @property
+    def short_id(self):
+        return self.id.removeprefix("sha256:")[:12]
+
+
+def _is_port_conflict(error):
+    text = str(error).lower()
+    return "port is already allocated" in text or "address already in use" in text
+
+
+class Engine:
+    """A Docker client made on first use and kept, so the dashboard recovers when the engine comes back."""
+
+    def __init__(self, timeout=60):
+        self._timeout = timeout
+        self._client = None
+        self._lock = threading.Lock()
+
+    @property
+    def client(self):
+        with self._lock:
+            if self._client is None:
+                with self._translated():
+                    self._client = _client_from_environment(self._timeout)
+            return self._client
+
+    @contextlib.contextmanager
+    def _translated(self):
+        """Turn the SDK's exceptions into the dashboard's, the one place that knows both."""
+        try:
+            yield
+        except docker_errors.NotFound as error:
+            raise ContainerNotFound(error.explanation or str(error)) from error
+        except (requests.exceptions.ConnectionError, docker_errors.DockerException) as error:
+            if isinstance(error, docker_errors.APIError):
+                raise EngineError(error.explanation or str(error)) from error
+            raise EngineUnavailable(f"The Docker engine does not answer: {error}") from error
+
+    def version(self):
+        """The engine's version, which is also the cheapest proof that it answers."""
+        with self._translated():
+            info = self.client.version()
+        return {"version": info.get("Version"), "api_version": info.get("ApiVersion")}
+
+    def containers(self):
+        """Every tutorial container, running or not, in one engine call (as `docker ps -a --filter`)."""
+        with self._translated():
+            rows = self.client.api.containers(all=True, filters={"label": LESSON_FILTER})
+        return [_container_from_row(row) for row in rows]
+
+    def image(self, tag):
+        """The image with this tag, or None when it has not been built."""
+        with self._translated():
+            try:
+                attrs = self.client.api.inspect_image(tag)
+            except docker_errors.ImageNotFound:
+                return None
+        return Image(id=attrs["Id"], tag=tag, created=attrs["Created"], size=attrs["Size"])
+
+    def run(self, image, host_port):
+        """Start a detached container publishing host_port on all interfaces, as `docker run -d -p`.
+
+        A port already taken is refused before anything is created; when the start fails all the same
+        (taken in between), the created container is removed again, so a failed run leaves nothing behind.
+        """
+        if not host_port_free(host_port):
+            raise PortInUse(f"Host port {host_port} is already in use: choose another one.")
+        with self._translated():
+            try:
+                created = self.client.api.create_container(
+                    image,
+                    ports=[CONTAINER_PORT],
+                    host_config=self.client.api.create_host_config(
+                        port_bindings={CONTAINER_PORT: host_port}
+                    ),
+                )
+            except docker_errors.ImageNotFound as error:
+                raise ImageNotFound(f"There is no image {image} yet: build it first.") from error
+            container_id = created["Id"]
+            try:
+                self.client.api.start(container_id)
+            except docker_errors.APIError as error:
+                self.client.api.remove_container(container_id, force=True)
+                if _is_port_conflict(error):
+                    raise PortInUse(f"Host port {host_port} is already in use: choose another one.") from error
+                raise
+        return container_id
+
+    def tutorial_container(self, container_id):
+        """The full id of the tutorial container with this id; any other container is "not found" too."""
+        try:
+            with self._translated():
+                attrs = self.client.api.inspect_container(container_id)
+        except ContainerNotFound:
+            attrs = {}
+        if (attrs.get("Config") or {}).get("Labels", {}).get(LESSON_LABEL) != LESSON:
+            raise ContainerNotFound(_gone(container_id))
+        return attrs["Id"]
+
+    def stop_and_remove(self, container_id):
+        """Stop then remove a tutorial container, as `docker stop ID && docker rm ID`."""
+        full_id = self.tutorial_container(container_id)
+        try:
+            with self._translated():
+                self.client.api.stop(full_id)
+                self.client.api.remove_container(full_id)
+        except ContainerNotFound as error:
+            raise ContainerNotFound(_gone(container_id)) from error
+        except EngineError as error:
+            # 409: another request is removing it right now; to this one it is already gone.
+            if isinstance(error.__cause__, docker_errors.APIError) and error.__cause__.status_code == 409:
+                raise ContainerNotFound(_gone(container_id)) from error
+            raise
+        return full_id
+
+    def build(self, context, tag, build_args):
+        """Yield the engine's build output, chunk by chunk, while it builds (the classic builder's stream)."""
+        with self._translated():
+            yield from self.client.api.build(
+                path=str(context), tag=tag, buildargs=build_args, rm=True, decode=True
+            )
+
+
+def _gone(container_id):
+    return f"No tutorial container {container_id[:12]}: it is already gone, or it is not one of the lesson's."
+
+
+def _client_from_environment(timeout):
+    """docker.from_env(), or the current docker context's endpoint when DOCKER_HOST is unset, as the CLI does."""
+    if "DOCKER_HOST" not in os.environ:
+        context = ContextAPI.get_current_context()
+        if context is not None and context.name != "default":
+            return docker.DockerClient(base_url=context.Host, tls=context.TLSConfig, timeout=timeout)
+    return docker.from_env(timeout=timeout)
+
+
+def _container_from_row(row):
+    ports = {(p["PublicPort"], p["PrivatePort"]) for p in row.get("Ports", []) if p.get("PublicPort")}
+    return Container(
+        id=row["Id"],
+        name=(row.get("Names") or ["/"])[0].lstrip("/"),
+        image=row.get("Image", ""),
+        state=row.get("State", ""),
+        status=row.get("Status", ""),
+        created=datetime.fromtimestamp(row.get("Created", 0), tz=timezone.utc),
+        ports=tuple(sorted(ports)),
+    )
+
+
+def get_engine():
+    """The app's Engine, made once per app (as flaskr's get_db)."""
+    return current_app.extensions["engine"]

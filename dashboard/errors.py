@@ -1,0 +1,40 @@
+"""The one place where failures become pages or htmx fragments with a clear message, never a traceback."""
+
+import logging
+
+from flask import render_template
+from werkzeug.exceptions import HTTPException
+
+from . import htmx
+from .engine import EngineError
+from .forms import InvalidInput
+
+log = logging.getLogger(__name__)
+
+
+def _render(message, status, refresh=False):
+    template = "message.html" if htmx else "error_page.html"
+    response = (render_template(template, message=message, kind="error", status=status), status)
+    if refresh:
+        # The page shows something stale (a container already gone): ask the list to refresh itself.
+        response += ({"HX-Trigger": "containers-changed"},)
+    return response
+
+
+def register(app):
+    @app.errorhandler(InvalidInput)
+    def invalid_input(error):
+        return _render(str(error), error.status)
+
+    @app.errorhandler(EngineError)
+    def engine_error(error):
+        return _render(str(error), error.status, refresh=error.status == 404)
+
+    @app.errorhandler(HTTPException)
+    def http_error(error):
+        return _render(error.description, error.code)
+
+    @app.errorhandler(Exception)
+    def unexpected_error(error):
+        log.exception("unexpected error")
+        return _render("Something went wrong in the dashboard; the details are in its log.", 500)

@@ -1,0 +1,37 @@
+"""Validation of what browsers send: every refusal is an InvalidInput with a message a person can act on."""
+
+import re
+
+CONTAINER_ID = re.compile(r"[0-9a-f]{12,64}")
+
+
+class InvalidInput(Exception):
+    """Input the dashboard refuses; shown in the page with a 400."""
+
+    status = 400
+
+
+def only_fields(form, allowed):
+    """Refuse fields the action does not know, so a typo never silently does something else."""
+    unknown = sorted(set(form) - set(allowed))
+    if unknown:
+        raise InvalidInput(f"Unknown field(s): {', '.join(unknown)}.")
+
+
+def host_port(value):
+    """A host port from a form field: a whole number from 1 to 65535."""
+    text = (value or "").strip()
+    if not text:
+        raise InvalidInput("Give a host port, a number from 1 to 65535.")
+    if not text.isascii() or not text.isdigit():
+        raise InvalidInput(f"The host port must be a number from 1 to 65535, not {text[:20]!r}.")
+    if len(text) > 5 or not 1 <= int(text) <= 65535:
+        raise InvalidInput(f"The host port must be from 1 to 65535; {text[:20]} is not.")
+    return int(text)
+
+
+def container_id(value):
+    """A container id as the engine prints it: 12 to 64 lowercase hex digits."""
+    if not CONTAINER_ID.fullmatch(value or ""):
+        raise InvalidInput("A container id is 12 to 64 hex digits, as `docker ps` shows it.")
+    return value

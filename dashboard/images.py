@@ -1,0 +1,68 @@
+"""The tutorial image: build it (in the background, streamed to every viewer) and show where it stands."""
+
+from flask import Blueprint, Response, current_app, redirect, render_template, request, stream_with_context, url_for
+
+from . import htmx
+from .builds import get_builder
+from .engine import get_engine
+from .lesson import build_args, build_cli, image_view, render_page
+
+bp = Blueprint("images", __name__, url_prefix="/images")
+
+
+@bp.get("/build")
+def show_build():
+    """The build panel: idle with the current image, running, or finished with its log."""
+    if htmx:
+        return render_template("build_panel.html", **image_view())
+    return render_page()
+
+
+@bp.post("/build")
+def build():
+    """Start a build of cowserv, or join the one already running."""
+    get_builder().start(
+        get_engine(),
+        current_app.config["BUILD_CONTEXT"],
+        current_app.config["IMAGE"],
+        build_args(),
+        build_cli(),
+    )
+    if htmx:
+        return render_template("build_panel.html", **image_view())
+    return redirect(url_for("lesson.index"))
+
+
+def _event(name, html="", event_id=None):
+    """One Server-Sent Event; each line of the HTML becomes a data line."""
+    head = f"id: {event_id}\n" if event_id is not None else ""
+    data = "".join(f"data: {line}\n" for line in (html.splitlines() or [""]))
+    return f"{head}event: {name}\n{data}\n"
+
+
+@bp.get("/build/events")
+def build_events():
+    """The running build's log as Server-Sent Events: each line, the progress bar, then `done`.
+
+    A viewer that joins late gets the log from the start; a reconnecting one resumes after Last-Event-ID.
+    """
+    build = get_builder().current
+    last_seen = request.headers.get("Last-Event-ID", "")
+    start = int(last_seen) + 1 if last_seen.isdigit() else 0
+
+    def stream():
+        for item in build.follow(start) if build else ():
+            if item is None:
+                yield ": still building\n\n"
+                continue
+            index, line = item
+            yield _event("line", render_template("build_line.html", line=line, build=build), index)
+            if line.kind in ("step", "cache"):
+                yield _event("progress", render_template("build_progress.html", build=build))
+        yield _event("done")
+
+    return Response(
+        stream_with_context(stream()),
+        mimetype="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )

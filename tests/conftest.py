@@ -1,0 +1,78 @@
+"""Fixtures: the app and its client (as flaskr's), and what integration tests need from the real engine.
+
+Integration tests talk to the engine that scripts/test (and so .ci/run) started; nothing here fakes it.
+Whatever a test creates on the engine it records, and teardown force-removes it, pass or fail.
+"""
+
+import socket
+import uuid
+
+import docker
+import pytest
+
+from dashboard import create_app
+
+HTMX = {"HX-Request": "true"}
+
+
+@pytest.fixture
+def app():
+    # DASHBOARD_BASE_IMAGE from the environment (set by scripts/test where no registry answers) flows in here.
+    return create_app({"TESTING": True})
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture(scope="session")
+def docker_client():
+    """The real engine; a test run without one fails here, loudly, rather than skipping."""
+    client = docker.from_env()
+    client.ping()
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def cowserv_image(docker_client):
+    """cowserv:latest, built once per session by the dashboard's own build path."""
+    app = create_app({"TESTING": True})
+    with app.app_context():
+        from dashboard.builds import get_builder
+        from dashboard.engine import get_engine
+        from dashboard.lesson import build_args, build_cli
+
+        build = get_builder().start(
+            get_engine(), app.config["BUILD_CONTEXT"], app.config["IMAGE"], build_args(), build_cli()
+        )
+    for _ in build.follow():
+        pass
+    assert build.state == "succeeded", build.error
+    return build.image_id
+
+
+@pytest.fixture
+def created(docker_client):
+    """Record a container id (or name) the test made; teardown force-removes every one recorded."""
+    made = []
+    yield made.append
+    for ref in made:
+        try:
+            docker_client.api.remove_container(ref, force=True)
+        except docker.errors.NotFound:
+            pass
+
+
+@pytest.fixture
+def free_port():
+    """A host port nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("0.0.0.0", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def unique_name():
+    return f"test-{uuid.uuid4().hex[:10]}"
