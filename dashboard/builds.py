@@ -30,6 +30,7 @@ class Build:
     """One build: its log so far, its step counter and its outcome. Thread-safe; viewers wait on `changed`."""
 
     command: str
+    number: int = 0  # the how-manieth build of this process: viewers compare it to know whether theirs is current
     lines: list[LogLine] = field(default_factory=list)
     step: int = 0
     total_steps: int = 0
@@ -130,12 +131,19 @@ class Builder:
         self._lock = threading.Lock()
         self.current = None
 
+    @property
+    def version(self):
+        """Changes whenever another build starts or the current one ends."""
+        build = self.current
+        return f"{build.number}-{build.state}" if build else "none"
+
     def start(self, engine, context, tag, build_args, command):
-        """The running build, or a new one started in the background."""
+        """The running build, or a new one started in the background (when the engine answers)."""
         with self._lock:
             if self.current is not None and self.current.running:
                 return self.current
-            build = Build(command=command)
+            engine.version()  # refuse now, with the engine's reason, rather than start a build that cannot run
+            build = Build(command=command, number=(self.current.number + 1 if self.current else 1))
             self.current = build
         threading.Thread(target=_run, args=(build, engine, context, tag, build_args), daemon=True).start()
         return build

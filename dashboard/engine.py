@@ -99,7 +99,7 @@ class Engine:
             yield
         except docker_errors.NotFound as error:
             raise ContainerNotFound(error.explanation or str(error)) from error
-        except (requests.exceptions.ConnectionError, docker_errors.DockerException) as error:
+        except (requests.exceptions.RequestException, docker_errors.DockerException) as error:
             if isinstance(error, docker_errors.APIError):
                 raise EngineError(error.explanation or str(error)) from error
             raise EngineUnavailable(f"The Docker engine does not answer: {error}") from error

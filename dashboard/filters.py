@@ -13,7 +13,7 @@ def ago(moment):
         if seconds >= size:
             count = seconds // size
             return f"{count} {unit}{'s' if count > 1 else ''} ago"
-    return f"{seconds} seconds ago"
+    return f"{seconds} second{'' if seconds == 1 else 's'} ago"
 
 
 def megabytes(size):
@@ -22,7 +22,10 @@ def megabytes(size):
 
 def browser_host(host_header):
     """The host name (no port) the browser used to reach the dashboard, bracketed when it is IPv6."""
-    host = urlsplit(f"//{host_header}").hostname or "localhost"
+    try:
+        host = urlsplit(f"//{host_header}").hostname or "localhost"
+    except ValueError:  # a bracketed host that is not an IPv6 address
+        host = "localhost"
     return f"[{host}]" if ":" in host else host
 
 

@@ -12,25 +12,33 @@ bp = Blueprint("images", __name__, url_prefix="/images")
 
 @bp.get("/build")
 def show_build():
-    """The build panel: idle with the current image, running, or finished with its log."""
-    if htmx:
-        return render_template("build_panel.html", **image_view())
-    return render_page()
+    """The build panel: idle with the current image, running, or finished with its log.
+
+    Open pages poll it with the build version they show; while that is still current the answer is 204.
+    """
+    if not htmx:
+        return render_page()
+    if request.args.get("since") == get_builder().version:
+        return "", 204
+    return render_template("build_panel.html", **image_view())
 
 
 @bp.post("/build")
 def build():
-    """Start a build of cowserv, or join the one already running."""
-    get_builder().start(
+    """Start a build of cowserv, or join the one already running; every open panel then shows it."""
+    builder = get_builder()
+    joined = builder.current is not None and builder.current.running
+    builder.start(
         get_engine(),
         current_app.config["BUILD_CONTEXT"],
         current_app.config["IMAGE"],
         build_args(),
         build_cli(),
     )
-    if htmx:
-        return render_template("build_panel.html", **image_view())
-    return redirect(url_for("lesson.index"))
+    if not htmx:
+        return redirect(url_for("lesson.index"))
+    message = "Joined the build already running." if joined else "Build started."
+    return render_template("message.html", kind="ok", message=message), {"HX-Trigger": "build-started"}
 
 
 def _event(name, html="", event_id=None):

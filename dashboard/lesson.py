@@ -40,7 +40,8 @@ def image_view():
         image = get_engine().image(image_ref())
     except EngineUnavailable:
         image = None
-    return {"build": get_builder().current, "image": image, "build_cli": build_cli()}
+    builder = get_builder()
+    return {"build": builder.current, "build_version": builder.version, "image": image, "build_cli": build_cli()}
 
 
 def render_page(host_port=None, result=None):

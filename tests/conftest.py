@@ -6,6 +6,7 @@ Whatever a test creates on the engine it records, and teardown force-removes it,
 
 import socket
 import uuid
+from html.parser import HTMLParser
 
 import docker
 import pytest
@@ -76,3 +77,33 @@ def free_port():
 @pytest.fixture
 def unique_name():
     return f"test-{uuid.uuid4().hex[:10]}"
+
+
+class _PageHooks(HTMLParser):
+    """Collects the stable hooks of a page: the data-cli commands and the data-container-id rows."""
+
+    def __init__(self):
+        super().__init__()
+        self.commands, self.container_ids, self._in_cli = [], [], False
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if "data-cli" in attrs:
+            self._in_cli = True
+            self.commands.append("")
+        if "data-container-id" in attrs:
+            self.container_ids.append(attrs["data-container-id"])
+
+    def handle_endtag(self, tag):
+        self._in_cli = False
+
+    def handle_data(self, data):
+        if self._in_cli:
+            self.commands[-1] += data
+
+
+def page_hooks(html):
+    """(commands, container ids) of an HTML page or fragment."""
+    parser = _PageHooks()
+    parser.feed(html if isinstance(html, str) else html.decode())
+    return parser.commands, parser.container_ids

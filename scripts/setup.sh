@@ -1,0 +1,37 @@
+# Sourced by scripts/up and scripts/test: a Python environment in .venv, a Docker engine that answers,
+# and a base image the cowserv build can use. Each step reuses what is already there.
+# Before sourcing, set EXTRAS (e.g. "test") for optional dependencies and APT_PACKAGES for more Debian packages.
+
+apt_install() {
+  local missing=()
+  for package in "$@"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "ok installed" || missing+=("$package")
+  done
+  ((${#missing[@]})) || return 0
+  echo "setup: installing ${missing[*]}"
+  apt-get update -q >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >/dev/null
+}
+
+# shellcheck disable=SC2086  # APT_PACKAGES is a list of words
+[[ -z "${APT_PACKAGES:-}" ]] || apt_install $APT_PACKAGES
+
+if [[ ! -x .venv/bin/python ]]; then
+  echo "setup: creating .venv"
+  python3 -m venv .venv
+fi
+echo "setup: installing the dashboard into .venv${EXTRAS:+ (with $EXTRAS)}"
+.venv/bin/python -m pip install -q --disable-pip-version-check -e ".${EXTRAS:+[$EXTRAS]}"
+
+scripts/ensure-engine
+
+# The Dockerfile's default base (python:3.12-slim) needs a registry; where none answers, make one locally.
+if [[ -z "${DASHBOARD_BASE_IMAGE:-}" ]]; then
+  default_base=$(sed -n 's/^ARG BASE_IMAGE=//p' dashboard/cowserv/Dockerfile)
+  if ! docker image inspect "$default_base" >/dev/null 2>&1 \
+     && ! timeout 120 docker pull -q "$default_base" >/dev/null 2>&1; then
+    echo "setup: $default_base cannot be pulled here; using a local base image instead"
+    scripts/make-base-image cowserv-base:bookworm
+    export DASHBOARD_BASE_IMAGE=cowserv-base:bookworm
+  fi
+fi

@@ -1,0 +1,428 @@
+"""dashboard/engine.py with the Docker SDK faked at its boundary: the engine's client is a fake whose `.api`
+answers as docker.APIClient would (each call is checked against the real method's signature), so these
+tests need no Docker engine."""
+
+import inspect
+import json
+import socket
+from datetime import datetime, timezone
+
+import docker
+import pytest
+import requests
+
+from dashboard import engine as engine_module
+from dashboard.engine import (
+    CONTAINER_PORT,
+    Container,
+    ContainerNotFound,
+    Engine,
+    EngineError,
+    EngineUnavailable,
+    Image,
+    ImageNotFound,
+    PortInUse,
+)
+
+FULL_ID = "4f1c2b3a5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f7a8"
+OTHER_ID = "9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b"
+LESSON_LABELS = {"classroom.lesson": "cowserv"}
+
+
+class FakeAPI:
+    """Stands in for docker.APIClient: records every call, answers from `answers`.
+
+    An answer is a value to return, an exception to raise, or a callable taking the call's arguments.
+    Calls are bound against the real APIClient method, so a call the real SDK would refuse fails here too.
+    """
+
+    METHODS = {
+        "containers", "inspect_container", "stop", "remove_container", "create_container",
+        "create_host_config", "start", "inspect_image", "version",
+    }
+
+    def __init__(self):
+        self.calls = []
+        self.answers = {}
+
+    def __getattr__(self, name):
+        if name not in FakeAPI.METHODS:
+            raise AttributeError(f"the fake SDK does not expect a call to {name}")
+        signature = inspect.signature(getattr(docker.APIClient, name))
+
+        def method(*args, **kwargs):
+            signature.bind(self, *args, **kwargs)  # TypeError when the real SDK would not take these arguments
+            self.calls.append((name, args, kwargs))
+            answer = self.answers.get(name)
+            if isinstance(answer, BaseException):
+                raise answer
+            if callable(answer):
+                return answer(*args, **kwargs)
+            return answer
+
+        return method
+
+    def names(self):
+        return [name for name, _, _ in self.calls]
+
+    def calls_to(self, name):
+        return [(args, kwargs) for called, args, kwargs in self.calls if called == name]
+
+
+class FakeClient:
+    """Stands in for docker.DockerClient: the engine uses its `.api` and its `version()`."""
+
+    def __init__(self, api):
+        self.api = api
+
+    def version(self, *args, **kwargs):
+        return self.api.version(*args, **kwargs)
+
+
+def sdk_error(status, message):
+    """The exception the SDK raises for an engine answer `status` {"message": message}, made by the SDK itself."""
+    response = requests.Response()
+    response.status_code = status
+    response.reason = {404: "Not Found", 409: "Conflict", 500: "Internal Server Error"}[status]
+    response.url = "http+docker://localhost/v1.45/containers/x"
+    response.encoding = "utf-8"
+    response._content = json.dumps({"message": message}).encode()
+    try:
+        docker.errors.create_api_error_from_http_exception(requests.exceptions.HTTPError(response=response))
+    except docker.errors.APIError as error:
+        return error
+    raise AssertionError("the SDK did not raise")
+
+
+@pytest.fixture
+def api():
+    return FakeAPI()
+
+
+@pytest.fixture
+def engine(api):
+    engine = Engine()
+    engine._client = FakeClient(api)
+    return engine
+
+
+@pytest.fixture
+def port_free(monkeypatch):
+    """Engine.run's pre-check answers "free" without touching the host's ports."""
+    checked = []
+
+    def host_port_free(port):
+        checked.append(port)
+        return True
+
+    monkeypatch.setattr(engine_module, "host_port_free", host_port_free)
+    return checked
+
+
+def lesson_container(container_id=FULL_ID, labels=LESSON_LABELS):
+    return {"Id": container_id, "Name": "/eager_wu", "Config": {"Image": "cowserv:latest", "Labels": labels}}
+
+
+# --- containers() --------------------------------------------------------------------------------------
+
+
+def test_containers_is_one_filtered_call_for_all_states(engine, api):
+    api.answers["containers"] = []
+
+    assert engine.containers() == []
+    assert api.calls == [("containers", (), {"all": True, "filters": {"label": "classroom.lesson=cowserv"}})]
+
+
+def test_containers_maps_rows_to_containers(engine, api):
+    api.answers["containers"] = [
+        {
+            "Id": FULL_ID,
+            "Names": ["/eager_wu"],
+            "Image": "cowserv:latest",
+            "ImageID": "sha256:" + "e" * 64,
+            "Command": "/bin/sh -c 'python3 -m http.server 8000'",
+            "Created": 1_700_000_000,
+            "Ports": [
+                {"IP": "0.0.0.0", "PrivatePort": 8000, "PublicPort": 8001, "Type": "tcp"},
+                {"IP": "::", "PrivatePort": 8000, "PublicPort": 8001, "Type": "tcp"},
+                {"IP": "0.0.0.0", "PrivatePort": 8000, "PublicPort": 8000, "Type": "tcp"},
+                {"IP": "::", "PrivatePort": 8000, "PublicPort": 8000, "Type": "tcp"},
+            ],
+            "Labels": dict(LESSON_LABELS),
+            "State": "running",
+            "Status": "Up 5 minutes",
+        },
+        {
+            "Id": OTHER_ID,
+            "Names": ["/quirky_cow"],
+            "Image": "cowserv:latest",
+            "Created": 1_700_000_100,
+            "Ports": [{"PrivatePort": 8000, "Type": "tcp"}],  # exposed, not published
+            "Labels": dict(LESSON_LABELS),
+            "State": "exited",
+            "Status": "Exited (0) 2 minutes ago",
+        },
+    ]
+
+    running, exited = engine.containers()
+
+    assert running == Container(
+        id=FULL_ID,
+        name="eager_wu",
+        image="cowserv:latest",
+        state="running",
+        status="Up 5 minutes",
+        created=datetime(2023, 11, 14, 22, 13, 20, tzinfo=timezone.utc),
+        ports=((8000, 8000), (8001, 8000)),
+    )
+    assert running.short_id == FULL_ID[:12]
+    assert exited.name == "quirky_cow"
+    assert exited.ports == ()
+    assert exited.state == "exited"
+    assert exited.created == datetime.fromtimestamp(1_700_000_100, tz=timezone.utc)
+
+
+def test_containers_connection_error_is_engine_unavailable(engine, api):
+    api.answers["containers"] = requests.exceptions.ConnectionError(
+        "('Connection aborted.', FileNotFoundError(2, 'No such file or directory'))"
+    )
+
+    with pytest.raises(EngineUnavailable) as raised:
+        engine.containers()
+
+    assert raised.value.status == 503
+    assert "does not answer" in str(raised.value)
+
+
+def test_a_docker_exception_that_is_not_an_api_error_is_engine_unavailable(engine, api):
+    api.answers["containers"] = docker.errors.DockerException("Error while fetching server API version")
+
+    with pytest.raises(EngineUnavailable):
+        engine.containers()
+
+
+def test_containers_read_timeout_is_engine_unavailable(engine, api):
+    api.answers["containers"] = requests.exceptions.ReadTimeout(
+        "UnixHTTPConnectionPool(host='localhost', port=None): Read timed out. (read timeout=60)"
+    )
+
+    with pytest.raises(EngineUnavailable):
+        engine.containers()
+
+
+def test_containers_api_error_is_engine_error_502(engine, api):
+    api.answers["containers"] = sdk_error(500, "invalid filter 'label'")
+
+    with pytest.raises(EngineError) as raised:
+        engine.containers()
+
+    assert type(raised.value) is EngineError
+    assert raised.value.status == 502
+    assert str(raised.value) == "invalid filter 'label'"
+    assert isinstance(raised.value.__cause__, docker.errors.APIError)
+
+
+# --- version() and image() ------------------------------------------------------------------------------
+
+
+def test_version_reports_the_engine_version(engine, api):
+    api.answers["version"] = {"Version": "27.3.1", "ApiVersion": "1.47", "Os": "linux"}
+
+    assert engine.version() == {"version": "27.3.1", "api_version": "1.47"}
+
+
+def test_image_maps_the_inspected_image(engine, api):
+    api.answers["inspect_image"] = {
+        "Id": "sha256:" + "c0ffee" * 10 + "abcd", "Created": "2024-05-01T10:00:00Z", "Size": 158_000_000,
+    }
+
+    image = engine.image("cowserv:latest")
+
+    assert image == Image(id="sha256:" + "c0ffee" * 10 + "abcd", tag="cowserv:latest",
+                          created="2024-05-01T10:00:00Z", size=158_000_000)
+    assert image.short_id == "c0ffeec0ffee"
+    assert api.calls_to("inspect_image") == [(("cowserv:latest",), {})]
+
+
+def test_image_not_built_is_none(engine, api):
+    api.answers["inspect_image"] = sdk_error(404, "No such image: cowserv:latest")
+
+    assert engine.image("cowserv:latest") is None
+
+
+# --- stop_and_remove() ----------------------------------------------------------------------------------
+
+
+def test_stop_and_remove_stops_then_removes_the_full_id(engine, api):
+    api.answers["inspect_container"] = lesson_container()
+
+    assert engine.stop_and_remove(FULL_ID[:12]) == FULL_ID
+    assert api.calls == [
+        ("inspect_container", (FULL_ID[:12],), {}),
+        ("stop", (FULL_ID,), {}),
+        ("remove_container", (FULL_ID,), {}),
+    ]
+
+
+@pytest.mark.parametrize(
+    "labels",
+    [{}, {"classroom.lesson": "other-lesson"}, {"com.example.app": "database"}],
+)
+def test_stop_and_remove_refuses_a_container_that_is_not_the_lessons(engine, api, labels):
+    api.answers["inspect_container"] = lesson_container(OTHER_ID, labels)
+
+    with pytest.raises(ContainerNotFound) as raised:
+        engine.stop_and_remove(OTHER_ID[:12])
+
+    assert raised.value.status == 404
+    assert OTHER_ID[:12] in str(raised.value)
+    assert "stop" not in api.names()
+    assert "remove_container" not in api.names()
+
+
+def test_stop_and_remove_of_a_missing_container_is_not_found(engine, api):
+    api.answers["inspect_container"] = sdk_error(404, f"No such container: {FULL_ID[:12]}")
+
+    with pytest.raises(ContainerNotFound) as raised:
+        engine.stop_and_remove(FULL_ID[:12])
+
+    assert "already gone" in str(raised.value)
+    assert api.names() == ["inspect_container"]
+
+
+def test_not_found_during_stop_is_container_not_found(engine, api):
+    api.answers["inspect_container"] = lesson_container()
+    api.answers["stop"] = sdk_error(404, f"No such container: {FULL_ID}")
+
+    with pytest.raises(ContainerNotFound) as raised:
+        engine.stop_and_remove(FULL_ID)
+
+    assert "already gone" in str(raised.value)
+    assert "remove_container" not in api.names()
+
+
+def test_conflict_409_during_stop_is_already_gone(engine, api):
+    api.answers["inspect_container"] = lesson_container()
+    api.answers["stop"] = sdk_error(409, f"removal of container {FULL_ID} is already in progress")
+
+    with pytest.raises(ContainerNotFound) as raised:
+        engine.stop_and_remove(FULL_ID)
+
+    assert raised.value.status == 404
+    assert "already gone" in str(raised.value)
+
+
+def test_conflict_409_during_remove_is_already_gone(engine, api):
+    api.answers["inspect_container"] = lesson_container()
+    api.answers["remove_container"] = sdk_error(409, f"removal of container {FULL_ID} is already in progress")
+
+    with pytest.raises(ContainerNotFound, match="already gone"):
+        engine.stop_and_remove(FULL_ID)
+
+
+def test_other_api_error_during_stop_is_engine_error_502(engine, api):
+    api.answers["inspect_container"] = lesson_container()
+    api.answers["stop"] = sdk_error(500, "cannot stop container: permission denied")
+
+    with pytest.raises(EngineError) as raised:
+        engine.stop_and_remove(FULL_ID)
+
+    assert type(raised.value) is EngineError
+    assert raised.value.status == 502
+    assert str(raised.value) == "cannot stop container: permission denied"
+    assert "remove_container" not in api.names()
+
+
+def test_stop_and_remove_when_the_engine_is_down_is_engine_unavailable(engine, api):
+    api.answers["inspect_container"] = requests.exceptions.ConnectionError("Connection refused")
+
+    with pytest.raises(EngineUnavailable):
+        engine.stop_and_remove(FULL_ID)
+
+
+# --- run() ----------------------------------------------------------------------------------------------
+
+
+def test_run_creates_publishes_and_starts(engine, api, port_free):
+    api.answers["create_host_config"] = lambda **kwargs: docker.types.HostConfig(version="1.45", **kwargs)
+    api.answers["create_container"] = {"Id": FULL_ID, "Warnings": []}
+
+    assert engine.run("cowserv:latest", 8001) == FULL_ID
+
+    assert port_free == [8001]
+    assert api.names() == ["create_host_config", "create_container", "start"]
+    assert api.calls_to("create_host_config") == [((), {"port_bindings": {CONTAINER_PORT: 8001}})]
+    (args, kwargs), = api.calls_to("create_container")
+    assert args == ("cowserv:latest",)
+    assert kwargs["ports"] == [8000]
+    # As `docker run -p 8001:8000`: on all interfaces (an empty HostIp).
+    assert kwargs["host_config"]["PortBindings"] == {"8000/tcp": [{"HostIp": "", "HostPort": "8001"}]}
+    assert api.calls_to("start") == [((FULL_ID,), {})]
+
+
+def test_run_with_a_real_free_port_passes_the_pre_check(engine, api, free_port):
+    api.answers["create_container"] = {"Id": FULL_ID, "Warnings": []}
+
+    assert engine.run("cowserv:latest", free_port) == FULL_ID
+    assert api.names() == ["create_host_config", "create_container", "start"]
+
+
+def test_run_refuses_a_port_taken_on_this_host_before_creating_anything(engine, api):
+    with socket.socket() as taken:
+        taken.bind(("0.0.0.0", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+
+        with pytest.raises(PortInUse) as raised:
+            engine.run("cowserv:latest", port)
+
+    assert raised.value.status == 409
+    assert str(port) in str(raised.value)
+    assert api.calls == []
+
+
+def test_run_removes_the_container_when_start_finds_the_port_allocated(engine, api, port_free):
+    api.answers["create_container"] = {"Id": FULL_ID, "Warnings": []}
+    api.answers["start"] = sdk_error(
+        500,
+        "driver failed programming external connectivity on endpoint eager_wu (0123abcd): "
+        "Bind for 0.0.0.0:8001 failed: port is already allocated",
+    )
+
+    with pytest.raises(PortInUse) as raised:
+        engine.run("cowserv:latest", 8001)
+
+    assert "8001" in str(raised.value)
+    assert api.names() == ["create_host_config", "create_container", "start", "remove_container"]
+    assert api.calls_to("remove_container") == [((FULL_ID,), {"force": True})]
+
+
+def test_run_removes_the_container_when_start_fails_otherwise(engine, api, port_free):
+    api.answers["create_container"] = {"Id": FULL_ID, "Warnings": []}
+    api.answers["start"] = sdk_error(500, "failed to create task for container: OCI runtime create failed")
+
+    with pytest.raises(EngineError) as raised:
+        engine.run("cowserv:latest", 8001)
+
+    assert type(raised.value) is EngineError
+    assert raised.value.status == 502
+    assert "OCI runtime create failed" in str(raised.value)
+    assert api.calls_to("remove_container") == [((FULL_ID,), {"force": True})]
+
+
+def test_run_without_the_image_is_image_not_found(engine, api, port_free):
+    api.answers["create_container"] = sdk_error(404, "No such image: cowserv:latest")
+
+    with pytest.raises(ImageNotFound) as raised:
+        engine.run("cowserv:latest", 8001)
+
+    assert raised.value.status == 409
+    assert "build it first" in str(raised.value)
+    assert "start" not in api.names()
+
+
+def test_run_when_the_engine_is_down_is_engine_unavailable(engine, api, port_free):
+    api.answers["create_container"] = requests.exceptions.ConnectionError("Connection refused")
+
+    with pytest.raises(EngineUnavailable):
+        engine.run("cowserv:latest", 8001)

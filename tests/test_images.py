@@ -1,0 +1,74 @@
+"""Building the tutorial image on the real engine: streamed log, cache on a rebuild, failures shown."""
+
+import shutil
+import subprocess
+
+import pytest
+
+from conftest import HTMX, page_hooks
+from dashboard import create_app
+from dashboard.engine import LESSON, LESSON_LABEL
+
+pytestmark = pytest.mark.engine
+
+
+def build_through(client):
+    """Press Build, then follow the event stream to its end; returns the SSE text."""
+    response = client.post("/images/build", headers=HTMX)
+    assert response.status_code == 200
+    assert response.headers["HX-Trigger"] == "build-started"
+    panel = client.get("/images/build", headers=HTMX).text
+    assert "sse-connect" in panel and "disabled" in panel
+    return b"".join(client.get("/images/build/events").response).decode()
+
+
+def test_rebuild_reports_every_step_from_cache(client, cowserv_image, docker_client):
+    stream = build_through(client)
+    assert stream.count("Using cache") >= 4
+    assert "event: done" in stream
+    panel = client.get("/images/build", headers=HTMX).text
+    assert "Built" in panel and "steps came from the cache" in panel
+    assert docker_client.images.get("cowserv:latest").labels[LESSON_LABEL] == LESSON
+
+
+def test_shown_build_command_pasted_into_a_shell_builds_the_image(client, cowserv_image, docker_client):
+    [command] = page_hooks(client.get("/").text)[0][:1]
+    assert command.endswith("docker build -t cowserv .") or " -t cowserv ." in command
+    result = subprocess.run(["bash", "-c", command], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    assert "Using cache" in result.stdout
+
+
+def test_a_second_press_during_a_build_joins_it(app, cowserv_image):
+    client = app.test_client()
+    client.post("/images/build", headers=HTMX)
+    first = app.extensions["builder"].current
+    second = client.post("/images/build", headers=HTMX)
+    assert "Joined the build already running" in second.text
+    assert app.extensions["builder"].current is first
+    b"".join(client.get("/images/build/events").response)
+
+
+def test_an_open_panel_polls_cheaply_until_a_build_starts(app, cowserv_image):
+    client = app.test_client()
+    panel = client.get("/images/build", headers=HTMX).text
+    since = panel.split("since=")[1].split('"')[0]
+    assert client.get(f"/images/build?since={since}", headers=HTMX).status_code == 204
+    client.post("/images/build", headers=HTMX)
+    assert client.get(f"/images/build?since={since}", headers=HTMX).status_code == 200
+    b"".join(client.get("/images/build/events").response)
+
+
+def test_broken_dockerfile_shows_the_failing_step_and_keeps_the_image(tmp_path, cowserv_image, docker_client):
+    context = tmp_path / "broken"
+    shutil.copytree(create_app().config["BUILD_CONTEXT"], context)
+    dockerfile = context / "Dockerfile"
+    dockerfile.write_text(dockerfile.read_text().replace("CMD ", "RUN exit 3\nCMD ", 1))
+    app = create_app({"TESTING": True, "BUILD_CONTEXT": str(context), "IMAGE": "cowserv"})
+    client = app.test_client()
+
+    stream = build_through(client)
+    assert "returned a non-zero code: 3" in stream
+    panel = client.get("/images/build", headers=HTMX).text
+    assert "The build failed at step" in panel and "failed here" in panel
+    assert docker_client.images.get("cowserv:latest").id == cowserv_image  # the previous image keeps working

@@ -1,0 +1,33 @@
+"""`pip install .` (not only editable) gives a working app: the wheel carries templates, static files and the lesson."""
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_installed_wheel_serves_the_page_and_its_static_files(tmp_path):
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", tmp_path, ROOT], check=True)
+    [wheel] = tmp_path.glob("cowserv_dashboard-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    for expected in ("dashboard/templates/index.html", "dashboard/static/dashboard.js",
+                     "dashboard/static/vendor/htmx-2.0.11.min.js", "dashboard/cowserv/Dockerfile"):
+        assert expected in names
+
+    target = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", target, wheel], check=True)
+    probe = (
+        "import dashboard, pathlib\n"
+        "assert pathlib.Path(dashboard.__file__).is_relative_to(pathlib.Path.cwd()), dashboard.__file__\n"
+        "client = dashboard.create_app({'TESTING': True}).test_client()\n"
+        "page = client.get('/')\n"
+        "assert page.status_code == 200 and b'data-cli' in page.data, page.status_code\n"
+        "assert client.get('/static/vendor/htmx-2.0.11.min.js').status_code == 200\n"
+        "print(dashboard.create_app().config['BUILD_CONTEXT'])\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], cwd=target, capture_output=True, text=True,
+                            env={"PYTHONPATH": str(target), "PATH": "/usr/bin:/bin"})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == str(target / "dashboard" / "cowserv")
