@@ -28,15 +28,17 @@ def create_app(test_config=None):
         BUILD_CONTEXT=str(PACKAGE / "cowserv"),
         BASE_IMAGE=None,
         DEFAULT_HOST_PORT=8000,
-        REFRESH_SECONDS=2,
+        REFRESH_SECONDS=1,
+        SNAPSHOT_SECONDS=5,
     )
     app.config.from_prefixed_env("DASHBOARD")
     if test_config is not None:
         app.config.update(test_config)
 
-    from . import builds, engine, errors, filters
+    from . import builds, engine, errors, filters, snapshot
 
     app.extensions["engine"] = engine.Engine()
+    app.extensions["snapshot"] = snapshot.ContainerSnapshot(app.extensions["engine"], app.config["SNAPSHOT_SECONDS"])
     app.extensions["builder"] = builds.Builder()
     htmx.init_app(app)
     errors.register(app)

@@ -4,17 +4,21 @@ from flask import Blueprint, current_app, render_template, request
 
 from . import cli, forms, htmx
 from .engine import get_engine
-from .lesson import containers_view, image_ref, render_page
+from .lesson import containers_view, image_ref, render_page, shown_already
+from .snapshot import get_snapshot
 
 bp = Blueprint("containers", __name__, url_prefix="/containers")
 
 
 @bp.get("")
 def index():
-    """The list of tutorial containers; htmx polls it to keep the page current."""
-    if htmx:
-        return render_template("container_list.html", **containers_view())
-    return render_page()
+    """The list of tutorial containers; open pages poll it, and get a 204 while what they show is current."""
+    if not htmx:
+        return render_page()
+    view = containers_view()
+    if shown_already(view["containers_version"]):
+        return "", 204
+    return render_template("container_list.html", **view)
 
 
 @bp.get("/new")
@@ -33,6 +37,7 @@ def run():
     forms.only_fields(request.form, {"host_port"})
     host_port = forms.host_port(request.form.get("host_port"))
     container_id = get_engine().run(image_ref(), host_port)
+    get_snapshot().invalidate()
     result = {"container_id": container_id, "host_port": host_port,
               "run_cli": cli.run_command(image_ref(), host_port)}
     if htmx:
@@ -44,6 +49,7 @@ def run():
 def remove(container_id):
     """Stop and remove one tutorial container, as `docker stop ID && docker rm ID`."""
     full_id = get_engine().stop_and_remove(forms.container_id(container_id))
+    get_snapshot().invalidate()
     return (
         render_template("message.html", kind="ok",
                         message=f"Stopped and removed {full_id[:12]}.", command=cli.remove_command(full_id)),

@@ -116,6 +116,11 @@ class Engine:
             rows = self.client.api.containers(all=True, filters={"label": LESSON_FILTER})
         return [_container_from_row(row) for row in rows]
 
+    def container_events(self):
+        """Yield the engine's events about tutorial containers as they happen (as `docker events --filter`)."""
+        with self._translated():
+            yield from self.client.api.events(decode=True, filters={"type": "container", "label": LESSON_FILTER})
+
     def image(self, tag):
         """The image with this tag, or None when it has not been built."""
         with self._translated():

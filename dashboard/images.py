@@ -5,7 +5,7 @@ from flask import Blueprint, Response, current_app, redirect, render_template, r
 from . import htmx
 from .builds import get_builder
 from .engine import get_engine
-from .lesson import build_args, build_cli, image_view, render_page
+from .lesson import build_args, build_cli, image_view, render_page, shown_already
 
 bp = Blueprint("images", __name__, url_prefix="/images")
 
@@ -18,7 +18,7 @@ def show_build():
     """
     if not htmx:
         return render_page()
-    if request.args.get("since") == get_builder().version:
+    if shown_already(get_builder().version):
         return "", 204
     return render_template("build_panel.html", **image_view())
 

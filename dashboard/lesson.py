@@ -1,10 +1,11 @@
 """The lesson page: build, run, list and remove, each button beside its docker command."""
 
-from flask import Blueprint, current_app, render_template
+from flask import Blueprint, current_app, render_template, request
 
-from . import cli
+from . import cli, htmx
 from .builds import get_builder
 from .engine import EngineUnavailable, get_engine
+from .snapshot import get_snapshot
 
 bp = Blueprint("lesson", __name__)
 
@@ -24,13 +25,19 @@ def build_args():
     return {"BASE_IMAGE": base_image} if base_image else {}
 
 
-def containers_view(message=None):
-    """What the container list shows: the containers, or why the engine cannot say."""
+def shown_already(version):
+    """True when an htmx poll carries the version it would get; it is then answered 204, and nothing is swapped."""
+    return bool(htmx) and request.args.get("since") == version
+
+
+def containers_view():
+    """What the container list shows: the shared snapshot of the containers, or why the engine cannot say."""
     try:
-        containers, engine_error = get_engine().containers(), None
+        version, containers = get_snapshot().current()
+        engine_error = None
     except EngineUnavailable as error:
-        containers, engine_error = [], str(error)
-    return {"containers": containers, "engine_error": engine_error, "message": message,
+        version, containers, engine_error = "unreachable", [], str(error)
+    return {"containers": containers, "containers_version": version, "engine_error": engine_error,
             "list_cli": cli.list_command()}
 
 

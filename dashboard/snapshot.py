@@ -1,0 +1,72 @@
+"""One list of the lesson's containers shared by every viewer, re-read from the engine only when it changed.
+
+The engine's event stream marks the list stale when a tutorial container is created, started, stopped or
+removed, by the dashboard or from the CLI; a list older than `max_age` seconds is re-read too, so the status
+and age columns keep moving. However many browsers poll, the engine sees one list call per change or period.
+"""
+
+import hashlib
+import logging
+import threading
+import time
+
+from flask import current_app
+
+from .engine import EngineError
+
+log = logging.getLogger(__name__)
+
+
+class ContainerSnapshot:
+    def __init__(self, engine, max_age):
+        self._engine = engine
+        self._max_age = max_age
+        self._lock = threading.Lock()
+        self._containers = []
+        self._version = None
+        self._taken = 0.0
+        self._stale = True
+        self._watcher = None
+        self.reads = 0  # engine list calls made, for the tests and the benchmark
+
+    def current(self):
+        """(version, containers): the version changes exactly when what the list shows changes."""
+        self._watch()
+        with self._lock:  # concurrent viewers wait for one engine call instead of making their own
+            if self._stale or time.monotonic() - self._taken > self._max_age:
+                self._stale = False
+                try:
+                    containers = self._engine.containers()
+                except EngineError:
+                    self._stale = True
+                    raise
+                self.reads += 1
+                self._taken = time.monotonic()
+                self._containers = containers
+                self._version = hashlib.sha1(repr(containers).encode()).hexdigest()[:16]
+            return self._version, self._containers
+
+    def invalidate(self):
+        """Mark the list stale: the next viewer re-reads it from the engine."""
+        self._stale = True
+
+    def _watch(self):
+        if self._watcher is None:
+            self._watcher = threading.Thread(target=self._follow_events, name="engine-events", daemon=True)
+            self._watcher.start()
+
+    def _follow_events(self):
+        """Invalidate on every event of a tutorial container; reconnect when the engine goes away and back."""
+        while True:
+            try:
+                for _ in self._engine.container_events():
+                    self._stale = True
+            except EngineError as error:
+                log.debug("engine events interrupted: %s", error)
+            self._stale = True  # events may have been missed while not connected
+            time.sleep(1)
+
+
+def get_snapshot():
+    """The app's shared snapshot of the lesson's containers."""
+    return current_app.extensions["snapshot"]
