@@ -1,5 +1,6 @@
 """A classroom dashboard that teaches Docker by doing it, each button beside the docker command it runs."""
 
+import os
 from pathlib import Path
 
 from flask import Flask
@@ -30,24 +31,42 @@ def create_app(test_config=None):
         DEFAULT_HOST_PORT=8000,
         REFRESH_SECONDS=1,
         SNAPSHOT_SECONDS=5,
+        TRANSCRIPT_PATH=None,  # default: transcript.sqlite3 in the instance folder
+        COW_HOST="127.0.0.1",
+        LOG_LINES=200,
+        DEFAULT_SEATS=30,  # classroom mode: the start form's seat count, its limit and its first port
+        MAX_SEATS=300,
+        FIRST_SEAT_PORT=8001,
+        SEAT_PREFIX="seat-",  # seats are named PREFIX + port; stop-all removes the lesson's containers named so
+        CLASS_WORKERS=6,  # engine calls at once when the class starts or stops
     )
     app.config.from_prefixed_env("DASHBOARD")
     if test_config is not None:
         app.config.update(test_config)
 
-    from . import builds, engine, errors, filters, snapshot
+    from . import builds, engine, errors, filters, seats, snapshot, transcript_store
 
+    if app.config["TRANSCRIPT_PATH"] is None:
+        os.makedirs(app.instance_path, exist_ok=True)
+        app.config["TRANSCRIPT_PATH"] = os.path.join(app.instance_path, "transcript.sqlite3")
+    transcript = transcript_store.TranscriptStore(app.config["TRANSCRIPT_PATH"])
+    app.extensions["transcript"] = transcript
     app.extensions["engine"] = engine.Engine()
     app.extensions["snapshot"] = snapshot.ContainerSnapshot(app.extensions["engine"], app.config["SNAPSHOT_SECONDS"])
-    app.extensions["builder"] = builds.Builder()
+    app.extensions["builder"] = builds.Builder(on_finish=transcript.record_build)
+    app.extensions["classroom"] = seats.Classroom(
+        app.config["SEAT_PREFIX"], on_finish=app.extensions["snapshot"].invalidate
+    )
     htmx.init_app(app)
     errors.register(app)
     filters.register(app)
 
-    from . import containers, health, images, lesson
+    from . import classroom, containers, health, images, lesson, transcript
 
     app.register_blueprint(lesson.bp)
     app.register_blueprint(images.bp)
     app.register_blueprint(containers.bp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(transcript.bp)
+    app.register_blueprint(classroom.bp)
     return app

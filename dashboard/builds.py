@@ -14,8 +14,20 @@ log = logging.getLogger(__name__)
 
 STEP = re.compile(r"^Step (\d+)/(\d+) : (.*)$")
 BUILT = re.compile(r"^Successfully built ([0-9a-f]+)$")
+LAYER = re.compile(r"^ ---> ([0-9a-f]{12})$")  # the image a step ended with
 TERMINAL_COLOUR = re.compile(r"\x1b\[[0-9;]*m")  # RUN steps' stderr comes wrapped in colour codes
 USING_CACHE = "---> Using cache"
+
+
+@dataclass(frozen=True)
+class BuildPlan:
+    """What to build and how the page shows it: the command beside the button and the line a replay script runs."""
+
+    context: str
+    tag: str
+    build_args: dict
+    command: str
+    replay: str
 
 
 @dataclass
@@ -29,18 +41,23 @@ class LogLine:
 class Build:
     """One build: its log so far, its step counter and its outcome. Thread-safe; viewers wait on `changed`."""
 
-    command: str
+    plan: BuildPlan
     number: int = 0  # the how-manieth build of this process: viewers compare it to know whether theirs is current
     lines: list[LogLine] = field(default_factory=list)
     step: int = 0
     total_steps: int = 0
     cached_steps: set[int] = field(default_factory=set)
+    step_layers: dict[int, str] = field(default_factory=dict)  # step -> short id of the image it made
     state: str = "running"  # running, succeeded, failed
     image_id: str | None = None
     error: str | None = None
     started: float = field(default_factory=time.time)
     finished: float | None = None
     changed: threading.Condition = field(default_factory=threading.Condition, repr=False)
+
+    @property
+    def command(self):
+        return self.plan.command
 
     @property
     def running(self):
@@ -55,6 +72,11 @@ class Build:
         if self.state == "succeeded":
             return 100
         return int(100 * (self.step - 1) / self.total_steps) if self.total_steps else 0
+
+    @property
+    def cached_layers(self):
+        """Short ids of the images whose steps came from the cache in this build."""
+        return {self.step_layers[step] for step in self.cached_steps if step in self.step_layers}
 
     @property
     def seconds(self):
@@ -86,6 +108,9 @@ class Build:
             self.cached_steps.add(self.step)
             self.lines.append(LogLine(text, kind="cache"))
         else:
+            layer = LAYER.match(text)
+            if layer and self.step:
+                self.step_layers[self.step] = layer[1]
             built = BUILT.match(text)
             if built and not self.image_id:
                 self.image_id = built[1]
@@ -127,8 +152,9 @@ class Build:
 class Builder:
     """Runs at most one build at a time: asking for a build while one runs joins the running one."""
 
-    def __init__(self):
+    def __init__(self, on_finish):
         self._lock = threading.Lock()
+        self._on_finish = on_finish  # called with each finished build, from the build's thread
         self.current = None
 
     @property
@@ -137,21 +163,26 @@ class Builder:
         build = self.current
         return f"{build.number}-{build.state}" if build else "none"
 
-    def start(self, engine, context, tag, build_args, command):
+    def start(self, engine, plan):
         """The running build, or a new one started in the background (when the engine answers)."""
         with self._lock:
             if self.current is not None and self.current.running:
                 return self.current
             engine.version()  # refuse now, with the engine's reason, rather than start a build that cannot run
-            build = Build(command=command, number=(self.current.number + 1 if self.current else 1))
+            build = Build(plan=plan, number=(self.current.number + 1 if self.current else 1))
             self.current = build
-        threading.Thread(target=_run, args=(build, engine, context, tag, build_args), daemon=True).start()
+        threading.Thread(target=self._run, args=(build, engine), daemon=True).start()
         return build
 
+    def _run(self, build, engine):
+        _follow_engine(build, engine)
+        self._on_finish(build)
 
-def _run(build, engine, context, tag, build_args):
+
+def _follow_engine(build, engine):
+    plan = build.plan
     try:
-        for chunk in engine.build(context, tag, build_args):
+        for chunk in engine.build(plan.context, plan.tag, plan.build_args):
             build.record(chunk)
     except EngineError as error:
         build.finish(error=str(error))

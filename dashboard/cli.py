@@ -5,13 +5,17 @@ import shlex
 from .engine import CONTAINER_PORT, LESSON_FILTER
 
 
-def build_command(context, tag, base_image=None):
-    """`docker build -t TAG .` run in the build context, with the base image argument when one is configured."""
+def build_invocation(tag, base_image=None):
+    """`docker build -t TAG .`, with the base image argument when one is configured: to run in the build context."""
     words = ["docker", "build"]
     if base_image:
         words += ["--build-arg", f"BASE_IMAGE={base_image}"]
-    words += ["-t", tag, "."]
-    return f"cd {shlex.quote(str(context))} && {shlex.join(words)}"
+    return shlex.join([*words, "-t", tag, "."])
+
+
+def build_command(context, tag, base_image=None):
+    """The build as the page shows it: true from any folder, since it goes to the build context first."""
+    return f"cd {shlex.quote(str(context))} && {build_invocation(tag, base_image)}"
 
 
 def run_command(image, host_port):
@@ -24,7 +28,40 @@ def list_command():
     return shlex.join(["docker", "ps", "-a", "--filter", f"label={LESSON_FILTER}"])
 
 
+def history_command(image):
+    """`docker history IMAGE`: the image's layers and the instructions that made them."""
+    return shlex.join(["docker", "history", image])
+
+
+def logs_command(container_id, tail):
+    """`docker logs --tail N ID`: what the container printed, the request lines of http.server."""
+    return shlex.join(["docker", "logs", "--tail", str(tail), container_id[:12]])
+
+
 def remove_command(container_id):
     """`docker stop ID && docker rm ID`, with the short id `docker ps` shows."""
     short_id = shlex.quote(container_id[:12])
     return f"docker stop {short_id} && docker rm {short_id}"
+
+
+def class_command(image, ports, name_prefix):
+    """The loop that starts the class one seat at a time: a container per port, named after its seat.
+
+    Ports run in `$(seq FIRST LAST)` stretches; a port skipped because it was in use splits the stretch.
+    The prefix is a container name's characters only (letters, digits, `_ . -`), so it is safe in the quotes.
+    """
+    stretches = []
+    for port in sorted(ports):
+        if stretches and port == stretches[-1][1] + 1:
+            stretches[-1][1] = port
+        else:
+            stretches.append([port, port])
+    words = " ".join(str(first) if first == last else f"$(seq {first} {last})" for first, last in stretches)
+    return (f'for port in {words}; do docker run -d --name "{name_prefix}$port" -p "$port:{CONTAINER_PORT}" '
+            f"{shlex.quote(image)}; done")
+
+
+def class_remove_command(name_prefix):
+    """`docker rm -f` of every container with the lesson label and a seat's name: the whole class, nothing else."""
+    listing = ["docker", "ps", "-aq", "--filter", f"label={LESSON_FILTER}", "--filter", f"name=^{name_prefix}"]
+    return f"docker rm -f $({shlex.join(listing)})"

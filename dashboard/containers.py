@@ -2,12 +2,16 @@
 
 from flask import Blueprint, current_app, render_template, request
 
-from . import cli, forms, htmx
+from . import cli, cowcheck, forms, htmx
 from .engine import get_engine
 from .lesson import containers_view, image_ref, render_page, shown_already
 from .snapshot import get_snapshot
+from .transcript_store import get_transcript
 
 bp = Blueprint("containers", __name__, url_prefix="/containers")
+
+# Open pages refresh their list and transcript at once after an action, rather than at their next poll.
+CHANGED = {"HX-Trigger": "containers-changed, transcript-changed"}
 
 
 @bp.get("")
@@ -36,22 +40,45 @@ def run():
     """Start a detached container publishing the given host port, as `docker run -d -p`."""
     forms.only_fields(request.form, {"host_port"})
     host_port = forms.host_port(request.form.get("host_port"))
-    container_id = get_engine().run(image_ref(), host_port)
+    command = cli.run_command(image_ref(), host_port)
+    with get_transcript().action("run", command, replay=command) as record:
+        record["container_id"] = record["output"] = get_engine().run(image_ref(), host_port)
     get_snapshot().invalidate()
-    result = {"container_id": container_id, "host_port": host_port,
-              "run_cli": cli.run_command(image_ref(), host_port)}
+    result = {"container_id": record["container_id"], "host_port": host_port, "run_cli": command}
     if htmx:
-        return render_template("run_result.html", result=result), {"HX-Trigger": "containers-changed"}
+        return render_template("run_result.html", result=result), CHANGED
     return render_page(host_port=host_port, result=result)
 
 
 @bp.delete("/<container_id>")
 def remove(container_id):
     """Stop and remove one tutorial container, as `docker stop ID && docker rm ID`."""
-    full_id = get_engine().stop_and_remove(forms.container_id(container_id))
+    container_id = forms.container_id(container_id)
+    command = cli.remove_command(container_id)
+    with get_transcript().action("remove", command) as record:
+        full_id = get_engine().stop_and_remove(container_id)
+        # What the CLI prints: `docker stop` then `docker rm` each echo the id they were given.
+        record["output"], record["container_id"] = f"{container_id[:12]}\n{container_id[:12]}", full_id
     get_snapshot().invalidate()
-    return (
-        render_template("message.html", kind="ok",
-                        message=f"Stopped and removed {full_id[:12]}.", command=cli.remove_command(full_id)),
-        {"HX-Trigger": "containers-changed"},
-    )
+    message = render_template("message.html", kind="ok", message=f"Stopped and removed {full_id[:12]}.",
+                              command=command)
+    return message, CHANGED
+
+
+@bp.get("/<container_id>/logs")
+def logs(container_id):
+    """What a tutorial container printed (http.server's request lines), as `docker logs --tail`."""
+    container_id = forms.container_id(container_id)
+    tail = current_app.config["LOG_LINES"]
+    text = get_engine().logs(container_id, tail)
+    return render_template("container_logs.html", container_id=container_id, text=text,
+                           logs_cli=cli.logs_command(container_id, tail))
+
+
+@bp.get("/<container_id>/cow")
+def cow(container_id):
+    """Is the cow answering on its port? The dashboard asks from the server side and shows what came back."""
+    container_id = forms.container_id(container_id)
+    answers = [cowcheck.ask(current_app.config["COW_HOST"], port)
+               for port in get_engine().published_ports(container_id)]
+    return render_template("cow_answer.html", container_id=container_id, answers=answers)

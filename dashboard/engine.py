@@ -3,6 +3,7 @@
 import contextlib
 import os
 import threading
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -71,6 +72,23 @@ class Image:
         return self.id.removeprefix("sha256:")[:12]
 
 
+@dataclass(frozen=True)
+class Layer:
+    id: str | None  # None for layers that came with the base image ("<missing>" in `docker history`)
+    created_by: str
+    size: int
+
+
+def _instruction_of(created_by):
+    """The Dockerfile instruction behind a history row: `/bin/sh -c #(nop)  CMD …` is CMD, other shells RUN."""
+    text = " ".join(created_by.split())
+    if text.startswith("/bin/sh -c #(nop) "):
+        return text.removeprefix("/bin/sh -c #(nop) ")
+    if text.startswith("/bin/sh -c "):
+        return "RUN " + text.removeprefix("/bin/sh -c ")
+    return text
+
+
 def _is_port_conflict(error):
     text = str(error).lower()
     return "port is already allocated" in text or "address already in use" in text
@@ -130,8 +148,8 @@ class Engine:
                 return None
         return Image(id=attrs["Id"], tag=tag, created=attrs["Created"], size=attrs["Size"])
 
-    def run(self, image, host_port):
-        """Start a detached container publishing host_port on all interfaces, as `docker run -d -p`.
+    def run(self, image, host_port, name=None):
+        """Start a detached container publishing host_port on all interfaces, as `docker run -d -p` (and `--name`).
 
         A port already taken is refused before anything is created; when the start fails all the same
         (taken in between), the created container is removed again, so a failed run leaves nothing behind.
@@ -142,6 +160,7 @@ class Engine:
             try:
                 created = self.client.api.create_container(
                     image,
+                    name=name,
                     ports=[CONTAINER_PORT],
                     host_config=self.client.api.create_host_config(
                         port_bindings={CONTAINER_PORT: host_port}
@@ -159,8 +178,8 @@ class Engine:
                 raise
         return container_id
 
-    def tutorial_container(self, container_id):
-        """The full id of the tutorial container with this id; any other container is "not found" too."""
+    def _tutorial_attrs(self, container_id):
+        """The engine's inspection of a tutorial container; any other container is "not found" too."""
         try:
             with self._translated():
                 attrs = self.client.api.inspect_container(container_id)
@@ -168,7 +187,40 @@ class Engine:
             attrs = {}
         if (attrs.get("Config") or {}).get("Labels", {}).get(LESSON_LABEL) != LESSON:
             raise ContainerNotFound(_gone(container_id))
-        return attrs["Id"]
+        return attrs
+
+    def tutorial_container(self, container_id):
+        """The full id of the tutorial container with this id."""
+        return self._tutorial_attrs(container_id)["Id"]
+
+    def published_ports(self, container_id):
+        """The host ports a tutorial container's port 8000 is published on, lowest first."""
+        bindings = (self._tutorial_attrs(container_id)["NetworkSettings"].get("Ports") or {}).get(
+            f"{CONTAINER_PORT}/tcp"
+        ) or []
+        return sorted({int(binding["HostPort"]) for binding in bindings})
+
+    def logs(self, container_id, tail):
+        """The last `tail` lines a tutorial container printed, stdout and stderr together, as `docker logs`."""
+        full_id = self.tutorial_container(container_id)
+        with self._translated():
+            return self.client.api.logs(full_id, stdout=True, stderr=True, tail=tail).decode(errors="replace")
+
+    def history(self, tag):
+        """The image's layers, newest first, as `docker history`; empty when the image is not built."""
+        with self._translated():
+            try:
+                rows = self.client.api.history(tag)
+            except docker_errors.ImageNotFound:
+                return []
+        return [
+            Layer(
+                id=row["Id"].removeprefix("sha256:")[:12] if row["Id"] != "<missing>" else None,
+                created_by=_instruction_of(row.get("CreatedBy", "")),
+                size=row.get("Size", 0),
+            )
+            for row in rows
+        ]
 
     def stop_and_remove(self, container_id):
         """Stop then remove a tutorial container, as `docker stop ID && docker rm ID`."""
@@ -190,8 +242,38 @@ class Engine:
         """Yield the engine's build output, chunk by chunk, while it builds (the classic builder's stream)."""
         with self._translated():
             yield from self.client.api.build(
-                path=str(context), tag=tag, buildargs=build_args, rm=True, decode=True
+                path=str(context), tag=tag, buildargs=build_args, rm=True, forcerm=True, decode=True
             )
+
+    def run_many(self, image, seats, workers):
+        """Start one container per (name, host port) in `seats`, `workers` at a time; yield each seat as it ends.
+
+        Each yields (seat, container id, None), or (seat, None, the engine's refusal). Concurrent requests let the
+        engine overlap the containers' set-up; the bound keeps a class of 300 from flooding it.
+        """
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            futures = {pool.submit(self.run, image, port, name): (name, port) for name, port in seats}
+            for future in as_completed(futures):
+                try:
+                    container_id, error = future.result(), None
+                except EngineError as refusal:
+                    container_id, error = None, str(refusal)
+                yield futures[future], container_id, error
+
+    def remove_named(self, prefix, workers):
+        """Force-remove every tutorial container whose name starts with `prefix`, `workers` at a time; their ids.
+
+        As `docker rm -f $(docker ps -aq --filter label=classroom.lesson=cowserv --filter name=^PREFIX)`: the
+        list comes from the engine now and carries the lesson label, so no other container is ever touched.
+        """
+        doomed = [c.id for c in self.containers() if c.name.startswith(prefix)]
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            list(pool.map(self._force_remove, doomed))
+        return doomed
+
+    def _force_remove(self, container_id):
+        with contextlib.suppress(ContainerNotFound), self._translated():
+            self.client.api.remove_container(container_id, force=True)
 
 
 def _gone(container_id):

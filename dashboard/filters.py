@@ -16,8 +16,12 @@ def ago(moment):
     return f"{seconds} second{'' if seconds == 1 else 's'} ago"
 
 
-def megabytes(size):
-    return f"{size / 1_000_000:.1f} MB"
+def size(count):
+    """Bytes as `docker history` shows them: 0B, 263B, 137MB."""
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if count >= scale:
+            return f"{count / scale:.3g}{unit}"
+    return f"{count}B"
 
 
 def browser_host(host_header):
@@ -32,5 +36,5 @@ def browser_host(host_header):
 def register(app):
     app.add_template_filter(cli.remove_command, "remove_cli")
     app.add_template_filter(ago)
-    app.add_template_filter(megabytes)
+    app.add_template_filter(size)
     app.add_template_filter(browser_host)

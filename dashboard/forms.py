@@ -35,3 +35,20 @@ def container_id(value):
     if not CONTAINER_ID.fullmatch(value or ""):
         raise InvalidInput("A container id is 12 to 64 hex digits, as `docker ps` shows it.")
     return value
+
+
+def seat_count(value, maximum):
+    """How many seats a class start makes: a whole number from 1 to the configured maximum."""
+    text = (value or "").strip()
+    if not text.isascii() or not text.isdigit() or len(text) > 6 or not 1 <= int(text) <= maximum:
+        raise InvalidInput(f"The number of seats must be a whole number from 1 to {maximum}, not {text[:20]!r}.")
+    return int(text)
+
+
+def first_seat_port(value, count):
+    """The first seat's host port, low enough that `count` ports from it stay within 65535."""
+    first = host_port(value)
+    if first + count - 1 > 65535:
+        raise InvalidInput(f"{count} seats from port {first} would go past port 65535: "
+                           f"start at {65536 - count} or lower.")
+    return first

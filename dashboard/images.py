@@ -1,11 +1,11 @@
 """The tutorial image: build it (in the background, streamed to every viewer) and show where it stands."""
 
-from flask import Blueprint, Response, current_app, redirect, render_template, request, stream_with_context, url_for
+from flask import Blueprint, Response, redirect, render_template, request, stream_with_context, url_for
 
 from . import htmx
 from .builds import get_builder
 from .engine import get_engine
-from .lesson import build_args, build_cli, image_view, render_page, shown_already
+from .lesson import build_plan, image_view, render_page, shown_already
 
 bp = Blueprint("images", __name__, url_prefix="/images")
 
@@ -28,13 +28,7 @@ def build():
     """Start a build of cowserv, or join the one already running; every open panel then shows it."""
     builder = get_builder()
     joined = builder.current is not None and builder.current.running
-    builder.start(
-        get_engine(),
-        current_app.config["BUILD_CONTEXT"],
-        current_app.config["IMAGE"],
-        build_args(),
-        build_cli(),
-    )
+    builder.start(get_engine(), build_plan())
     if not htmx:
         return redirect(url_for("lesson.index"))
     message = "Joined the build already running." if joined else "Build started."

@@ -1,11 +1,14 @@
 """The lesson page: build, run, list and remove, each button beside its docker command."""
 
+from pathlib import Path
+
 from flask import Blueprint, current_app, render_template, request
 
-from . import cli, htmx
-from .builds import get_builder
+from . import cli, dockerfile, htmx
+from .builds import BuildPlan, get_builder
 from .engine import EngineUnavailable, get_engine
 from .snapshot import get_snapshot
+from .transcript_store import get_transcript
 
 bp = Blueprint("lesson", __name__)
 
@@ -15,14 +18,17 @@ def image_ref():
     return f"{current_app.config['IMAGE']}:latest"
 
 
-def build_cli():
+def build_plan():
+    """The build the button starts, and the command that does the same."""
     config = current_app.config
-    return cli.build_command(config["BUILD_CONTEXT"], config["IMAGE"], config["BASE_IMAGE"])
-
-
-def build_args():
-    base_image = current_app.config["BASE_IMAGE"]
-    return {"BASE_IMAGE": base_image} if base_image else {}
+    context, tag, base_image = config["BUILD_CONTEXT"], config["IMAGE"], config["BASE_IMAGE"]
+    return BuildPlan(
+        context=context,
+        tag=tag,
+        build_args={"BASE_IMAGE": base_image} if base_image else {},
+        command=cli.build_command(context, tag, base_image),
+        replay=cli.build_invocation(tag, base_image),
+    )
 
 
 def shown_already(version):
@@ -42,13 +48,25 @@ def containers_view():
 
 
 def image_view():
-    """The current build, or else the image as the engine has it."""
+    """The current build, the image as the engine has it and its layers (`docker history`)."""
     try:
-        image = get_engine().image(image_ref())
+        image, layers = get_engine().image(image_ref()), get_engine().history(image_ref())
     except EngineUnavailable:
-        image = None
+        image, layers = None, []
     builder = get_builder()
-    return {"build": builder.current, "build_version": builder.version, "image": image, "build_cli": build_cli()}
+    return {"build": builder.current, "build_version": builder.version, "image": image, "layers": layers,
+            "build_cli": build_plan().command, "history_cli": cli.history_command(image_ref())}
+
+
+def dockerfile_view():
+    """The build context's Dockerfile, read from the file the build uses, instruction by instruction."""
+    path = Path(current_app.config["BUILD_CONTEXT"]) / "Dockerfile"
+    return {"instructions": dockerfile.instructions(path.read_text()), "dockerfile_path": path}
+
+
+def transcript_view():
+    store = get_transcript()
+    return {"entries": store.entries(), "transcript_version": store.version()}
 
 
 def render_page(host_port=None, result=None):
@@ -61,6 +79,8 @@ def render_page(host_port=None, result=None):
         result=result,
         **image_view(),
         **containers_view(),
+        **dockerfile_view(),
+        **transcript_view(),
     )
 
 

@@ -17,9 +17,9 @@ HTMX = {"HX-Request": "true"}
 
 
 @pytest.fixture
-def app():
+def app(tmp_path):
     # DASHBOARD_BASE_IMAGE from the environment (set by scripts/test where no registry answers) flows in here.
-    return create_app({"TESTING": True})
+    return create_app({"TESTING": True, "TRANSCRIPT_PATH": str(tmp_path / "transcript.sqlite3")})
 
 
 @pytest.fixture
@@ -43,11 +43,9 @@ def cowserv_image(docker_client):
     with app.app_context():
         from dashboard.builds import get_builder
         from dashboard.engine import get_engine
-        from dashboard.lesson import build_args, build_cli
+        from dashboard.lesson import build_plan
 
-        build = get_builder().start(
-            get_engine(), app.config["BUILD_CONTEXT"], app.config["IMAGE"], build_args(), build_cli()
-        )
+        build = get_builder().start(get_engine(), build_plan())
     for _ in build.follow():
         pass
     assert build.state == "succeeded", build.error

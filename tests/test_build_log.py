@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from dashboard.builds import Build, LogLine
+from dashboard.builds import Build, BuildPlan, LogLine
 
 IMAGE_ID = "sha256:5c3f0e1d2b4a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0"
 
@@ -67,8 +67,12 @@ FAILED_RUN = [
 ]
 
 
+PLAN = BuildPlan(context="/srv/cowserv", tag="cowserv", build_args={},
+                 command="cd /srv/cowserv && docker build -t cowserv .", replay="docker build -t cowserv .")
+
+
 def fed(chunks):
-    build = Build(command="cd /srv/cowserv && docker build -t cowserv .")
+    build = Build(plan=PLAN)
     for chunk in chunks:
         build.record(chunk)
     return build
@@ -79,7 +83,7 @@ def texts(build):
 
 
 def test_a_new_build_is_running_at_zero():
-    build = Build(command="docker build -t cowserv .")
+    build = Build(plan=PLAN)
 
     assert build.running
     assert (build.step, build.total_steps, build.percent) == (0, 0, 0)
@@ -254,7 +258,7 @@ def test_follow_from_a_start_index():
 
 
 def test_follow_yields_none_while_quiet_then_the_end():
-    build = Build(command="docker build -t cowserv .")
+    build = Build(plan=PLAN)
     follower = build.follow(wait=0.01)
 
     assert next(follower) is None
@@ -265,7 +269,7 @@ def test_follow_yields_none_while_quiet_then_the_end():
 
 
 def test_follow_yields_lines_while_the_build_runs_and_ends_when_it_finishes():
-    build = Build(command="docker build -t cowserv .")
+    build = Build(plan=PLAN)
     first_line_seen = threading.Event()
     feeder_problems = []
 
@@ -303,7 +307,7 @@ def test_follow_yields_lines_while_the_build_runs_and_ends_when_it_finishes():
 
 
 def test_two_followers_joining_at_different_points_see_the_same_lines():
-    build = Build(command="docker build -t cowserv .")
+    build = Build(plan=PLAN)
     for chunk in CACHED_BUILD[:8]:
         build.record(chunk)
     seen_at_join = len(build.lines)

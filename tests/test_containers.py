@@ -60,7 +60,7 @@ def test_run_serves_the_cow_lists_it_and_remove_makes_it_go(client, cowserv_imag
 
     response = client.delete(f"/containers/{container_id}", headers=HTMX)
     assert response.status_code == 200
-    assert response.headers["HX-Trigger"] == "containers-changed"
+    assert "containers-changed" in response.headers["HX-Trigger"]
     assert container_id not in listed_ids(client)
 
 
@@ -101,8 +101,7 @@ def test_shown_remove_command_pasted_into_a_shell_removes_a_button_started_conta
 
 def test_shown_list_command_lists_what_the_dashboard_lists(client, cowserv_image, created, free_port):
     container_id = run_by_button(client, free_port, created)
-    [command] = page_hooks(client.get("/").text)[0][2:3]
-    assert command.startswith("docker ps")
+    [command] = [c for c in page_hooks(client.get("/").text)[0] if c.startswith("docker ps")]
     result = shell(command + " --no-trunc --format '{{.ID}}'")
     assert set(result.stdout.split()) == set(listed_ids(client))
     assert container_id in result.stdout
@@ -158,7 +157,7 @@ def test_removing_a_container_already_gone_says_so_and_refreshes_the_list(client
     response = client.delete(f"/containers/{container_id}", headers=HTMX)
     assert response.status_code == 404
     assert "already gone" in response.text
-    assert response.headers["HX-Trigger"] == "containers-changed"
+    assert "containers-changed" in response.headers["HX-Trigger"]
 
 
 def test_run_without_htmx_renders_the_whole_page_with_the_id(client, cowserv_image, created, free_port):

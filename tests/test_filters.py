@@ -4,7 +4,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from dashboard.filters import ago, browser_host, megabytes
+from dashboard.filters import ago, browser_host, size
 
 
 def before_now(**delta):
@@ -44,9 +44,12 @@ def test_ago_of_a_moment_in_another_timezone():
     assert ago(datetime.now(cet) - timedelta(minutes=2, seconds=5)) == "2 minutes ago"
 
 
-def test_megabytes():
-    assert megabytes(158_000_000) == "158.0 MB"
-    assert megabytes(1_250_000) == "1.2 MB"
+def test_size_reads_as_docker_history_does():
+    assert size(0) == "0B"
+    assert size(263) == "263B"
+    assert size(137_130_179) == "137MB"
+    assert size(1_250_000) == "1.25MB"
+    assert size(2_500_000_000) == "2.5GB"
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,120 @@
+"""Classroom mode: a cow per student, started at once; the room sheet of their URLs; the class stopped at once."""
+
+from functools import lru_cache
+
+import segno
+from flask import Blueprint, current_app, render_template, request
+from markupsafe import Markup
+
+from . import cli, forms, htmx
+from .engine import CONTAINER_PORT, ImageNotFound, get_engine
+from .filters import browser_host
+from .lesson import containers_view, image_ref, shown_already
+from .seats import get_classroom
+from .snapshot import get_snapshot
+
+bp = Blueprint("classroom", __name__, url_prefix="/classroom")
+
+CHANGED = {"HX-Trigger": "containers-changed"}
+
+
+@bp.app_template_filter("qr_svg")
+@lru_cache(maxsize=1024)
+def qr_svg(text):
+    """`text` as a QR code in inline SVG, sized by CSS; segno draws modules only, so none of `text` is markup."""
+    return Markup(segno.make(text, micro=False).svg_inline(omitsize=True, border=2))
+
+
+def class_numbers(values):
+    """(seat count, first port) from a form, validated."""
+    forms.only_fields(values, {"count", "first_port"})
+    count = forms.seat_count(values.get("count"), current_app.config["MAX_SEATS"])
+    return count, forms.first_seat_port(values.get("first_port"), count)
+
+
+def class_plan(count, first_port):
+    """The seats a start would make now, and the loop that makes the same ones from a shell."""
+    classroom = get_classroom()
+    seats = classroom.plan(first_port, count, {c.name for c in containers_view()["containers"]})
+    return seats, cli.class_command(image_ref(), [seat.port for seat in seats], classroom.prefix)
+
+
+def seat_url(container, host):
+    """http://HOST:PORT/, where a seat's cow answers; None while it publishes nothing (stopped)."""
+    ports = [public for public, private in container.ports if private == CONTAINER_PORT]
+    return f"http://{host}:{ports[0]}/" if ports else None
+
+
+def class_view():
+    """The class panel: the latest start and its progress, and the seats among the shared snapshot's containers."""
+    view, classroom = containers_view(), get_classroom()
+    host = browser_host(request.host)
+    seats = sorted((c for c in view["containers"] if c.name.startswith(classroom.prefix)),
+                   key=lambda c: (c.ports, c.name))
+    seats = [(c, seat_url(c, host)) for c in seats]
+    return {"start": classroom.current, "seats": seats, "engine_error": view["engine_error"], "host": host,
+            "class_version": f"{classroom.version}-{view['containers_version']}", "prefix": classroom.prefix,
+            "remove_cli": cli.class_remove_command(classroom.prefix)}
+
+
+def render_classroom(count=None, first_port=None):
+    """The whole classroom page; views call this for browsers that did not ask through htmx."""
+    count = count or current_app.config["DEFAULT_SEATS"]
+    first_port = first_port or current_app.config["FIRST_SEAT_PORT"]
+    class_cli = class_plan(count, first_port)[1]
+    return render_template("classroom.html", count=count, first_port=first_port, class_cli=class_cli,
+                           **class_view())
+
+
+@bp.get("")
+def index():
+    """The classroom page; open pages poll it for the start's progress and the seats, and get 204 while current."""
+    if not htmx:
+        return render_classroom()
+    view = class_view()
+    if shown_already(view["class_version"]):
+        return "", 204
+    return render_template("class_status.html", **view)
+
+
+@bp.get("/new")
+def new():
+    """The class loop for the numbers typed so far, with the ports it would use now, before the click."""
+    config = current_app.config
+    defaults = {"count": str(config["DEFAULT_SEATS"]), "first_port": str(config["FIRST_SEAT_PORT"])}
+    count, first_port = class_numbers({**defaults, **request.args.to_dict()})
+    if htmx:
+        return render_template("class_command.html", class_cli=class_plan(count, first_port)[1])
+    return render_classroom(count, first_port)
+
+
+@bp.post("")
+def start():
+    """Start a seat per student, several engine calls at a time, as the loop beside the button does one by one."""
+    count, first_port = class_numbers(request.form)
+    engine = get_engine()
+    if engine.image(image_ref()) is None:
+        raise ImageNotFound(f"There is no image {image_ref()} yet: build it first.")
+    seats, command = class_plan(count, first_port)
+    get_classroom().start(engine, image_ref(), seats, command, current_app.config["CLASS_WORKERS"])
+    if htmx:
+        message = f"Starting {count} seats from port {seats[0].port}, as this loop does one by one:"
+        return render_template("message.html", kind="ok", message=message, command=command), CHANGED
+    return render_classroom(count, first_port)
+
+
+@bp.delete("")
+def stop_all():
+    """Stop and remove every seat of the class at once, as `docker rm -f $(docker ps -aq --filter …)`."""
+    classroom = get_classroom()
+    removed = classroom.remove_all(get_engine(), current_app.config["CLASS_WORKERS"])
+    get_snapshot().invalidate()
+    message = f"Stopped and removed {len(removed)} seat{'' if len(removed) == 1 else 's'}."
+    return (render_template("message.html", kind="ok", message=message,
+                            command=cli.class_remove_command(classroom.prefix)), CHANGED)
+
+
+@bp.get("/sheet")
+def sheet():
+    """The room sheet: every seat's URL on the host this browser used, large, with its QR code; printable."""
+    return render_template("room_sheet.html", **class_view())

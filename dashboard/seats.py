@@ -1,0 +1,131 @@
+"""Classroom mode: a tutorial container per student, named after its seat, started together in the background.
+
+A seat is named PREFIX + its host port (seat-8001 serves http://HOST:8001/), so a student finds theirs by the
+port in their URL, a second start for latecomers never reuses a name, and the CLI loop names seats as it goes.
+"""
+
+import logging
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+
+from flask import current_app
+from werkzeug.exceptions import Conflict
+
+from .engine import PortInUse
+from .ports import host_port_free
+
+log = logging.getLogger(__name__)
+
+# A container name's characters without `.`, so `--filter name=^PREFIX` (a regular expression) means "starts with".
+SEAT_PREFIX = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_-]*")
+
+
+@dataclass
+class Seat:
+    name: str
+    port: int
+    container_id: str | None = None
+    error: str | None = None  # the engine's refusal, when this seat did not start
+
+
+@dataclass
+class ClassStart:
+    """One start of a class: which seats are up, which failed, how long it took. Written by its thread only."""
+
+    seats: list[Seat]
+    command: str
+    number: int  # the how-manieth start of this process: viewers compare versions to know theirs is current
+    started: float = field(default_factory=time.monotonic)
+    finished: float | None = None
+
+    @property
+    def running(self):
+        return self.finished is None
+
+    @property
+    def done(self):
+        return sum(1 for seat in self.seats if seat.container_id or seat.error)
+
+    @property
+    def failed(self):
+        return [seat for seat in self.seats if seat.error]
+
+    @property
+    def seconds(self):
+        return round((self.finished or time.monotonic()) - self.started, 1)
+
+    @property
+    def version(self):
+        return f"{self.number}-{self.done}-{'running' if self.running else 'finished'}"
+
+
+class Classroom:
+    """Runs at most one class start at a time, and keeps it so that every open page can follow its progress."""
+
+    def __init__(self, prefix, on_finish):
+        if not SEAT_PREFIX.fullmatch(prefix):
+            raise ValueError(f"SEAT_PREFIX {prefix!r}: letters, digits, '_' and '-', starting with a letter or digit.")
+        self.prefix = prefix
+        self._on_finish = on_finish  # called from the start's thread once every seat has started or failed
+        self._lock = threading.Lock()
+        self.current = None
+
+    @property
+    def version(self):
+        return self.current.version if self.current else "none"
+
+    def plan(self, first_port, count, names_taken):
+        """The first `count` seats from first_port up whose port is free on this host and whose name is unused."""
+        seats = []
+        for port in range(first_port, 65536):
+            if len(seats) == count:
+                break
+            name = f"{self.prefix}{port}"
+            if name not in names_taken and host_port_free(port):
+                seats.append(Seat(name, port))
+        if len(seats) < count:
+            raise PortInUse(f"Only {len(seats)} ports from {first_port} to 65535 are free: "
+                            "start lower, or with fewer seats.")
+        return seats
+
+    def _refuse_while_starting(self):
+        if self.current is not None and self.current.running:
+            raise Conflict(f"A class is starting ({self.current.done} of {len(self.current.seats)} seats so far): "
+                           "wait until it has finished.")
+
+    def start(self, engine, image, seats, command, workers):
+        """Start the seats in the background, `workers` engine calls at a time; refused while a start runs."""
+        with self._lock:
+            self._refuse_while_starting()
+            job = ClassStart(seats=seats, command=command, number=self.current.number + 1 if self.current else 1)
+            self.current = job
+        threading.Thread(target=self._run, args=(job, engine, image, workers), daemon=True).start()
+        return job
+
+    def remove_all(self, engine, workers):
+        """Force-remove every seat: the lesson's containers named with the prefix. Refused while a start runs."""
+        with self._lock:
+            self._refuse_while_starting()
+            return engine.remove_named(self.prefix, workers)
+
+    def _run(self, job, engine, image, workers):
+        by_name = {seat.name: seat for seat in job.seats}
+        wanted = [(seat.name, seat.port) for seat in job.seats]
+        try:
+            for (name, _), container_id, error in engine.run_many(image, wanted, workers):
+                by_name[name].container_id, by_name[name].error = container_id, error
+        except Exception as error:  # a start left running would refuse every later one
+            log.exception("class start failed")
+            for seat in job.seats:
+                if not (seat.container_id or seat.error):
+                    seat.error = f"The start stopped unexpectedly: {error}"
+        finally:
+            job.finished = time.monotonic()
+            self._on_finish()
+
+
+def get_classroom():
+    """The app's Classroom, shared by every viewer of this process."""
+    return current_app.extensions["classroom"]

@@ -1,0 +1,38 @@
+"""The transcript panel: what the dashboard did, as a terminal would show it, and as a script to replay."""
+
+from flask import Blueprint, Response, current_app, redirect, render_template, url_for
+
+from . import htmx
+from .lesson import render_page, shown_already, transcript_view
+from .replay import replay_script
+from .transcript_store import get_transcript
+
+bp = Blueprint("transcript", __name__, url_prefix="/transcript")
+
+
+@bp.get("")
+def show():
+    """The transcript; open pages poll it and get a 204 while what they show is current."""
+    if not htmx:
+        return render_page()
+    view = transcript_view()
+    if shown_already(view["transcript_version"]):
+        return "", 204
+    return render_template("transcript.html", **view)
+
+
+@bp.get("/script")
+def script():
+    """The transcript as a bash script, downloaded."""
+    text = replay_script(get_transcript().entries(), current_app.config["BUILD_CONTEXT"])
+    return Response(text, mimetype="text/x-shellscript",
+                    headers={"Content-Disposition": 'attachment; filename="cowserv-lesson.sh"'})
+
+
+@bp.post("/clear")
+def clear():
+    """Start the transcript afresh."""
+    get_transcript().clear()
+    if htmx:
+        return render_template("transcript.html", **transcript_view())
+    return redirect(url_for("lesson.index"))
