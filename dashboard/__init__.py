@@ -23,6 +23,7 @@ def create_app(test_config=None):
         __name__,
         template_folder=_resource_dir("templates"),
         static_folder=_resource_dir("static"),
+        instance_path=os.environ.get("DASHBOARD_INSTANCE_PATH"),  # secrets and the transcript live here
     )
     app.config.from_mapping(
         IMAGE="cowserv",
@@ -39,12 +40,16 @@ def create_app(test_config=None):
         FIRST_SEAT_PORT=8001,
         SEAT_PREFIX="seat-",  # seats are named PREFIX + port; stop-all removes the lesson's containers named so
         CLASS_WORKERS=6,  # engine calls at once when the class starts or stops
+        INSTRUCTOR_TOKEN=None,  # default: generated on first start, kept in the instance folder, printed
+        SECRET_KEY=None,  # default: generated on first start, kept in the instance folder
+        SESSION_MINUTES=480,
+        MAX_CONTENT_LENGTH=16 * 1024,  # forms here are a few fields; anything larger is refused with a 413
     )
     app.config.from_prefixed_env("DASHBOARD")
     if test_config is not None:
         app.config.update(test_config)
 
-    from . import builds, engine, errors, filters, seats, snapshot, transcript_store
+    from . import builds, engine, errors, filters, seats, security, snapshot, transcript_store
 
     if app.config["TRANSCRIPT_PATH"] is None:
         os.makedirs(app.instance_path, exist_ok=True)
@@ -52,17 +57,21 @@ def create_app(test_config=None):
     transcript = transcript_store.TranscriptStore(app.config["TRANSCRIPT_PATH"])
     app.extensions["transcript"] = transcript
     app.extensions["engine"] = engine.Engine()
-    app.extensions["snapshot"] = snapshot.ContainerSnapshot(app.extensions["engine"], app.config["SNAPSHOT_SECONDS"])
+    app.extensions["snapshot"] = snapshot.ContainerSnapshot(
+        app.extensions["engine"], app.config["SNAPSHOT_SECONDS"], min_interval=app.config["REFRESH_SECONDS"]
+    )
     app.extensions["builder"] = builds.Builder(on_finish=transcript.record_build)
     app.extensions["classroom"] = seats.Classroom(
         app.config["SEAT_PREFIX"], on_finish=app.extensions["snapshot"].invalidate
     )
     htmx.init_app(app)
+    security.configure(app)
     errors.register(app)
     filters.register(app)
 
-    from . import classroom, containers, health, images, lesson, transcript
+    from . import auth, classroom, containers, health, images, lesson, transcript
 
+    app.register_blueprint(auth.bp)
     app.register_blueprint(lesson.bp)
     app.register_blueprint(images.bp)
     app.register_blueprint(containers.bp)

@@ -50,7 +50,7 @@ def class_view():
     view, classroom = containers_view(), get_classroom()
     host = browser_host(request.host)
     seats = sorted((c for c in view["containers"] if c.name.startswith(classroom.prefix)),
-                   key=lambda c: (c.ports, c.name))
+                   key=lambda c: (not c.ports, c.ports, c.name))  # running seats first, by port
     seats = [(c, seat_url(c, host)) for c in seats]
     return {"start": classroom.current, "seats": seats, "engine_error": view["engine_error"], "host": host,
             "class_version": f"{classroom.version}-{view['containers_version']}", "prefix": classroom.prefix,

@@ -4,7 +4,9 @@ from flask import Blueprint, current_app, render_template, request
 
 from . import cli, cowcheck, forms, htmx
 from .engine import get_engine
+from .fragments import render_once
 from .lesson import containers_view, image_ref, render_page, shown_already
+from .security import is_instructor
 from .snapshot import get_snapshot
 from .transcript_store import get_transcript
 
@@ -22,17 +24,25 @@ def index():
     view = containers_view()
     if shown_already(view["containers_version"]):
         return "", 204
-    return render_template("container_list.html", **view)
+    # Rendered once per version for each host and role, however many viewers ask (300 rows take ~15 ms).
+    vary = (request.host, is_instructor())
+    return render_once("container_list.html", view["containers_version"], vary, **view)
 
 
 @bp.get("/new")
 def new():
-    """The run form's command for the port typed so far, so the CLI updates before the click."""
+    """The run form's command for the port typed so far, so the CLI updates before the click.
+
+    Half-typed input is part of typing, not a failed request: the preview shows what is wrong with a 200.
+    """
     forms.only_fields(request.args, {"host_port"})
-    host_port = forms.host_port(request.args.get("host_port", str(current_app.config["DEFAULT_HOST_PORT"])))
-    if htmx:
-        return render_template("run_command.html", run_cli=cli.run_command(image_ref(), host_port))
-    return render_page(host_port=host_port)
+    typed = request.args.get("host_port", str(current_app.config["DEFAULT_HOST_PORT"]))
+    if not htmx:
+        return render_page(host_port=forms.host_port(typed))
+    try:
+        return render_template("run_command.html", run_cli=cli.run_command(image_ref(), forms.host_port(typed)))
+    except forms.InvalidInput as error:
+        return render_template("message.html", kind="error", message=str(error))
 
 
 @bp.post("")

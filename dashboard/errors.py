@@ -8,6 +8,7 @@ from werkzeug.exceptions import HTTPException
 from . import htmx
 from .engine import EngineError
 from .forms import InvalidInput
+from .security import Forbidden
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +24,8 @@ def _render(message, status, refresh=False):
 
 def register(app):
     @app.errorhandler(InvalidInput)
-    def invalid_input(error):
+    @app.errorhandler(Forbidden)
+    def refused(error):
         return _render(str(error), error.status)
 
     @app.errorhandler(EngineError)

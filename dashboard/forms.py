@@ -2,6 +2,8 @@
 
 import re
 
+from .security import CSRF_FIELD
+
 CONTAINER_ID = re.compile(r"[0-9a-f]{12,64}")
 
 
@@ -13,7 +15,7 @@ class InvalidInput(Exception):
 
 def only_fields(form, allowed):
     """Refuse fields the action does not know, so a typo never silently does something else."""
-    unknown = sorted(set(form) - set(allowed))
+    unknown = sorted(set(form) - set(allowed) - {CSRF_FIELD})
     if unknown:
         raise InvalidInput(f"Unknown field(s): {', '.join(unknown)}.")
 

@@ -69,7 +69,7 @@ def transcript_view():
     return {"entries": store.entries(), "transcript_version": store.version()}
 
 
-def render_page(host_port=None, result=None):
+def render_page(host_port=None, result=None, presenter=False):
     """The whole lesson page; other views call this for browsers that did not ask through htmx."""
     host_port = host_port or current_app.config["DEFAULT_HOST_PORT"]
     return render_template(
@@ -77,6 +77,7 @@ def render_page(host_port=None, result=None):
         host_port=host_port,
         run_cli=cli.run_command(image_ref(), host_port),
         result=result,
+        presenter=presenter,
         **image_view(),
         **containers_view(),
         **dockerfile_view(),
@@ -87,3 +88,9 @@ def render_page(host_port=None, result=None):
 @bp.get("/")
 def index():
     return render_page()
+
+
+@bp.get("/present")
+def present():
+    """The same page for a projector: large type, high contrast, the active step standing out."""
+    return render_page(presenter=True)

@@ -1,8 +1,9 @@
 """One list of the lesson's containers shared by every viewer, re-read from the engine only when it changed.
 
-The engine's event stream marks the list stale when a tutorial container is created, started, stopped or
+The engine's event stream marks the list changed when a tutorial container is created, started, stopped or
 removed, by the dashboard or from the CLI; a list older than `max_age` seconds is re-read too, so the status
-and age columns keep moving. However many browsers poll, the engine sees one list call per change or period.
+and age columns keep moving. However many browsers poll, the engine sees one list call per change or period,
+and while containers keep changing (a class of 300 starting) at most one per `min_interval`.
 """
 
 import hashlib
@@ -18,14 +19,16 @@ log = logging.getLogger(__name__)
 
 
 class ContainerSnapshot:
-    def __init__(self, engine, max_age):
+    def __init__(self, engine, max_age, min_interval=0.0):
         self._engine = engine
         self._max_age = max_age
+        self._min_interval = min_interval
         self._lock = threading.Lock()
         self._containers = []
         self._version = None
         self._taken = 0.0
-        self._stale = True
+        self._stale = True  # re-read at the next view: the dashboard changed something itself
+        self._changed = False  # re-read once min_interval has passed since the last read: the events said so
         self._watcher = None
         self.reads = 0  # engine list calls made, for the tests and the benchmark
 
@@ -33,8 +36,9 @@ class ContainerSnapshot:
         """(version, containers): the version changes exactly when what the list shows changes."""
         self._watch()
         with self._lock:  # concurrent viewers wait for one engine call instead of making their own
-            if self._stale or time.monotonic() - self._taken > self._max_age:
-                self._stale = False
+            age = time.monotonic() - self._taken
+            if self._stale or (self._changed and age >= self._min_interval) or age > self._max_age:
+                self._stale = self._changed = False
                 try:
                     containers = self._engine.containers()
                 except EngineError:
@@ -60,7 +64,7 @@ class ContainerSnapshot:
         while True:
             try:
                 for _ in self._engine.container_events():
-                    self._stale = True
+                    self._changed = True
             except EngineError as error:
                 log.debug("engine events interrupted: %s", error)
             self._stale = True  # events may have been missed while not connected

@@ -10,10 +10,31 @@ from html.parser import HTMLParser
 
 import docker
 import pytest
+from flask import Flask
+from flask.testing import FlaskClient
 
 from dashboard import create_app
+from dashboard.security import CSRF_HEADER, grant_instructor
 
 HTMX = {"HX-Request": "true"}
+
+
+class InstructorClient(FlaskClient):
+    """A test client signed in as the instructor, sending its CSRF token as htmx does; instructor=False for a viewer.
+
+    Tests of the sign-in itself (test_security.py) go through the real form instead.
+    """
+
+    def __init__(self, *args, instructor=True, **kwargs):
+        super().__init__(*args, **kwargs)
+        if instructor:
+            with self.session_transaction() as session:
+                self.environ_base[f"HTTP_{CSRF_HEADER.upper().replace('-', '_')}"] = grant_instructor(session)
+
+
+@pytest.fixture(autouse=True)
+def instructor_clients(monkeypatch):
+    monkeypatch.setattr(Flask, "test_client_class", InstructorClient)
 
 
 @pytest.fixture
@@ -50,6 +71,11 @@ def cowserv_image(docker_client):
         pass
     assert build.state == "succeeded", build.error
     return build.image_id
+
+
+def container_ids(docker_client, **filters):
+    """Ids of the containers, running or not, matching the filters: one list call, no per-container inspect."""
+    return {row["Id"] for row in docker_client.api.containers(all=True, filters=filters)}
 
 
 @pytest.fixture

@@ -1,6 +1,7 @@
 """compose.yaml: valid for Debian's docker-compose, and it really runs the dashboard against the host's engine."""
 
 import os
+import re
 import subprocess
 import time
 import uuid
@@ -24,9 +25,20 @@ def compose(*args, env=None, check=True):
     )
 
 
+TOKEN = "compose-test-token"
+
+
 def test_compose_file_is_valid():
-    result = compose("config", "-q")
+    result = compose("config", "-q", env={"DASHBOARD_INSTRUCTOR_TOKEN": TOKEN})
     assert result.returncode == 0, result.stderr
+
+
+def test_compose_refuses_to_run_without_an_instructor_token():
+    env = {key: value for key, value in os.environ.items() if key != "DASHBOARD_INSTRUCTOR_TOKEN"}
+    result = subprocess.run(["docker-compose", "-f", str(ROOT / "compose.yaml"), "config", "-q"], cwd=ROOT,
+                            env=env, capture_output=True, text=True)
+    assert result.returncode != 0
+    assert "set DASHBOARD_INSTRUCTOR_TOKEN" in result.stderr
 
 
 @pytest.fixture
@@ -34,7 +46,7 @@ def composed_dashboard(free_port):
     """The dashboard as compose.yaml runs it, on a free loopback port, under a project name of its own."""
     subprocess.run([str(ROOT / "scripts" / "wheels")], check=True, capture_output=True, timeout=600)
     project = f"test-{uuid.uuid4().hex[:8]}"
-    env = {"DASHBOARD_PORT": str(free_port)}
+    env = {"DASHBOARD_PORT": str(free_port), "DASHBOARD_INSTRUCTOR_TOKEN": TOKEN}
     try:
         compose("-p", project, "up", "-d", "--build", env=env)
         yield f"http://127.0.0.1:{free_port}", project
@@ -63,8 +75,15 @@ def test_compose_runs_the_dashboard_on_the_hosts_engine(composed_dashboard, dock
     # The build context is mounted at its host path, so the command shown is true on the host.
     assert build_command.startswith(f"cd {ROOT / 'dashboard' / 'cowserv'} && docker build")
 
+    instructor = requests.Session()
+    csrf = re.search(r'"X-CSRF-Token": "([^"]+)"', instructor.get(f"{url}/signin", timeout=5).text)[1]
+    signed_in = instructor.post(f"{url}/signin", data={"token": TOKEN, "csrf_token": csrf}, timeout=5)
+    assert "Sign out" in signed_in.text
+    csrf = re.search(r'"X-CSRF-Token": "([^"]+)"', signed_in.text)[1]  # signing in gives a fresh token
+
     [own] = docker_client.containers.list(filters={"label": f"com.docker.compose.project={project}"})
-    response = requests.delete(f"{url}/containers/{own.id}", headers={"HX-Request": "true"}, timeout=10)
+    response = instructor.delete(f"{url}/containers/{own.id}", timeout=10,
+                                 headers={"HX-Request": "true", "X-CSRF-Token": csrf})
     assert response.status_code == 404  # the dashboard's own container is not a tutorial container
     own.reload()
     assert own.status == "running"

@@ -7,7 +7,7 @@ import time
 import pytest
 import requests
 
-from conftest import HTMX, page_hooks
+from conftest import HTMX, container_ids, page_hooks
 
 pytestmark = pytest.mark.engine
 
@@ -119,35 +119,35 @@ def test_unrelated_container_is_never_listed_or_touched(client, docker_client, c
 
 
 def test_port_in_use_is_a_clear_message_and_leaves_nothing_behind(client, docker_client, cowserv_image, free_port):
-    before = {c.id for c in docker_client.containers.list(all=True)}
+    before = container_ids(docker_client)
     with socket.socket() as squatter:
         squatter.bind(("0.0.0.0", free_port))
         squatter.listen()
         response = client.post("/containers", data={"host_port": str(free_port)}, headers=HTMX)
     assert response.status_code == 409
     assert f"Host port {free_port} is already in use" in response.text
-    assert {c.id for c in docker_client.containers.list(all=True)} == before
+    assert container_ids(docker_client) == before
 
 
 def test_port_taken_by_another_container_is_refused_and_the_first_keeps_running(
     client, docker_client, cowserv_image, created, free_port
 ):
     first = run_by_button(client, free_port, created)
-    before = {c.id for c in docker_client.containers.list(all=True)}
+    before = container_ids(docker_client)
     response = client.post("/containers", data={"host_port": str(free_port)}, headers=HTMX)
     assert response.status_code == 409
-    assert {c.id for c in docker_client.containers.list(all=True)} == before
+    assert container_ids(docker_client) == before
     assert docker_client.containers.get(first).status == "running"
 
 
 @pytest.mark.parametrize("port", ["", "0", "65536", "-1", "eighty", "80.5"])
 def test_bad_port_is_a_400_with_a_message_and_starts_nothing(client, docker_client, port):
-    before = {c.id for c in docker_client.containers.list(all=True)}
+    before = container_ids(docker_client)
     response = client.post("/containers", data={"host_port": port}, headers=HTMX)
     assert response.status_code == 400
     assert "host port" in response.text.lower()
     assert "Traceback" not in response.text
-    assert {c.id for c in docker_client.containers.list(all=True)} == before
+    assert container_ids(docker_client) == before
 
 
 def test_removing_a_container_already_gone_says_so_and_refreshes_the_list(client, docker_client, cowserv_image,
@@ -167,3 +167,10 @@ def test_run_without_htmx_renders_the_whole_page_with_the_id(client, cowserv_ima
     container_id = response.text.split('data-run-output>')[1].split("<")[0]
     created(container_id)
     assert container_id in page_hooks(response.text)[1]
+
+
+@pytest.mark.parametrize("typed", ["", "eighty", "70000"])
+def test_the_command_preview_shows_what_is_wrong_while_typing(client, typed):
+    response = client.get(f"/containers/new?host_port={typed}", headers=HTMX)
+    assert response.status_code == 200  # typing is not a failed request: no error in the browser's console
+    assert "host port" in response.text.lower() and "data-cli" not in response.text

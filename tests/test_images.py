@@ -7,7 +7,7 @@ import uuid
 import docker
 import pytest
 
-from conftest import HTMX, page_hooks
+from conftest import HTMX, container_ids, page_hooks
 from dashboard import create_app
 from dashboard.engine import LESSON, LESSON_FILTER, LESSON_LABEL
 
@@ -68,7 +68,7 @@ def test_broken_dockerfile_shows_the_failing_step_and_keeps_the_image(tmp_path, 
     dockerfile.write_text(dockerfile.read_text().replace("CMD ", "RUN exit 3\nCMD ", 1))
     app = create_app({"TESTING": True, "BUILD_CONTEXT": str(context), "IMAGE": "cowserv"})
     client = app.test_client()
-    tutorial_containers = {c.id for c in docker_client.containers.list(all=True, filters={"label": LESSON_FILTER})}
+    tutorial_containers = container_ids(docker_client, label=LESSON_FILTER)
 
     stream = build_through(client)
     assert "returned a non-zero code: 3" in stream
@@ -76,7 +76,7 @@ def test_broken_dockerfile_shows_the_failing_step_and_keeps_the_image(tmp_path, 
     assert "The build failed at step" in panel and "failed here" in panel
     assert docker_client.images.get("cowserv:latest").id == cowserv_image  # the previous image keeps working
     # The failed step's container is removed, not left in the lesson's list.
-    assert {c.id for c in docker_client.containers.list(all=True, filters={"label": LESSON_FILTER})} \
+    assert container_ids(docker_client, label=LESSON_FILTER) \
         <= tutorial_containers
 
 

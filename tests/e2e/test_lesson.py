@@ -1,0 +1,363 @@
+"""The whole lesson by clicks, as an instructor does it in class: build, run, visit the cow, list, copy, remove.
+
+What is asserted is what a person sees: visible text, enabled or disabled buttons, the docker commands.
+"""
+
+import re
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
+pytestmark = pytest.mark.e2e
+
+BUILD_TIMEOUT_MS = 300_000  # a first, uncached build downloads packages; a rebuild from cache takes a second
+REFRESH_TIMEOUT_MS = 10_000  # open pages refresh their container list every second or two
+STOP_TIMEOUT_MS = 30_000  # `docker stop` waits 10 s before it kills a shell that ignores SIGTERM
+FULL_ID = re.compile(r"^[0-9a-f]{64}$")
+BUILT = re.compile(
+    r"Built\s+(sha256:)?[0-9a-f]{12,64}\s+in\s+[\d.]+\s+s;\s+(\d+)\s+of\s+(\d+)\s+steps\s+came\s+from\s+the\s+cache\."
+)
+SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "screenshot.png"
+
+# Records, as the page changes, whether the build panel ever showed a running build and how many log lines
+# streamed into it while it ran: a cached rebuild can be over before the panel has a chance to show it running.
+WATCH_BUILD = """() => {
+  const seen = window.__buildSeen = {building: false, liveLines: 0};
+  const look = () => {
+    const button = document.querySelector("#build-panel form button");
+    if (button && button.disabled && /Building/.test(button.textContent)) seen.building = true;
+    const live = document.querySelectorAll("#build-panel .build-live .build-log li").length;
+    seen.liveLines = Math.max(seen.liveLines, live);
+  };
+  new MutationObserver(look).observe(document.body,
+                                     {subtree: true, childList: true, attributes: true, characterData: true});
+}"""
+
+
+def build_cowserv(page: Page):
+    """Press "Build cowserv" and wait for this build's "Built ..." message; returns the number of steps."""
+    panel = page.locator("#build-panel")
+    button = panel.get_by_role("button", name="Build cowserv")
+    expect(button).to_be_enabled()
+    expect(panel.locator("[data-cli]").first).to_have_text(re.compile(r"^cd \S+ && docker build .*-t cowserv \.$"))
+    page.evaluate(WATCH_BUILD)
+    shown_before = panel.element_handle()
+
+    button.click()
+
+    # The panel this click started from is replaced, and the new one reports the build's outcome.
+    page.wait_for_function(
+        """old => {
+             const panel = document.querySelector("#build-panel");
+             return !old.isConnected && panel && /(Built \\S+ in|The build failed)/.test(panel.textContent);
+           }""",
+        arg=shown_before,
+        timeout=BUILD_TIMEOUT_MS,
+    )
+    outcome = panel.get_by_role("status").filter(has_text=re.compile(r"Built|The build failed"))
+    expect(outcome).to_contain_text(BUILT)  # on a failure, this shows the app's explanation
+    total_steps = int(BUILT.search(outcome.inner_text())[3])
+
+    seen = page.evaluate("window.__buildSeen")
+    if seen["building"]:
+        assert seen["liveLines"] > 0, "the panel showed the build running, but no log line streamed in"
+
+    log = panel.locator(".build-log li")
+    for step in range(1, total_steps + 1):
+        expect(log.filter(has_text=f"Step {step}/{total_steps} :")).to_have_count(1)
+    expect(log.filter(has_text="Successfully tagged cowserv:latest")).to_have_count(1)
+    expect(panel.get_by_role("button", name="Build cowserv")).to_be_enabled()
+    return total_steps
+
+
+def type_host_port(page: Page, port):
+    """Select what the Host port field holds and type the port over it, key by key, as a person does.
+
+    (Emptying the field first would ask the app for the command of an empty port: see
+    test_clearing_the_host_port_shows_a_hint_without_console_errors.)
+    """
+    field = page.get_by_label("Host port")
+    field.click()
+    field.press("ControlOrMeta+a")
+    field.press_sequentially(str(port), delay=40)
+    expect(field).to_have_value(str(port))
+
+
+def run_container(page: Page, port, engine_cleanup):
+    """Type the port, check the command beside Run, press Run; returns the id `-d` printed."""
+    type_host_port(page, port)
+    expect(page.locator("#run-cli [data-cli]")).to_have_text(f'docker run -d -p "{port}:8000" cowserv:latest')
+
+    run = page.locator("form.run").get_by_role("button", name="Run")
+    expect(run).to_be_enabled()
+    engine_cleanup.host_port(port)  # before the click: whatever it starts is removed, even if reading the id fails
+    run.click()
+
+    output = page.locator("#run-result [data-run-output]")
+    expect(output).to_have_text(FULL_ID)
+    container_id = output.inner_text().strip()
+    engine_cleanup.container(container_id)
+    expect(run).to_be_enabled()
+    return container_id
+
+
+def wait_until_answering(url, seconds=30):
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as answer:
+                return answer.read().decode(errors="replace")
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.3)
+
+
+def clipboard_after(page: Page, expected, seconds=5):
+    """The clipboard's text once it equals `expected`, or whatever it holds when `seconds` are up."""
+    deadline = time.monotonic() + seconds
+    while True:
+        text = page.evaluate("() => navigator.clipboard.readText()")
+        if text == expected or time.monotonic() > deadline:
+            return text
+        time.sleep(0.1)
+
+
+def row_of(page: Page, container_id):
+    return page.locator(f'#containers tr[data-container-id="{container_id}"]')
+
+
+def command_beside(page: Page, copy_button):
+    """The docker command a copy button copies: the data-cli text in the same command box."""
+    return page.locator(".cli").filter(has=copy_button).locator("[data-cli]")
+
+
+def removal_message(page: Page, short_id):
+    """The message a Stop & remove shows, found by what it says: where it lands is the business of
+    test_each_stop_and_remove_shows_its_message."""
+    return page.get_by_role("status").filter(has_text=f"Stopped and removed {short_id}.")
+
+
+def test_the_whole_lesson_by_clicks(page: Page, open_page, engine_cleanup, free_port):
+    """Build, run on a port typed in, visit the cow, find the row, copy its command, stop and remove it."""
+    # A second viewer (a student's browser) has the page open from the start and never reloads it.
+    viewer = open_page(instructor=False)
+    viewer.evaluate("() => { window.__neverReloaded = true; }")
+    expect(page).to_have_title("Docker lesson: cowserv")
+
+    # 1. Build the image.
+    build_cowserv(page)
+
+    # 2. Run a container: the command beside Run follows the port typed, before anything is pressed.
+    expect(page.locator("#run-cli [data-cli]")).to_have_text('docker run -d -p "8000:8000" cowserv:latest')
+    container_id = run_container(page, free_port, engine_cleanup)
+    short_id = container_id[:12]
+
+    copy_run = page.locator("#run-cli").get_by_role("button", name="Copy: run a container")
+    copy_run.click()
+    expect(copy_run).to_have_text("Copied")
+    assert clipboard_after(page, f'docker run -d -p "{free_port}:8000" cowserv:latest') == (
+        f'docker run -d -p "{free_port}:8000" cowserv:latest'
+    )
+
+    # 3. Follow the link to the container's port: a cow.
+    link = page.locator("#run-result a")
+    cow_url = f"http://127.0.0.1:{free_port}/"
+    expect(link).to_have_attribute("href", cow_url)
+    expect(link).to_have_text(cow_url)
+    wait_until_answering(cow_url)  # the container's web server takes a moment to start listening
+    with page.context.expect_page() as opened:
+        link.click()
+    cow = opened.value
+    cow.wait_for_load_state()
+    expect(cow.locator("pre")).to_contain_text("(oo)")
+    cow.close()
+
+    # 4. The container's row, with its id, its port link, and beside its button the stop-and-remove command.
+    row = row_of(page, container_id)
+    expect(row).to_be_visible(timeout=REFRESH_TIMEOUT_MS)
+    expect(row).to_contain_text(short_id)
+    expect(page.locator("#containers")).to_contain_text(container_id)  # the full id, as `docker run -d` printed
+    expect(row.get_by_role("link", name=cow_url)).to_have_attribute("href", cow_url)
+    copy_remove = page.get_by_role("button", name=f"Copy: stop and remove {short_id}")
+    remove_cli = command_beside(page, copy_remove)
+    expect(remove_cli).to_have_text(f"docker stop {short_id} && docker rm {short_id}")
+
+    # Its copy button copies exactly that command.
+    copy_remove.click()
+    expected = remove_cli.text_content()
+    assert clipboard_after(page, expected) == expected
+
+    # The student's page shows the new row by itself.
+    expect(row_of(viewer, container_id)).to_be_visible(timeout=REFRESH_TIMEOUT_MS)
+    assert viewer.evaluate("() => window.__neverReloaded === true"), "the second viewer's page was reloaded"
+
+    # 5. Stop and remove it: the row goes, on both pages.
+    remove = page.get_by_role("button", name=f"Stop & remove {short_id}")
+    expect(remove).to_be_enabled()
+    remove.click()
+    message = removal_message(page, short_id)
+    expect(message).to_be_visible(timeout=STOP_TIMEOUT_MS)
+    expect(message.locator("[data-cli]")).to_have_text(f"docker stop {short_id} && docker rm {short_id}")
+    expect(row).to_have_count(0, timeout=REFRESH_TIMEOUT_MS)
+    expect(row_of(viewer, container_id)).to_have_count(0, timeout=REFRESH_TIMEOUT_MS)
+    assert viewer.evaluate("() => window.__neverReloaded === true"), "the second viewer's page was reloaded"
+
+
+def test_screenshot_of_the_page_in_class(open_page, engine_cleanup, free_port):
+    """docs/screenshot.png for the README: the page at 1920x1080 after a build, with one container running."""
+    page = open_page(viewport={"width": 1920, "height": 1080})
+    build_cowserv(page)
+    container_id = run_container(page, free_port, engine_cleanup)
+    wait_until_answering(f"http://127.0.0.1:{free_port}/")
+    expect(row_of(page, container_id)).to_be_visible(timeout=REFRESH_TIMEOUT_MS)
+    expect(row_of(page, container_id)).to_contain_text("Up", timeout=REFRESH_TIMEOUT_MS)
+
+    # In class the projector shows the running part of the lesson: the run form, what it printed, the list.
+    page.locator("#run-title").evaluate("title => title.closest('section').scrollIntoView({block: 'start'})")
+    page.evaluate("() => document.activeElement && document.activeElement.blur()")
+    page.mouse.move(0, 0)
+    SCREENSHOT.parent.mkdir(exist_ok=True)
+    page.screenshot(path=SCREENSHOT)
+    assert SCREENSHOT.stat().st_size > 10_000
+
+
+def test_a_fresh_browser_opens_the_page_without_console_errors(launch_browser, live_server, watch):
+    """The first page a new browser opens logs no console error at all (a missing favicon would: Chromium asks
+    for a site's icon once per browser, so only a fresh browser shows it)."""
+    browser = launch_browser()
+    try:
+        watched = watch(browser.new_page(), "fresh")
+        watched.page.goto(live_server)
+        try:
+            watched.page.wait_for_event("console", lambda m: m.type == "error", timeout=3_000)
+        except PlaywrightTimeoutError:
+            pass  # three quiet seconds
+        assert watched.errors == []
+    finally:
+        browser.close()
+
+
+def test_typing_a_host_port_logs_no_console_error(new_context, watch, sign_in, free_port):
+    """Typing in the Host port field updates the command beside Run without any console error."""
+    watched = watch(new_context().new_page(), "typing")
+    page = watched.page
+    sign_in(page)
+    page.goto("/")
+    type_host_port(page, free_port)
+    expect(page.locator("#run-cli [data-cli]")).to_have_text(f'docker run -d -p "{free_port}:8000" cowserv:latest')
+    page.wait_for_timeout(500)  # let the request finish: htmx re-enables the disabled elements after it
+    assert watched.errors == []
+
+
+def test_clearing_the_host_port_shows_a_hint_without_console_errors(new_context, watch, sign_in):
+    """Emptying the Host port field puts a hint where the command was, and the console stays clean."""
+    watched = watch(new_context().new_page(), "clearing")
+    page = watched.page
+    sign_in(page)
+    page.goto("/")
+    page.get_by_label("Host port").fill("")
+    expect(page.locator("#run-cli")).to_contain_text("Give a host port")
+    page.wait_for_timeout(300)  # the console messages of the answer come just after it
+    assert watched.errors == []
+
+
+def test_each_stop_and_remove_shows_its_message(new_context, watch, sign_in, docker_client, engine_cleanup):
+    """Two removals in a row: each shows its own "Stopped and removed" message, and the console stays clean."""
+    watched = watch(new_context().new_page(), "two-removals")
+    page = watched.page
+    sign_in(page)
+    page.goto("/")
+    build_cowserv(page)
+    # Created, never started: listed by `docker ps -a`, and `docker stop` has nothing to wait for.
+    container_ids = [docker_client.api.create_container("cowserv:latest")["Id"] for _ in range(2)]
+    for container_id in container_ids:
+        engine_cleanup.container(container_id)
+    for number, container_id in enumerate(container_ids, 1):
+        short_id = container_id[:12]
+        row = row_of(page, container_id)
+        expect(row).to_be_visible(timeout=REFRESH_TIMEOUT_MS)
+        page.get_by_role("button", name=f"Stop & remove {short_id}").click()
+        expect(removal_message(page, short_id), f"removal {number} of 2 shows its message").to_be_visible(
+            timeout=REFRESH_TIMEOUT_MS  # nothing to stop: the answer is immediate
+        )
+        expect(row).to_have_count(0, timeout=REFRESH_TIMEOUT_MS)
+    assert watched.errors == []
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="app bug: while `docker stop` waits (10 s for cowserv), the list refresh re-renders the row and its "
+    "Stop & remove button comes back enabled (hx-disabled-elt=\"this\" only disabled the element that was "
+    "swapped out); a second press gets 'already gone' or a 409. Fix: render a row being removed with its button "
+    "disabled ('Stopping…') server-side, or keep the pressed button across swaps (id + hx-preserve).",
+)
+def test_stop_and_remove_stays_disabled_until_the_row_goes(
+    new_context, watch, sign_in, docker_client, engine_cleanup
+):
+    """Once pressed, a row's Stop & remove button is never offered again while the container is stopping."""
+    # A page of its own: teardown force-removes the container under the pending stop, whose answer is then an
+    # error that must not be blamed on this test.
+    page = watch(new_context().new_page(), "stopping").page
+    sign_in(page)
+    page.goto("/")
+    build_cowserv(page)
+    container_id = docker_client.api.create_container("cowserv:latest")["Id"]
+    engine_cleanup.container(container_id)
+    docker_client.api.start(container_id)
+    short_id = container_id[:12]
+    row = row_of(page, container_id)
+    remove = page.get_by_role("button", name=f"Stop & remove {short_id}")
+    expect(remove).to_be_enabled(timeout=REFRESH_TIMEOUT_MS)
+
+    remove.click()
+    pressed = time.monotonic()
+    deadline = pressed + 8  # several refreshes of the list (a re-render at least every 5 s); the stop takes 10 s
+    while time.monotonic() < deadline and row.count():
+        enabled = page.evaluate(
+            """name => [...document.querySelectorAll("#containers button")]
+                         .some(button => button.textContent.trim() === name && !button.disabled)""",
+            f"Stop & remove {short_id}",
+        )
+        assert not enabled, (
+            f"the Stop & remove button is enabled again {time.monotonic() - pressed:.1f} s after it was pressed, "
+            "while its container is still stopping"
+        )
+        time.sleep(0.1)
+
+
+# The contrast ratio of WCAG 2 between an element's text colour and the background it is actually drawn on.
+CONTRAST = """element => {
+  const rgb = colour => colour.match(/[\\d.]+/g).map(Number);
+  const luminance = ([r, g, b]) => {
+    const linear = c => (c /= 255) <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+    return 0.2126 * linear(r) + 0.7152 * linear(g) + 0.0722 * linear(b);
+  };
+  let background = element;
+  while (background && (getComputedStyle(background).backgroundColor.endsWith(", 0)")
+                        || getComputedStyle(background).backgroundColor === "transparent")) {
+    background = background.parentElement;
+  }
+  const [light, dark] = [luminance(rgb(getComputedStyle(element).color)),
+                         luminance(rgb(getComputedStyle(background || document.body).backgroundColor))]
+                        .sort((a, b) => b - a);
+  return (light + 0.05) / (dark + 0.05);
+}"""
+
+
+def test_the_build_log_is_readable(page: Page):
+    """Every kind of build-log line, the "Step N/M" ones included, is readable: contrast of at least 4.5:1."""
+    build_cowserv(page)
+    lines = page.locator("#build-panel .build-log li")
+    expect(lines.first).to_be_visible()
+    low = []
+    for index in range(lines.count()):
+        ratio = lines.nth(index).evaluate(CONTRAST)
+        if ratio < 4.5:
+            low.append(f"{ratio:.1f}:1 {lines.nth(index).inner_text()[:60]!r}")
+    assert low == [], "build-log lines too faint to read:\n" + "\n".join(low)

@@ -1,0 +1,258 @@
+"""Classroom mode on the real engine: a seat per student started at once, the room sheet, the class stopped at once.
+
+Each test's seats carry a prefix of their own (SEAT_PREFIX), so stop-all in one test never reaches another's,
+and teardown force-removes every container named with it, pass or fail.
+"""
+
+import random
+import socket
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from conftest import HTMX, page_hooks
+from dashboard import create_app
+from dashboard.ports import host_port_free
+from test_containers import get_cow, shell
+
+pytestmark = pytest.mark.engine
+
+
+@pytest.fixture
+def prefix(unique_name):
+    return f"{unique_name}-seat-"
+
+
+@pytest.fixture
+def app(tmp_path, prefix, docker_client):
+    yield create_app({"TESTING": True, "TRANSCRIPT_PATH": str(tmp_path / "transcript.sqlite3"), "SEAT_PREFIX": prefix})
+    for container in docker_client.containers.list(all=True, filters={"name": f"^{prefix}"}):
+        container.remove(force=True)
+
+
+def free_ports(count):
+    """`count` consecutive host ports nothing listens on, below the ephemeral range (so no client socket takes one)."""
+    for _ in range(50):
+        first = random.randrange(20000, 32000)
+        if all(host_port_free(port) for port in range(first, first + count)):
+            return list(range(first, first + count))
+    raise RuntimeError(f"no {count} consecutive free ports")
+
+
+def start_class(client, app, count, first_port):
+    response = client.post("/classroom", data={"count": str(count), "first_port": str(first_port)}, headers=HTMX)
+    assert response.status_code == 200, response.text
+    assert "containers-changed" in response.headers["HX-Trigger"]
+    start = app.extensions["classroom"].current
+    deadline = time.monotonic() + 120
+    while start.running:
+        assert time.monotonic() < deadline, "the class start did not finish in 120 s"
+        time.sleep(0.1)
+    return response, start
+
+
+def seats_on_engine(docker_client, prefix):
+    """{name: (host port, status)} of the containers named with the prefix."""
+    seats = {}
+    for container in docker_client.containers.list(all=True, filters={"name": f"^{prefix}"}):
+        assert container.labels["classroom.lesson"] == "cowserv"
+        [binding] = container.attrs["HostConfig"]["PortBindings"]["8000/tcp"]
+        seats[container.name] = (int(binding["HostPort"]), container.status)
+    return seats
+
+
+def class_fragment(client, host="localhost"):
+    response = client.get("/classroom", headers={**HTMX, "Host": host})
+    assert response.status_code == 200
+    return response.text
+
+
+def test_class_start_runs_a_named_seat_per_port_and_skips_a_port_in_use(app, client, cowserv_image, docker_client,
+                                                                         prefix):
+    first, taken, *rest = free_ports(4)
+    with socket.socket() as squatter:
+        squatter.bind(("0.0.0.0", taken))
+        squatter.listen()
+        preview = client.get(f"/classroom/new?count=3&first_port={first}", headers=HTMX)
+        [command] = page_hooks(preview.text)[0]
+        response, start = start_class(client, app, 3, first)
+
+    loop = (f'for port in {first} $(seq {rest[0]} {rest[1]}); do docker run -d --name "{prefix}$port" '
+            f'-p "$port:8000" cowserv:latest; done')
+    assert command == loop
+    assert page_hooks(response.text)[0] == [loop]  # the message says what the start does, as the same loop
+    assert not start.failed
+    expected = {f"{prefix}{port}": (port, "running") for port in (first, *rest)}
+    assert seats_on_engine(docker_client, prefix) == expected
+    assert "(oo)" in get_cow(rest[1]).text
+
+    fragment = class_fragment(client)
+    assert 'data-class-start="finished"' in fragment and 'data-done="3" data-total="3"' in fragment
+    for name, (port, _) in expected.items():
+        assert f'data-seat="{name}"' in fragment
+        assert f"http://localhost:{port}/" in fragment
+    assert set(page_hooks(fragment)[1]) == {seat.container_id for seat in start.seats}
+
+
+def test_shown_class_loop_pasted_into_bash_starts_the_seats_the_dashboard_lists(app, client, cowserv_image,
+                                                                                docker_client, prefix):
+    ports = free_ports(3)
+    [command] = page_hooks(client.get(f"/classroom/new?count=3&first_port={ports[0]}", headers=HTMX).text)[0]
+    assert command == (f'for port in $(seq {ports[0]} {ports[2]}); do docker run -d --name "{prefix}$port" '
+                       f'-p "$port:8000" cowserv:latest; done')
+
+    result = shell(command)
+    assert result.returncode == 0, result.stderr
+    assert len(result.stdout.split()) == 3  # `docker run -d` prints each new container's id
+
+    assert seats_on_engine(docker_client, prefix) == {f"{prefix}{port}": (port, "running") for port in ports}
+    app.extensions["snapshot"].invalidate()  # the engine's events would, within a moment
+    sheet = client.get("/classroom/sheet").text
+    for port in ports:
+        assert f'data-seat="{prefix}{port}"' in sheet
+        assert f"http://localhost:{port}/" in sheet
+
+
+def test_stop_all_removes_the_class_and_leaves_other_containers_alone(app, client, cowserv_image, docker_client,
+                                                                     created, prefix, unique_name):
+    unrelated = docker_client.containers.run("cowserv-base:bookworm", "sleep 300", detach=True,
+                                             name=f"{unique_name}-other")
+    created(unrelated.id)
+    [lone_port, *seat_ports] = free_ports(3)
+    lone = docker_client.containers.run("cowserv:latest", detach=True, ports={"8000/tcp": lone_port},
+                                        name=f"{unique_name}-not-a-seat")
+    created(lone.id)
+    start_class(client, app, 2, seat_ports[0])
+    assert len(seats_on_engine(docker_client, prefix)) == 2
+
+    fragment = class_fragment(client)
+    assert (f"Stop and remove all 2 seats of the class, the tutorial containers named {prefix}…? "
+            "Other containers, tutorial ones included, are left alone.") in fragment
+    assert lone.id not in page_hooks(fragment)[1]
+
+    response = client.delete("/classroom", headers=HTMX)
+    assert response.status_code == 200, response.text
+    assert "Stopped and removed 2 seats." in response.text
+    assert page_hooks(response.text)[0] == [
+        f"docker rm -f $(docker ps -aq --filter label=classroom.lesson=cowserv --filter 'name=^{prefix}')"
+    ]
+    assert "containers-changed" in response.headers["HX-Trigger"]
+    assert seats_on_engine(docker_client, prefix) == {}
+    for other in (unrelated, lone):
+        other.reload()
+        assert other.status == "running"
+    assert 'data-seat="' not in class_fragment(client)
+
+
+def test_shown_stop_all_command_pasted_into_bash_removes_the_class_only(app, client, cowserv_image, docker_client,
+                                                                       created, prefix, unique_name):
+    [lone_port, *seat_ports] = free_ports(3)
+    lone = docker_client.containers.run("cowserv:latest", detach=True, ports={"8000/tcp": lone_port},
+                                        name=f"{unique_name}-not-a-seat")
+    created(lone.id)
+    _, start = start_class(client, app, 2, seat_ports[0])
+    fragment = class_fragment(client)
+    [remove] = [command for command in page_hooks(fragment)[0] if command.startswith("docker rm -f")]
+
+    result = shell(remove)
+    assert result.returncode == 0, result.stderr
+    assert set(result.stdout.split()) == {seat.container_id[:12] for seat in start.seats}
+    assert seats_on_engine(docker_client, prefix) == {}
+    lone.reload()
+    assert lone.status == "running"
+
+
+@pytest.mark.parametrize("count, first_port, message", [
+    ("0", "20001", "from 1 to 300"),
+    ("301", "20001", "from 1 to 300"),
+    ("3", "65535", "would go past port 65535"),
+    ("three", "20001", "whole number"),
+    ("", "20001", "whole number"),
+    ("3", "port", "host port must be a number"),
+    ("3", "", "Give a host port"),
+])
+def test_bad_class_input_is_a_400_with_a_message_and_starts_nothing(app, client, docker_client, prefix, count,
+                                                                    first_port, message):
+    response = client.post("/classroom", data={"count": count, "first_port": first_port}, headers=HTMX)
+    assert response.status_code == 400
+    assert message in response.text
+    assert "Traceback" not in response.text
+    assert app.extensions["classroom"].current is None
+    assert seats_on_engine(docker_client, prefix) == {}
+
+
+def test_room_sheet_gives_every_seat_its_url_on_the_browsers_host_and_a_qr_code(app, client, cowserv_image, prefix):
+    ports = free_ports(3)
+    _, start = start_class(client, app, 3, ports[0])
+    sheet = client.get("/classroom/sheet", headers={"Host": "classroom.example:5000"})
+    assert sheet.status_code == 200
+    for port in ports:
+        url = f"http://classroom.example:{port}/"
+        assert f'<a class="seat-url" href="{url}">{url}</a>' in sheet.text
+    assert sheet.text.count('<svg viewBox="0 0 ') == 3  # one QR code a seat, inline
+    assert set(page_hooks(sheet.text)[1]) == {seat.container_id for seat in start.seats}
+
+
+def test_many_viewers_of_the_class_share_one_engine_list_call(app, cowserv_image):
+    snapshot = app.extensions["snapshot"]
+    since = app.test_client().get("/classroom", headers=HTMX).text.split("since=")[1].split('"')[0]
+    reads = snapshot.reads
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        statuses = list(pool.map(lambda _: app.test_client().get(f"/classroom?since={since}", headers=HTMX).status_code,
+                                 range(200)))
+    assert statuses == [204] * 200
+    assert snapshot.reads - reads <= 1
+
+
+def test_while_a_class_starts_its_viewers_cost_one_engine_list_call_a_refresh_period(app, client, cowserv_image):
+    snapshot = app.extensions["snapshot"]
+    client.get("/classroom", headers=HTMX)
+    reads, began = snapshot.reads, time.monotonic()
+    response = client.post("/classroom", data={"count": "6", "first_port": str(free_ports(6)[0])}, headers=HTMX)
+    assert response.status_code == 200, response.text
+    start = app.extensions["classroom"].current
+
+    def watch(_):
+        viewer = app.test_client(instructor=False)
+        while start.running:  # as fast as they can: every seat's create and start events mark the list changed
+            assert viewer.get("/containers", headers=HTMX).status_code == 200
+            assert viewer.get("/classroom", headers=HTMX).status_code == 200
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        list(pool.map(watch, range(10)))
+    assert not start.failed
+    periods = (time.monotonic() - began) / app.config["REFRESH_SECONDS"]
+    assert snapshot.reads - reads <= periods + 2  # + the first change and the start's own end
+
+
+def test_a_signed_out_viewer_sees_the_class_but_cannot_start_or_stop_it(app, client, cowserv_image, docker_client,
+                                                                        prefix):
+    [port] = free_ports(1)
+    start_class(client, app, 1, port)
+    viewer = app.test_client(instructor=False)
+    page = viewer.get("/classroom").text
+    assert f'data-seat="{prefix}{port}"' in page
+    assert any(command.startswith("for port in") for command in page_hooks(page)[0])
+    assert 'hx-post="/classroom"' not in page and 'hx-delete="/classroom"' not in page
+    page = client.get("/classroom").text
+    assert 'hx-post="/classroom"' in page and 'hx-delete="/classroom"' in page
+
+    assert viewer.post("/classroom", data={"count": "1", "first_port": str(port)}, headers=HTMX).status_code == 403
+    assert viewer.delete("/classroom", headers=HTMX).status_code == 403
+    assert seats_on_engine(docker_client, prefix) == {f"{prefix}{port}": (port, "running")}
+
+
+def test_while_a_class_starts_another_start_or_a_stop_all_is_refused(app, client, cowserv_image, docker_client,
+                                                                     prefix):
+    ports = free_ports(10)
+    assert client.post("/classroom", data={"count": "5", "first_port": str(ports[0])}, headers=HTMX).status_code == 200
+    again = client.post("/classroom", data={"count": "5", "first_port": str(ports[5])}, headers=HTMX)
+    stop = client.delete("/classroom", headers=HTMX)
+    start = app.extensions["classroom"].current
+    assert start.running, "the first start ended before it could be tested against"
+    assert (again.status_code, stop.status_code) == (409, 409)
+    assert "A class is starting" in again.text and "A class is starting" in stop.text
+    while start.running:
+        time.sleep(0.1)
+    assert sorted(port for port, _ in seats_on_engine(docker_client, prefix).values()) == ports[:5]

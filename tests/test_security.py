@@ -1,0 +1,147 @@
+"""Read-only by default; the instructor signs in; CSRF on every state change; headers; refusing a public bind."""
+
+import os
+import re
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import HTMX
+from dashboard import create_app
+
+TOKEN = "correct horse battery staple"
+
+
+@pytest.fixture
+def secured_app(tmp_path):
+    return create_app({"TESTING": True, "INSTRUCTOR_TOKEN": TOKEN,
+                       "TRANSCRIPT_PATH": str(tmp_path / "transcript.sqlite3")})
+
+
+@pytest.fixture
+def viewer(secured_app):
+    return secured_app.test_client(instructor=False)
+
+
+def csrf_of(page):
+    return re.search(r'"X-CSRF-Token": "([^"]+)"', page).group(1)
+
+
+def sign_in(client, token=TOKEN):
+    csrf = csrf_of(client.get("/signin").text)
+    return client.post("/signin", data={"token": token, "csrf_token": csrf})
+
+
+STATE_CHANGES = [
+    ("post", "/images/build", {}),
+    ("post", "/containers", {"host_port": "8123"}),
+    ("delete", "/containers/" + "a" * 64, {}),
+    ("post", "/transcript/clear", {}),
+    ("post", "/classroom", {"seats": "2", "first_port": "8001"}),
+    ("delete", "/classroom", {}),
+]
+
+
+def test_the_read_only_screen_shows_the_lesson_without_buttons(viewer):
+    page = viewer.get("/").text
+    assert "Read-only screen" in page and "Instructor sign-in" in page
+    assert "docker run -d" in page and "docker build" in page  # the commands are still there to learn from
+    assert "Build cowserv" not in page and ">Run<" not in page and "Clear</button>" not in page
+    assert viewer.get("/transcript/script").status_code == 200
+
+
+@pytest.mark.parametrize("method, url, data", STATE_CHANGES)
+def test_a_viewer_can_change_nothing_even_with_a_valid_csrf_token(viewer, method, url, data):
+    csrf = csrf_of(viewer.get("/").text)
+    response = getattr(viewer, method)(url, data=data, headers={**HTMX, "X-CSRF-Token": csrf})
+    assert response.status_code == 403
+    assert "Only the instructor can do that" in response.text
+
+
+@pytest.mark.parametrize("method, url, data", STATE_CHANGES)
+def test_the_instructor_without_the_csrf_token_is_refused(secured_app, method, url, data):
+    client = secured_app.test_client(instructor=False)
+    assert sign_in(client).status_code == 302
+    response = getattr(client, method)(url, data=data, headers=HTMX)
+    assert response.status_code == 403
+    assert "CSRF token does not match" in response.text
+
+
+def test_signing_in_gives_the_buttons_and_signing_out_takes_them_back(secured_app):
+    client = secured_app.test_client(instructor=False)
+    assert sign_in(client, "wrong").status_code == 403
+    assert "Build cowserv" not in client.get("/").text
+
+    response = sign_in(client)
+    assert response.status_code == 302
+    page = client.get("/").text
+    assert "Build cowserv" in page and "Sign out" in page
+
+    client.post("/signout", data={"csrf_token": csrf_of(page)})
+    assert "Build cowserv" not in client.get("/").text
+
+
+def test_sessions_expire(tmp_path):
+    app = create_app({"TESTING": True, "INSTRUCTOR_TOKEN": TOKEN, "SESSION_MINUTES": 1 / 60,
+                      "TRANSCRIPT_PATH": str(tmp_path / "t.sqlite3")})
+    client = app.test_client(instructor=False)
+    sign_in(client)
+    assert "Sign out" in client.get("/").text
+    time.sleep(2)
+    assert "Sign out" not in client.get("/").text
+
+
+def test_a_get_never_changes_state(secured_app):
+    client = secured_app.test_client(instructor=False)
+    sign_in(client)
+    for url in ("/signout", "/transcript/clear", "/images/build"):
+        client.get(url)
+    assert "Sign out" in client.get("/").text
+
+
+def test_a_token_is_generated_printed_and_kept_when_none_is_configured(tmp_path, monkeypatch, caplog):
+    monkeypatch.setenv("DASHBOARD_INSTANCE_PATH", str(tmp_path))
+    monkeypatch.delenv("DASHBOARD_INSTRUCTOR_TOKEN", raising=False)
+    first = create_app({"TESTING": True})
+    token = first.config["INSTRUCTOR_TOKEN"]
+    assert len(token) >= 24 and token in caplog.text
+    assert create_app({"TESTING": True}).config["INSTRUCTOR_TOKEN"] == token  # a restart keeps it
+    assert oct((tmp_path / "instructor-token").stat().st_mode & 0o777) == "0o600"
+
+
+def test_security_headers(viewer):
+    response = viewer.get("/")
+    policy = response.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in policy and "unsafe-inline" not in policy
+    assert "frame-ancestors 'none'" in policy
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert "<script>" not in response.text and " on" + "click=" not in response.text  # no inline script
+
+
+def test_the_session_cookie_is_http_only_and_same_site_strict(secured_app):
+    client = secured_app.test_client(instructor=False)
+    cookie = sign_in(client).headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
+
+
+@pytest.mark.parametrize("bind", ["0.0.0.0:5999", "[::]:5999"])
+def test_binding_a_public_address_without_a_token_refuses_to_start(bind):
+    env = {k: v for k, v in os.environ.items() if k != "DASHBOARD_INSTRUCTOR_TOKEN"}
+    result = subprocess.run(
+        [sys.executable, "-m", "gunicorn", "-c", "python:dashboard.gunicorn_conf", "--bind", bind,
+         "dashboard:create_app()"],
+        env=env, capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode != 0
+    assert "without DASHBOARD_INSTRUCTOR_TOKEN" in result.stderr
+
+
+def test_loopback_binds_are_recognised():
+    from dashboard.security import is_loopback
+
+    for bind in ("127.0.0.1:5000", "localhost:5000", "[::1]:5000", "unix:/run/dashboard.sock", "127.0.0.2:80"):
+        assert is_loopback(bind), bind
+    for bind in ("0.0.0.0:5000", "[::]:5000", "192.0.2.7:5000", "example.org:5000"):
+        assert not is_loopback(bind), bind
