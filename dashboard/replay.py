@@ -1,7 +1,5 @@
 """The transcript as a bash script that replays the lesson on a clean host, written the way the tutorial teaches."""
 
-import shlex
-
 
 def replay_script(entries, context):
     """A script that runs the transcript's successful actions in order.

@@ -90,6 +90,15 @@ def created(docker_client):
             pass
 
 
+def run_by_button(client, port, created):
+    """Press Run for a host port; returns the id the page shows, recorded for teardown."""
+    response = client.post("/containers", data={"host_port": str(port)}, headers=HTMX)
+    assert response.status_code == 200, response.text
+    container_id = response.text.split("data-run-output>")[1].split("<")[0]
+    created(container_id)
+    return container_id
+
+
 @pytest.fixture
 def free_port():
     """A host port nothing listens on right now."""

@@ -49,6 +49,7 @@ def start_class(client, app, count, first_port):
     while start.running:
         assert time.monotonic() < deadline, "the class start did not finish in 120 s"
         time.sleep(0.1)
+    app.extensions["snapshot"].invalidate()  # the seats' events do within a refresh period; the test goes on now
     return response, start
 
 
@@ -223,7 +224,7 @@ def test_while_a_class_starts_its_viewers_cost_one_engine_list_call_a_refresh_pe
         list(pool.map(watch, range(10)))
     assert not start.failed
     periods = (time.monotonic() - began) / app.config["REFRESH_SECONDS"]
-    assert snapshot.reads - reads <= periods + 2  # + the first change and the start's own end
+    assert snapshot.reads - reads <= periods + 1  # a read for the first change, then one a period at most
 
 
 def test_a_signed_out_viewer_sees_the_class_but_cannot_start_or_stop_it(app, client, cowserv_image, docker_client,

@@ -7,7 +7,7 @@ import time
 import pytest
 import requests
 
-from conftest import HTMX, container_ids, page_hooks
+from conftest import HTMX, container_ids, page_hooks, run_by_button
 
 pytestmark = pytest.mark.engine
 
@@ -22,15 +22,6 @@ def get_cow(port, timeout=20):
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.2)
-
-
-def run_by_button(client, port, created):
-    response = client.post("/containers", data={"host_port": str(port)}, headers=HTMX)
-    assert response.status_code == 200, response.text
-    commands, _ = page_hooks(response.text)
-    container_id = response.text.split('data-run-output>')[1].split("<")[0]
-    created(container_id)
-    return container_id
 
 
 def listed_ids(client):

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import HTMX, container_ids
+from conftest import HTMX, container_ids, run_by_button
 from dashboard import create_app
 from dashboard.engine import LESSON_FILTER
 
@@ -18,17 +18,9 @@ pytestmark = pytest.mark.engine
 REAL_SOCKET = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock").removeprefix("unix://")
 
 
-def run(client, port, created):
-    response = client.post("/containers", data={"host_port": str(port)}, headers=HTMX)
-    assert response.status_code == 200, response.text
-    container_id = response.text.split("data-run-output>")[1].split("<")[0]
-    created(container_id)
-    return container_id
-
-
 def test_twenty_concurrent_removals_remove_once_and_tell_the_others_it_is_gone(app, cowserv_image, created,
                                                                                   free_port):
-    container_id = run(app.test_client(), free_port, created)
+    container_id = run_by_button(app.test_client(), free_port, created)
     with ThreadPoolExecutor(max_workers=20) as pool:
         responses = list(pool.map(lambda _: app.test_client().delete(f"/containers/{container_id}", headers=HTMX),
                                   range(20)))
@@ -43,7 +35,7 @@ def test_the_engine_stops_mid_session_and_comes_back(tmp_path, monkeypatch, cows
     socket_link.symlink_to(REAL_SOCKET)
     monkeypatch.setenv("DOCKER_HOST", f"unix://{socket_link}")
     client = create_app({"TESTING": True, "TRANSCRIPT_PATH": str(tmp_path / "t.sqlite3")}).test_client()
-    running = run(client, free_port, created)
+    running = run_by_button(client, free_port, created)
 
     socket_link.unlink()  # the engine "stops"
     assert client.get("/healthz").status_code == 503

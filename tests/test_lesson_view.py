@@ -6,7 +6,7 @@ import subprocess
 import pytest
 import requests
 
-from conftest import HTMX, page_hooks
+from conftest import HTMX, page_hooks, run_by_button
 from dashboard import create_app
 
 pytestmark = pytest.mark.engine
@@ -36,9 +36,7 @@ def test_layers_are_listed_and_a_rebuild_marks_them_from_cache(client, cowserv_i
 
 
 def test_the_dashboard_asks_the_cow_from_the_server_side(client, cowserv_image, created, free_port):
-    response = client.post("/containers", data={"host_port": str(free_port)}, headers=HTMX)
-    container_id = response.text.split("data-run-output>")[1].split("<")[0]
-    created(container_id)
+    container_id = run_by_button(client, free_port, created)
 
     for _ in range(50):
         answer = client.get(f"/containers/{container_id}/cow", headers=HTMX).text
@@ -49,9 +47,7 @@ def test_the_dashboard_asks_the_cow_from_the_server_side(client, cowserv_image, 
 
 
 def test_logs_show_http_servers_request_lines_as_docker_logs_does(client, cowserv_image, created, free_port):
-    response = client.post("/containers", data={"host_port": str(free_port)}, headers=HTMX)
-    container_id = response.text.split("data-run-output>")[1].split("<")[0]
-    created(container_id)
+    container_id = run_by_button(client, free_port, created)
     for _ in range(50):
         try:
             requests.get(f"http://127.0.0.1:{free_port}/", timeout=2)

@@ -6,7 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from conftest import HTMX, page_hooks
+from conftest import HTMX, page_hooks, run_by_button
 
 pytestmark = pytest.mark.engine
 
@@ -33,9 +33,7 @@ def test_a_container_started_from_the_cli_shows_within_two_seconds(client, cowse
 
 
 def test_a_container_removed_from_the_cli_goes_within_two_seconds(client, cowserv_image, created, free_port):
-    response = client.post("/containers", data={"host_port": str(free_port)}, headers=HTMX)
-    container_id = response.text.split("data-run-output>")[1].split("<")[0]
-    created(container_id)
+    container_id = run_by_button(client, free_port, created)
     assert container_id in page_hooks(client.get("/containers", headers=HTMX).text)[1]
     subprocess.run(["docker", "rm", "-f", container_id], capture_output=True, check=True)
     started = time.monotonic()

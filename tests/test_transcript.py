@@ -7,18 +7,10 @@ import subprocess
 import pytest
 import requests
 
-from conftest import HTMX
+from conftest import HTMX, run_by_button
 from dashboard import create_app
 
 pytestmark = pytest.mark.engine
-
-
-def run(client, port, created):
-    response = client.post("/containers", data={"host_port": str(port)}, headers=HTMX)
-    assert response.status_code == 200, response.text
-    container_id = response.text.split("data-run-output>")[1].split("<")[0]
-    created(container_id)
-    return container_id
 
 
 def build(client):
@@ -32,7 +24,7 @@ def transcript(client):
 
 def test_actions_are_written_down_with_command_output_and_time(client, cowserv_image, created, free_port):
     build(client)
-    container_id = run(client, free_port, created)
+    container_id = run_by_button(client, free_port, created)
     client.delete(f"/containers/{container_id}", headers=HTMX)
 
     text = transcript(client)
@@ -56,7 +48,7 @@ def test_a_refused_action_is_written_down_as_failed(client, cowserv_image, free_
 def test_the_transcript_survives_a_restart_and_can_be_cleared(tmp_path, cowserv_image, created, free_port):
     path = str(tmp_path / "kept.sqlite3")
     first = create_app({"TESTING": True, "TRANSCRIPT_PATH": path}).test_client()
-    container_id = run(first, free_port, created)
+    container_id = run_by_button(first, free_port, created)
 
     restarted = create_app({"TESTING": True, "TRANSCRIPT_PATH": path}).test_client()
     assert container_id in restarted.get("/").text
@@ -69,13 +61,13 @@ def test_the_transcript_survives_a_restart_and_can_be_cleared(tmp_path, cowserv_
 def test_an_open_transcript_polls_cheaply(client, cowserv_image, created, free_port):
     since = transcript(client).split("since=")[1].split('"')[0]
     assert client.get(f"/transcript?since={since}", headers=HTMX).status_code == 204
-    run(client, free_port, created)
+    run_by_button(client, free_port, created)
     assert client.get(f"/transcript?since={since}", headers=HTMX).status_code == 200
 
 
 def test_the_script_replays_the_lesson_on_the_engine(client, app, cowserv_image, created, free_port, tmp_path):
     build(client)
-    container_id = run(client, free_port, created)
+    container_id = run_by_button(client, free_port, created)
     client.delete(f"/containers/{container_id}", headers=HTMX)
     response = client.get("/transcript/script")
     assert response.headers["Content-Disposition"] == 'attachment; filename="cowserv-lesson.sh"'
