@@ -64,11 +64,10 @@ class ClassStart:
 class Classroom:
     """Runs at most one class start at a time, and keeps it so that every open page can follow its progress."""
 
-    def __init__(self, prefix, on_finish):
+    def __init__(self, prefix):
         if not SEAT_PREFIX.fullmatch(prefix):
             raise ValueError(f"SEAT_PREFIX {prefix!r}: letters, digits, '_' and '-', starting with a letter or digit.")
         self.prefix = prefix
-        self._on_finish = on_finish  # called from the start's thread once every seat has started or failed
         self._lock = threading.Lock()
         self.current = None
 
@@ -123,7 +122,6 @@ class Classroom:
                     seat.error = f"The start stopped unexpectedly: {error}"
         finally:
             job.finished = time.monotonic()
-            self._on_finish()
 
 
 def get_classroom():
