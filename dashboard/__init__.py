@@ -61,7 +61,7 @@ def create_app(test_config=None):
         app.extensions["engine"], app.config["SNAPSHOT_SECONDS"], min_interval=app.config["REFRESH_SECONDS"]
     )
     app.extensions["builder"] = builds.Builder(on_finish=transcript.record_build)
-    app.extensions["classroom"] = seats.Classroom(app.config["SEAT_PREFIX"])
+    app.extensions["classroom"] = seats.Classroom(app.config["SEAT_PREFIX"], on_finish=transcript.record_class_start)
     htmx.init_app(app)
     security.configure(app)
     errors.register(app)

@@ -9,13 +9,12 @@ from markupsafe import Markup
 from . import cli, forms, htmx
 from .engine import CONTAINER_PORT, ImageNotFound, get_engine
 from .filters import browser_host
-from .lesson import containers_view, image_ref, shown_already
+from .lesson import CHANGED, containers_view, image_ref, shown_already
 from .seats import get_classroom
 from .snapshot import get_snapshot
+from .transcript_store import get_transcript
 
 bp = Blueprint("classroom", __name__, url_prefix="/classroom")
-
-CHANGED = {"HX-Trigger": "containers-changed"}
 
 
 @bp.app_template_filter("qr_svg")
@@ -107,11 +106,13 @@ def start():
 def stop_all():
     """Stop and remove every seat of the class at once, as `docker rm -f $(docker ps -aq --filter …)`."""
     classroom = get_classroom()
-    removed = classroom.remove_all(get_engine(), current_app.config["CLASS_WORKERS"])
+    command = cli.class_remove_command(classroom.prefix)
+    with get_transcript().action("class-stop", command, replay=command) as record:
+        removed = classroom.remove_all(get_engine(), current_app.config["CLASS_WORKERS"])
+        record["output"] = "\n".join(removed)  # `docker rm -f` prints each id it removed
     get_snapshot().invalidate()
     message = f"Stopped and removed {len(removed)} seat{'' if len(removed) == 1 else 's'}."
-    return (render_template("message.html", kind="ok", message=message,
-                            command=cli.class_remove_command(classroom.prefix)), CHANGED)
+    return render_template("message.html", kind="ok", message=message, command=command), CHANGED
 
 
 @bp.get("/sheet")

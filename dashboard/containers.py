@@ -5,15 +5,12 @@ from flask import Blueprint, current_app, render_template, request
 from . import cli, cowcheck, forms, htmx
 from .engine import get_engine
 from .fragments import render_once
-from .lesson import containers_view, image_ref, render_page, shown_already
+from .lesson import CHANGED, containers_view, image_ref, render_page, shown_already
 from .security import is_instructor
 from .snapshot import get_snapshot
 from .transcript_store import get_transcript
 
 bp = Blueprint("containers", __name__, url_prefix="/containers")
-
-# Open pages refresh their list and transcript at once after an action, rather than at their next poll.
-CHANGED = {"HX-Trigger": "containers-changed, transcript-changed"}
 
 
 @bp.get("")
@@ -65,7 +62,7 @@ def remove(container_id):
     """Stop and remove one tutorial container, as `docker stop ID && docker rm ID`."""
     container_id = forms.container_id(container_id)
     command = cli.remove_command(container_id)
-    with get_transcript().action("remove", command) as record:
+    with get_transcript().action("remove", command) as record, get_snapshot().stopping_while(container_id):
         full_id = get_engine().stop_and_remove(container_id)
         # What the CLI prints: `docker stop` then `docker rm` each echo the id they were given.
         record["output"], record["container_id"] = f"{container_id[:12]}\n{container_id[:12]}", full_id

@@ -151,11 +151,13 @@ class Engine:
     def run(self, image, host_port, name=None):
         """Start a detached container publishing host_port on all interfaces, as `docker run -d -p` (and `--name`).
 
-        A port already taken is refused before anything is created; when the start fails all the same
-        (taken in between), the created container is removed again, so a failed run leaves nothing behind.
+        A port already taken is refused before anything is created; when the start fails all the same (the port
+        taken in between, the engine gone), the created container is removed again where the engine still
+        answers, so a failed run leaves nothing behind.
         """
+        in_use = f"Host port {host_port} is already in use: choose another one."
         if not host_port_free(host_port):
-            raise PortInUse(f"Host port {host_port} is already in use: choose another one.")
+            raise PortInUse(in_use)
         with self._translated():
             try:
                 created = self.client.api.create_container(
@@ -171,10 +173,11 @@ class Engine:
             container_id = created["Id"]
             try:
                 self.client.api.start(container_id)
-            except docker_errors.APIError as error:
-                self.client.api.remove_container(container_id, force=True)
-                if _is_port_conflict(error):
-                    raise PortInUse(f"Host port {host_port} is already in use: choose another one.") from error
+            except (docker_errors.DockerException, requests.exceptions.RequestException) as error:
+                with contextlib.suppress(docker_errors.DockerException, requests.exceptions.RequestException):
+                    self.client.api.remove_container(container_id, force=True)
+                if isinstance(error, docker_errors.APIError) and _is_port_conflict(error):
+                    raise PortInUse(in_use) from error
                 raise
         return container_id
 

@@ -12,6 +12,9 @@ from .transcript_store import get_transcript
 
 bp = Blueprint("lesson", __name__)
 
+# Open pages refresh their list and transcript at once after an action, rather than at their next poll.
+CHANGED = {"HX-Trigger": "containers-changed, transcript-changed"}
+
 
 def image_ref():
     """The reference `docker run` uses: the tag the build gives, at latest."""
@@ -39,12 +42,12 @@ def shown_already(version):
 def containers_view():
     """What the container list shows: the shared snapshot of the containers, or why the engine cannot say."""
     try:
-        version, containers = get_snapshot().current()
+        version, containers, stopping = get_snapshot().current()
         engine_error = None
     except EngineUnavailable as error:
-        version, containers, engine_error = "unreachable", [], str(error)
-    return {"containers": containers, "containers_version": version, "engine_error": engine_error,
-            "list_cli": cli.list_command()}
+        version, containers, stopping, engine_error = "unreachable", [], frozenset(), str(error)
+    return {"containers": containers, "containers_version": version, "stopping": stopping,
+            "engine_error": engine_error, "list_cli": cli.list_command()}
 
 
 def image_view():

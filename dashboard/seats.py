@@ -64,10 +64,11 @@ class ClassStart:
 class Classroom:
     """Runs at most one class start at a time, and keeps it so that every open page can follow its progress."""
 
-    def __init__(self, prefix):
+    def __init__(self, prefix, on_finish):
         if not SEAT_PREFIX.fullmatch(prefix):
             raise ValueError(f"SEAT_PREFIX {prefix!r}: letters, digits, '_' and '-', starting with a letter or digit.")
         self.prefix = prefix
+        self._on_finish = on_finish  # called with each finished start, from its thread
         self._lock = threading.Lock()
         self.current = None
 
@@ -122,6 +123,7 @@ class Classroom:
                     seat.error = f"The start stopped unexpectedly: {error}"
         finally:
             job.finished = time.monotonic()
+        self._on_finish(job)
 
 
 def get_classroom():

@@ -6,6 +6,7 @@ and age columns keep moving. However many browsers poll, the engine sees one lis
 and while containers keep changing (a class of 300 starting) at most one per `min_interval`.
 """
 
+import contextlib
 import hashlib
 import logging
 import threading
@@ -30,10 +31,11 @@ class ContainerSnapshot:
         self._stale = True  # re-read at the next view: the dashboard changed something itself
         self._changed = False  # re-read once min_interval has passed since the last read: the events said so
         self._watcher = None
+        self._stopping = set()  # ids being stopped and removed by the dashboard right now
         self.reads = 0  # engine list calls made, for the tests and the benchmark
 
     def current(self):
-        """(version, containers): the version changes exactly when what the list shows changes."""
+        """(version, containers, ids being stopped): the version changes exactly when what the list shows changes."""
         self._watch()
         with self._lock:  # concurrent viewers wait for one engine call instead of making their own
             age = time.monotonic() - self._taken
@@ -48,7 +50,21 @@ class ContainerSnapshot:
                 self._taken = time.monotonic()
                 self._containers = containers
                 self._version = hashlib.sha1(repr(containers).encode()).hexdigest()[:16]
-            return self._version, self._containers
+            stopping = frozenset(self._stopping)
+            version = self._version
+            if stopping:
+                version = hashlib.sha1(f"{version}{sorted(stopping)}".encode()).hexdigest()[:16]
+            return version, self._containers, stopping
+
+    @contextlib.contextmanager
+    def stopping_while(self, container_id):
+        """Show a container as stopping on every page while the block runs: `docker stop` can take 10 s."""
+        self._stopping.add(container_id)
+        try:
+            yield
+        finally:
+            self._stopping.discard(container_id)
+            self._stale = True
 
     def invalidate(self):
         """Mark the list stale: the next viewer re-reads it from the engine."""

@@ -17,9 +17,9 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS entry (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     at TEXT NOT NULL,
-    action TEXT NOT NULL,        -- build, run, remove
+    action TEXT NOT NULL,        -- build, run, remove, class-start, class-stop
     command TEXT NOT NULL,       -- the command as the page showed it
-    replay TEXT,                 -- the line a replay script runs (build and run; remove is written from the id)
+    replay TEXT,                 -- the line a replay script runs (remove is written from the container's id)
     output TEXT NOT NULL,        -- what the CLI would have printed
     ok INTEGER NOT NULL,
     container_id TEXT
@@ -80,6 +80,11 @@ class TranscriptStore:
         else:
             output = f"Error: {build.error}"
         self.append("build", build.command, output, ok=build.state == "succeeded", replay=build.plan.replay)
+
+    def record_class_start(self, job):
+        """A finished class start: the loop, and what it prints (an id per seat, or the engine's refusal)."""
+        output = "\n".join(seat.container_id or f"Error: {seat.error}" for seat in sorted(job.seats, key=lambda s: s.port))
+        self.append("class-start", job.command, output, ok=not job.failed, replay=job.command)
 
     def entries(self):
         with self._connect() as db:

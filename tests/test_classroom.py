@@ -257,3 +257,22 @@ def test_while_a_class_starts_another_start_or_a_stop_all_is_refused(app, client
     while start.running:
         time.sleep(0.1)
     assert sorted(port for port, _ in seats_on_engine(docker_client, prefix).values()) == ports[:5]
+
+
+def test_a_class_start_and_stop_are_written_down_and_replayed_verbatim(app, client, cowserv_image, prefix):
+    first = free_ports(2)[0]
+    response, start = start_class(client, app, 2, first)
+    client.delete("/classroom", headers=HTMX)
+    transcript = app.extensions["transcript"]
+    deadline = time.monotonic() + 10  # the start is written down by its own thread as it ends
+    while not any(entry.action == "class-start" for entry in transcript.entries()):
+        assert time.monotonic() < deadline, "the class start never reached the transcript"
+        time.sleep(0.05)
+
+    entries = {entry.action: entry for entry in transcript.entries()}
+    started_ids = sorted(seat.container_id for seat in start.seats)
+    assert entries["class-start"].command == start.command
+    assert sorted(entries["class-start"].output.split()) == started_ids  # the loop prints an id per seat
+    assert sorted(entries["class-stop"].output.split()) == started_ids  # `docker rm -f` prints each it removed
+    script = client.get("/transcript/script").text
+    assert start.command in script and entries["class-stop"].command in script

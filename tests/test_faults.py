@@ -2,6 +2,7 @@
 
 import os
 import string
+import time
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import quote
 
@@ -37,6 +38,7 @@ def test_the_engine_stops_mid_session_and_comes_back(tmp_path, monkeypatch, cows
     client = create_app({"TESTING": True, "TRANSCRIPT_PATH": str(tmp_path / "t.sqlite3")}).test_client()
     running = run_by_button(client, free_port, created)
 
+    before = container_ids(docker_client, label=LESSON_FILTER)
     socket_link.unlink()  # the engine "stops"
     assert client.get("/healthz").status_code == 503
     assert "The Docker engine is not reachable" in client.get("/").text
@@ -44,6 +46,10 @@ def test_the_engine_stops_mid_session_and_comes_back(tmp_path, monkeypatch, cows
     assert client.delete(f"/containers/{running}", headers=HTMX).status_code == 503
 
     socket_link.symlink_to(REAL_SOCKET)  # and comes back: no restart of the dashboard
+    # A connection the client had open before the link went can still create a container that the start then
+    # cannot reach; a real engine gone mid-run leaves the same "Created" container. It is the test's to remove.
+    for made in container_ids(docker_client, label=LESSON_FILTER) - before:
+        created(made)
     assert client.get("/healthz").status_code == 200
     assert running in client.get("/containers", headers=HTMX).text
     assert docker_client.containers.get(running).status == "running"  # nothing running was lost
@@ -80,7 +86,7 @@ ENDPOINTS = [
     ("post", "/transcript/clear"), ("get", "/classroom"), ("get", "/classroom/new"), ("post", "/classroom"),
     ("delete", "/classroom"), ("get", "/classroom/sheet"), ("get", "/healthz"), ("post", "/signin"),
 ]
-FIELDS = st.sampled_from(["host_port", "seats", "first_port", "token", "since", "csrf_token", "x", ""])
+FIELDS = st.sampled_from(["host_port", "count", "first_port", "token", "since", "csrf_token", "x", ""])
 VALUES = st.one_of(
     st.text(max_size=30),
     st.integers(min_value=-70000, max_value=70000).map(str),
@@ -114,5 +120,8 @@ def test_arbitrary_input_never_gives_a_500_nor_changes_state_when_refused(
         if response.status_code >= 400:
             assert engine_state(docker_client, transcript) == before
     finally:
+        class_start = app.extensions["classroom"].current  # an accepted class start goes on in the background
+        while class_start is not None and class_start.running:
+            time.sleep(0.05)
         for made in engine_state(docker_client, transcript)[0] - before[0]:
             docker_client.api.remove_container(made, force=True)

@@ -39,7 +39,7 @@ STATE_CHANGES = [
     ("post", "/containers", {"host_port": "8123"}),
     ("delete", "/containers/" + "a" * 64, {}),
     ("post", "/transcript/clear", {}),
-    ("post", "/classroom", {"seats": "2", "first_port": "8001"}),
+    ("post", "/classroom", {"count": "2", "first_port": "8001"}),
     ("delete", "/classroom", {}),
 ]
 

@@ -290,13 +290,6 @@ def test_each_stop_and_remove_shows_its_message(new_context, watch, sign_in, doc
     assert watched.errors == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="app bug: while `docker stop` waits (10 s for cowserv), the list refresh re-renders the row and its "
-    "Stop & remove button comes back enabled (hx-disabled-elt=\"this\" only disabled the element that was "
-    "swapped out); a second press gets 'already gone' or a 409. Fix: render a row being removed with its button "
-    "disabled ('Stopping…') server-side, or keep the pressed button across swaps (id + hx-preserve).",
-)
 def test_stop_and_remove_stays_disabled_until_the_row_goes(
     new_context, watch, sign_in, docker_client, engine_cleanup
 ):
