@@ -6,7 +6,6 @@ Whatever a test creates on the engine it records, and teardown force-removes it,
 
 import socket
 import uuid
-from html.parser import HTMLParser
 
 import docker
 import pytest
@@ -15,8 +14,6 @@ from flask.testing import FlaskClient
 
 from dashboard import create_app
 from dashboard.security import CSRF_HEADER, grant_instructor
-
-HTMX = {"HX-Request": "true"}
 
 
 class InstructorClient(FlaskClient):
@@ -73,11 +70,6 @@ def cowserv_image(docker_client):
     return build.image_id
 
 
-def container_ids(docker_client, **filters):
-    """Ids of the containers, running or not, matching the filters: one list call, no per-container inspect."""
-    return {row["Id"] for row in docker_client.api.containers(all=True, filters=filters)}
-
-
 @pytest.fixture
 def created(docker_client):
     """Record a container id (or name) the test made; teardown force-removes every one recorded."""
@@ -88,15 +80,6 @@ def created(docker_client):
             docker_client.api.remove_container(ref, force=True)
         except docker.errors.NotFound:
             pass
-
-
-def run_by_button(client, port, created):
-    """Press Run for a host port; returns the id the page shows, recorded for teardown."""
-    response = client.post("/containers", data={"host_port": str(port)}, headers=HTMX)
-    assert response.status_code == 200, response.text
-    container_id = response.text.split("data-run-output>")[1].split("<")[0]
-    created(container_id)
-    return container_id
 
 
 @pytest.fixture
@@ -110,33 +93,3 @@ def free_port():
 @pytest.fixture
 def unique_name():
     return f"test-{uuid.uuid4().hex[:10]}"
-
-
-class _PageHooks(HTMLParser):
-    """Collects the stable hooks of a page: the data-cli commands and the data-container-id rows."""
-
-    def __init__(self):
-        super().__init__()
-        self.commands, self.container_ids, self._in_cli = [], [], False
-
-    def handle_starttag(self, tag, attrs):
-        attrs = dict(attrs)
-        if "data-cli" in attrs:
-            self._in_cli = True
-            self.commands.append("")
-        if "data-container-id" in attrs:
-            self.container_ids.append(attrs["data-container-id"])
-
-    def handle_endtag(self, tag):
-        self._in_cli = False
-
-    def handle_data(self, data):
-        if self._in_cli:
-            self.commands[-1] += data
-
-
-def page_hooks(html):
-    """(commands, container ids) of an HTML page or fragment."""
-    parser = _PageHooks()
-    parser.feed(html if isinstance(html, str) else html.decode())
-    return parser.commands, parser.container_ids

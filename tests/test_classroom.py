@@ -11,10 +11,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from conftest import HTMX, page_hooks
+from tests.support import HTMX, get_cow, page_hooks, shell
 from dashboard import create_app
 from dashboard.ports import host_port_free
-from test_containers import get_cow, shell
 
 pytestmark = pytest.mark.engine
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import page_hooks
+from tests.support import page_hooks
 
 pytestmark = pytest.mark.engine
 

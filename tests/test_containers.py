@@ -1,38 +1,18 @@
 """Run, list, stop and remove tutorial containers on the real engine, and the CLI beside each is true."""
 
 import socket
-import subprocess
-import time
 
 import pytest
-import requests
 
-from conftest import HTMX, container_ids, page_hooks, run_by_button
+from tests.support import HTMX, container_ids, get_cow, page_hooks, run_by_button, shell
 
 pytestmark = pytest.mark.engine
-
-
-def get_cow(port, timeout=20):
-    """The cow page on a host port, waiting for python -m http.server to come up."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            return requests.get(f"http://127.0.0.1:{port}/", timeout=2)
-        except requests.ConnectionError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
 
 
 def listed_ids(client):
     response = client.get("/containers", headers=HTMX)
     assert response.status_code == 200
     return page_hooks(response.text)[1]
-
-
-def shell(command, **kwargs):
-    """Run a command exactly as pasted into bash."""
-    return subprocess.run(["bash", "-c", command], capture_output=True, text=True, timeout=300, **kwargs)
 
 
 def test_run_serves_the_cow_lists_it_and_remove_makes_it_go(client, cowserv_image, created, free_port):

@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from conftest import HTMX
+from tests.support import HTMX
 from dashboard import create_app
 
 pytestmark = pytest.mark.engine

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import HTMX, container_ids, run_by_button
+from tests.support import HTMX, container_ids, run_by_button
 from dashboard import create_app
 from dashboard.engine import LESSON_FILTER
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from conftest import HTMX, page_hooks
+from tests.support import HTMX, page_hooks
 from dashboard.fragments import MAX_KINDS, RenderedOnce
 
 

@@ -7,7 +7,7 @@ import uuid
 import docker
 import pytest
 
-from conftest import HTMX, container_ids, page_hooks
+from tests.support import HTMX, container_ids, page_hooks
 from dashboard import create_app
 from dashboard.engine import LESSON, LESSON_FILTER, LESSON_LABEL
 

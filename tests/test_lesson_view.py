@@ -6,7 +6,7 @@ import subprocess
 import pytest
 import requests
 
-from conftest import HTMX, page_hooks, run_by_button
+from tests.support import HTMX, page_hooks, run_by_button
 from dashboard import create_app
 
 pytestmark = pytest.mark.engine

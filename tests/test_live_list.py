@@ -6,7 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from conftest import HTMX, page_hooks, run_by_button
+from tests.support import HTMX, page_hooks, run_by_button
 
 pytestmark = pytest.mark.engine
 

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from conftest import HTMX
+from tests.support import HTMX
 from dashboard import create_app
 
 TOKEN = "correct horse battery staple"

@@ -7,7 +7,7 @@ import subprocess
 import pytest
 import requests
 
-from conftest import HTMX, run_by_button
+from tests.support import HTMX, run_by_button
 from dashboard import create_app
 
 pytestmark = pytest.mark.engine
