@@ -27,5 +27,6 @@ def signin():
 @bp.post("/signout")
 def signout():
     """Back to the read-only screen."""
+    forms.only_fields(request.form, set())
     session.clear()
     return redirect(url_for("lesson.index"))

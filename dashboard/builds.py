@@ -74,6 +74,11 @@ class Build:
         return int(100 * (self.step - 1) / self.total_steps) if self.total_steps else 0
 
     @property
+    def short_image_id(self):
+        """The image id as `Successfully built …` prints it."""
+        return self.image_id.removeprefix("sha256:")[:12] if self.image_id else None
+
+    @property
     def cached_layers(self):
         """Short ids of the images whose steps came from the cache in this build."""
         return {self.step_layers[step] for step in self.cached_steps if step in self.step_layers}

@@ -105,11 +105,12 @@ def start():
 @bp.delete("")
 def stop_all():
     """Stop and remove every seat of the class at once, as `docker rm -f $(docker ps -aq --filter …)`."""
+    forms.only_fields(request.form, set())
     classroom = get_classroom()
     command = cli.class_remove_command(classroom.prefix)
     with get_transcript().action("class-stop", command, replay=command) as record:
         removed = classroom.remove_all(get_engine(), current_app.config["CLASS_WORKERS"])
-        record["output"] = "\n".join(removed)  # `docker rm -f` prints each id it removed
+        record["output"] = "\n".join(full_id[:12] for full_id in removed)  # as `docker rm -f $(docker ps -q …)` prints them
     get_snapshot().invalidate()
     message = f"Stopped and removed {len(removed)} seat{'' if len(removed) == 1 else 's'}."
     return render_template("message.html", kind="ok", message=message, command=command), CHANGED

@@ -6,8 +6,11 @@ from .engine import CONTAINER_PORT, LESSON_FILTER
 
 
 def build_invocation(tag, base_image=None):
-    """`docker build -t TAG .`, with the base image argument when one is configured: to run in the build context."""
-    words = ["docker", "build"]
+    """`docker build --force-rm -t TAG .` (with the base image argument when one is configured), in the build context.
+
+    --force-rm as the dashboard builds: a failed step's container is removed, not left in the lesson's list.
+    """
+    words = ["docker", "build", "--force-rm"]
     if base_image:
         words += ["--build-arg", f"BASE_IMAGE={base_image}"]
     return shlex.join([*words, "-t", tag, "."])
@@ -48,7 +51,7 @@ def class_command(image, ports, name_prefix):
     """The loop that starts the class one seat at a time: a container per port, named after its seat.
 
     Ports run in `$(seq FIRST LAST)` stretches; a port skipped because it was in use splits the stretch.
-    The prefix is a container name's characters only (letters, digits, `_ . -`), so it is safe in the quotes.
+    The prefix is letters, digits, `_` and `-` only (seats.SEAT_PREFIX), so it is safe inside the quotes.
     """
     stretches = []
     for port in sorted(ports):

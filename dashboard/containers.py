@@ -62,11 +62,13 @@ def remove(container_id):
     """Stop and remove one tutorial container, as `docker stop ID && docker rm ID`."""
     container_id = forms.container_id(container_id)
     command = cli.remove_command(container_id)
-    with get_transcript().action("remove", command) as record, get_snapshot().stopping_while(container_id):
-        full_id = get_engine().stop_and_remove(container_id)
+    engine = get_engine()
+    with get_transcript().action("remove", command) as record:
+        full_id = engine.tutorial_container(container_id)
+        with get_snapshot().stopping_while(full_id):  # and re-read once it is gone
+            engine.stop_and_remove(full_id)
         # What the CLI prints: `docker stop` then `docker rm` each echo the id they were given.
         record["output"], record["container_id"] = f"{container_id[:12]}\n{container_id[:12]}", full_id
-    get_snapshot().invalidate()
     message = render_template("message.html", kind="ok", message=f"Stopped and removed {full_id[:12]}.",
                               command=command)
     return message, CHANGED

@@ -64,7 +64,6 @@ class Container:
 class Image:
     id: str
     tag: str
-    created: str
     size: int
 
     @property
@@ -146,7 +145,7 @@ class Engine:
                 attrs = self.client.api.inspect_image(tag)
             except docker_errors.ImageNotFound:
                 return None
-        return Image(id=attrs["Id"], tag=tag, created=attrs["Created"], size=attrs["Size"])
+        return Image(id=attrs["Id"], tag=tag, size=attrs["Size"])
 
     def run(self, image, host_port, name=None):
         """Start a detached container publishing host_port on all interfaces, as `docker run -d -p` (and `--name`).

@@ -1,7 +1,8 @@
 """gunicorn settings: `gunicorn -c python:dashboard.gunicorn_conf 'dashboard:create_app()'`.
 
-One gevent worker: build streams and the live list are long-lived connections that cost a greenlet each, not a
-thread, and one process keeps one running build that every viewer joins. Port 8000 belongs to the lesson.
+One gevent worker: build streams are long-lived connections that cost a greenlet each, not a thread, every open
+page polls once a second, and one process keeps the one running build that every viewer joins and the one
+container snapshot they share. Port 8000 belongs to the lesson.
 """
 
 import os

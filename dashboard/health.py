@@ -2,7 +2,7 @@
 
 from flask import Blueprint
 
-from .engine import EngineUnavailable, get_engine
+from .engine import EngineError, get_engine
 
 bp = Blueprint("health", __name__)
 
@@ -12,6 +12,6 @@ def check():
     """200 with the engine's version when it answers, 503 with the reason when it does not."""
     try:
         version = get_engine().version()
-    except EngineUnavailable as error:
+    except EngineError as error:
         return {"engine": "unreachable", "error": str(error)}, 503
     return {"engine": "reachable", **version}

@@ -2,7 +2,7 @@
 
 from flask import Blueprint, Response, redirect, render_template, request, stream_with_context, url_for
 
-from . import htmx
+from . import forms, htmx
 from .builds import get_builder
 from .engine import get_engine
 from .lesson import build_plan, image_view, render_page, shown_already
@@ -26,6 +26,7 @@ def show_build():
 @bp.post("/build")
 def build():
     """Start a build of cowserv, or join the one already running; every open panel then shows it."""
+    forms.only_fields(request.form, set())
     builder = get_builder()
     joined = builder.current is not None and builder.current.running
     builder.start(get_engine(), build_plan())

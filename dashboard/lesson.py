@@ -6,13 +6,13 @@ from flask import Blueprint, current_app, render_template, request
 
 from . import cli, dockerfile, htmx
 from .builds import BuildPlan, get_builder
-from .engine import EngineUnavailable, get_engine
+from .engine import EngineError, get_engine
 from .snapshot import get_snapshot
 from .transcript_store import get_transcript
 
 bp = Blueprint("lesson", __name__)
 
-# Open pages refresh their list and transcript at once after an action, rather than at their next poll.
+# The page that acted refreshes its list and transcript at once; other pages catch up at their next poll.
 CHANGED = {"HX-Trigger": "containers-changed, transcript-changed"}
 
 
@@ -44,7 +44,7 @@ def containers_view():
     try:
         version, containers, stopping = get_snapshot().current()
         engine_error = None
-    except EngineUnavailable as error:
+    except EngineError as error:  # the page still renders, with the banner saying why
         version, containers, stopping, engine_error = "unreachable", [], frozenset(), str(error)
     return {"containers": containers, "containers_version": version, "stopping": stopping,
             "engine_error": engine_error, "list_cli": cli.list_command()}
@@ -54,7 +54,7 @@ def image_view():
     """The current build, the image as the engine has it and its layers (`docker history`)."""
     try:
         image, layers = get_engine().image(image_ref()), get_engine().history(image_ref())
-    except EngineUnavailable:
+    except EngineError:
         image, layers = None, []
     builder = get_builder()
     return {"build": builder.current, "build_version": builder.version, "image": image, "layers": layers,

@@ -46,8 +46,13 @@ def configure(app):
         app.config["INSTRUCTOR_TOKEN"] = _kept_secret(app, "instructor-token")
         app.logger.warning("Instructor token (as Jupyter's): %s  (sign in at /signin, or set DASHBOARD_INSTRUCTOR_TOKEN)",
                            app.config["INSTRUCTOR_TOKEN"])
+    # DASHBOARD_* values are read as JSON where they parse: a token of digits would arrive as a number.
+    for key in ("SECRET_KEY", "INSTRUCTOR_TOKEN"):
+        app.config[key] = str(app.config[key])
     app.config.update(
         PERMANENT_SESSION_LIFETIME=timedelta(minutes=app.config["SESSION_MINUTES"]),
+        # Counted from sign-in: open pages poll every second, and a refreshed cookie would never expire.
+        SESSION_REFRESH_EACH_REQUEST=False,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Strict",
     )

@@ -6,6 +6,7 @@ and age columns keep moving. However many browsers poll, the engine sees one lis
 and while containers keep changing (a class of 300 starting) at most one per `min_interval`.
 """
 
+import collections
 import contextlib
 import hashlib
 import logging
@@ -31,7 +32,8 @@ class ContainerSnapshot:
         self._stale = True  # re-read at the next view: the dashboard changed something itself
         self._changed = False  # re-read once min_interval has passed since the last read: the events said so
         self._watcher = None
-        self._stopping = set()  # ids being stopped and removed by the dashboard right now
+        self._stopping_lock = threading.Lock()
+        self._stopping = collections.Counter()  # full ids being stopped and removed right now, by how many requests
         self.reads = 0  # engine list calls made, for the tests and the benchmark
 
     def current(self):
@@ -50,7 +52,8 @@ class ContainerSnapshot:
                 self._taken = time.monotonic()
                 self._containers = containers
                 self._version = hashlib.sha1(repr(containers).encode()).hexdigest()[:16]
-            stopping = frozenset(self._stopping)
+            with self._stopping_lock:
+                stopping = frozenset(+self._stopping)
             version = self._version
             if stopping:
                 version = hashlib.sha1(f"{version}{sorted(stopping)}".encode()).hexdigest()[:16]
@@ -59,11 +62,13 @@ class ContainerSnapshot:
     @contextlib.contextmanager
     def stopping_while(self, container_id):
         """Show a container as stopping on every page while the block runs: `docker stop` can take 10 s."""
-        self._stopping.add(container_id)
+        with self._stopping_lock:
+            self._stopping[container_id] += 1
         try:
             yield
         finally:
-            self._stopping.discard(container_id)
+            with self._stopping_lock:
+                self._stopping[container_id] -= 1
             self._stale = True
 
     def invalidate(self):
@@ -71,7 +76,7 @@ class ContainerSnapshot:
         self._stale = True
 
     def _watch(self):
-        if self._watcher is None:
+        if self._watcher is None or not self._watcher.is_alive():
             self._watcher = threading.Thread(target=self._follow_events, name="engine-events", daemon=True)
             self._watcher.start()
 
@@ -81,7 +86,7 @@ class ContainerSnapshot:
             try:
                 for _ in self._engine.container_events():
                     self._changed = True
-            except EngineError as error:
+            except Exception as error:  # a stream cut mid-read has several faces; whatever it is, reconnect
                 log.debug("engine events interrupted: %s", error)
             self._stale = True  # events may have been missed while not connected
             time.sleep(1)

@@ -1,8 +1,8 @@
 """The transcript panel: what the dashboard did, as a terminal would show it, and as a script to replay."""
 
-from flask import Blueprint, Response, current_app, redirect, render_template, url_for
+from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
 
-from . import htmx
+from . import forms, htmx
 from .lesson import render_page, shown_already, transcript_view
 from .replay import replay_script
 from .transcript_store import get_transcript
@@ -15,10 +15,9 @@ def show():
     """The transcript; open pages poll it and get a 204 while what they show is current."""
     if not htmx:
         return render_page()
-    view = transcript_view()
-    if shown_already(view["transcript_version"]):
+    if shown_already(get_transcript().version()):  # checked before reading every entry: most polls stop here
         return "", 204
-    return render_template("transcript.html", **view)
+    return render_template("transcript.html", **transcript_view())
 
 
 @bp.get("/script")
@@ -32,6 +31,7 @@ def script():
 @bp.post("/clear")
 def clear():
     """Start the transcript afresh."""
+    forms.only_fields(request.form, set())
     get_transcript().clear()
     if htmx:
         return render_template("transcript.html", **transcript_view())

@@ -76,7 +76,7 @@ class TranscriptStore:
     def record_build(self, build):
         """A finished build, with the lines the CLI prints at its end (or the engine's error)."""
         if build.state == "succeeded":
-            output = f"Successfully built {build.image_id.removeprefix('sha256:')[:12]}\nSuccessfully tagged {build.plan.tag}:latest"
+            output = f"Successfully built {build.short_image_id}\nSuccessfully tagged {build.plan.tag}:latest"
         else:
             output = f"Error: {build.error}"
         self.append("build", build.command, output, ok=build.state == "succeeded", replay=build.plan.replay)

@@ -12,7 +12,8 @@ FULL_ID = "4f1c2b3a5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f7a8"
 
 
 def test_build_command_plain_context_is_the_tutorial_command():
-    assert cli.build_command("/srv/cowserv", "cowserv") == "cd /srv/cowserv && docker build -t cowserv ."
+    # The tutorial's command, with --force-rm as the dashboard builds (a failed step leaves no container).
+    assert cli.build_command("/srv/cowserv", "cowserv") == "cd /srv/cowserv && docker build --force-rm -t cowserv ."
 
 
 @pytest.mark.parametrize(
@@ -28,21 +29,21 @@ def test_build_command_plain_context_is_the_tutorial_command():
 def test_build_command_quotes_the_context_as_one_word(context):
     command = cli.build_command(context, "cowserv")
 
-    assert shlex.split(command) == ["cd", context, "&&", "docker", "build", "-t", "cowserv", "."]
+    assert shlex.split(command) == ["cd", context, "&&", "docker", "build", "--force-rm", "-t", "cowserv", "."]
 
 
 def test_build_command_takes_a_path_object():
     context = Path("/tmp/my lessons") / "cowserv"
 
     assert shlex.split(cli.build_command(context, "cowserv")) == [
-        "cd", "/tmp/my lessons/cowserv", "&&", "docker", "build", "-t", "cowserv", ".",
+        "cd", "/tmp/my lessons/cowserv", "&&", "docker", "build", "--force-rm", "-t", "cowserv", ".",
     ]
 
 
 def test_build_command_with_base_image_passes_the_build_arg():
     command = cli.build_command("/srv/cowserv", "cowserv", "python:3.12-slim")
 
-    assert command == "cd /srv/cowserv && docker build --build-arg BASE_IMAGE=python:3.12-slim -t cowserv ."
+    assert command == "cd /srv/cowserv && docker build --force-rm --build-arg BASE_IMAGE=python:3.12-slim -t cowserv ."
 
 
 def test_build_command_quotes_a_base_image_with_odd_characters():
@@ -52,7 +53,7 @@ def test_build_command_quotes_a_base_image_with_odd_characters():
 
     assert words == [
         "cd", "/srv/my ctx", "&&",
-        "docker", "build", "--build-arg", f"BASE_IMAGE={base}", "-t", "cowserv", ".",
+        "docker", "build", "--force-rm", "--build-arg", f"BASE_IMAGE={base}", "-t", "cowserv", ".",
     ]
 
 

@@ -51,7 +51,7 @@ def composed_dashboard(free_port):
         compose("-p", project, "up", "-d", "--build", env=env)
         yield f"http://127.0.0.1:{free_port}", project
     finally:
-        compose("-p", project, "down", "--remove-orphans", env=env, check=False)
+        compose("-p", project, "down", "--volumes", "--remove-orphans", env=env, check=False)
 
 
 def wait_healthy(url, timeout=60):
