@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from flask import current_app
 
 from .engine import EngineError
+from .jobs import LatestJob
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,10 @@ class Build:
     @property
     def running(self):
         return self.state == "running"
+
+    @property
+    def version(self):
+        return f"{self.number}-{self.state}"
 
     @property
     def failed_step(self):
@@ -154,37 +159,20 @@ class Build:
                 return
 
 
-class Builder:
+class Builder(LatestJob):
     """Runs at most one build at a time: asking for a build while one runs joins the running one."""
-
-    def __init__(self, on_finish):
-        self._lock = threading.Lock()
-        self._on_finish = on_finish  # called with each finished build, from the build's thread
-        self.current = None
-
-    @property
-    def version(self):
-        """Changes whenever another build starts or the current one ends."""
-        build = self.current
-        return f"{build.number}-{build.state}" if build else "none"
 
     def start(self, engine, plan):
         """The running build, or a new one started in the background (when the engine answers)."""
-        with self._lock:
-            if self.current is not None and self.current.running:
+        with self.lock:
+            if self.running:
                 return self.current
             engine.version()  # refuse now, with the engine's reason, rather than start a build that cannot run
-            build = Build(plan=plan, number=(self.current.number + 1 if self.current else 1))
-            self.current = build
-        threading.Thread(target=self._run, args=(build, engine), daemon=True).start()
-        return build
-
-    def _run(self, build, engine):
-        _follow_engine(build, engine)
-        self._on_finish(build)
+            return self.launch(Build(plan=plan, number=self.next_number), lambda build: _follow_engine(build, engine))
 
 
 def _follow_engine(build, engine):
+    """Feed the engine's build stream into the build, and close it however the stream ends."""
     plan = build.plan
     try:
         for chunk in engine.build(plan.context, plan.tag, plan.build_args):

@@ -6,7 +6,6 @@ port in their URL, a second start for latecomers never reuses a name, and the CL
 
 import logging
 import re
-import threading
 import time
 from dataclasses import dataclass, field
 
@@ -14,6 +13,7 @@ from flask import current_app
 from werkzeug.exceptions import Conflict
 
 from .engine import PortInUse
+from .jobs import LatestJob
 from .ports import host_port_free
 
 log = logging.getLogger(__name__)
@@ -61,20 +61,14 @@ class ClassStart:
         return f"{self.number}-{self.done}-{'running' if self.running else 'finished'}"
 
 
-class Classroom:
+class Classroom(LatestJob):
     """Runs at most one class start at a time, and keeps it so that every open page can follow its progress."""
 
     def __init__(self, prefix, on_finish):
         if not SEAT_PREFIX.fullmatch(prefix):
             raise ValueError(f"SEAT_PREFIX {prefix!r}: letters, digits, '_' and '-', starting with a letter or digit.")
+        super().__init__(on_finish)
         self.prefix = prefix
-        self._on_finish = on_finish  # called with each finished start, from its thread
-        self._lock = threading.Lock()
-        self.current = None
-
-    @property
-    def version(self):
-        return self.current.version if self.current else "none"
 
     def plan(self, first_port, count, names_taken):
         """The first `count` seats from first_port up whose port is free on this host and whose name is unused."""
@@ -91,39 +85,38 @@ class Classroom:
         return seats
 
     def _refuse_while_starting(self):
-        if self.current is not None and self.current.running:
+        if self.running:
             raise Conflict(f"A class is starting ({self.current.done} of {len(self.current.seats)} seats so far): "
                            "wait until it has finished.")
 
     def start(self, engine, image, seats, command, workers):
         """Start the seats in the background, `workers` engine calls at a time; refused while a start runs."""
-        with self._lock:
+        with self.lock:
             self._refuse_while_starting()
-            job = ClassStart(seats=seats, command=command, number=self.current.number + 1 if self.current else 1)
-            self.current = job
-        threading.Thread(target=self._run, args=(job, engine, image, workers), daemon=True).start()
-        return job
+            job = ClassStart(seats=seats, command=command, number=self.next_number)
+            return self.launch(job, lambda job: _start_seats(job, engine, image, workers))
 
     def remove_all(self, engine, workers):
         """Force-remove every seat: the lesson's containers named with the prefix. Refused while a start runs."""
-        with self._lock:
+        with self.lock:
             self._refuse_while_starting()
             return engine.remove_named(self.prefix, workers)
 
-    def _run(self, job, engine, image, workers):
-        by_name = {seat.name: seat for seat in job.seats}
-        wanted = [(seat.name, seat.port) for seat in job.seats]
-        try:
-            for (name, _), container_id, error in engine.run_many(image, wanted, workers):
-                by_name[name].container_id, by_name[name].error = container_id, error
-        except Exception as error:  # a start left running would refuse every later one
-            log.exception("class start failed")
-            for seat in job.seats:
-                if not (seat.container_id or seat.error):
-                    seat.error = f"The start stopped unexpectedly: {error}"
-        finally:
-            job.finished = time.monotonic()
-        self._on_finish(job)
+
+def _start_seats(job, engine, image, workers):
+    """Start the job's seats, `workers` at a time, noting each one's id or the engine's refusal."""
+    by_name = {seat.name: seat for seat in job.seats}
+    wanted = [(seat.name, seat.port) for seat in job.seats]
+    try:
+        for (name, _), container_id, error in engine.run_many(image, wanted, workers):
+            by_name[name].container_id, by_name[name].error = container_id, error
+    except Exception as error:  # a start left running would refuse every later one
+        log.exception("class start failed")
+        for seat in job.seats:
+            if not (seat.container_id or seat.error):
+                seat.error = f"The start stopped unexpectedly: {error}"
+    finally:
+        job.finished = time.monotonic()
 
 
 def get_classroom():
