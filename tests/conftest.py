@@ -29,6 +29,15 @@ class InstructorClient(FlaskClient):
                 self.environ_base[f"HTTP_{CSRF_HEADER.upper().replace('-', '_')}"] = grant_instructor(session)
 
 
+@pytest.fixture(autouse=True, scope="session")
+def instance_folder(tmp_path_factory):
+    """Every app the tests make keeps its transcript and secrets in a folder of the run's own, not the checkout's."""
+    patch = pytest.MonkeyPatch()
+    patch.setenv("DASHBOARD_INSTANCE_PATH", str(tmp_path_factory.mktemp("instance")))
+    yield
+    patch.undo()
+
+
 @pytest.fixture(autouse=True)
 def instructor_clients(monkeypatch):
     monkeypatch.setattr(Flask, "test_client_class", InstructorClient)

@@ -71,7 +71,7 @@ def server_log(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def instructor_token():
-    """The secret the instructor signs in with (when the dashboard has a sign-in): the environment's, or a new one."""
+    """The secret the instructor signs in with: the environment's, or a new one."""
     return os.environ.get("DASHBOARD_INSTRUCTOR_TOKEN") or secrets.token_urlsafe(24)
 
 
@@ -87,7 +87,8 @@ def live_server(server_log, instructor_token):
         "dashboard:create_app()",
     ]
     with open(server_log, "wb") as log:
-        # The environment is inherited whole, so DASHBOARD_BASE_IMAGE (and DOCKER_HOST, if any) reach the app.
+        # The environment is inherited whole, so DASHBOARD_BASE_IMAGE, DASHBOARD_INSTANCE_PATH (the run's own,
+        # see tests/conftest.py) and DOCKER_HOST, if any, reach the app.
         env = {**os.environ, "DASHBOARD_INSTRUCTOR_TOKEN": instructor_token}
         server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
