@@ -68,6 +68,7 @@ def dockerfile_view():
 
 
 def transcript_view():
+    """Every action so far, and the version open pages compare theirs with."""
     store = get_transcript()
     return {"entries": store.entries(), "transcript_version": store.version()}
 
@@ -90,6 +91,7 @@ def render_page(host_port=None, result=None, presenter=False):
 
 @bp.get("/")
 def index():
+    """The lesson page: read-only until the instructor signs in."""
     return render_page()
 
 
