@@ -193,9 +193,14 @@ def test_the_whole_lesson_by_clicks(page: Page, open_page, engine_cleanup, free_
     expected = remove_cli.text_content()
     assert clipboard_after(page, expected) == expected
 
-    # The student's page shows the new row by itself.
+    # The student's page shows the new row by itself, and nothing on it can change anything: its only buttons
+    # copy a command, look at the cow or read the logs.
     expect(row_of(viewer, container_id)).to_be_visible(timeout=REFRESH_TIMEOUT_MS)
     assert viewer.evaluate("() => window.__neverReloaded === true"), "the second viewer's page was reloaded"
+    assert {name.strip() for name in viewer.locator("button").all_inner_texts()} <= {
+        "Copy", "Is the cow answering?", "Logs"
+    }
+    expect(viewer.locator("form[method=post], [hx-post], [hx-delete]")).to_have_count(0)
 
     # 5. Stop and remove it: the row goes, on both pages.
     remove = page.get_by_role("button", name=f"Stop & remove {short_id}")
