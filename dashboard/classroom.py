@@ -7,7 +7,7 @@ from flask import Blueprint, current_app, render_template, request
 from markupsafe import Markup
 
 from . import cli, forms, htmx
-from .engine import CONTAINER_PORT, ImageNotFound, get_engine
+from .engine import CONTAINER_PORT, get_engine
 from .filters import browser_host
 from .lesson import CHANGED, containers_view, image_ref, shown_already
 from .seats import get_classroom
@@ -92,8 +92,7 @@ def start():
     """Start a seat per student, several engine calls at a time, as the loop beside the button does one by one."""
     count, first_port = class_numbers(request.form)
     engine = get_engine()
-    if engine.image(image_ref()) is None:
-        raise ImageNotFound(f"There is no image {image_ref()} yet: build it first.")
+    engine.require_image(image_ref())
     seats, command = class_plan(count, first_port)
     get_classroom().start(engine, image_ref(), seats, command, current_app.config["CLASS_WORKERS"])
     if htmx:

@@ -147,6 +147,11 @@ class Engine:
                 return None
         return Image(id=attrs["Id"], tag=tag, size=attrs["Size"])
 
+    def require_image(self, tag):
+        """Refuse, as a run would, when the image has not been built: checked once before a class starts."""
+        if self.image(tag) is None:
+            raise _no_image(tag)
+
     def run(self, image, host_port, name=None):
         """Start a detached container publishing host_port on all interfaces, as `docker run -d -p` (and `--name`).
 
@@ -168,7 +173,7 @@ class Engine:
                     ),
                 )
             except docker_errors.ImageNotFound as error:
-                raise ImageNotFound(f"There is no image {image} yet: build it first.") from error
+                raise _no_image(image) from error
             container_id = created["Id"]
             try:
                 self.client.api.start(container_id)
@@ -276,6 +281,10 @@ class Engine:
     def _force_remove(self, container_id):
         with contextlib.suppress(ContainerNotFound), self._translated():
             self.client.api.remove_container(container_id, force=True)
+
+
+def _no_image(image):
+    return ImageNotFound(f"There is no image {image} yet: build it first.")
 
 
 def _gone(container_id):

@@ -28,7 +28,7 @@ def build():
     """Start a build of cowserv, or join the one already running; every open panel then shows it."""
     forms.only_fields(request.form, set())
     builder = get_builder()
-    joined = builder.current is not None and builder.current.running
+    joined = builder.running
     builder.start(get_engine(), build_plan())
     if not htmx:
         return redirect(url_for("lesson.index"))
