@@ -6,6 +6,8 @@ from pathlib import Path
 from flask import Flask
 from flask_htmx import HTMX
 
+from . import config
+
 htmx = HTMX()
 
 PACKAGE = Path(__file__).parent
@@ -25,27 +27,8 @@ def create_app(test_config=None):
         static_folder=_resource_dir("static"),
         instance_path=os.environ.get("DASHBOARD_INSTANCE_PATH"),  # secrets and the transcript live here
     )
-    app.config.from_mapping(
-        IMAGE="cowserv",
-        BUILD_CONTEXT=str(PACKAGE / "cowserv"),
-        BASE_IMAGE=None,
-        DEFAULT_HOST_PORT=8000,
-        REFRESH_SECONDS=1,
-        SNAPSHOT_SECONDS=5,
-        TRANSCRIPT_PATH=None,  # default: transcript.sqlite3 in the instance folder
-        COW_HOST="127.0.0.1",
-        LOG_LINES=200,
-        DEFAULT_SEATS=30,  # classroom mode: the start form's seat count, its limit and its first port
-        MAX_SEATS=300,
-        FIRST_SEAT_PORT=8001,
-        SEAT_PREFIX="seat-",  # seats are named PREFIX + port; stop-all removes the lesson's containers named so
-        CLASS_WORKERS=6,  # engine calls at once when the class starts or stops
-        INSTRUCTOR_TOKEN=None,  # default: generated on first start, kept in the instance folder, printed
-        SECRET_KEY=None,  # default: generated on first start, kept in the instance folder
-        SESSION_MINUTES=480,
-        MAX_CONTENT_LENGTH=16 * 1024,  # forms here are a few fields; anything larger is refused with a 413
-    )
-    app.config.from_prefixed_env("DASHBOARD")
+    app.config.from_mapping(config.defaults(), BUILD_CONTEXT=str(PACKAGE / "cowserv"))
+    app.config.update(config.from_environment(os.environ))
     if test_config is not None:
         app.config.update(test_config)
 
@@ -56,7 +39,7 @@ def create_app(test_config=None):
         app.config["TRANSCRIPT_PATH"] = os.path.join(app.instance_path, "transcript.sqlite3")
     transcript = transcript_store.TranscriptStore(app.config["TRANSCRIPT_PATH"])
     app.extensions["transcript"] = transcript
-    app.extensions["engine"] = engine.Engine()
+    app.extensions["engine"] = engine.Engine(app.config["ENGINE_TIMEOUT"], app.config["ENGINE_READ_TIMEOUT"])
     app.extensions["snapshot"] = snapshot.ContainerSnapshot(
         app.extensions["engine"], app.config["SNAPSHOT_SECONDS"], min_interval=app.config["REFRESH_SECONDS"]
     )

@@ -3,7 +3,7 @@
 from flask import Blueprint, redirect, render_template, request, session, url_for
 
 from . import forms
-from .security import grant_instructor, token_matches
+from .security import grant_instructor, revoke_instructor, token_matches
 
 bp = Blueprint("auth", __name__)
 
@@ -26,7 +26,7 @@ def signin():
 
 @bp.post("/signout")
 def signout():
-    """Back to the read-only screen."""
+    """Back to the read-only screen, on every device the instructor signed in from (copied cookies included)."""
     forms.only_fields(request.form, set())
-    session.clear()
+    revoke_instructor(session)
     return redirect(url_for("lesson.index"))

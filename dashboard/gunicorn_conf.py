@@ -8,22 +8,38 @@ container snapshot they share. Port 8000 belongs to the lesson.
 import os
 import sys
 
+# Every module-level name here is read as a gunicorn setting: import functions, never a module called `config`.
+
+from dashboard.config import ConfigError, check_workers, from_environment
 from dashboard.security import is_loopback
 
 bind = os.environ.get("DASHBOARD_BIND", "127.0.0.1:5000")
 worker_class = "gevent"
-workers = int(os.environ.get("DASHBOARD_WORKERS", "1"))
+workers = 1  # checked in on_starting: DASHBOARD_WORKERS (or -w) above 1 is refused with the reason
 worker_connections = 1000
 timeout = 120
 accesslog = os.environ.get("DASHBOARD_ACCESS_LOG", "-")
 
 
 def on_starting(server):
-    """Refuse to serve beyond this host without a configured instructor token: its holder holds the Docker socket."""
+    """Refuse to start with settings the app would refuse, with more than one worker, or serving beyond this host
+    without a configured instructor token (its holder holds the Docker socket); each with the reason."""
+    try:
+        settings = from_environment(os.environ)
+        check_workers(os.environ.get("DASHBOARD_WORKERS", str(server.cfg.workers)))
+    except ConfigError as error:
+        sys.exit(f"Refusing to start: {error}")
     public = [address for address in server.cfg.bind if not is_loopback(address)]
-    if public and not os.environ.get("DASHBOARD_INSTRUCTOR_TOKEN"):
+    if public and settings.get("INSTRUCTOR_TOKEN") is None:
         sys.exit(
             f"Refusing to listen on {', '.join(public)} without DASHBOARD_INSTRUCTOR_TOKEN: whoever can press Run "
             "holds the Docker socket, which is root on this host. Set DASHBOARD_INSTRUCTOR_TOKEN to a long random "
             "secret, or bind 127.0.0.1."
         )
+
+
+def worker_exit(server, worker):
+    """Close the engine's event streams as the worker ends."""
+    from dashboard.snapshot import stop_watchers
+
+    stop_watchers()

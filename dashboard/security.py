@@ -7,15 +7,21 @@ sent by htmx as a header; SameSite cookies alone would not stop a student's page
 
 import hmac
 import ipaddress
+import os
 import secrets
+import tempfile
 from datetime import timedelta
 from pathlib import Path
 
 from flask import current_app, request, session
 
+from .config import check_secret
+from .session_generations import SessionGenerations
+
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 CSRF_HEADER = "X-CSRF-Token"
 CSRF_FIELD = "csrf_token"
+INSTRUCTOR = "instructor"  # the holder of instructor sessions (see session_generations.py)
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
     "frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
@@ -29,26 +35,39 @@ class Forbidden(Exception):
 
 
 def _kept_secret(app, name):
-    """A random secret generated on first start and kept in the instance folder, so restarts and workers agree."""
+    """A random secret generated on first start and kept in the instance folder, so restarts agree.
+
+    Written whole to a temporary file (mode 0600) and then linked into place, which never replaces a file that is
+    there: processes starting together on a fresh folder all read the one secret the first of them linked.
+    """
     path = Path(app.instance_path) / name
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.touch(mode=0o600)
-        path.write_text(secrets.token_urlsafe(24))
-    return path.read_text().strip()
+        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{name}-")
+        with os.fdopen(handle, "w") as file:
+            file.write(secrets.token_urlsafe(24))
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            pass  # another process was first: its secret is the one
+        finally:
+            os.unlink(temporary)
+    secret = path.read_text().strip()
+    check_secret(str(path), secret)
+    return secret
 
 
 def configure(app):
-    """Secrets, session lifetime and the checks every request goes through."""
-    if not app.config.get("SECRET_KEY"):
+    """Secrets, session lifetime, server-side session generations and the checks every request goes through."""
+    if app.config.get("SECRET_KEY") is None:
         app.config["SECRET_KEY"] = _kept_secret(app, "secret-key")
-    if not app.config.get("INSTRUCTOR_TOKEN"):
+    if app.config.get("INSTRUCTOR_TOKEN") is None:
         app.config["INSTRUCTOR_TOKEN"] = _kept_secret(app, "instructor-token")
         app.logger.warning("Instructor token (as Jupyter's): %s  (sign in at /signin, or set DASHBOARD_INSTRUCTOR_TOKEN)",
                            app.config["INSTRUCTOR_TOKEN"])
-    # DASHBOARD_* values are read as JSON where they parse: a token of digits would arrive as a number.
     for key in ("SECRET_KEY", "INSTRUCTOR_TOKEN"):
-        app.config[key] = str(app.config[key])
+        check_secret(key, app.config[key])
+    app.extensions["session_generations"] = SessionGenerations(Path(app.instance_path) / "session-generations.json")
     app.config.update(
         PERMANENT_SESSION_LIFETIME=timedelta(minutes=app.config["SESSION_MINUTES"]),
         # Counted from sign-in: open pages poll every second, and a refreshed cookie would never expire.
@@ -61,8 +80,21 @@ def configure(app):
     app.context_processor(lambda: {"instructor": is_instructor(), "csrf_token": csrf_token()})
 
 
+def _generations():
+    return current_app.extensions["session_generations"]
+
+
+def _token_fingerprint():
+    """Which instructor token a session signed in with: a new token ends the sessions of the old one."""
+    config = current_app.config
+    return hmac.new(config["SECRET_KEY"].encode(), config["INSTRUCTOR_TOKEN"].encode(), "sha256").hexdigest()[:32]
+
+
 def is_instructor():
-    return session.get("instructor") is True
+    """True for a session the instructor signed in, while neither a sign-out nor a new token has ended it."""
+    return (session.get("holder") == INSTRUCTOR
+            and session.get("generation") == _generations().current(INSTRUCTOR)
+            and hmac.compare_digest(str(session.get("token", "")), _token_fingerprint()))
 
 
 def csrf_token():
@@ -75,14 +107,21 @@ def csrf_token():
 def grant_instructor(session_):
     """Sign a session in as the instructor, with a fresh CSRF token; returns that token."""
     session_.clear()
-    session_["instructor"] = True
-    session_["csrf"] = secrets.token_urlsafe(32)
+    session_.update(holder=INSTRUCTOR, generation=_generations().current(INSTRUCTOR), token=_token_fingerprint(),
+                    csrf=secrets.token_urlsafe(32))
     session_.permanent = True  # so it expires after SESSION_MINUTES
     return session_["csrf"]
 
 
+def revoke_instructor(session_):
+    """Sign the instructor out everywhere: this session and every other one, copied cookies included."""
+    _generations().revoke(INSTRUCTOR)
+    session_.clear()
+
+
 def token_matches(given):
-    return hmac.compare_digest(given.encode(), current_app.config["INSTRUCTOR_TOKEN"].encode())
+    """Whether `given` is the instructor token; nothing typed, or nothing at all, never is."""
+    return bool(given) and hmac.compare_digest(given.encode(), current_app.config["INSTRUCTOR_TOKEN"].encode())
 
 
 def _check_request():

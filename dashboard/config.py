@@ -1,0 +1,100 @@
+"""The dashboard's settings: their defaults, and DASHBOARD_* environment variables parsed by type.
+
+Strings stay strings (Flask's `from_prefixed_env` would read `null` as None and `2024` as a number); numbers are
+checked when the app starts, and a bad one stops it with a message naming the variable. gunicorn's start-up
+check (gunicorn_conf.py) reads the same values through `from_environment`, so both agree on what is set.
+"""
+
+import re
+from dataclasses import dataclass
+
+PREFIX = "DASHBOARD_"
+MIN_SECRET_LENGTH = 16  # an instructor token or secret key shorter than this is refused
+NUMBER = re.compile(r"[0-9]{1,9}(\.[0-9]{1,6})?")
+
+
+class ConfigError(Exception):
+    """A setting the dashboard cannot start with; the message names the variable and says what it takes."""
+
+
+@dataclass(frozen=True)
+class Setting:
+    default: object
+    kind: type = str  # str, int or float
+    minimum: float = 0
+    maximum: float = 10**9
+
+
+SETTINGS = {
+    "IMAGE": Setting("cowserv"),
+    "BUILD_CONTEXT": Setting(None),  # default: the cowserv folder in the package (set by create_app)
+    "BASE_IMAGE": Setting(None),
+    "DEFAULT_HOST_PORT": Setting(8000, int, 1, 65535),
+    "REFRESH_SECONDS": Setting(1, float, 0.1, 60),
+    "SNAPSHOT_SECONDS": Setting(5, float, 0.1, 3600),
+    "ENGINE_TIMEOUT": Setting(60, float, 1, 3600),  # an action's engine call (create, start, stop, build)
+    "ENGINE_READ_TIMEOUT": Setting(3, float, 0.1, 600),  # a page's engine call (list, inspect, version)
+    "TRANSCRIPT_PATH": Setting(None),  # default: transcript.sqlite3 in the instance folder
+    "COW_HOST": Setting("127.0.0.1"),
+    "LOG_LINES": Setting(200, int, 1, 100_000),
+    "DEFAULT_SEATS": Setting(30, int, 1, 10_000),  # classroom mode: the start form's seat count, its limit, first port
+    "MAX_SEATS": Setting(300, int, 1, 10_000),
+    "FIRST_SEAT_PORT": Setting(8001, int, 1, 65535),
+    "SEAT_PREFIX": Setting("seat-"),  # seats are named PREFIX + port; stop-all removes the lesson's containers so named
+    "CLASS_WORKERS": Setting(6, int, 1, 64),  # engine calls at once when the class starts or stops
+    "INSTRUCTOR_TOKEN": Setting(None),  # default: generated on first start, kept in the instance folder, printed
+    "SECRET_KEY": Setting(None),  # default: generated on first start, kept in the instance folder
+    "SESSION_MINUTES": Setting(480, float, 0.01, 60 * 24 * 31),
+    "MAX_CONTENT_LENGTH": Setting(16 * 1024, int, 1024, 10**8),  # forms are a few fields; larger is refused (413)
+}
+
+
+def defaults():
+    """Every setting at its default."""
+    return {name: setting.default for name, setting in SETTINGS.items()}
+
+
+def from_environment(environ):
+    """The settings given as DASHBOARD_* variables in `environ`, parsed and checked; others are left out."""
+    values = {}
+    for name, setting in SETTINGS.items():
+        text = environ.get(PREFIX + name)
+        if text is not None:
+            values[name] = _parse(PREFIX + name, text, setting)
+    check_secret("DASHBOARD_INSTRUCTOR_TOKEN", values.get("INSTRUCTOR_TOKEN"))
+    check_secret("DASHBOARD_SECRET_KEY", values.get("SECRET_KEY"))
+    return values
+
+
+def _parse(variable, text, setting):
+    if setting.kind is str:
+        return text
+    shown = text[:30]
+    if not NUMBER.fullmatch(text.strip()) or (setting.kind is int and "." in text):
+        kind = "a whole number" if setting.kind is int else "a number"
+        raise ConfigError(f"{variable} must be {kind} from {setting.minimum:g} to {setting.maximum:g}, "
+                          f"written in digits, not {shown!r}.")
+    value = setting.kind(text.strip())
+    if not setting.minimum <= value <= setting.maximum:
+        raise ConfigError(f"{variable} must be from {setting.minimum:g} to {setting.maximum:g}, not {shown}.")
+    return value
+
+
+def check_secret(where, value):
+    """Refuse a secret that is set but empty or short: it would be guessed, and an empty one matches nothing typed."""
+    if value is not None and len(value.strip()) < MIN_SECRET_LENGTH:
+        raise ConfigError(f"{where} is {len(value.strip())} characters long: use at least {MIN_SECRET_LENGTH} "
+                          "random characters (for example: openssl rand -hex 16).")
+
+
+def check_workers(text):
+    """Refuse a gunicorn worker count (DASHBOARD_WORKERS, or -w) other than 1: the running build, the class start
+    and the rows being stopped live in the one process's memory, and a second worker would silently keep its own."""
+    text = text.strip()
+    if text != "1":
+        raise ConfigError(
+            f"DASHBOARD_WORKERS={text[:30]}: the dashboard runs in exactly 1 worker process. The running build, "
+            "the class start and the containers being stopped live in that process's memory, so a second worker "
+            "would silently split them (a build one page cannot see, a class started twice). One gevent worker "
+            "serves hundreds of open pages."
+        )

@@ -1,0 +1,145 @@
+"""Settings from DASHBOARD_* variables: strings stay strings, numbers are checked, secrets are long and agreed on,
+and gunicorn refuses what the app would refuse, with one worker only."""
+
+import os
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from dashboard import create_app
+from dashboard.config import ConfigError
+
+DIGITS_TOKEN = "12345678901234567890"  # as JSON it would be a number
+
+
+def make_app(monkeypatch, tmp_path, **environ):
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    return create_app({"TESTING": True, "TRANSCRIPT_PATH": str(tmp_path / "t.sqlite3")})
+
+
+def sign_in(client, token):
+    client.get("/signin")
+    with client.session_transaction() as session:
+        csrf = session["csrf"]
+    return client.post("/signin", data={"token": token, "csrf_token": csrf})
+
+
+def test_a_token_that_looks_like_json_stays_the_string_typed(monkeypatch, tmp_path):
+    app = make_app(monkeypatch, tmp_path, DASHBOARD_INSTRUCTOR_TOKEN=DIGITS_TOKEN)
+    assert app.config["INSTRUCTOR_TOKEN"] == DIGITS_TOKEN
+    assert sign_in(app.test_client(instructor=False), DIGITS_TOKEN).status_code == 302
+
+
+def test_a_seat_prefix_of_digits_stays_a_string(monkeypatch, tmp_path):
+    app = make_app(monkeypatch, tmp_path, DASHBOARD_SEAT_PREFIX="2024")
+    assert app.config["SEAT_PREFIX"] == "2024"
+    assert app.extensions["classroom"].prefix == "2024"
+
+
+@pytest.mark.parametrize("variable, text, reason", [
+    ("DASHBOARD_INSTRUCTOR_TOKEN", "null", "4 characters long"),  # JSON would make it None: a generated token
+    ("DASHBOARD_INSTRUCTOR_TOKEN", "", "0 characters long"),
+    ("DASHBOARD_SECRET_KEY", "short", "5 characters long"),
+    ("DASHBOARD_MAX_SEATS", "1e3", "whole number"),  # JSON would make it 1000.0
+    ("DASHBOARD_MAX_SEATS", "30.5", "whole number"),
+    ("DASHBOARD_MAX_SEATS", "0", "from 1 to 10000"),
+    ("DASHBOARD_FIRST_SEAT_PORT", "70000", "from 1 to 65535"),
+    ("DASHBOARD_REFRESH_SECONDS", "soon", "a number"),
+    ("DASHBOARD_SESSION_MINUTES", "１２", "a number"),  # fullwidth digits: isdigit() says yes
+])
+def test_a_bad_setting_stops_the_start_naming_the_variable(monkeypatch, tmp_path, variable, text, reason):
+    with pytest.raises(ConfigError) as refused:
+        make_app(monkeypatch, tmp_path, **{variable: text})
+    assert variable in str(refused.value) and reason in str(refused.value)
+
+
+def test_numbers_are_read_as_numbers(monkeypatch, tmp_path):
+    app = make_app(monkeypatch, tmp_path, DASHBOARD_MAX_SEATS="50", DASHBOARD_REFRESH_SECONDS="0.5")
+    assert app.config["MAX_SEATS"] == 50 and app.config["REFRESH_SECONDS"] == 0.5
+    assert 'every 0.5s' in app.test_client().get("/").text
+
+
+def test_a_kept_secret_that_is_empty_stops_the_start(monkeypatch, tmp_path):
+    (tmp_path / "instructor-token").write_text("")
+    monkeypatch.setenv("DASHBOARD_INSTANCE_PATH", str(tmp_path))
+    monkeypatch.delenv("DASHBOARD_INSTRUCTOR_TOKEN", raising=False)
+    with pytest.raises(ConfigError, match="instructor-token is 0 characters long"):
+        create_app({"TESTING": True})
+
+
+def test_an_empty_sign_in_never_matches(monkeypatch, tmp_path):
+    client = make_app(monkeypatch, tmp_path, DASHBOARD_INSTRUCTOR_TOKEN=DIGITS_TOKEN).test_client(instructor=False)
+    response = sign_in(client, "")
+    assert response.status_code == 403 and "not the instructor token" in response.text
+    assert "Sign out" not in client.get("/").text
+
+
+STARTER = """
+import os, sys, time
+from dashboard import create_app
+open(sys.argv[1], "w").close()  # imported and ready
+while not os.path.exists(sys.argv[2]):
+    time.sleep(0.001)
+app = create_app()
+print(app.config["INSTRUCTOR_TOKEN"], app.config["SECRET_KEY"])
+"""
+
+
+@pytest.mark.parametrize("round_", range(5))
+def test_processes_starting_together_on_a_fresh_folder_agree_on_one_secret(tmp_path, round_):
+    instance = tmp_path / "instance"
+    environ = {key: value for key, value in os.environ.items()
+               if key not in ("DASHBOARD_INSTRUCTOR_TOKEN", "DASHBOARD_SECRET_KEY")}
+    environ["DASHBOARD_INSTANCE_PATH"] = str(instance)
+    go = tmp_path / "go"
+    starters = [subprocess.Popen([sys.executable, "-c", STARTER, str(tmp_path / f"ready{n}"), str(go)],
+                                 env=environ, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                for n in range(10)]
+    deadline = time.monotonic() + 120
+    while not all((tmp_path / f"ready{n}").exists() for n in range(10)):
+        assert time.monotonic() < deadline, "the starters did not get ready"
+        time.sleep(0.05)
+    go.touch()  # all ten make their app at once
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        results = list(pool.map(lambda starter: starter.communicate(timeout=120), starters))
+    assert all(starter.returncode == 0 for starter in starters), [err for _, err in results]
+    secrets = {out.strip() for out, _ in results}
+    assert len(secrets) == 1, secrets
+    token, key = secrets.pop().split()
+    assert len(token) >= 16 and len(key) >= 16
+    assert (instance / "instructor-token").read_text() == token
+    assert oct((instance / "instructor-token").stat().st_mode & 0o777) == "0o600"
+
+
+def gunicorn(*arguments, **environ):
+    """Start gunicorn as scripts/up does; these all stop before serving, so it returns."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("DASHBOARD_")}
+    env.update(environ)
+    return subprocess.run([sys.executable, "-m", "gunicorn", "-c", "python:dashboard.gunicorn_conf", *arguments,
+                           "dashboard:create_app()"], env=env, capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.parametrize("arguments, environ", [
+    ((), {"DASHBOARD_WORKERS": "2"}),
+    (("--workers", "3"), {}),
+])
+def test_more_than_one_worker_refuses_to_start_and_says_why(arguments, environ):
+    result = gunicorn("--bind", "127.0.0.1:0", *arguments, **environ)
+    assert result.returncode != 0
+    assert "exactly 1 worker process" in result.stderr and "silently split them" in result.stderr
+
+
+def test_gunicorn_refuses_a_bad_setting_before_serving():
+    result = gunicorn("--bind", "127.0.0.1:0", DASHBOARD_MAX_SEATS="1e3")
+    assert result.returncode != 0
+    assert "Refusing to start: DASHBOARD_MAX_SEATS must be a whole number" in result.stderr
+
+
+def test_the_bind_check_and_the_app_agree_that_null_is_no_token():
+    result = gunicorn("--bind", "0.0.0.0:0", DASHBOARD_INSTRUCTOR_TOKEN="null")
+    assert result.returncode != 0
+    assert "DASHBOARD_INSTRUCTOR_TOKEN is 4 characters long" in result.stderr
