@@ -3,6 +3,7 @@
 import contextlib
 import os
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -78,6 +79,20 @@ class Layer:
     size: int
 
 
+@dataclass(frozen=True)
+class EngineEvent:
+    kind: str  # "container" or "image"
+    action: str  # create, start, die, destroy, tag, untag, delete, …
+    of_lesson: bool  # a container event of a tutorial container (image events: False)
+
+
+def is_build_step(command):
+    """True for the classic builder's containers: each instruction runs in one, and those after the Dockerfile's
+    LABEL carry the lesson's label while they exist. Metadata steps (ENV, CMD, LABEL) run `/bin/sh -c #(nop) …`,
+    which no container a person starts runs."""
+    return "#(nop)" in (command or "")
+
+
 def _instruction_of(created_by):
     """The Dockerfile instruction behind a history row: `/bin/sh -c #(nop)  CMD …` is CMD, other shells RUN."""
     text = " ".join(created_by.split())
@@ -94,55 +109,80 @@ def _is_port_conflict(error):
 
 
 class Engine:
-    """A Docker client made on first use and kept, so the dashboard recovers when the engine comes back."""
+    """Docker clients made on first use and kept, so the dashboard recovers when the engine comes back.
 
-    def __init__(self, timeout=60):
-        self._timeout = timeout
-        self._client = None
+    Two clients: pages read through one with a short timeout (`read_timeout`), actions (create, start, stop, build)
+    go through one with a long one. An engine that accepts connections and does not answer in time is given up on
+    for `hold` seconds: calls in that time fail at once with the same reason, so pages come back with the banner
+    within about `read_timeout` however many engine calls they make, instead of each waiting on its own.
+    """
+
+    def __init__(self, timeout=60, read_timeout=3, hold=10):
+        self._timeout, self._read_timeout, self._hold = timeout, read_timeout, hold
+        self._clients = None  # (reader, actor)
         self._lock = threading.Lock()
+        self._silent_until, self._silence = 0.0, ""
 
-    @property
-    def client(self):
-        with self._lock:
-            if self._client is None:
-                with self._translated():
-                    self._client = _client_from_environment(self._timeout)
-            return self._client
+    def _connected(self):
+        """(reader, actor), made outside any lock: a silent engine must not make every caller queue behind one."""
+        clients = self._clients
+        if clients is None:
+            reader = _client_from_environment(self._read_timeout)
+            actor = _client_from_environment(self._timeout, version=reader.api.api_version)
+            with self._lock:
+                if self._clients is None:
+                    self._clients = (reader, actor)
+                clients = self._clients
+        return clients
 
     @contextlib.contextmanager
-    def _translated(self):
-        """Turn the SDK's exceptions into the dashboard's, the one place that knows both."""
+    def _api(self, acting=False):
+        """The SDK's low-level client for a read (or an action), and the one place that turns its exceptions into
+        the dashboard's."""
+        if time.monotonic() < self._silent_until:
+            raise EngineUnavailable(self._silence)
         try:
-            yield
+            reader, actor = self._connected()
+            yield actor.api if acting else reader.api
         except docker_errors.NotFound as error:
             raise ContainerNotFound(error.explanation or str(error)) from error
         except (requests.exceptions.RequestException, docker_errors.DockerException) as error:
             if isinstance(error, docker_errors.APIError):
                 raise EngineError(error.explanation or str(error)) from error
+            if _timed_out(error):
+                self._silence = (f"The Docker engine accepted the connection but did not answer in time "
+                                 f"({type(error).__name__}); the dashboard tries again every {self._hold:g} s.")
+                self._silent_until = time.monotonic() + self._hold
+                raise EngineUnavailable(self._silence) from error
             raise EngineUnavailable(f"The Docker engine does not answer: {error}") from error
 
     def version(self):
         """The engine's version, which is also the cheapest proof that it answers."""
-        with self._translated():
-            info = self.client.version()
+        with self._api() as api:
+            info = api.version()
         return {"version": info.get("Version"), "api_version": info.get("ApiVersion")}
 
     def containers(self):
-        """Every tutorial container, running or not, in one engine call (as `docker ps -a --filter`)."""
-        with self._translated():
-            rows = self.client.api.containers(all=True, filters={"label": LESSON_FILTER})
-        return [_container_from_row(row) for row in rows]
+        """Every tutorial container, running or not, in one engine call (as `docker ps -a --filter`).
 
-    def container_events(self):
-        """Yield the engine's events about tutorial containers as they happen (as `docker events --filter`)."""
-        with self._translated():
-            yield from self.client.api.events(decode=True, filters={"type": "container", "label": LESSON_FILTER})
+        A build's own step containers carry the label too while they exist, and are left out: they are the
+        build's, with nothing to press.
+        """
+        with self._api() as api:
+            rows = api.containers(all=True, filters={"label": LESSON_FILTER})
+        return [_container_from_row(row) for row in rows if not is_build_step(row.get("Command"))]
+
+    def events(self):
+        """Open the engine's stream of container and image events (as `docker events`), to follow from a thread."""
+        with self._api() as api:
+            raw = api.events(decode=True, filters={"type": ["container", "image"]})
+        return EventStream(raw, self._api)
 
     def image(self, tag):
         """The image with this tag, or None when it has not been built."""
-        with self._translated():
+        with self._api() as api:
             try:
-                attrs = self.client.api.inspect_image(tag)
+                attrs = api.inspect_image(tag)
             except docker_errors.ImageNotFound:
                 return None
         return Image(id=attrs["Id"], tag=tag, size=attrs["Size"])
@@ -162,13 +202,13 @@ class Engine:
         in_use = f"Host port {host_port} is already in use: choose another one."
         if not host_port_free(host_port):
             raise PortInUse(in_use)
-        with self._translated():
+        with self._api(acting=True) as api:
             try:
-                created = self.client.api.create_container(
+                created = api.create_container(
                     image,
                     name=name,
                     ports=[CONTAINER_PORT],
-                    host_config=self.client.api.create_host_config(
+                    host_config=api.create_host_config(
                         port_bindings={CONTAINER_PORT: host_port}
                     ),
                 )
@@ -176,23 +216,24 @@ class Engine:
                 raise _no_image(image) from error
             container_id = created["Id"]
             try:
-                self.client.api.start(container_id)
+                api.start(container_id)
             except (docker_errors.DockerException, requests.exceptions.RequestException) as error:
                 with contextlib.suppress(docker_errors.DockerException, requests.exceptions.RequestException):
-                    self.client.api.remove_container(container_id, force=True)
+                    api.remove_container(container_id, force=True)
                 if isinstance(error, docker_errors.APIError) and _is_port_conflict(error):
                     raise PortInUse(in_use) from error
                 raise
         return container_id
 
     def _tutorial_attrs(self, container_id):
-        """The engine's inspection of a tutorial container; any other container is "not found" too."""
+        """The engine's inspection of a tutorial container; any other container (a build's step too) is "not found"."""
         try:
-            with self._translated():
-                attrs = self.client.api.inspect_container(container_id)
+            with self._api() as api:
+                attrs = api.inspect_container(container_id)
         except ContainerNotFound:
             attrs = {}
-        if (attrs.get("Config") or {}).get("Labels", {}).get(LESSON_LABEL) != LESSON:
+        config = attrs.get("Config") or {}
+        if (config.get("Labels") or {}).get(LESSON_LABEL) != LESSON or is_build_step(" ".join(config.get("Cmd") or [])):
             raise ContainerNotFound(_gone(container_id))
         return attrs
 
@@ -210,14 +251,14 @@ class Engine:
     def logs(self, container_id, tail):
         """The last `tail` lines a tutorial container printed, stdout and stderr together, as `docker logs`."""
         full_id = self.tutorial_container(container_id)
-        with self._translated():
-            return self.client.api.logs(full_id, stdout=True, stderr=True, tail=tail).decode(errors="replace")
+        with self._api() as api:
+            return api.logs(full_id, stdout=True, stderr=True, tail=tail).decode(errors="replace")
 
     def history(self, tag):
         """The image's layers, newest first, as `docker history`; empty when the image is not built."""
-        with self._translated():
+        with self._api() as api:
             try:
-                rows = self.client.api.history(tag)
+                rows = api.history(tag)
             except docker_errors.ImageNotFound:
                 return []
         return [
@@ -233,9 +274,9 @@ class Engine:
         """Stop then remove a tutorial container, as `docker stop ID && docker rm ID`."""
         full_id = self.tutorial_container(container_id)
         try:
-            with self._translated():
-                self.client.api.stop(full_id)
-                self.client.api.remove_container(full_id)
+            with self._api(acting=True) as api:
+                api.stop(full_id)
+                api.remove_container(full_id)
         except ContainerNotFound as error:
             raise ContainerNotFound(_gone(container_id)) from error
         except EngineError as error:
@@ -247,8 +288,8 @@ class Engine:
 
     def build(self, context, tag, build_args):
         """Yield the engine's build output, chunk by chunk, while it builds (the classic builder's stream)."""
-        with self._translated():
-            yield from self.client.api.build(
+        with self._api(acting=True) as api:
+            yield from api.build(
                 path=str(context), tag=tag, buildargs=build_args, rm=True, forcerm=True, decode=True
             )
 
@@ -270,7 +311,7 @@ class Engine:
     def remove_named(self, prefix, workers):
         """Force-remove every tutorial container whose name starts with `prefix`, `workers` at a time; their ids.
 
-        As `docker rm -f $(docker ps -aq --filter label=classroom.lesson=cowserv --filter name=^PREFIX)`: the
+        As `docker ps -aq --filter label=classroom.lesson=cowserv --filter name=^PREFIX | xargs -r docker rm -f`: the
         list comes from the engine now and carries the lesson label, so no other container is ever touched.
         """
         doomed = [c.id for c in self.containers() if c.name.startswith(prefix)]
@@ -279,8 +320,8 @@ class Engine:
         return doomed
 
     def _force_remove(self, container_id):
-        with contextlib.suppress(ContainerNotFound), self._translated():
-            self.client.api.remove_container(container_id, force=True)
+        with contextlib.suppress(ContainerNotFound), self._api(acting=True) as api:
+            api.remove_container(container_id, force=True)
 
 
 def _no_image(image):
@@ -291,13 +332,44 @@ def _gone(container_id):
     return f"No tutorial container {container_id[:12]}: it is already gone, or it is not one of the lesson's."
 
 
-def _client_from_environment(timeout):
-    """docker.from_env(), or the current docker context's endpoint when DOCKER_HOST is unset, as the CLI does."""
+def _client_from_environment(timeout, version=None):
+    """docker.from_env(), or the current docker context's endpoint when DOCKER_HOST is unset, as the CLI does.
+
+    Without `version` the client asks the engine which API version to speak, within `timeout`.
+    """
     if "DOCKER_HOST" not in os.environ:
         context = ContextAPI.get_current_context()
         if context is not None and context.name != "default":
-            return docker.DockerClient(base_url=context.Host, tls=context.TLSConfig, timeout=timeout)
-    return docker.from_env(timeout=timeout)
+            return docker.DockerClient(base_url=context.Host, tls=context.TLSConfig, timeout=timeout, version=version)
+    return docker.from_env(timeout=timeout, version=version)
+
+
+def _timed_out(error):
+    """True when the engine took the connection but did not answer in time, however the SDK wrapped the timeout."""
+    while error is not None:
+        if isinstance(error, requests.exceptions.Timeout):
+            return True
+        error = error.__cause__ or error.__context__
+    return False
+
+
+class EventStream:
+    """The engine's open event stream: iterate it for EngineEvents; close() ends it from another thread."""
+
+    def __init__(self, raw, api):
+        self._raw, self._api = raw, api
+
+    def __iter__(self):
+        with self._api():
+            for event in self._raw:
+                attributes = (event.get("Actor") or {}).get("Attributes") or {}
+                kind = event.get("Type", "")
+                yield EngineEvent(kind, event.get("Action", ""),
+                                  of_lesson=kind == "container" and attributes.get(LESSON_LABEL) == LESSON)
+
+    def close(self):
+        with contextlib.suppress(Exception):  # already closed, or cut by the engine: closed either way
+            self._raw.close()
 
 
 def _container_from_row(row):

@@ -50,14 +50,20 @@ def containers_view():
             "engine_error": engine_error, "list_cli": cli.list_command()}
 
 
+def build_panel_version():
+    """Changes when the build moves on, and when an image changes on the engine (a `docker build` or `docker rmi`
+    from the CLI too), so open build panels show the image and layers the engine has."""
+    return f"{get_builder().version}-{get_snapshot().images_version}"
+
+
 def image_view():
     """The current build, the image as the engine has it and its layers (`docker history`)."""
+    version = build_panel_version()  # taken first: a change while reading shows at the next poll
     try:
         image, layers = get_engine().image(image_ref()), get_engine().history(image_ref())
     except EngineError:
         image, layers = None, []
-    builder = get_builder()
-    return {"build": builder.current, "build_version": builder.version, "image": image, "layers": layers,
+    return {"build": get_builder().current, "build_version": version, "image": image, "layers": layers,
             "build_cli": build_plan().command, "history_cli": cli.history_command(image_ref())}
 
 

@@ -12,6 +12,7 @@ import hashlib
 import logging
 import threading
 import time
+import weakref
 
 from flask import current_app
 
@@ -32,6 +33,10 @@ class ContainerSnapshot:
         self._stale = True  # re-read at the next view: the dashboard changed something itself
         self._changed = False  # re-read once min_interval has passed since the last read: the events said so
         self._watcher = None
+        self._watch_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._events = None  # the open event stream, closed by stop()
+        self._images_version = 0
         self._stopping_lock = threading.Lock()
         self._stopping = collections.Counter()  # full ids being stopped and removed right now, by how many requests
         self.reads = 0  # engine list calls made, for the tests and the benchmark
@@ -75,21 +80,69 @@ class ContainerSnapshot:
         """Mark the list stale: the next viewer re-reads it from the engine."""
         self._stale = True
 
+    @property
+    def images_version(self):
+        """Changes whenever the engine reports an image event (a build, a tag, a removal), from the CLI too."""
+        self._watch()
+        return self._images_version
+
     def _watch(self):
-        if self._watcher is None or not self._watcher.is_alive():
+        """Follow the engine's events from a thread of its own, started once however many viewers ask at once."""
+        with self._watch_lock:
+            if self._stop.is_set() or (self._watcher is not None and self._watcher.is_alive()):
+                return
             self._watcher = threading.Thread(target=self._follow_events, name="engine-events", daemon=True)
             self._watcher.start()
+            _watching.add(self)
 
     def _follow_events(self):
-        """Invalidate on every event of a tutorial container; reconnect when the engine goes away and back."""
-        while True:
+        """Mark the list changed on every event of a tutorial container, and re-read it whenever the stream
+        (re)opens: whatever happened while it was closed, or before it first opened, was not seen."""
+        while not self._stop.is_set():
             try:
-                for _ in self._engine.container_events():
-                    self._changed = True
+                events = self._events = self._engine.events()
+                if self._stop.is_set():  # stop() came while the stream opened, and may not have seen it
+                    events.close()
+                self._stale = True
+                self._images_version += 1
+                for event in events:
+                    if event.kind == "image":
+                        self._images_version += 1
+                    elif event.of_lesson:
+                        self._changed = True
             except Exception as error:  # a stream cut mid-read has several faces; whatever it is, reconnect
                 log.debug("engine events interrupted: %s", error)
-            self._stale = True  # events may have been missed while not connected
-            time.sleep(1)
+            finally:
+                self._events = None
+            self._stop.wait(1)
+
+    @property
+    def watching(self):
+        """True while a thread follows the engine's events for this snapshot."""
+        return self._watcher is not None and self._watcher.is_alive()
+
+    @property
+    def following(self):
+        """True while the engine's event stream is open: from then on, every change reaches the versions."""
+        return self._events is not None
+
+    def stop(self):
+        """Stop following the engine's events and close the stream: the app is going away."""
+        self._stop.set()
+        events = self._events
+        if events is not None:
+            events.close()
+        if self._watcher is not None:
+            self._watcher.join(timeout=5)
+
+
+_watching = weakref.WeakSet()  # snapshots whose watcher was started in this process
+
+
+def stop_watchers():
+    """Stop every snapshot's watcher in this process: as a worker exits, and after each test."""
+    for snapshot in list(_watching):
+        snapshot.stop()
 
 
 def get_snapshot():

@@ -14,6 +14,7 @@ from flask.testing import FlaskClient
 
 from dashboard import create_app
 from dashboard.security import CSRF_HEADER, grant_instructor
+from dashboard.snapshot import stop_watchers
 
 
 class InstructorClient(FlaskClient):
@@ -25,7 +26,7 @@ class InstructorClient(FlaskClient):
     def __init__(self, *args, instructor=True, **kwargs):
         super().__init__(*args, **kwargs)
         if instructor:
-            with self.session_transaction() as session:
+            with self.session_transaction() as session, self.application.app_context():
                 self.environ_base[f"HTTP_{CSRF_HEADER.upper().replace('-', '_')}"] = grant_instructor(session)
 
 
@@ -41,6 +42,13 @@ def instance_folder(tmp_path_factory):
 @pytest.fixture(autouse=True)
 def instructor_clients(monkeypatch):
     monkeypatch.setattr(Flask, "test_client_class", InstructorClient)
+
+
+@pytest.fixture(autouse=True)
+def no_open_event_streams():
+    """Every app a test made stops following the engine's events when the test ends."""
+    yield
+    stop_watchers()
 
 
 @pytest.fixture

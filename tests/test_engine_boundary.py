@@ -102,7 +102,7 @@ def api():
 @pytest.fixture
 def engine(api):
     engine = Engine()
-    engine._client = FakeClient(api)
+    engine._clients = (FakeClient(api), FakeClient(api))  # (reader, actor)
     return engine
 
 
@@ -425,3 +425,29 @@ def test_run_when_the_engine_is_down_is_engine_unavailable(engine, api, port_fre
 
     with pytest.raises(EngineUnavailable):
         engine.run("cowserv:latest", 8001)
+
+
+# --- a build's own step containers ------------------------------------------------------------------------
+
+BUILD_STEP_COMMAND = "/bin/sh -c #(nop)  LABEL classroom.lesson=cowserv"  # as the engine lists the classic builder's
+
+
+def test_containers_leaves_out_a_builds_step_containers(engine, api):
+    api.answers["containers"] = [
+        {"Id": FULL_ID, "Names": ["/eager_wu"], "Command": "/bin/sh -c 'python3 -m http.server 8000'",
+         "Labels": dict(LESSON_LABELS), "State": "running"},
+        {"Id": OTHER_ID, "Names": ["/busy_builder"], "Command": BUILD_STEP_COMMAND,
+         "Labels": dict(LESSON_LABELS), "State": "created"},
+    ]
+
+    assert [container.id for container in engine.containers()] == [FULL_ID]
+
+
+def test_a_builds_step_container_is_out_of_every_actions_reach(engine, api):
+    step = lesson_container(OTHER_ID)
+    step["Config"]["Cmd"] = ["/bin/sh", "-c", "#(nop) ", "LABEL classroom.lesson=cowserv"]
+    api.answers["inspect_container"] = step
+
+    with pytest.raises(ContainerNotFound):
+        engine.stop_and_remove(OTHER_ID[:12])
+    assert api.names() == ["inspect_container"]

@@ -7,7 +7,7 @@ import uuid
 import docker
 import pytest
 
-from tests.support import HTMX, container_ids, page_hooks
+from tests.support import HTMX, container_ids, page_hooks, wait_until
 from dashboard import create_app
 from dashboard.engine import LESSON, LESSON_FILTER, LESSON_LABEL
 
@@ -53,6 +53,8 @@ def test_a_second_press_during_a_build_joins_it(app, cowserv_image):
 
 def test_an_open_panel_polls_cheaply_until_a_build_starts(app, cowserv_image):
     client = app.test_client()
+    client.get("/images/build", headers=HTMX)
+    wait_until(lambda: app.extensions["snapshot"].following, "the event stream opening")  # its opening re-reads what it might have missed
     panel = client.get("/images/build", headers=HTMX).text
     since = panel.split("since=")[1].split('"')[0]
     assert client.get(f"/images/build?since={since}", headers=HTMX).status_code == 204
