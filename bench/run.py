@@ -275,7 +275,7 @@ def class_stop(bench, size):
 
 def class_stop_by_cli(bench):
     """Seconds the stop-all command shown beside the button takes in bash."""
-    seconds = shell(bench.shown(get(bench.dashboard(), "/classroom", HTMX)[2], "docker rm -f"))
+    seconds = shell(bench.shown(get(bench.dashboard(), "/classroom", HTMX)[2], "docker ps -aq"))
     assert not bench.docker.api.containers(all=True, filters={"name": f"^{bench.prefix}"})
     return seconds
 
@@ -288,7 +288,8 @@ def shell(command):
 
 def class_start_by_cli(bench, size, first_port):
     """Seconds the loop shown beside the Start button takes in bash (a sequential `docker run -d` each)."""
-    loop = bench.shown(get(bench.dashboard(), f"/classroom/new?count={size}&first_port={first_port}", HTMX)[2],
+    loop = bench.shown(get(bench.dashboard(), f"/classroom/new?count={size}&first_port={first_port}",
+                           {**HTMX, **bench.instructor})[2],
                        "for port in")
     seconds = shell(loop)
     assert len(bench.docker.api.containers(filters={"name": f"^{bench.prefix}"})) == size

@@ -11,6 +11,7 @@ from .engine import CONTAINER_PORT, get_engine
 from .filters import browser_host
 from .lesson import CHANGED, containers_view, image_ref, shown_already
 from .seats import get_classroom
+from .security import Forbidden, is_instructor
 from .snapshot import get_snapshot
 from .transcript_store import get_transcript
 
@@ -56,13 +57,30 @@ def class_view():
             "remove_cli": cli.class_remove_command(classroom.prefix)}
 
 
+def viewer_loop(count, first_port):
+    """The loop a signed-out screen shows, probing no port: the latest start's, else the plain `seq` of the numbers.
+
+    Only the instructor's preview binds ports to see which are free: up to MAX_SEATS binds a request, which
+    anyone's browser (or a script) could repeat, and each can make a real start find its port taken.
+    """
+    start = get_classroom().current
+    if start:
+        return start.command, "The loop the latest start ran, one seat at a time."
+    ports = range(first_port, first_port + count)
+    return (cli.class_command(image_ref(), ports, get_classroom().prefix),
+            "The loop for these numbers; a start skips any port already in use.")
+
+
 def render_classroom(count=None, first_port=None):
     """The whole classroom page; views call this for browsers that did not ask through htmx."""
     count = count or current_app.config["DEFAULT_SEATS"]
     first_port = first_port or current_app.config["FIRST_SEAT_PORT"]
-    class_cli = class_plan(count, first_port)[1]
+    if is_instructor():
+        class_cli, note = class_plan(count, first_port)[1], "The loop with the ports a start would take now."
+    else:
+        class_cli, note = viewer_loop(count, first_port)
     return render_template("classroom.html", count=count, first_port=first_port, class_cli=class_cli,
-                           **class_view())
+                           class_cli_note=note, **class_view())
 
 
 @bp.get("")
@@ -78,7 +96,12 @@ def index():
 
 @bp.get("/new")
 def new():
-    """The class loop for the numbers typed so far, with the ports it would use now, before the click."""
+    """The class loop for the numbers typed so far, with the ports it would use now, before the click.
+
+    The instructor's only: finding the ports in use binds each one (see viewer_loop).
+    """
+    if not is_instructor():
+        raise Forbidden("Only the instructor can preview which ports a class would take: sign in first.")
     config = current_app.config
     defaults = {"count": str(config["DEFAULT_SEATS"]), "first_port": str(config["FIRST_SEAT_PORT"])}
     count, first_port = class_numbers({**defaults, **request.args.to_dict()})
@@ -103,13 +126,13 @@ def start():
 
 @bp.delete("")
 def stop_all():
-    """Stop and remove every seat of the class at once, as `docker rm -f $(docker ps -aq --filter …)`."""
+    """Stop and remove every seat of the class at once, as `docker ps -aq --filter … | xargs -r docker rm -f`."""
     forms.only_fields(request.form, set())
     classroom = get_classroom()
     command = cli.class_remove_command(classroom.prefix)
     with get_transcript().action("class-stop", command, replay=command) as record:
         removed = classroom.remove_all(get_engine(), current_app.config["CLASS_WORKERS"])
-        record["output"] = "\n".join(full_id[:12] for full_id in removed)  # as `docker rm -f $(docker ps -q …)` prints them
+        record["output"] = "\n".join(full_id[:12] for full_id in removed)  # as `docker rm -f` prints `ps -q`'s ids
     get_snapshot().invalidate()
     message = f"Stopped and removed {len(removed)} seat{'' if len(removed) == 1 else 's'}."
     return render_template("message.html", kind="ok", message=message, command=command), CHANGED

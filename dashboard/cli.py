@@ -65,6 +65,10 @@ def class_command(image, ports, name_prefix):
 
 
 def class_remove_command(name_prefix):
-    """`docker rm -f` of every container with the lesson label and a seat's name: the whole class, nothing else."""
+    """`docker rm -f` of every container with the lesson label and a seat's name: the whole class, nothing else.
+
+    Piped through `xargs -r`, so that with no seats it does nothing and succeeds: `docker rm -f $(…)` of an
+    empty list fails, which stops a script under `set -e`.
+    """
     listing = ["docker", "ps", "-aq", "--filter", f"label={LESSON_FILTER}", "--filter", f"name=^{name_prefix}"]
-    return f"docker rm -f $({shlex.join(listing)})"
+    return f"{shlex.join(listing)} | xargs -r docker rm -f"

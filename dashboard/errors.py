@@ -2,8 +2,9 @@
 
 import logging
 
-from flask import render_template
-from werkzeug.exceptions import HTTPException
+from flask import current_app, render_template
+from flask.globals import request_ctx
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from . import htmx
 from .engine import EngineError
@@ -14,6 +15,8 @@ log = logging.getLogger(__name__)
 
 
 def _render(message, status, refresh=False):
+    if request_ctx.url_adapter is None:  # a Host header Werkzeug cannot read: no URL, and so no page, can be built
+        return message, status, {"Content-Type": "text/plain; charset=utf-8"}
     template = "message.html" if htmx else "error_page.html"
     response = (render_template(template, message=message, kind="error", status=status), status)
     if refresh:
@@ -31,6 +34,11 @@ def register(app):
     @app.errorhandler(EngineError)
     def engine_error(error):
         return _render(str(error), error.status, refresh=error.status == 404)
+
+    @app.errorhandler(RequestEntityTooLarge)
+    def too_large(error):
+        limit = current_app.config["MAX_CONTENT_LENGTH"] // 1024
+        return _render(f"The request is larger than {limit} kB; the dashboard's forms are a few short fields.", 413)
 
     @app.errorhandler(HTTPException)
     def http_error(error):

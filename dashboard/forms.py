@@ -20,16 +20,25 @@ def only_fields(form, allowed):
         raise InvalidInput(f"Unknown field(s): {', '.join(unknown)}.")
 
 
+def whole_number(text, max_digits):
+    """`text` as an int when it is 1 to `max_digits` ASCII digits, else None.
+
+    str.isdigit() alone takes '²' and '١', which int() then refuses (or takes); the length bound keeps int() cheap.
+    """
+    if text and len(text) <= max_digits and text.isascii() and text.isdigit():
+        return int(text)
+    return None
+
+
 def host_port(value):
     """A host port from a form field: a whole number from 1 to 65535."""
     text = (value or "").strip()
     if not text:
         raise InvalidInput("Give a host port, a number from 1 to 65535.")
-    if not text.isascii() or not text.isdigit():
+    port = whole_number(text, 5)
+    if port is None or not 1 <= port <= 65535:
         raise InvalidInput(f"The host port must be a number from 1 to 65535, not {text[:20]!r}.")
-    if len(text) > 5 or not 1 <= int(text) <= 65535:
-        raise InvalidInput(f"The host port must be from 1 to 65535; {text[:20]} is not.")
-    return int(text)
+    return port
 
 
 def container_id(value):
@@ -42,9 +51,18 @@ def container_id(value):
 def seat_count(value, maximum):
     """How many seats a class start makes: a whole number from 1 to the configured maximum."""
     text = (value or "").strip()
-    if not text.isascii() or not text.isdigit() or len(text) > 6 or not 1 <= int(text) <= maximum:
+    count = whole_number(text, 6)
+    if count is None or not 1 <= count <= maximum:
         raise InvalidInput(f"The number of seats must be a whole number from 1 to {maximum}, not {text[:20]!r}.")
-    return int(text)
+    return count
+
+
+def last_event_id(value):
+    """The index of the last build-log line a reconnecting viewer saw (its Last-Event-ID header), or None.
+
+    A header is the client's to write: anything but a plain number means "from the start".
+    """
+    return whole_number(value, 9)
 
 
 def first_seat_port(value, count):

@@ -5,7 +5,7 @@ from flask import Blueprint, Response, redirect, render_template, request, strea
 from . import forms, htmx
 from .builds import get_builder
 from .engine import get_engine
-from .lesson import build_plan, image_view, render_page, shown_already
+from .lesson import build_panel_version, build_plan, image_view, render_page, shown_already
 
 bp = Blueprint("images", __name__, url_prefix="/images")
 
@@ -18,7 +18,7 @@ def show_build():
     """
     if not htmx:
         return render_page()
-    if shown_already(get_builder().version):
+    if shown_already(build_panel_version()):
         return "", 204
     return render_template("build_panel.html", **image_view())
 
@@ -50,8 +50,8 @@ def build_events():
     A viewer that joins late gets the log from the start; a reconnecting one resumes after Last-Event-ID.
     """
     build = get_builder().current
-    last_seen = request.headers.get("Last-Event-ID", "")
-    start = int(last_seen) + 1 if last_seen.isdigit() else 0
+    last_seen = forms.last_event_id(request.headers.get("Last-Event-ID"))
+    start = 0 if last_seen is None else last_seen + 1
 
     def stream():
         for item in build.follow(start) if build else ():

@@ -1,16 +1,25 @@
 """The transcript as a bash script that replays the lesson on a clean host, written the way the tutorial teaches."""
 
+import re
+
+# A stop-all as transcripts kept it before it went through `xargs -r`: with no seats it fails, and stops the script.
+LEGACY_STOP_ALL = re.compile(r"docker rm -f \$\((docker ps -aq [^()]*)\)")
+# The class loop (cli.class_command): its ports, as numbers and `$(seq FIRST LAST)` stretches, and the seats' prefix.
+SEAT_LOOP = re.compile(r'for port in ([0-9 $()seq]+); do docker run -d --name "([a-zA-Z0-9_-]+)\$port"')
+STRETCH = re.compile(r"\$\(seq (\d+) (\d+)\)|(\d+)")
+
 
 def replay_script(entries, context):
     """A script that runs the transcript's successful actions in order.
 
     Containers go into variables as the tutorial does (`cid=$(docker run -d ...)`, then `docker stop $cid`), so
-    the script never depends on ids from this session. Failed actions, and removals of containers the script did
-    not start, stay as comments.
+    the script never depends on ids from this session; a class's seats go by their names. Failed actions, and
+    removals of containers the script did not start, stay as comments.
     """
     runs = [entry for entry in entries if entry.action == "run" and entry.ok]
-    names = {entry.container_id: "cid" if len(runs) == 1 else f"cid{number}"
-             for number, entry in enumerate(runs, start=1)}
+    variables = {entry.container_id: "cid" if len(runs) == 1 else f"cid{number}"
+                 for number, entry in enumerate(runs, start=1)}
+    known = {**_seat_names(entries), **{container_id: f"${name}" for container_id, name in variables.items()}}
     lines = [
         "#!/usr/bin/env bash",
         "# The cowserv lesson as the dashboard ran it. Run it in the cowserv build context",
@@ -20,19 +29,45 @@ def replay_script(entries, context):
         "",
     ]
     for entry in entries:
-        lines.append(f"# {entry.at:%Y-%m-%d %H:%M:%S} UTC")
-        if not entry.ok:
-            lines.append(f"# failed then: {entry.command}")
-        elif entry.action == "run":
-            lines.append(f"{names[entry.container_id]}=$({entry.replay})")
-        elif entry.action == "remove" and entry.container_id in names:
-            name = names[entry.container_id]
-            lines.append(f"docker stop ${name} && docker rm ${name}")
-        elif entry.action == "remove":
-            lines.append(f"# not started by this script: {entry.command}")
-        else:
-            lines.append(entry.replay)
+        lines += [f"# {entry.at:%Y-%m-%d %H:%M:%S} UTC", _line(entry, variables, known)]
     return "\n".join(lines) + "\n"
+
+
+def _line(entry, variables, known):
+    """The script's line for one entry; `known` is how the script names each container it starts ($cid, seat-8001)."""
+    if not entry.ok:
+        return f"# failed then: {entry.command}"
+    if entry.action == "run":
+        return f"{variables[entry.container_id]}=$({entry.replay})"
+    if entry.action == "remove" and entry.container_id in known:
+        name = known[entry.container_id]
+        return f"docker stop {name} && docker rm {name}"
+    if entry.action == "remove":
+        return f"# not started by this script: {entry.command}"
+    if entry.action == "class-stop":
+        return _stop_all(entry.replay)
+    return entry.replay
+
+
+def _seat_names(entries):
+    """{container id: seat name} for the seats of the class starts replayed, so a seat removed on its own goes by name.
+
+    A start's output has a seat's id per line in port order, as its loop takes the ports.
+    """
+    names = {}
+    for entry in entries:
+        loop = SEAT_LOOP.match(entry.replay or "") if entry.action == "class-start" and entry.ok else None
+        if loop:
+            ports = [port for first, last, single in STRETCH.findall(loop[1])
+                     for port in (range(int(first), int(last) + 1) if first else [int(single)])]
+            names.update(zip(entry.output.split(), (f"{loop[2]}{port}" for port in ports)))
+    return names
+
+
+def _stop_all(replay):
+    """The stop-all line, as the page shows it now even when an older transcript kept `docker rm -f $(…)`."""
+    legacy = LEGACY_STOP_ALL.fullmatch(replay)
+    return f"{legacy[1]} | xargs -r docker rm -f" if legacy else replay
 
 
 def _quoted_default(path):

@@ -1,10 +1,20 @@
-"""Helpers the tests share (fixtures live in conftest.py): htmx headers, the page's hooks, running by the button."""
+"""Helpers the tests share (fixtures live in conftest.py): htmx headers, the page's hooks, running by the button,
+waiting without racing, and an engine a test can stop."""
 
+import asyncio
+import contextlib
+import os
+import random
+import re
+import socket
 import subprocess
+import threading
 import time
 from html.parser import HTMLParser
 
 import requests
+
+from dashboard.ports import host_port_free
 
 HTMX = {"HX-Request": "true"}
 
@@ -23,6 +33,17 @@ def run_by_button(client, port, created):
     return container_id
 
 
+def start_class(client, app, count, first_port):
+    """Press Start the class and wait for every seat to be started or refused; (response, the ClassStart)."""
+    response = client.post("/classroom", data={"count": str(count), "first_port": str(first_port)}, headers=HTMX)
+    assert response.status_code == 200, response.text
+    assert "containers-changed" in response.headers["HX-Trigger"]
+    start = app.extensions["classroom"].current
+    wait_until(lambda: not start.running, "the class start's end", timeout=120)
+    app.extensions["snapshot"].invalidate()  # the seats' events do within a refresh period; the test goes on now
+    return response, start
+
+
 def get_cow(port, timeout=20):
     """The cow page on a host port, waiting for python -m http.server to come up."""
     deadline = time.monotonic() + timeout
@@ -33,6 +54,35 @@ def get_cow(port, timeout=20):
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.2)
+
+
+def wait_until(check, what, timeout=30, every=0.1):
+    """check()'s first truthy answer, asked every `every` seconds; fails saying `what` did not happen in `timeout`.
+
+    The timeout only keeps a broken build from hanging: it is generous on purpose, and never the assertion.
+    """
+    deadline = time.monotonic() + timeout
+    while not (answer := check()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} did not happen within {timeout} s")
+        time.sleep(every)
+    return answer
+
+
+def free_tcp_port():
+    """Another host port nothing listens on right now (the free_port fixture gives one a test)."""
+    with socket.socket() as probe:
+        probe.bind(("0.0.0.0", 0))
+        return probe.getsockname()[1]
+
+
+def free_ports(count):
+    """`count` consecutive host ports nothing listens on, below the ephemeral range (so no client socket takes one)."""
+    for _ in range(50):
+        first = random.randrange(20000, 32000)
+        if all(host_port_free(port) for port in range(first, first + count)):
+            return list(range(first, first + count))
+    raise RuntimeError(f"no {count} consecutive free ports")
 
 
 def shell(command, **kwargs):
@@ -68,3 +118,86 @@ def page_hooks(html):
     parser = _PageHooks()
     parser.feed(html if isinstance(html, str) else html.decode())
     return parser.commands, parser.container_ids
+
+
+REQUEST_LINE = re.compile(rb"(GET|HEAD|POST|PUT|DELETE) (\S+) HTTP/1\.[01]\r\n")
+
+
+class EngineSwitch:
+    """A unix-socket proxy in front of the engine that a test can stop and start, as an engine goes away and back.
+
+    stop() removes the socket and cuts every connection open through it, the pooled and the streaming ones, so the
+    dashboard's very next engine call fails whichever connection it would have used; start() listens again.
+    `writes` lists the state-changing API calls ("POST /v1.41/containers/create") that went through, in order.
+    """
+
+    def __init__(self, listen_path, engine_path):
+        self.listen_path, self.engine_path = str(listen_path), engine_path
+        self.writes = []
+        self._loop = asyncio.new_event_loop()
+        self._server = None
+        self._transports = set()
+        self._piping = set()  # the connections' tasks, which stop() waits for
+        threading.Thread(target=self._loop.run_forever, name="engine-switch", daemon=True).start()
+
+    def _run(self, coroutine):
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout=30)
+
+    def start(self):
+        self._run(self._listen())
+        return self
+
+    def stop(self):
+        self._run(self._cut())
+
+    def close(self):
+        self.stop()
+        self._loop.call_soon_threadsafe(self._loop.stop)
+
+    async def _listen(self):
+        self._server = await asyncio.start_unix_server(self._connection, path=self.listen_path)
+
+    async def _cut(self):
+        if self._server is not None:
+            self._server.close()
+            self._server = None
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.listen_path)
+        for transport in list(self._transports):
+            transport.abort()  # at once, without flushing: the other end sees the connection drop
+        if self._piping:
+            await asyncio.wait(self._piping, timeout=10)
+
+    async def _connection(self, client_reader, client_writer):
+        try:
+            engine_reader, engine_writer = await asyncio.open_unix_connection(self.engine_path)
+        except OSError:
+            client_writer.transport.abort()
+            return
+        pair, task = {client_writer.transport, engine_writer.transport}, asyncio.current_task()
+        self._transports |= pair
+        self._piping.add(task)
+        try:
+            await asyncio.gather(_pipe(client_reader, engine_writer, self._note), _pipe(engine_reader, client_writer))
+        finally:
+            self._transports -= pair
+            self._piping.discard(task)
+
+    def _note(self, seen, data):
+        """Note the request lines that start in `data` (`seen` is what came just before it on the connection)."""
+        window = seen + data
+        self.writes += [f"{line[1].decode()} {line[2].decode()}" for line in REQUEST_LINE.finditer(window)
+                        if line.end() > len(seen) and line[1] not in (b"GET", b"HEAD")]
+        return window[-512:]  # enough to see a request line split between two reads
+
+
+async def _pipe(reader, writer, note=None):
+    """Copy bytes one way until either side closes, then close the other; `note` sees what passes."""
+    seen = b""
+    with contextlib.suppress(ConnectionError, OSError):
+        while data := await reader.read(65536):
+            if note:
+                seen = note(seen, data)
+            writer.write(data)
+            await writer.drain()
+    writer.close()

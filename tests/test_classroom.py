@@ -4,15 +4,16 @@ Each test's seats carry a prefix of their own (SEAT_PREFIX), so stop-all in one 
 and teardown force-removes every container named with it, pass or fail.
 """
 
-import random
+import contextlib
 import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from flask import template_rendered
 
-from tests.support import HTMX, get_cow, page_hooks, shell
-from dashboard import create_app
+from tests.support import HTMX, free_ports, get_cow, page_hooks, shell, start_class
+from dashboard import create_app, seats
 from dashboard.ports import host_port_free
 
 pytestmark = pytest.mark.engine
@@ -28,28 +29,6 @@ def app(tmp_path, prefix, docker_client):
     yield create_app({"TESTING": True, "TRANSCRIPT_PATH": str(tmp_path / "transcript.sqlite3"), "SEAT_PREFIX": prefix})
     for container in docker_client.containers.list(all=True, filters={"name": f"^{prefix}"}):
         container.remove(force=True)
-
-
-def free_ports(count):
-    """`count` consecutive host ports nothing listens on, below the ephemeral range (so no client socket takes one)."""
-    for _ in range(50):
-        first = random.randrange(20000, 32000)
-        if all(host_port_free(port) for port in range(first, first + count)):
-            return list(range(first, first + count))
-    raise RuntimeError(f"no {count} consecutive free ports")
-
-
-def start_class(client, app, count, first_port):
-    response = client.post("/classroom", data={"count": str(count), "first_port": str(first_port)}, headers=HTMX)
-    assert response.status_code == 200, response.text
-    assert "containers-changed" in response.headers["HX-Trigger"]
-    start = app.extensions["classroom"].current
-    deadline = time.monotonic() + 120
-    while start.running:
-        assert time.monotonic() < deadline, "the class start did not finish in 120 s"
-        time.sleep(0.1)
-    app.extensions["snapshot"].invalidate()  # the seats' events do within a refresh period; the test goes on now
-    return response, start
 
 
 def seats_on_engine(docker_client, prefix):
@@ -135,7 +114,7 @@ def test_stop_all_removes_the_class_and_leaves_other_containers_alone(app, clien
     assert response.status_code == 200, response.text
     assert "Stopped and removed 2 seats." in response.text
     assert page_hooks(response.text)[0] == [
-        f"docker rm -f $(docker ps -aq --filter label=classroom.lesson=cowserv --filter 'name=^{prefix}')"
+        f"docker ps -aq --filter label=classroom.lesson=cowserv --filter 'name=^{prefix}' | xargs -r docker rm -f"
     ]
     assert "containers-changed" in response.headers["HX-Trigger"]
     assert seats_on_engine(docker_client, prefix) == {}
@@ -153,7 +132,7 @@ def test_shown_stop_all_command_pasted_into_bash_removes_the_class_only(app, cli
     created(lone.id)
     _, start = start_class(client, app, 2, seat_ports[0])
     fragment = class_fragment(client)
-    [remove] = [command for command in page_hooks(fragment)[0] if command.startswith("docker rm -f")]
+    [remove] = [command for command in page_hooks(fragment)[0] if command.endswith("| xargs -r docker rm -f")]
 
     result = shell(remove)
     assert result.returncode == 0, result.stderr
@@ -161,6 +140,14 @@ def test_shown_stop_all_command_pasted_into_bash_removes_the_class_only(app, cli
     assert seats_on_engine(docker_client, prefix) == {}
     lone.reload()
     assert lone.status == "running"
+
+
+def test_stop_all_without_seats_and_its_command_do_nothing_and_succeed(app, client, docker_client, prefix):
+    response = client.delete("/classroom", headers=HTMX)
+    assert response.status_code == 200 and "Stopped and removed 0 seats." in response.text
+    [command] = page_hooks(response.text)[0]
+    result = shell(f"set -euo pipefail; {command}; echo still running")  # as a replayed transcript runs it
+    assert (result.returncode, result.stdout) == (0, "still running\n"), result.stderr
 
 
 @pytest.mark.parametrize("count, first_port, message", [
@@ -226,14 +213,59 @@ def test_while_a_class_starts_its_viewers_cost_one_engine_list_call_a_refresh_pe
     assert snapshot.reads - reads <= periods + 1  # a read for the first change, then one a period at most
 
 
+def shown_loop(response):
+    [loop] = [command for command in page_hooks(response.text)[0] if command.startswith("for port in")]
+    return loop
+
+
+@contextlib.contextmanager
+def rendered():
+    """The context of every template rendered in the block, by template name."""
+    contexts = {}
+
+    def note(sender, template, context, **extra):
+        contexts[template.name] = context
+
+    with template_rendered.connected_to(note):
+        yield contexts
+
+
+def test_a_signed_out_screen_shows_the_class_loop_without_binding_a_port(app, prefix, monkeypatch):
+    first, held, *rest = free_ports(4)
+    app.config.update(DEFAULT_SEATS=3, FIRST_SEAT_PORT=first)
+    probes = []
+    monkeypatch.setattr(seats, "host_port_free", lambda port: probes.append(port) or host_port_free(port))
+    viewer = app.test_client(instructor=False)
+    with socket.socket() as squatter:
+        squatter.bind(("0.0.0.0", held))
+        squatter.listen()
+        with rendered() as contexts:
+            page = viewer.get("/classroom")
+        preview = viewer.get(f"/classroom/new?count=3&first_port={first}", headers=HTMX)
+        assert probes == []  # the viewer's requests bound no port
+        instructor_page = app.test_client().get("/classroom")
+        assert probes  # the instructor's page did, to skip the one in use
+
+    loop = 'do docker run -d --name "{}$port" -p "$port:8000" cowserv:latest; done'.format(prefix)
+    assert shown_loop(page) == f"for port in $(seq {first} {rest[0]}); {loop}"  # the plain seq, port held or not
+    assert contexts["classroom.html"]["class_cli_note"] == ("The loop for these numbers; a start skips any port "
+                                                            "already in use.")
+    assert shown_loop(instructor_page) == f"for port in {first} $(seq {rest[0]} {rest[1]}); {loop}"
+    assert preview.status_code == 403
+    assert "Only the instructor can preview which ports a class would take: sign in first." in preview.text
+
+
 def test_a_signed_out_viewer_sees_the_class_but_cannot_start_or_stop_it(app, client, cowserv_image, docker_client,
                                                                         prefix):
     [port] = free_ports(1)
     start_class(client, app, 1, port)
     viewer = app.test_client(instructor=False)
-    page = viewer.get("/classroom").text
+    with rendered() as contexts:
+        response = viewer.get("/classroom")
+    page = response.text
     assert f'data-seat="{prefix}{port}"' in page
-    assert any(command.startswith("for port in") for command in page_hooks(page)[0])
+    assert shown_loop(response) == app.extensions["classroom"].current.command  # the latest start's, unprobed
+    assert contexts["classroom.html"]["class_cli_note"] == "The loop the latest start ran, one seat at a time."
     assert 'hx-post="/classroom"' not in page and 'hx-delete="/classroom"' not in page
     page = client.get("/classroom").text
     assert 'hx-post="/classroom"' in page and 'hx-delete="/classroom"' in page
@@ -272,7 +304,7 @@ def test_a_class_start_and_stop_are_written_down_and_replayed_verbatim(app, clie
     started_ids = sorted(seat.container_id for seat in start.seats)
     assert entries["class-start"].command == start.command
     assert sorted(entries["class-start"].output.split()) == started_ids  # the loop prints an id per seat
-    # `docker rm -f $(docker ps -aq …)` prints each id it removed, as docker ps -q gives them: short.
+    # `docker ps -aq … | xargs -r docker rm -f` prints each id it removed, as docker ps -q gives them: short.
     assert sorted(entries["class-stop"].output.split()) == sorted(full_id[:12] for full_id in started_ids)
     script = client.get("/transcript/script").text
     assert start.command in script and entries["class-stop"].command in script

@@ -104,3 +104,18 @@ def test_remove_command_uses_the_12_char_short_id():
 
 def test_remove_command_with_a_short_id_keeps_it():
     assert cli.remove_command(FULL_ID[:12]) == "docker stop 4f1c2b3a5d6e && docker rm 4f1c2b3a5d6e"
+
+
+def test_class_command_splits_the_seq_where_a_port_is_skipped():
+    command = cli.class_command("cowserv:latest", [8001, 8003, 8004], "seat-")
+
+    assert command == ('for port in 8001 $(seq 8003 8004); do docker run -d --name "seat-$port" -p "$port:8000" '
+                       "cowserv:latest; done")
+
+
+def test_class_remove_command_lists_the_seats_and_removes_them_only_when_there_are_some():
+    command = cli.class_remove_command("seat-")
+
+    assert command == ("docker ps -aq --filter label=classroom.lesson=cowserv --filter 'name=^seat-' "
+                       "| xargs -r docker rm -f")
+    assert "$(" not in command  # `docker rm -f $()` of no seats fails, and stops a script under `set -e`

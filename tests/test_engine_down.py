@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from tests.support import HTMX
+from tests.support import HTMX, page_hooks
 from dashboard import create_app
 
 pytestmark = pytest.mark.engine
@@ -25,17 +25,54 @@ def down_client(dead_socket):
     return create_app({"TESTING": True}).test_client()
 
 
-@pytest.mark.parametrize("url", ["/", "/containers", "/images/build", "/containers/new?host_port=8080"])
+BANNER = "The Docker engine is not reachable"
+
+PAGES = ["/", "/present", "/classroom", "/classroom/sheet", "/classroom/new?count=2&first_port=20001",
+         # without htmx, the fragments' URLs answer with the whole lesson page
+         "/containers", "/images/build", "/containers/new?host_port=8080", "/transcript"]
+
+
+@pytest.mark.parametrize("url", PAGES)
 def test_every_page_renders_with_the_banner(down_client, url):
     response = down_client.get(url)
     assert response.status_code == 200
-    assert "The Docker engine is not reachable" in response.text or "docker run" in response.text
+    assert BANNER in response.text
     assert "Traceback" not in response.text
+
+
+@pytest.mark.parametrize("url", ["/containers", "/classroom"])
+def test_the_live_fragments_show_the_banner_in_place_of_their_list(down_client, url):
+    response = down_client.get(url, headers=HTMX)
+    assert response.status_code == 200
+    assert BANNER in response.text and "<html" not in response.text
+    assert page_hooks(response.text)[1] == []  # no rows
+
+
+@pytest.mark.parametrize("url, command", [
+    ("/images/build", "docker build --force-rm"),
+    ("/containers/new?host_port=8080", 'docker run -d -p "8080:8000" cowserv:latest'),
+    ("/classroom/new?count=2&first_port=20001", "for port in $(seq 20001 20002); do docker run -d"),
+])
+def test_the_command_fragments_still_show_their_command(down_client, url, command):
+    """They show no engine state, so no banner: the page around them has it. Their command needs no engine."""
+    response = down_client.get(url, headers=HTMX)
+    assert response.status_code == 200
+    assert BANNER not in response.text and "<html" not in response.text
+    assert any(command in shown for shown in page_hooks(response.text)[0])
+
+
+def test_the_transcript_its_script_and_the_build_stream_need_no_engine(down_client):
+    transcript = down_client.get("/transcript", headers=HTMX)
+    assert transcript.status_code == 200 and 'id="transcript"' in transcript.text
+    script = down_client.get("/transcript/script")
+    assert script.status_code == 200 and script.text.startswith("#!/usr/bin/env bash")
+    events = down_client.get("/images/build/events")
+    assert events.status_code == 200 and events.text == "event: done\ndata: \n\n"  # no build: the stream ends
 
 
 def test_the_page_and_the_live_list_say_why_and_how_to_fix_it(down_client):
     for response in (down_client.get("/"), down_client.get("/containers", headers=HTMX)):
-        assert "The Docker engine is not reachable" in response.text
+        assert BANNER in response.text
         assert "scripts/ensure-engine" in response.text
 
 
@@ -45,15 +82,17 @@ def test_healthz_is_503_with_the_reason(down_client):
     assert response.json["engine"] == "unreachable"
 
 
-@pytest.mark.parametrize(
-    "method, url, data",
-    [("post", "/containers", {"host_port": "8123"}), ("post", "/images/build", None),
-     ("delete", "/containers/" + "a" * 64, None)],
-)
-def test_actions_answer_503_with_a_message(down_client, method, url, data):
+@pytest.mark.parametrize("method, url, data", [
+    ("post", "/containers", {"host_port": "PORT"}), ("post", "/images/build", None),
+    ("delete", "/containers/" + "a" * 64, None), ("get", "/containers/" + "a" * 64 + "/logs", None),
+    ("get", "/containers/" + "a" * 64 + "/cow", None), ("post", "/classroom", {"count": "1", "first_port": "PORT"}),
+    ("delete", "/classroom", None),
+])
+def test_actions_answer_503_with_a_message(down_client, free_port, method, url, data):
+    data = {field: str(free_port) if value == "PORT" else value for field, value in (data or {}).items()}
     response = getattr(down_client, method)(url, data=data, headers=HTMX)
     assert response.status_code == 503
-    assert "does not answer" in response.text
+    assert "The Docker engine does not answer" in response.text
 
 
 def test_the_dashboard_recovers_when_the_engine_comes_back(down_client, dead_socket):

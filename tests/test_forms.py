@@ -1,9 +1,14 @@
-"""dashboard/forms.py: what browsers send is either a clean value or an InvalidInput with a usable message."""
+"""dashboard/forms.py: what browsers send is either a clean value or an InvalidInput, which a request gets as a 400
+with its message."""
+
+import html
 
 import pytest
 from werkzeug.datastructures import MultiDict
 
+from tests.support import HTMX, container_ids
 from dashboard import forms
+from dashboard.engine import LESSON_FILTER
 from dashboard.forms import InvalidInput
 
 
@@ -44,19 +49,32 @@ def test_host_port_refuses_a_missing_port_and_asks_for_one(text):
         forms.host_port(text)
 
 
-def test_host_port_refuses_a_5000_digit_number_without_value_error():
-    # int() on more than 4300 digits raises ValueError (CPython's limit): it must be an InvalidInput instead.
-    text = "9" * 5000
+@pytest.mark.parametrize("port", ["0", "65536", "-1", "eighty", "9" * 5000])
+def test_a_port_out_of_range_is_a_400_with_the_message_and_starts_nothing(client, docker_client, port):
+    # 5000 digits: int() would refuse more than 4300 with a ValueError, a 500; the message quotes 20 of them.
+    before = container_ids(docker_client, label=LESSON_FILTER)
+    for headers in (HTMX, {}):  # the message in place (htmx), or on a page of its own
+        response = client.post("/containers", data={"host_port": port}, headers=headers)
+        assert response.status_code == 400
+        assert f"The host port must be a number from 1 to 65535, not {port[:20]!r}." in html.unescape(response.text)
+    assert container_ids(docker_client, label=LESSON_FILTER) == before
 
-    with pytest.raises(InvalidInput) as refused:
-        forms.host_port(text)
 
-    assert not isinstance(refused.value, ValueError)
-    assert len(str(refused.value)) < 200  # the message quotes a prefix, not the whole input
+def test_a_class_start_with_a_bad_seat_count_is_a_400_with_the_message(client, app):
+    response = client.post("/classroom", data={"count": "\xb2", "first_port": "20001"}, headers=HTMX)
+    assert response.status_code == 400
+    assert "The number of seats must be a whole number from 1 to 300, not '\xb2'." in html.unescape(response.text)
+    assert app.extensions["classroom"].current is None
 
 
-def test_invalid_input_is_a_400():
-    assert InvalidInput.status == 400
+@pytest.mark.parametrize(("text", "number"), [("0", 0), ("41", 41), ("123456789", 123456789)])
+def test_last_event_id_takes_plain_numbers(text, number):
+    assert forms.last_event_id(text) == number
+
+
+@pytest.mark.parametrize("text", [None, "", "\xb2", "1\xb9", "\u0661", "-1", "+1", " 1", "1.0", "1234567890"])
+def test_last_event_id_is_none_for_anything_else(text):
+    assert forms.last_event_id(text) is None
 
 
 @pytest.mark.parametrize("value", ["0123456789ab", "a" * 64, "4f1c2b3a5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f7a8"])

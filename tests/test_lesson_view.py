@@ -4,9 +4,8 @@ import shutil
 import subprocess
 
 import pytest
-import requests
 
-from tests.support import HTMX, page_hooks, run_by_button
+from tests.support import HTMX, get_cow, page_hooks, run_by_button, wait_until
 from dashboard import create_app
 
 pytestmark = pytest.mark.engine
@@ -38,24 +37,25 @@ def test_layers_are_listed_and_a_rebuild_marks_them_from_cache(client, cowserv_i
 def test_the_dashboard_asks_the_cow_from_the_server_side(client, cowserv_image, created, free_port):
     container_id = run_by_button(client, free_port, created)
 
-    for _ in range(50):
-        answer = client.get(f"/containers/{container_id}/cow", headers=HTMX).text
-        if "Yes:" in answer:
-            break
+    def answer():
+        response = client.get(f"/containers/{container_id}/cow", headers=HTMX)
+        assert response.status_code == 200, response.text
+        return response.text if "Yes:" in response.text else None
+
+    answer = wait_until(answer, "the cow answering (python -m http.server up)", every=0.2)
     assert f"Yes: port {free_port} answers with its cow." in answer
-    assert "(oo)" in answer and "<pre class=\"cow\">" in answer
+    assert "(oo)" in answer and '<pre class="cow"' in answer
 
 
 def test_logs_show_http_servers_request_lines_as_docker_logs_does(client, cowserv_image, created, free_port):
     container_id = run_by_button(client, free_port, created)
-    for _ in range(50):
-        try:
-            requests.get(f"http://127.0.0.1:{free_port}/", timeout=2)
-            break
-        except requests.ConnectionError:
-            pass
+    assert get_cow(free_port).status_code == 200  # waits for http.server, which then logs the request
 
-    fragment = client.get(f"/containers/{container_id}/logs", headers=HTMX).text
+    def logged():
+        fragment = client.get(f"/containers/{container_id}/logs", headers=HTMX).text
+        return fragment if "&#34;GET / HTTP/1.1&#34; 200" in fragment else None
+
+    fragment = wait_until(logged, "the request line in `docker logs`", every=0.2)
     assert "&#34;GET / HTTP/1.1&#34; 200" in fragment
     [command] = page_hooks(fragment)[0]
     assert command == f"docker logs --tail 200 {container_id[:12]}"

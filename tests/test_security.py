@@ -8,21 +8,44 @@ import time
 
 import pytest
 
-from tests.support import HTMX
+from tests.support import HTMX, EngineSwitch, free_ports, start_class, wait_until
 from dashboard import create_app
+
+REAL_SOCKET = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock").removeprefix("unix://")
 
 TOKEN = "correct horse battery staple"
 
 
 @pytest.fixture
-def secured_app(tmp_path):
-    return create_app({"TESTING": True, "INSTRUCTOR_TOKEN": TOKEN,
-                       "TRANSCRIPT_PATH": str(tmp_path / "transcript.sqlite3")})
+def switch(tmp_path, monkeypatch):
+    """The engine behind a proxy that notes every state-changing call the app makes (tests/support.py)."""
+    switch = EngineSwitch(tmp_path / "engine.sock", REAL_SOCKET).start()
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{switch.listen_path}")
+    yield switch
+    switch.close()
+
+
+@pytest.fixture
+def secured_app(tmp_path, switch, docker_client, unique_name):
+    prefix = f"{unique_name}-seat-"
+    yield create_app({"TESTING": True, "INSTRUCTOR_TOKEN": TOKEN, "SEAT_PREFIX": prefix,
+                      "TRANSCRIPT_PATH": str(tmp_path / "transcript.sqlite3")})
+    for container in docker_client.containers.list(all=True, filters={"name": f"^{prefix}"}):
+        container.remove(force=True)
 
 
 @pytest.fixture
 def viewer(secured_app):
     return secured_app.test_client(instructor=False)
+
+
+@pytest.fixture
+def seat(secured_app, cowserv_image):
+    """A class of one seat the instructor started, so each refused action has something it would have changed."""
+    _, start = start_class(secured_app.test_client(), secured_app, 1, free_ports(1)[0])
+    transcript = secured_app.extensions["transcript"]
+    wait_until(lambda: transcript.entries(), "the class start written down")
+    return start.seats[0].container_id
 
 
 def csrf_of(page):
@@ -34,14 +57,33 @@ def sign_in(client, token=TOKEN):
     return client.post("/signin", data={"token": token, "csrf_token": csrf})
 
 
+def signed_in(client):
+    return "Sign out" in client.get("/").text
+
+
+def state(app, switch):
+    """What a refused request must leave alone: the engine (no state-changing call), the transcript, the build and
+    the class start (none begun)."""
+    return (len(switch.writes), app.extensions["transcript"].entries(), app.extensions["builder"].current,
+            app.extensions["classroom"].current)
+
+
 STATE_CHANGES = [
     ("post", "/images/build", {}),
-    ("post", "/containers", {"host_port": "8123"}),
-    ("delete", "/containers/" + "a" * 64, {}),
+    ("post", "/containers", {"host_port": "PORT"}),
+    ("delete", "/containers/SEAT", {}),
     ("post", "/transcript/clear", {}),
-    ("post", "/classroom", {"count": "2", "first_port": "8001"}),
+    ("post", "/classroom", {"count": "1", "first_port": "PORT"}),
     ("delete", "/classroom", {}),
+    ("post", "/signout", {}),
 ]
+
+
+def send(client, method, url, data, seat, headers):
+    """One of STATE_CHANGES, aimed at the seat (DELETE) or at a free port (a run, a class start)."""
+    port = str(free_ports(1)[0])
+    data = {field: port if value == "PORT" else value for field, value in data.items()}
+    return getattr(client, method)(url.replace("SEAT", seat), data=data, headers={**HTMX, **headers})
 
 
 def test_the_read_only_screen_shows_the_lesson_without_buttons(viewer):
@@ -53,20 +95,26 @@ def test_the_read_only_screen_shows_the_lesson_without_buttons(viewer):
 
 
 @pytest.mark.parametrize("method, url, data", STATE_CHANGES)
-def test_a_viewer_can_change_nothing_even_with_a_valid_csrf_token(viewer, method, url, data):
+def test_a_viewer_can_change_nothing_even_with_a_valid_csrf_token(secured_app, switch, viewer, seat, method, url,
+                                                                  data):
     csrf = csrf_of(viewer.get("/").text)
-    response = getattr(viewer, method)(url, data=data, headers={**HTMX, "X-CSRF-Token": csrf})
+    before = state(secured_app, switch)
+    response = send(viewer, method, url, data, seat, {"X-CSRF-Token": csrf})
     assert response.status_code == 403
-    assert "Only the instructor can do that" in response.text
+    assert "Only the instructor can do that: sign in first." in response.text
+    assert state(secured_app, switch) == before
 
 
 @pytest.mark.parametrize("method, url, data", STATE_CHANGES)
-def test_the_instructor_without_the_csrf_token_is_refused(secured_app, method, url, data):
+def test_the_instructor_without_the_csrf_token_is_refused(secured_app, switch, seat, method, url, data):
     client = secured_app.test_client(instructor=False)
     assert sign_in(client).status_code == 302
-    response = getattr(client, method)(url, data=data, headers=HTMX)
+    before = state(secured_app, switch)
+    response = send(client, method, url, data, seat, {})
     assert response.status_code == 403
     assert "CSRF token does not match" in response.text
+    assert state(secured_app, switch) == before
+    assert signed_in(client)
 
 
 def test_signing_in_gives_the_buttons_and_signing_out_takes_them_back(secured_app):
@@ -95,19 +143,25 @@ def test_sessions_expire_even_while_the_page_keeps_polling(tmp_path):
     assert "Sign out" not in client.get("/").text
 
 
-def test_a_token_of_digits_signs_in(tmp_path, monkeypatch):
-    monkeypatch.setenv("DASHBOARD_INSTRUCTOR_TOKEN", "123456")  # read as JSON, it would be a number
-    client = create_app({"TESTING": True, "TRANSCRIPT_PATH": str(tmp_path / "t.sqlite3")}).test_client(
-        instructor=False)
-    assert sign_in(client, "123456").status_code == 302
-
-
-def test_a_get_never_changes_state(secured_app):
+def test_a_get_never_changes_state(secured_app, switch, seat):
+    """Every URL that changes something, asked with GET, HEAD and OPTIONS by the signed-in instructor with the CSRF
+    token: a 405 where no view reads it, the page where one does, and nothing changed either way."""
     client = secured_app.test_client(instructor=False)
     sign_in(client)
-    for url in ("/signout", "/transcript/clear", "/images/build"):
-        client.get(url)
-    assert "Sign out" in client.get("/").text
+    csrf = {"X-CSRF-Token": csrf_of(client.get("/").text)}
+    changing = {rule.rule.replace("<container_id>", seat) for rule in secured_app.url_map.iter_rules()
+                if rule.methods & {"POST", "DELETE"}}
+    assert changing == {"/signin", "/signout", "/images/build", "/containers", f"/containers/{seat}",
+                        "/transcript/clear", "/classroom"}
+    before = state(secured_app, switch)
+    for url in sorted(changing):
+        for method in ("GET", "HEAD", "OPTIONS"):
+            response = client.open(url, method=method, query_string={"host_port": "20001", "count": "1"},
+                                   headers={**HTMX, **csrf})
+            assert response.status_code in (200, 204, 405), (method, url, response.status_code)
+    assert state(secured_app, switch) == before
+    assert signed_in(client)
+    assert secured_app.extensions["classroom"].current.seats[0].container_id == seat
 
 
 def test_a_token_is_generated_printed_and_kept_when_none_is_configured(tmp_path, monkeypatch, caplog):

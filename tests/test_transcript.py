@@ -3,12 +3,16 @@
 import re
 import socket
 import subprocess
+from datetime import datetime, timezone
 
 import pytest
 import requests
 
-from tests.support import HTMX, run_by_button
+from tests.support import HTMX, free_ports, run_by_button, start_class, wait_until
 from dashboard import create_app
+from dashboard.engine import LESSON_FILTER
+from dashboard.replay import replay_script
+from dashboard.transcript_store import Entry
 
 pytestmark = pytest.mark.engine
 
@@ -51,7 +55,10 @@ def test_the_transcript_survives_a_restart_and_can_be_cleared(tmp_path, cowserv_
     container_id = run_by_button(first, free_port, created)
 
     restarted = create_app({"TESTING": True, "TRANSCRIPT_PATH": path}).test_client()
-    assert container_id in restarted.get("/").text
+    [entry] = restarted.application.extensions["transcript"].entries()
+    assert (entry.action, entry.ok, entry.output) == ("run", True, container_id)
+    text = transcript(restarted)  # the transcript alone: the page's container list would show the id anyway
+    assert f'docker run -d -p &#34;{free_port}:8000&#34; cowserv:latest' in text and container_id in text
 
     cleared = restarted.post("/transcript/clear", headers=HTMX)
     assert cleared.status_code == 200 and container_id not in cleared.text
@@ -107,3 +114,87 @@ def test_removing_a_container_the_script_did_not_start_stays_a_comment(client, c
     client.delete(f"/containers/{started}", headers=HTMX)
     script = client.get("/transcript/script").text
     assert f"# not started by this script: docker stop {started[:12]} && docker rm {started[:12]}" in script
+
+
+def ours(docker_client, ports, prefix):
+    """The tutorial containers publishing one of `ports` or named with the seat prefix: this test's, not another's."""
+    for container in docker_client.containers.list(all=True, filters={"label": LESSON_FILTER}):
+        bindings = (container.attrs["HostConfig"]["PortBindings"] or {}).get("8000/tcp") or []
+        if container.name.startswith(prefix) or any(int(binding["HostPort"]) in ports for binding in bindings):
+            yield container, int(bindings[0]["HostPort"])
+
+
+def lesson_containers(docker_client, ports, prefix):
+    """{(seat name, or "" for a name the engine chose, host port)} of this test's containers, all running."""
+    found = set()
+    for container, port in ours(docker_client, ports, prefix):
+        assert container.status == "running", container.name
+        found.add((container.name if container.name.startswith(prefix) else "", port))
+    return found
+
+
+def test_a_script_of_every_kind_of_entry_replays_to_the_containers_the_dashboard_left(
+    tmp_path, cowserv_image, docker_client, created, unique_name
+):
+    prefix = f"{unique_name}-seat-"
+    app = create_app({"TESTING": True, "TRANSCRIPT_PATH": str(tmp_path / "t.sqlite3"), "SEAT_PREFIX": prefix})
+    client, ports = app.test_client(), free_ports(7)
+    try:
+        build(client)
+        run_by_button(client, ports[0], created)  # kept
+        removed = run_by_button(client, ports[1], created)
+        assert client.delete(f"/containers/{removed}", headers=HTMX).status_code == 200
+        with socket.socket() as squatter:
+            squatter.bind(("0.0.0.0", ports[2]))
+            squatter.listen()
+            assert client.post("/containers", data={"host_port": str(ports[2])}, headers=HTMX).status_code == 409
+        start_class(client, app, 2, ports[3])
+        assert "Stopped and removed 2 seats." in client.delete("/classroom", headers=HTMX).text
+        assert "Stopped and removed 0 seats." in client.delete("/classroom", headers=HTMX).text
+        start_class(client, app, 2, ports[5])  # a class left running
+        transcript = app.extensions["transcript"]
+        wait_until(lambda: [e.action for e in transcript.entries()].count("class-start") == 2,
+                   "both class starts written down")
+        kinds = [(entry.action, entry.ok) for entry in transcript.entries()]
+        assert kinds == [("build", True), ("run", True), ("run", True), ("remove", True), ("run", False),
+                         ("class-start", True), ("class-stop", True), ("class-stop", True), ("class-start", True)]
+
+        left = lesson_containers(docker_client, ports, prefix)
+        assert left == {("", ports[0]), (f"{prefix}{ports[5]}", ports[5]), (f"{prefix}{ports[6]}", ports[6])}
+        script = tmp_path / "lesson.sh"
+        script.write_text(client.get("/transcript/script").text)
+        for container, _ in ours(docker_client, ports, prefix):
+            container.remove(force=True)  # a clean host for these ports, as the script expects
+        assert lesson_containers(docker_client, ports, prefix) == set()
+
+        replay = subprocess.run(["bash", str(script), app.config["BUILD_CONTEXT"]], capture_output=True, text=True,
+                                timeout=600)
+        assert replay.returncode == 0, replay.stderr
+        assert lesson_containers(docker_client, ports, prefix) == left
+    finally:
+        for container, _ in ours(docker_client, ports, prefix):
+            created(container.id)  # the script's containers too, for the fixture to remove
+
+
+def entry(number, action, command, output="", ok=True, container_id=None):
+    """A transcript entry as the store reads it back, its replay line the command."""
+    return Entry(number, datetime(2026, 1, 1, tzinfo=timezone.utc), action, command, command, output, ok,
+                 container_id)
+
+
+def test_a_seat_removed_on_its_own_is_removed_by_name_in_the_script():
+    loop = ('for port in 8001 $(seq 8003 8004); do docker run -d --name "seat-$port" -p "$port:8000" '
+            "cowserv:latest; done")
+    ids = ["a" * 64, "b" * 64, "c" * 64]
+    removals = [entry(number, "remove", f"docker stop {gone[:12]} && docker rm {gone[:12]}", container_id=gone)
+                for number, gone in ((2, ids[1]), (3, "d" * 64))]
+    script = replay_script([entry(1, "class-start", loop, "\n".join(ids)), *removals], "/srv/cowserv")
+    assert "docker stop seat-8003 && docker rm seat-8003" in script
+    assert f"# not started by this script: docker stop {'d' * 12} && docker rm {'d' * 12}" in script
+
+
+def test_a_stop_all_kept_in_the_old_form_replays_as_one_that_does_nothing_without_seats():
+    old = "docker rm -f $(docker ps -aq --filter label=classroom.lesson=cowserv --filter 'name=^seat-')"
+    script = replay_script([entry(1, "class-stop", old)], "/srv/cowserv")
+    assert ("docker ps -aq --filter label=classroom.lesson=cowserv --filter 'name=^seat-' | xargs -r docker rm -f"
+            in script.splitlines())
