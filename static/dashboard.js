@@ -4,6 +4,10 @@
 // 2. The lesson's active step, worked out from what the page shows, so it stands out on the projector.
 // 3. One polite announcement when the number of containers or the build's state changes, rather than the
 //    screen reader reading every refreshed list.
+// 4. On the presenter view, the active step scrolled into view when the lesson moves on, until the presenter
+//    scrolls by hand: from then on the page stays where they put it.
+// 5. Live lists that stay live: an error answering a poll shows beside the list instead of replacing it (which
+//    would end its polling), and clears when a later poll succeeds.
 (function () {
   "use strict";
 
@@ -50,19 +54,97 @@
     return { step: step, summary: summary };
   }
 
-  var lastSummary = null;
+  var lastState = null;
 
   function showLessonState() {
     var state = lessonState();
     document.querySelectorAll("section[data-step]").forEach(function (section) {
       section.classList.toggle("active", section.dataset.step === state.step);
     });
-    if (lastSummary !== null && state.summary !== lastSummary) {
+    if (lastState !== null && state.summary !== lastState.summary) {
       document.getElementById("announce").textContent = state.summary;
     }
-    lastSummary = state.summary;
+    if (lastState !== null && (state.step !== lastState.step || state.summary !== lastState.summary)) {
+      followLesson();
+    }
+    lastState = state;
   }
 
-  document.addEventListener("DOMContentLoaded", showLessonState);
+  var scrolledByHand = false;
+  var SCROLL_KEYS = ["PageUp", "PageDown", "Home", "End", "ArrowUp", "ArrowDown", " "];
+
+  function noteScrollByHand(event) {
+    // Keys count only where they scroll: typing a port, or Space and Enter on a button, is not scrolling.
+    if (event.type === "keydown" && (SCROLL_KEYS.indexOf(event.key) < 0 ||
+        event.target.closest("input, textarea, select, button, [contenteditable]"))) return;
+    scrolledByHand = true;
+  }
+
+  function followLesson() {
+    var active = document.querySelector("section.step.active");
+    if (!active || scrolledByHand || !document.body.classList.contains("presenter")) return;
+    var still = window.matchMedia("(prefers-reduced-motion: reduce)").matches;
+    // "nearest": a step already on screen stays put; one taller than the screen shows from its top.
+    active.scrollIntoView({ block: "nearest", behavior: still ? "auto" : "smooth" });
+  }
+
+  ["wheel", "touchmove", "keydown"].forEach(function (type) {
+    document.addEventListener(type, noteScrollByHand, { passive: true });
+  });
+
+  function pollErrorLine(poller) {
+    var id = poller.id + "-error";
+    var line = document.getElementById(id);
+    if (!line && poller.isConnected) {
+      line = document.createElement("p");
+      line.id = id;
+      line.className = "poll-error";
+      line.setAttribute("role", "status");
+      poller.parentNode.insertBefore(line, poller);
+    }
+    return line;
+  }
+
+  function showPollError(poller, text) {
+    var line = pollErrorLine(poller);
+    if (line && line.textContent !== text) line.textContent = text;  // unchanged: not announced again
+  }
+
+  function answerText(xhr) {
+    var page = new DOMParser().parseFromString(xhr.responseText || "", "text/html");
+    return page.body.textContent.replace(/\s+/g, " ").trim() || "the dashboard answered " + xhr.status + ".";
+  }
+
+  function isPoller(element) {
+    return element instanceof Element && element.hasAttribute("data-poll");
+  }
+
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var detail = event.detail;
+    if (!isPoller(detail.target) || detail.xhr.status < 400) return;
+    detail.shouldSwap = false;
+    detail.isError = false;  // handled here: not logged as an htmx error, and the poller keeps its timer
+    // A poll tries again by itself; an action aimed at the list (the transcript's Clear) does not.
+    var again = detail.requestConfig && detail.requestConfig.verb === "get" ? " Trying again." : "";
+    showPollError(detail.target, "Not updated (HTTP " + detail.xhr.status + "): " + answerText(detail.xhr) + again);
+  });
+
+  document.addEventListener("htmx:sendError", function (event) {
+    if (isPoller(event.detail.target)) {
+      showPollError(event.detail.target, "Not updated: the dashboard does not answer. Trying again.");
+    }
+  });
+
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var detail = event.detail;
+    if (isPoller(detail.target) && detail.xhr && detail.xhr.status >= 200 && detail.xhr.status < 400) {
+      showPollError(detail.target, "");
+    }
+  });
+
+  document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("[data-poll]").forEach(pollErrorLine);  // live regions exist before they speak
+    showLessonState();
+  });
   document.addEventListener("htmx:afterSettle", showLessonState);
 })();

@@ -5,6 +5,7 @@ DASHBOARD_BASE_IMAGE=cowserv-base:bookworm (made by scripts/make-base-image), wh
 Nothing here installs browsers: Chromium is the system one at /usr/bin/chromium.
 """
 
+import contextlib
 import os
 import re
 import secrets
@@ -78,6 +79,31 @@ def instructor_token():
 @pytest.fixture(scope="session")
 def live_server(server_log, instructor_token):
     """The dashboard under gunicorn (gevent worker), as in class, on a free 127.0.0.1 port; yields its base URL."""
+    with _serve(server_log, {"DASHBOARD_INSTRUCTOR_TOKEN": instructor_token}) as url:
+        yield url
+
+
+@pytest.fixture
+def fresh_build_server(tmp_path, server_log, instructor_token):
+    """A second dashboard whose build context is a copy of cowserv's with a new `RUN echo RANDOM && sleep 1`
+    before its last RUN: its build cannot come from the cache from there on, and runs for a second or more
+    however fast the machine, long enough to be watched streaming."""
+    context = tmp_path / "cowserv"
+    shutil.copytree(ROOT / "dashboard" / "cowserv", context)
+    dockerfile = context / "Dockerfile"
+    lines = dockerfile.read_text().splitlines()
+    last_run = max(index for index, line in enumerate(lines) if line.startswith("RUN "))
+    lines.insert(last_run, f"RUN echo 'cache buster {secrets.token_hex(8)}' && sleep 1")
+    dockerfile.write_text("\n".join(lines) + "\n")
+    env = {"DASHBOARD_INSTRUCTOR_TOKEN": instructor_token, "DASHBOARD_BUILD_CONTEXT": str(context),
+           "DASHBOARD_INSTANCE_PATH": str(tmp_path / "instance")}
+    with _serve(server_log.with_name("fresh-build.log"), env) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def _serve(log_path, env):
+    """Run gunicorn with `env` over this environment until the block ends; yields the base URL."""
     port = _free_local_port()
     url = f"http://127.0.0.1:{port}"
     command = [
@@ -86,13 +112,12 @@ def live_server(server_log, instructor_token):
         "--bind", f"127.0.0.1:{port}",
         "dashboard:create_app()",
     ]
-    with open(server_log, "wb") as log:
+    with open(log_path, "wb") as log:
         # The environment is inherited whole, so DASHBOARD_BASE_IMAGE, DASHBOARD_INSTANCE_PATH (the run's own,
         # see tests/conftest.py) and DOCKER_HOST, if any, reach the app.
-        env = {**os.environ, "DASHBOARD_INSTRUCTOR_TOKEN": instructor_token}
-        server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        server = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT)
     try:
-        _wait_healthy(server, url, server_log)
+        _wait_healthy(server, url, log_path)
         yield url
     finally:
         server.send_signal(signal.SIGTERM)
@@ -185,17 +210,27 @@ def sign_in(instructor_token):
 
 
 @pytest.fixture
-def open_page(new_context, request, server_log, sign_in):
+def allowed_console_errors():
+    """Console errors a test provokes on purpose (an error page's 404, a poll answered 503): append a regex."""
+    return []
+
+
+@pytest.fixture
+def open_page(browser, browser_context_args, request, server_log, sign_in, allowed_console_errors):
     """Open a dashboard page in a browser context of its own (a separate person): `open_page(viewport=...)`.
 
-    The page is the instructor's, signed in, unless `instructor=False` (a student's read-only screen).
-    Every page opened here fails the test if its console logs an error or an exception goes uncaught, and
-    when the test fails its screenshot and HTML are kept under test-artifacts/<test>/, with the server log.
+    The page is the instructor's, signed in, unless `instructor=False` (a student's read-only screen); any
+    context option may be given, `base_url` (another server) included.
+    Every page opened here fails the test if its console logs an error (other than those the test allowed) or
+    an exception goes uncaught, and when the test fails its screenshot and HTML are kept under
+    test-artifacts/<test>/, with the server log.
     """
-    watched = []
+    watched, contexts = [], []
 
     def _open(path="/", instructor=True, **context_args):
-        context = new_context(**context_args)
+        # Not pytest-playwright's new_context: it cannot override an option browser_context_args sets.
+        context = browser.new_context(**{**browser_context_args, **context_args})
+        contexts.append(context)
         page = context.new_page()
         watched.append(WatchedPage(page, f"page{len(watched) + 1}"))
         if instructor:
@@ -206,9 +241,12 @@ def open_page(new_context, request, server_log, sign_in):
 
     yield _open
 
-    errors = [f"[{w.name} {w.page.url}] {e}" for w in watched for e in w.errors]
+    errors = [f"[{w.name} {w.page.url}] {e}" for w in watched for e in w.errors
+              if not any(re.search(allowed, e) for allowed in allowed_console_errors)]
     if errors or _failed(request.node):
         _keep_artifacts(request.node, watched, server_log)
+    for context in contexts:
+        context.close()
     if errors:
         pytest.fail("the browser reported errors:\n" + "\n".join(errors), pytrace=False)
 
@@ -233,8 +271,8 @@ def _keep_artifacts(item, watched, server_log):
             (folder / f"{w.name}.error.txt").write_text(repr(error))
         if w.errors:
             (folder / f"{w.name}.console.txt").write_text("\n".join(w.errors) + "\n")
-    if Path(server_log).exists():
-        shutil.copyfile(server_log, folder / "gunicorn.log")
+    for log in Path(server_log).parent.glob("*.log"):  # the live server's, and a fresh-build server's if any
+        shutil.copyfile(log, folder / log.name)
 
 
 # --- what the tests leave on the engine ------------------------------------------------------------------------

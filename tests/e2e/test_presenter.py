@@ -6,11 +6,15 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
+from .test_lesson import REFRESH_TIMEOUT_MS, build_cowserv, row_of, run_container
+
 pytestmark = pytest.mark.e2e
 
 SCREENS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screens"
 SIZES = {"projector-1280x720": (1280, 720), "fullhd-1920x1080": (1920, 1080), "phone-390x844": (390, 844)}
+FULL_HD = {"width": 1920, "height": 1080}
 OVERFLOW = "() => document.documentElement.scrollWidth - window.innerWidth"
+SMOOTH_SCROLL_MS = 1_500  # long enough for a smooth scroll the page might start to have moved it
 
 
 def test_the_presenter_view_is_a_toggle_and_a_url(open_page):
@@ -32,7 +36,7 @@ def test_commands_read_from_the_back_of_the_room_on_a_720p_projector(open_page):
     assert colours == ["rgb(255, 255, 255)", "rgb(0, 0, 0)"]  # white on black
 
 
-def test_the_active_step_stands_out_and_follows_the_lesson(open_page, docker_client, engine_cleanup):
+def test_the_active_step_stands_out_and_follows_the_lesson(open_page, cowserv_image, docker_client, engine_cleanup):
     page = open_page("/present", instructor=False)
     expect(page.locator("section.step.active")).to_have_count(1)
     container_id = docker_client.api.create_container("cowserv:latest")["Id"]
@@ -43,6 +47,56 @@ def test_the_active_step_stands_out_and_follows_the_lesson(open_page, docker_cli
     announce = page.locator("#announce")
     expect(announce).to_have_attribute("aria-live", "polite")
     expect(announce).to_have_text(re.compile(r"^\d+ tutorial containers?\.$"))
+
+
+def font_px(locator):
+    return float(locator.evaluate("element => getComputedStyle(element).fontSize").removesuffix("px"))
+
+
+def test_the_build_log_reads_from_the_back_of_the_room(open_page, cowserv_image):
+    """On the 1080p projector the build log is set at presenter size, as the commands are."""
+    page = open_page("/present", viewport=FULL_HD)
+    build_cowserv(page)
+    log = page.locator("#build-panel ol.build-log")
+    assert font_px(log) >= 18, f"the build log is {font_px(log)}px on the projector"
+    assert font_px(log.locator("li").first) >= 18
+
+
+def test_the_presenter_screen_follows_the_lesson(open_page, cowserv_image, engine_cleanup, free_port):
+    """Build, then Run, as the instructor does in class: each time the screen shows the step the lesson is at,
+    and after Run the new container's row, without anyone scrolling."""
+    page = open_page("/present", viewport=FULL_HD)
+    build_cowserv(page)
+    expect(page.locator("section.step.active")).to_be_in_viewport()
+    container_id = run_container(page, free_port, engine_cleanup)
+    row = row_of(page, container_id)
+    expect(row).to_be_visible(timeout=REFRESH_TIMEOUT_MS)
+    expect(page.locator("section.step.active")).to_have_attribute("data-step", "3")
+    expect(row).to_be_in_viewport(ratio=1)
+    expect(page.locator("section.step.active")).to_be_in_viewport()
+
+
+def test_the_presenter_screen_stays_where_it_was_scrolled_by_hand(
+    open_page, cowserv_image, docker_client, engine_cleanup
+):
+    """Once the presenter has scrolled by hand (here, to the Dockerfile), a change of the lesson does not move
+    the page: the presenter is showing something on purpose."""
+    page = open_page("/present", instructor=False, viewport=FULL_HD)
+    expect(page.locator("section.step.active")).to_have_count(1)
+    page.mouse.move(900, 500)
+    page.mouse.wheel(0, 300)
+    page.wait_for_function("() => window.scrollY > 0")
+    page.wait_for_timeout(SMOOTH_SCROLL_MS)
+    scrolled_to = page.evaluate("() => window.scrollY")
+    announced = page.locator("#announce").text_content()
+
+    container_id = docker_client.api.create_container("cowserv:latest")["Id"]
+    engine_cleanup.container(container_id)
+    expect(row_of(page, container_id)).to_have_count(1, timeout=REFRESH_TIMEOUT_MS)
+    expect(page.locator("#announce")).not_to_have_text(announced)  # the lesson moved on: a follow was due
+    page.wait_for_timeout(SMOOTH_SCROLL_MS)
+    assert page.evaluate("() => window.scrollY") == scrolled_to, "the page moved after the presenter scrolled"
+    expect(page.locator("section.step.active")).not_to_be_in_viewport(ratio=1)
 
 
 def test_the_buttons_are_reachable_by_keyboard_with_a_visible_focus(open_page):

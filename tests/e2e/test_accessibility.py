@@ -1,0 +1,102 @@
+"""Every page checked with axe-core: no serious or critical violation, signed out and in, on a laptop and a phone.
+
+axe-core comes from the npm registry (scripts/test installs it into .test-tools/). The page's CSP rightly refuses
+inline script, so the pages are opened in contexts that bypass it, for axe's script alone.
+"""
+
+import socket
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+from .test_lesson import REFRESH_TIMEOUT_MS, build_cowserv, row_of, run_container
+
+pytestmark = pytest.mark.e2e
+
+AXE = Path(__file__).resolve().parents[2] / ".test-tools" / "node_modules" / "axe-core" / "axe.min.js"
+PAGES = ["/", "/present", "/classroom", "/classroom/sheet", "/signin", "/no-such-page"]
+VIEWPORTS = {"laptop-1280x720": (1280, 720), "phone-390x844": (390, 844)}
+SEAT_START_TIMEOUT_MS = 60_000
+
+# The serious and critical violations, each with up to five of the elements at fault.
+RUN_AXE = """async () => {
+  const results = await axe.run(document, {resultTypes: ["violations"]});
+  return results.violations.filter(v => v.impact === "serious" || v.impact === "critical").map(v =>
+    `${v.impact} ${v.id}: ${v.help}\\n` +
+    v.nodes.slice(0, 5).map(node => `    ${node.target.join(" ")}: ${node.failureSummary.replace(/\\s+/g, " ")}`)
+      .join("\\n"));
+}"""
+
+
+@pytest.fixture(scope="session")
+def axe_script():
+    if not AXE.is_file():
+        pytest.fail(f"{AXE} is missing: scripts/test installs it (npm install --prefix .test-tools axe-core@4)")
+    return AXE
+
+
+def axe_violations(page, axe_script):
+    """What axe finds wrong, serious or critical, on the page as it is now."""
+    page.add_script_tag(path=axe_script)
+    return page.evaluate(RUN_AXE)
+
+
+@pytest.fixture
+def lesson_in_progress(open_page, cowserv_image, engine_cleanup, free_port):
+    """Something for axe to look at: a build's log, a running container (row, transcript entry) and a class of one
+    seat (its row and room-sheet card), all made through the page; returns the instructor's page and the
+    container's id."""
+    page = open_page("/", bypass_csp=True)
+    build_cowserv(page)
+    container_id = run_container(page, free_port, engine_cleanup)
+    expect(row_of(page, container_id)).to_be_visible(timeout=REFRESH_TIMEOUT_MS)
+
+    page.goto("/classroom")
+    seat_port = free_port + 1 if free_port < 65535 else free_port - 1
+    engine_cleanup.host_port(seat_port)
+    page.get_by_label("Seats", exact=True).fill("1")
+    page.get_by_label("From port").fill(str(seat_port))
+    page.get_by_role("button", name="Start the class", exact=True).click()
+    seat = page.locator(f'#class-status tr[data-seat="seat-{seat_port}"]')
+    expect(seat).to_be_visible(timeout=SEAT_START_TIMEOUT_MS)
+    engine_cleanup.container(seat.get_attribute("data-container-id"))
+    page.goto("/")
+    return page, container_id
+
+
+@pytest.mark.parametrize("viewport", list(VIEWPORTS))
+def test_no_serious_accessibility_violation_on_any_page(
+    lesson_in_progress, open_page, allowed_console_errors, axe_script, viewport
+):
+    allowed_console_errors.append(r"status of 404")  # the error page is one
+    width, height = VIEWPORTS[viewport]
+    found = []
+    for role, instructor in (("read-only", False), ("instructor", True)):
+        page = open_page(None, instructor=instructor, bypass_csp=True, viewport={"width": width, "height": height})
+        for path in PAGES:
+            page.goto(path)
+            found += [f"{role} {path}: {violation}" for violation in axe_violations(page, axe_script)]
+    assert not found, "axe found serious or critical violations:\n" + "\n".join(found)
+
+
+def host_port_free_now():
+    with socket.socket() as probe:
+        probe.bind(("0.0.0.0", 0))
+        return probe.getsockname()[1]
+
+
+def test_no_serious_accessibility_violation_after_run_logs_and_cow(open_page, cowserv_image, engine_cleanup, axe_script):
+    """What Run prints, then a row's logs and its cow, on the lesson page and on the presenter view."""
+    page = open_page(None, bypass_csp=True)
+    found = []
+    for path in ("/", "/present"):
+        page.goto(path)
+        container_id = run_container(page, host_port_free_now(), engine_cleanup)
+        row = page.locator("#containers tbody.container").filter(
+            has=page.locator(f'tr[data-container-id="{container_id}"]'))
+        for button, shown in (("Logs", "Logs of"), ("Is the cow answering?", "Is the cow of")):
+            row.get_by_role("button", name=button).click()
+            expect(page.locator("#container-detail")).to_contain_text(shown, timeout=REFRESH_TIMEOUT_MS)
+            found += [f"{path} after {button}: {violation}" for violation in axe_violations(page, axe_script)]
+    assert not found, "axe found serious or critical violations:\n" + "\n".join(found)
