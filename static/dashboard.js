@@ -4,7 +4,7 @@
 // 2. The lesson's active step, worked out from what the page shows, so it stands out on the projector.
 // 3. One polite announcement when the number of containers or the build's state changes, rather than the
 //    screen reader reading every refreshed list.
-// 4. On the presenter view, the active step scrolled into view when the lesson moves on, until the presenter
+// 4. On the presenter view, the active step kept in view as the page changes, until the presenter
 //    scrolls by hand: from then on the page stays where they put it.
 // 5. Live lists that stay live: an error answering a poll shows beside the list instead of replacing it (which
 //    would end its polling), and clears when a later poll succeeds.
@@ -64,7 +64,9 @@
     if (lastState !== null && state.summary !== lastState.summary) {
       document.getElementById("announce").textContent = state.summary;
     }
-    if (lastState !== null && (state.step !== lastState.step || state.summary !== lastState.summary)) {
+    // After every change shown (not only a change of step: a build can end before the page sees it run, and a
+    // panel that grows above the active step pushes it down), "nearest" leaves a step already in view alone.
+    if (lastState !== null) {
       followLesson();
     }
     lastState = state;
