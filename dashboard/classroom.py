@@ -8,7 +8,7 @@ from markupsafe import Markup
 
 from . import cli, forms, htmx
 from .engine import CONTAINER_PORT, get_engine
-from .filters import browser_host
+from .filters import ports_host
 from .lesson import CHANGED, containers_view, image_ref, shown_already
 from .seats import get_classroom
 from .security import Forbidden, is_instructor
@@ -35,7 +35,8 @@ def class_numbers(values):
 def class_plan(count, first_port):
     """The seats a start would make now, and the loop that makes the same ones from a shell."""
     classroom = get_classroom()
-    seats = classroom.plan(first_port, count, {c.name for c in containers_view()["containers"]})
+    seats = classroom.plan(first_port, count, {c.name for c in containers_view()["containers"]},
+                           probe_ports=get_engine().ports_are_local)
     return seats, cli.class_command(image_ref(), [seat.port for seat in seats], classroom.prefix)
 
 
@@ -48,11 +49,12 @@ def seat_url(container, host):
 def class_view():
     """The class panel: the latest start and its progress, and the seats among the shared snapshot's containers."""
     view, classroom = containers_view(), get_classroom()
-    host = browser_host(request.host)
+    host = ports_host(request.host)
     seats = sorted((c for c in view["containers"] if c.name.startswith(classroom.prefix)),
                    key=lambda c: (not c.ports, c.ports, c.name))  # running seats first, by port
     seats = [(c, seat_url(c, host)) for c in seats]
     return {"start": classroom.current, "seats": seats, "engine_error": view["engine_error"], "host": host,
+            "engine_address": get_engine().remote_address,
             "class_version": f"{classroom.version}-{view['containers_version']}", "prefix": classroom.prefix,
             "remove_cli": cli.class_remove_command(classroom.prefix)}
 

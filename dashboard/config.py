@@ -35,7 +35,7 @@ SETTINGS = {
     "ENGINE_TIMEOUT": Setting(60, float, 1, 3600),  # an action's engine call (create, start, stop, build)
     "ENGINE_READ_TIMEOUT": Setting(3, float, 0.1, 600),  # a page's engine call (list, inspect, version)
     "TRANSCRIPT_PATH": Setting(None),  # default: transcript.sqlite3 in the instance folder
-    "COW_HOST": Setting("127.0.0.1"),
+    "COW_HOST": Setting(None),  # default: the engine's address when DOCKER_HOST is another machine, else 127.0.0.1
     "LOG_LINES": Setting(200, int, 1, 100_000),
     "DEFAULT_SEATS": Setting(30, int, 1, 10_000),  # classroom mode: the start form's seat count, its limit, first port
     "MAX_SEATS": Setting(300, int, 1, 10_000),

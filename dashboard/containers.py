@@ -86,8 +86,13 @@ def logs(container_id):
 
 @bp.get("/<container_id>/cow")
 def cow(container_id):
-    """Is the cow answering on its port? The dashboard asks from the server side and shows what came back."""
+    """Is the cow answering on its port? The dashboard asks from the server side and shows what came back.
+
+    It asks DASHBOARD_COW_HOST when set, else where the engine publishes: its own address when it is another
+    machine, else 127.0.0.1.
+    """
     container_id = forms.container_id(container_id)
-    answers = [cowcheck.ask(current_app.config["COW_HOST"], port)
-               for port in get_engine().published_ports(container_id)]
+    engine = get_engine()
+    host = current_app.config["COW_HOST"] or engine.ports_host("127.0.0.1")
+    answers = [cowcheck.ask(host, port) for port in engine.published_ports(container_id)]
     return render_template("cow_answer.html", container_id=container_id, answers=answers)

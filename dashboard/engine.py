@@ -1,16 +1,20 @@
 """The one module that talks to Docker: SDK calls go in, plain data and the dashboard's own errors come out."""
 
 import contextlib
+import ipaddress
 import os
+import re
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from urllib.parse import urlsplit
 
 import docker
 import requests
 from docker import errors as docker_errors
+from docker.constants import DEFAULT_UNIX_SOCKET
 from docker.context import ContextAPI
 from flask import current_app
 
@@ -22,6 +26,10 @@ LESSON_LABEL = "classroom.lesson"
 LESSON = "cowserv"
 LESSON_FILTER = f"{LESSON_LABEL}={LESSON}"
 CONTAINER_PORT = 8000
+
+OLDEST_TESTED = (20, 10)  # the oldest Docker Engine the test suite runs on (Debian bookworm's docker.io)
+BUILDKIT_CLI_SINCE = 23  # from Docker Engine 23 on, the `docker build` a person types is BuildKit's (buildx)
+RELEASE = re.compile(r"(\d+)\.(\d+)")
 
 
 class EngineError(Exception):
@@ -86,6 +94,121 @@ class EngineEvent:
     of_lesson: bool  # a container event of a tutorial container (image events: False)
 
 
+def release_of(version):
+    """(major, minor) of a Docker Engine version ("20.10.24+dfsg1" is (20, 10)); None when it does not begin with
+    them ("dev", a source build; "")."""
+    found = RELEASE.match(version or "")
+    return (int(found[1]), int(found[2])) if found else None
+
+
+def older_than_tested(version):
+    """True for a Docker Engine older than the oldest one the tests run on (20.10); a version that says no release
+    ("dev", "") is not taken for an old one."""
+    release = release_of(version)
+    return release is not None and release < OLDEST_TESTED
+
+
+@dataclass(frozen=True)
+class EngineAbout:
+    """What the engine says of itself (as `docker version` prints the server) and the endpoint it is reached at."""
+
+    name: str  # "Docker Engine"; another engine speaking Docker's API names itself ("Podman Engine")
+    version: str
+    api_version: str
+    os: str
+    arch: str
+    endpoint: str
+
+    @property
+    def is_docker(self):
+        return self.name == "Docker Engine"
+
+    @property
+    def release(self):
+        """(major, minor), or None when the version does not say."""
+        return release_of(self.version)
+
+    @property
+    def release_text(self):
+        """The release as the version writes it: "19.03" of "19.03.15"."""
+        found = RELEASE.match(self.version)
+        return found[0] if found else self.version
+
+    @property
+    def older_than_tested(self):
+        """True for a Docker Engine older than 20.10, the oldest the dashboard is tested on: the page warns."""
+        return self.is_docker and older_than_tested(self.version)
+
+    @property
+    def cli_builds_with_buildkit(self):
+        """True from Docker Engine 23 on, where `docker build` typed in a terminal is BuildKit's, not the classic
+        builder the dashboard drives through the SDK: the build panel shows how their logs differ."""
+        return self.is_docker and self.release is not None and self.release[0] >= BUILDKIT_CLI_SINCE
+
+
+def _about_from(info, endpoint):
+    """An EngineAbout from the engine's `GET /version` answer."""
+    components = [c.get("Name", "") for c in info.get("Components") or [] if c.get("Name")]
+    product = components[0] if components else "Engine"
+    return EngineAbout(
+        name="Docker Engine" if product == "Engine" else product,
+        version=info.get("Version") or "",
+        api_version=info.get("ApiVersion") or "",
+        os=info.get("Os") or "",
+        arch=info.get("Arch") or "",
+        endpoint=endpoint,
+    )
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where the engine is reached, as DOCKER_HOST writes it (unix:///var/run/docker.sock, tcp://10.0.0.5:2375,
+    ssh://user@host), with its TLS settings; `error` when the docker context naming it cannot be read."""
+
+    url: str
+    tls: object = None
+    error: str | None = None
+
+    @property
+    def remote_address(self):
+        """The address of the machine the engine runs on, where its published ports answer, when that is another
+        machine (tcp:// or ssh:// to a host that is not loopback), bracketed when IPv6; None for this machine."""
+        scheme, _, rest = self.url.partition("://")
+        if scheme not in ("tcp", "ssh", "http", "https"):
+            return None  # unix://, npipe://, fd://: a socket of this machine
+        try:
+            host = urlsplit(f"//{rest}").hostname
+        except ValueError:
+            return None
+        if not host or host == "localhost" or host.endswith(".localhost"):
+            return None  # an empty host is the SDK's 127.0.0.1
+        try:
+            address = ipaddress.ip_address(host)
+        except ValueError:
+            return host  # a name: the engine's host, as this machine reaches it
+        if address.is_loopback or address.is_unspecified:
+            return None
+        return f"[{host}]" if address.version == 6 else host
+
+
+def endpoint_from_environment(environ=None):
+    """The endpoint the SDK client is made from, chosen as the docker CLI chooses it: DOCKER_HOST (with
+    DOCKER_TLS_VERIFY and DOCKER_CERT_PATH), else the current docker context (DOCKER_CONTEXT, else the CLI
+    config's currentContext), else the local socket."""
+    environ = os.environ if environ is None else environ
+    if environ.get("DOCKER_HOST"):
+        params = docker.utils.kwargs_from_env(environment=environ)
+        return Endpoint(params["base_url"], params.get("tls"))
+    name = environ.get("DOCKER_CONTEXT")
+    try:
+        context = ContextAPI.get_context(name)
+    except Exception as error:  # the SDK raises a bare Exception for a corrupted context file
+        return Endpoint(f"docker context {name or 'current'}", error=f"The docker context cannot be read: {error}")
+    if context is not None and context.name != "default" and context.Host:
+        return Endpoint(context.Host, context.TLSConfig)
+    return Endpoint(DEFAULT_UNIX_SOCKET.removeprefix("http+"))
+
+
 def is_build_step(command):
     """True for the classic builder's containers: each instruction runs in one, and those after the Dockerfile's
     LABEL carry the lesson's label while they exist. Metadata steps (ENV, CMD, LABEL) run `/bin/sh -c #(nop) …`,
@@ -117,18 +240,48 @@ class Engine:
     within about `read_timeout` however many engine calls they make, instead of each waiting on its own.
     """
 
-    def __init__(self, timeout=60, read_timeout=3, hold=10):
+    def __init__(self, timeout=60, read_timeout=3, hold=10, about_seconds=30):
         self._timeout, self._read_timeout, self._hold = timeout, read_timeout, hold
+        self._about_seconds = about_seconds
+        self._endpoint = None
         self._clients = None  # (reader, actor)
         self._lock = threading.Lock()
         self._silent_until, self._silence = 0.0, ""
+        self._about = None  # (when asked, EngineAbout), for pages
+
+    @property
+    def endpoint(self):
+        """Where the engine is reached, read from the environment on first use, as the clients are made from it."""
+        if self._endpoint is None:
+            self._endpoint = endpoint_from_environment()
+        return self._endpoint
+
+    @property
+    def remote_address(self):
+        """The engine's machine when it is another one (DOCKER_HOST tcp:// or ssh:// to a non-loopback address),
+        where its published ports answer; None when the engine runs here."""
+        return self.endpoint.remote_address
+
+    @property
+    def ports_are_local(self):
+        """True when the engine publishes its ports on this machine, so binding a port here says whether a
+        container can publish it; for a remote engine only the engine itself can say (see run)."""
+        return self.remote_address is None
+
+    def ports_host(self, here):
+        """Where a published port answers: the engine's address when it is another machine, else `here` (the
+        host the browser used, or 127.0.0.1 for the server's own look at a cow)."""
+        return self.remote_address or here
 
     def _connected(self):
         """(reader, actor), made outside any lock: a silent engine must not make every caller queue behind one."""
         clients = self._clients
         if clients is None:
-            reader = _client_from_environment(self._read_timeout)
-            actor = _client_from_environment(self._timeout, version=reader.api.api_version)
+            endpoint = self.endpoint
+            if endpoint.error:
+                raise docker_errors.DockerException(endpoint.error)
+            reader = _client(endpoint, self._read_timeout)
+            actor = _client(endpoint, self._timeout, version=reader.api.api_version)
             with self._lock:
                 if self._clients is None:
                     self._clients = (reader, actor)
@@ -149,6 +302,7 @@ class Engine:
         except (requests.exceptions.RequestException, docker_errors.DockerException) as error:
             if isinstance(error, docker_errors.APIError):
                 raise EngineError(error.explanation or str(error)) from error
+            self._about = None  # gone: whatever answers next may be another engine
             if _timed_out(error):
                 self._silence = (f"The Docker engine accepted the connection but did not answer in time "
                                  f"({type(error).__name__}); the dashboard tries again every {self._hold:g} s.")
@@ -157,10 +311,24 @@ class Engine:
             raise EngineUnavailable(f"The Docker engine does not answer: {error}") from error
 
     def version(self):
-        """The engine's version, which is also the cheapest proof that it answers."""
+        """The engine's name, version and API version, and where it is reached, asked now (`GET /version`, the
+        cheapest proof that it answers); kept for `about`."""
         with self._api() as api:
             info = api.version()
-        return {"version": info.get("Version"), "api_version": info.get("ApiVersion")}
+        about = _about_from(info, self.endpoint.url)
+        self._about = (time.monotonic(), about)
+        return about
+
+    def about(self):
+        """The engine's version for a page, asked at most every `about_seconds` (30 s) and forgotten as soon as a
+        call finds the engine gone, so a page costs no engine call for it; None while the engine does not answer."""
+        kept = self._about
+        if kept is not None and time.monotonic() - kept[0] < self._about_seconds:
+            return kept[1]
+        try:
+            return self.version()
+        except EngineError:
+            return None
 
     def containers(self):
         """Every tutorial container, running or not, in one engine call (as `docker ps -a --filter`).
@@ -195,12 +363,13 @@ class Engine:
     def run(self, image, host_port, name=None):
         """Start a detached container publishing host_port on all interfaces, as `docker run -d -p` (and `--name`).
 
-        A port already taken is refused before anything is created; when the start fails all the same (the port
+        A port already taken on this machine is refused before anything is created (a remote engine's ports are
+        not this machine's: there the engine's own refusal says it); when the start fails all the same (the port
         taken in between, the engine gone), the created container is removed again where the engine still
         answers, so a failed run leaves nothing behind.
         """
         in_use = f"Host port {host_port} is already in use: choose another one."
-        if not host_port_free(host_port):
+        if self.ports_are_local and not host_port_free(host_port):
             raise PortInUse(in_use)
         with self._api(acting=True) as api:
             try:
@@ -332,16 +501,12 @@ def _gone(container_id):
     return f"No tutorial container {container_id[:12]}: it is already gone, or it is not one of the lesson's."
 
 
-def _client_from_environment(timeout, version=None):
-    """docker.from_env(), or the current docker context's endpoint when DOCKER_HOST is unset, as the CLI does.
+def _client(endpoint, timeout, version=None):
+    """A Docker SDK client for the endpoint (see endpoint_from_environment).
 
     Without `version` the client asks the engine which API version to speak, within `timeout`.
     """
-    if "DOCKER_HOST" not in os.environ:
-        context = ContextAPI.get_current_context()
-        if context is not None and context.name != "default":
-            return docker.DockerClient(base_url=context.Host, tls=context.TLSConfig, timeout=timeout, version=version)
-    return docker.from_env(timeout=timeout, version=version)
+    return docker.DockerClient(base_url=endpoint.url, tls=endpoint.tls or False, timeout=timeout, version=version)
 
 
 def _timed_out(error):

@@ -1,9 +1,11 @@
-"""Small formatting helpers for the templates: ages, sizes and the host a browser used."""
+"""Small helpers for the templates: ages, sizes, the host a browser used, where published ports answer, and the
+engine every page names."""
 
 from datetime import datetime, timezone
 from urllib.parse import urlsplit
 
 from . import cli
+from .engine import get_engine
 
 
 def ago(moment):
@@ -33,8 +35,34 @@ def browser_host(host_header):
     return f"[{host}]" if ":" in host else host
 
 
+def ports_host(host_header):
+    """The host the links to published ports name: the engine's address when DOCKER_HOST is another machine
+    (its ports are there), else the host the browser used to reach the dashboard."""
+    return get_engine().ports_host(browser_host(host_header))
+
+
+def engine_about():
+    """What the engine says of itself for the line every page shows (kept up to 30 s), or None while it does not
+    answer."""
+    return get_engine().about()
+
+
+def engine_endpoint():
+    """Where the dashboard reaches the engine (DOCKER_HOST, the docker context's endpoint, or the local socket)."""
+    return get_engine().endpoint.url
+
+
+def engine_remote_address():
+    """The engine's machine when it is another one (its published ports answer there), else None."""
+    return get_engine().remote_address
+
+
 def register(app):
     app.add_template_filter(cli.remove_command, "remove_cli")
     app.add_template_filter(ago)
     app.add_template_filter(size)
     app.add_template_filter(browser_host)
+    app.add_template_filter(ports_host)
+    app.add_template_global(engine_about)
+    app.add_template_global(engine_endpoint)
+    app.add_template_global(engine_remote_address)

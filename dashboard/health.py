@@ -1,5 +1,7 @@
 """GET /healthz: whether the Docker engine answers, for scripts and monitoring."""
 
+from dataclasses import asdict
+
 from flask import Blueprint
 
 from .engine import EngineError, get_engine
@@ -9,9 +11,11 @@ bp = Blueprint("health", __name__)
 
 @bp.get("/healthz")
 def check():
-    """200 with the engine's version when it answers, 503 with the reason when it does not."""
+    """200 with the engine's name, version, API version, OS/arch and endpoint, asked now; 503 with the reason and
+    the endpoint tried when it does not answer."""
+    engine = get_engine()
     try:
-        version = get_engine().version()
+        about = engine.version()
     except EngineError as error:
-        return {"engine": "unreachable", "error": str(error)}, 503
-    return {"engine": "reachable", **version}
+        return {"engine": "unreachable", "error": str(error), "endpoint": engine.endpoint.url}, 503
+    return {"engine": "reachable", **asdict(about)}

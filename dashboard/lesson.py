@@ -64,7 +64,17 @@ def image_view():
     except EngineError:
         image, layers = None, []
     return {"build": get_builder().current, "build_version": version, "image": image, "layers": layers,
-            "build_cli": build_plan().command, "history_cli": cli.history_command(image_ref())}
+            "build_cli": build_plan().command, "history_cli": cli.history_command(image_ref()),
+            "builder_note": builder_note()}
+
+
+def builder_note():
+    """This Dockerfile's lines as this log (the classic builder) and BuildKit print them, when the engine is one
+    whose CLI builds with BuildKit (Docker Engine 23 and later); None otherwise, or while the engine is away."""
+    about = get_engine().about()
+    if about is None or not about.cli_builds_with_buildkit:
+        return None
+    return {"engine_version": about.version, "lines": dockerfile.builder_lines(dockerfile_view()["instructions"])}
 
 
 def dockerfile_view():

@@ -70,14 +70,16 @@ class Classroom(LatestJob):
         super().__init__(on_finish)
         self.prefix = prefix
 
-    def plan(self, first_port, count, names_taken):
-        """The first `count` seats from first_port up whose port is free on this host and whose name is unused."""
+    def plan(self, first_port, count, names_taken, probe_ports=True):
+        """The first `count` seats from first_port up whose name is unused and, with `probe_ports` (an engine on this
+        machine), whose port is free here; a remote engine's ports are not this machine's, and it refuses a taken
+        one itself (the seat is then listed as failed)."""
         seats = []
         for port in range(first_port, 65536):
             if len(seats) == count:
                 break
             name = f"{self.prefix}{port}"
-            if name not in names_taken and host_port_free(port):
+            if name not in names_taken and (not probe_ports or host_port_free(port)):
                 seats.append(Seat(name, port))
         if len(seats) < count:
             raise PortInUse(f"Only {len(seats)} ports from {first_port} to 65535 are free: "

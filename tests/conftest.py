@@ -4,6 +4,7 @@ Integration tests talk to the engine that scripts/test (and so .ci/run) started;
 Whatever a test creates on the engine it records, and teardown force-removes it, pass or fail.
 """
 
+import os
 import socket
 import uuid
 
@@ -62,6 +63,16 @@ def client(app):
     return app.test_client()
 
 
+def pytest_report_header(config):
+    """Which engine this run drives: scripts/test runs the suite once on each engine it tests."""
+    try:
+        version = docker.from_env().version()
+    except docker.errors.DockerException as error:
+        return f"docker engine: none answers ({error})"
+    return (f"docker engine: {version['Version']} (API {version['ApiVersion']}) at "
+            f"{os.environ.get('DOCKER_HOST', 'the default socket')}")
+
+
 @pytest.fixture(scope="session")
 def docker_client():
     """The real engine; a test run without one fails here, loudly, rather than skipping."""
@@ -69,6 +80,18 @@ def docker_client():
     client.ping()
     yield client
     client.close()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def engine_under_test(docker_client):
+    """With DASHBOARD_EXPECT_ENGINE set (scripts/test sets it for each pass), the engine must be that version:
+    a pass that reached another engine (a DOCKER_HOST path that resolves to the host's) is not trusted."""
+    expected = os.environ.get("DASHBOARD_EXPECT_ENGINE")
+    version = docker_client.version()["Version"]
+    if expected and not version.startswith(expected):
+        pytest.exit(f"this pass is for Docker Engine {expected}, but {os.environ.get('DOCKER_HOST', 'the default socket')}"
+                    f" answers {version}", returncode=3)
+    return version
 
 
 @pytest.fixture(scope="session")

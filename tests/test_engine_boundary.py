@@ -11,12 +11,16 @@ import docker
 import pytest
 import requests
 
+from tests.support import HTMX
+from dashboard import cowcheck, create_app, seats
 from dashboard import engine as engine_module
 from dashboard.engine import (
     CONTAINER_PORT,
     Container,
     ContainerNotFound,
+    Endpoint,
     Engine,
+    EngineAbout,
     EngineError,
     EngineUnavailable,
     Image,
@@ -38,7 +42,7 @@ class FakeAPI:
 
     METHODS = {
         "containers", "inspect_container", "stop", "remove_container", "create_container",
-        "create_host_config", "start", "inspect_image", "version",
+        "create_host_config", "start", "inspect_image", "version", "events", "history",
     }
 
     def __init__(self):
@@ -99,11 +103,20 @@ def api():
     return FakeAPI()
 
 
-@pytest.fixture
-def engine(api):
-    engine = Engine()
+LOCAL = Endpoint("unix:///var/run/docker.sock")
+REMOTE = Endpoint("tcp://10.0.0.5:2375")  # never connected to: the fake answers in its place
+
+
+def faked(engine, api, endpoint=LOCAL):
+    """The engine with the fake SDK client in place of the one it would make for `endpoint`."""
+    engine._endpoint = endpoint
     engine._clients = (FakeClient(api), FakeClient(api))  # (reader, actor)
     return engine
+
+
+@pytest.fixture
+def engine(api):
+    return faked(Engine(), api)
 
 
 @pytest.fixture
@@ -225,10 +238,57 @@ def test_containers_api_error_is_engine_error_502(engine, api):
 # --- version() and image() ------------------------------------------------------------------------------
 
 
-def test_version_reports_the_engine_version(engine, api):
-    api.answers["version"] = {"Version": "27.3.1", "ApiVersion": "1.47", "Os": "linux"}
+VERSION_26 = {
+    "Platform": {"Name": ""}, "Version": "26.1.5+dfsg1", "ApiVersion": "1.45", "MinAPIVersion": "1.24",
+    "Os": "linux", "Arch": "amd64",
+    "Components": [{"Name": "Engine", "Version": "26.1.5+dfsg1", "Details": {"ApiVersion": "1.45"}},
+                   {"Name": "containerd", "Version": "1.7.24~ds1"}],
+}
 
-    assert engine.version() == {"version": "27.3.1", "api_version": "1.47"}
+
+def test_version_reports_the_engine_its_version_and_endpoint(engine, api):
+    api.answers["version"] = VERSION_26
+
+    assert engine.version() == EngineAbout(name="Docker Engine", version="26.1.5+dfsg1", api_version="1.45",
+                                           os="linux", arch="amd64", endpoint="unix:///var/run/docker.sock")
+
+
+def test_an_engine_that_names_itself_otherwise_is_named_so(engine, api):
+    api.answers["version"] = {"Version": "4.3.1", "ApiVersion": "1.41", "Os": "linux", "Arch": "amd64",
+                              "Components": [{"Name": "Podman Engine", "Version": "4.3.1"}]}
+
+    about = engine.version()
+    assert about.name == "Podman Engine"
+    assert not about.older_than_tested  # 4.3 is Podman's numbering, not an old Docker
+
+
+def test_about_asks_the_engine_once_per_period_and_forgets_it_when_the_engine_goes(engine, api):
+    api.answers["version"] = VERSION_26
+
+    assert engine.about() == engine.about() == engine.version()
+    assert api.names() == ["version", "version"]  # the first about(), then version() itself; the second about: none
+
+    api.answers["containers"] = requests.exceptions.ConnectionError("Connection refused")
+    with pytest.raises(EngineUnavailable):
+        engine.containers()
+    api.answers["version"] = dict(VERSION_26, Version="27.3.1")  # another engine answers there now
+    assert engine.about().version == "27.3.1"
+    assert api.names().count("version") == 3
+
+
+def test_about_is_asked_again_after_its_period(api):
+    engine = faked(Engine(about_seconds=0), api)
+    api.answers["version"] = VERSION_26
+
+    engine.about()
+    engine.about()
+    assert api.names() == ["version", "version"]
+
+
+def test_about_is_none_while_the_engine_does_not_answer(engine, api):
+    api.answers["version"] = requests.exceptions.ConnectionError("Connection refused")
+
+    assert engine.about() is None
 
 
 def test_image_maps_the_inspected_image(engine, api):
@@ -366,6 +426,18 @@ def test_run_with_a_real_free_port_passes_the_pre_check(engine, api, free_port):
     assert api.names() == ["create_host_config", "create_container", "start"]
 
 
+def test_a_remote_engine_s_ports_are_not_probed_on_this_machine(api, port_free):
+    engine = faked(Engine(), api, REMOTE)
+    api.answers["create_host_config"] = lambda **kwargs: docker.types.HostConfig(version="1.45", **kwargs)
+    api.answers["create_container"] = {"Id": FULL_ID, "Warnings": []}
+
+    assert engine.remote_address == "10.0.0.5" and not engine.ports_are_local
+    assert engine.ports_host("localhost") == "10.0.0.5"
+    assert engine.run("cowserv:latest", 8001) == FULL_ID
+    assert port_free == []  # this machine's port 8001 says nothing of 10.0.0.5's
+    assert api.names() == ["create_host_config", "create_container", "start"]
+
+
 def test_run_refuses_a_port_taken_on_this_host_before_creating_anything(engine, api):
     with socket.socket() as taken:
         taken.bind(("0.0.0.0", 0))
@@ -451,3 +523,97 @@ def test_a_builds_step_container_is_out_of_every_actions_reach(engine, api):
     with pytest.raises(ContainerNotFound):
         engine.stop_and_remove(OTHER_ID[:12])
     assert api.names() == ["inspect_container"]
+
+
+# --- a remote engine, through the whole app (the fake answers for 10.0.0.5, which is never connected to) ----------
+
+SEAT_ID = "5eed" * 16
+
+
+def lesson_row(container_id, name, host_port):
+    return {"Id": container_id, "Names": [f"/{name}"], "Image": "cowserv:latest", "Created": 1_700_000_000,
+            "Command": "/bin/sh -c 'python3 -m http.server 8000'", "Labels": dict(LESSON_LABELS),
+            "Ports": [{"IP": "0.0.0.0", "PrivatePort": 8000, "PublicPort": host_port, "Type": "tcp"}],
+            "State": "running", "Status": "Up 2 minutes"}
+
+
+@pytest.fixture
+def remote_app(api, monkeypatch, tmp_path):
+    """The dashboard with DOCKER_HOST=tcp://10.0.0.5:2375 as its engine, answered by the fake SDK client, and no
+    probing of this machine's ports nor any cow asked for over the network (each is recorded instead)."""
+    app = create_app({"TESTING": True, "TRANSCRIPT_PATH": str(tmp_path / "t.sqlite3")})
+    faked(app.extensions["engine"], api, REMOTE)
+    api.answers.update({
+        "version": VERSION_26,
+        "containers": [lesson_row(FULL_ID, "eager_wu", 8123), lesson_row(SEAT_ID, "seat-8124", 8124)],
+        "events": [],
+        "inspect_image": docker.errors.ImageNotFound("No such image: cowserv:latest"),
+        "history": docker.errors.ImageNotFound("No such image: cowserv:latest"),
+        "create_host_config": lambda **kwargs: docker.types.HostConfig(version="1.45", **kwargs),
+        "create_container": {"Id": OTHER_ID, "Warnings": []},
+        "inspect_container": dict(lesson_container(), Id=FULL_ID,
+                                  NetworkSettings={"Ports": {"8000/tcp": [{"HostIp": "0.0.0.0", "HostPort": "8123"}]}}),
+    })
+
+    def probed(port):
+        raise AssertionError(f"port {port} of this machine probed for a remote engine")
+
+    monkeypatch.setattr(engine_module, "host_port_free", probed)
+    monkeypatch.setattr(seats, "host_port_free", probed)
+    app.asked_cows = []
+    monkeypatch.setattr(cowcheck, "ask", lambda host, port: app.asked_cows.append((host, port))
+                        or cowcheck.CowAnswer(port, "moo"))
+    return app
+
+
+def test_a_remote_engine_s_ports_are_linked_and_asked_on_its_address(remote_app):
+    client = remote_app.test_client()  # its requests come to "localhost", which is not where the ports are
+
+    page = client.get("/").text
+    assert ('at <code data-engine-endpoint>tcp://10.0.0.5:2375</code>; its published ports answer on '
+            '<code>10.0.0.5</code>') in page
+    assert 'href="http://10.0.0.5:8123/"' in client.get("/containers", headers=HTMX).text
+    ran = client.post("/containers", data={"host_port": "8125"}, headers=HTMX)
+    assert ran.status_code == 200 and 'href="http://10.0.0.5:8125/"' in ran.text
+
+    sheet = client.get("/classroom/sheet").text
+    assert 'href="http://10.0.0.5:8124/"' in sheet and "The engine runs on 10.0.0.5" in sheet
+    assert "which only this computer reaches" not in sheet  # opened as localhost, and right all the same
+    preview = client.get("/classroom/new?count=3&first_port=8001", headers=HTMX).text
+    assert "$(seq 8001 8003)" in preview  # the plan probed no port here
+
+    assert "Yes: port 8123 answers with its cow." in client.get(f"/containers/{FULL_ID}/cow", headers=HTMX).text
+    assert remote_app.asked_cows == [("10.0.0.5", 8123)]
+
+
+def test_an_explicit_cow_host_is_asked_even_for_a_remote_engine(remote_app):
+    remote_app.config["COW_HOST"] = "cows.classroom.test"
+
+    remote_app.test_client().get(f"/containers/{FULL_ID}/cow", headers=HTMX)
+    assert remote_app.asked_cows == [("cows.classroom.test", 8123)]
+
+
+def test_a_port_a_remote_engine_refuses_is_the_same_409(remote_app, api):
+    api.answers["start"] = sdk_error(
+        500, "driver failed programming external connectivity on endpoint x (0123abcd): "
+             "Bind for 0.0.0.0:8125 failed: port is already allocated")
+
+    refused = remote_app.test_client().post("/containers", data={"host_port": "8125"}, headers=HTMX)
+    assert refused.status_code == 409
+    assert "Host port 8125 is already in use" in refused.text
+    assert api.calls_to("remove_container") == [((OTHER_ID,), {"force": True})]
+
+
+@pytest.mark.parametrize(("version", "note", "warning"),
+                         [("26.1.5", True, False), ("20.10.24+dfsg1", False, False), ("19.03.15", False, True)])
+def test_the_page_says_what_it_must_for_the_engine_s_version(remote_app, api, version, note, warning):
+    api.answers["version"] = dict(VERSION_26, Version=version)
+
+    page = remote_app.test_client().get("/").text
+    assert f"<span data-engine-version>Docker Engine {version} (API 1.45)</span>" in page
+    assert ("data-builder-note" in page) is note
+    assert ("data-engine-warning" in page) is warning
+    if note:
+        assert "<code data-buildkit-line>#5 [2/3] RUN apt-get update …</code>" in page
+    if warning:
+        assert "Docker Engine 19.03 is older than the oldest engine this dashboard is tested on (20.10)." in page
