@@ -93,7 +93,8 @@ def check_workers(text):
     text = text.strip()
     if text != "1":
         raise ConfigError(
-            f"DASHBOARD_WORKERS={text[:30]}: the dashboard runs in exactly 1 worker process. The running build, "
+            f"{text[:30]} gunicorn workers asked for (DASHBOARD_WORKERS, or gunicorn's -w): the dashboard runs "
+            "in exactly 1 worker process. The running build, "
             "the class start and the containers being stopped live in that process's memory, so a second worker "
             "would silently split them (a build one page cannot see, a class started twice). One gevent worker "
             "serves hundreds of open pages."

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 import docker
 import requests
+import urllib3
 from docker import errors as docker_errors
 from docker.constants import DEFAULT_UNIX_SOCKET
 from docker.context import ContextAPI
@@ -131,7 +132,7 @@ class EngineAbout:
     @property
     def release_text(self):
         """The release as the version writes it: "19.03" of "19.03.15"."""
-        found = RELEASE.match(self.version)
+        found = RELEASE.match(self.version)  # as written: "19.03", where release is (19, 3)
         return found[0] if found else self.version
 
     @property
@@ -197,7 +198,10 @@ def endpoint_from_environment(environ=None):
     config's currentContext), else the local socket."""
     environ = os.environ if environ is None else environ
     if environ.get("DOCKER_HOST"):
-        params = docker.utils.kwargs_from_env(environment=environ)
+        try:
+            params = docker.utils.kwargs_from_env(environment=environ)
+        except docker_errors.DockerException as error:  # DOCKER_TLS_VERIFY=1 without the certificates, say
+            return Endpoint(environ["DOCKER_HOST"], error=f"DOCKER_HOST cannot be used as it is: {error}")
         return Endpoint(params["base_url"], params.get("tls"))
     name = environ.get("DOCKER_CONTEXT")
     try:
@@ -291,15 +295,17 @@ class Engine:
     @contextlib.contextmanager
     def _api(self, acting=False):
         """The SDK's low-level client for a read (or an action), and the one place that turns its exceptions into
-        the dashboard's."""
-        if time.monotonic() < self._silent_until:
+        the dashboard's. Reads are refused at once while the engine is known silent; an action, which may take
+        long on a busy engine (a class of 300 starting), waits its own timeout."""
+        if not acting and time.monotonic() < self._silent_until:
             raise EngineUnavailable(self._silence)
         try:
             reader, actor = self._connected()
             yield actor.api if acting else reader.api
         except docker_errors.NotFound as error:
             raise ContainerNotFound(error.explanation or str(error)) from error
-        except (requests.exceptions.RequestException, docker_errors.DockerException) as error:
+        except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError,
+                docker_errors.DockerException) as error:  # urllib3's: a build's stream cut while it is read
             if isinstance(error, docker_errors.APIError):
                 raise EngineError(error.explanation or str(error)) from error
             self._about = None  # gone: whatever answers next may be another engine
@@ -321,7 +327,8 @@ class Engine:
 
     def about(self):
         """The engine's version for a page, asked at most every `about_seconds` (30 s) and forgotten as soon as a
-        call finds the engine gone, so a page costs no engine call for it; None while the engine does not answer."""
+        call finds the engine gone, so a page costs no engine call for it while the engine answers (while it does
+        not, each page asks again, which fails at once); None while the engine does not answer."""
         kept = self._about
         if kept is not None and time.monotonic() - kept[0] < self._about_seconds:
             return kept[1]
@@ -512,7 +519,7 @@ def _client(endpoint, timeout, version=None):
 def _timed_out(error):
     """True when the engine took the connection but did not answer in time, however the SDK wrapped the timeout."""
     while error is not None:
-        if isinstance(error, requests.exceptions.Timeout):
+        if isinstance(error, (requests.exceptions.Timeout, urllib3.exceptions.TimeoutError)):
             return True
         error = error.__cause__ or error.__context__
     return False

@@ -26,7 +26,8 @@ def on_starting(server):
     without a configured instructor token (its holder holds the Docker socket); each with the reason."""
     try:
         settings = from_environment(os.environ)
-        check_workers(os.environ.get("DASHBOARD_WORKERS", str(server.cfg.workers)))
+        check_workers(str(server.cfg.workers))  # -w or GUNICORN_CMD_ARGS, which win over this file's 1
+        check_workers(os.environ.get("DASHBOARD_WORKERS", "1"))
     except ConfigError as error:
         sys.exit(f"Refusing to start: {error}")
     public = [address for address in server.cfg.bind if not is_loopback(address)]

@@ -7,14 +7,13 @@ sent by htmx as a header; SameSite cookies alone would not stop a student's page
 
 import hmac
 import ipaddress
-import os
 import secrets
-import tempfile
 from datetime import timedelta
 from pathlib import Path
 
 from flask import current_app, request, session
 
+from . import files
 from .config import check_secret
 from .session_generations import SessionGenerations
 
@@ -42,16 +41,7 @@ def _kept_secret(app, name):
     """
     path = Path(app.instance_path) / name
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{name}-")
-        with os.fdopen(handle, "w") as file:
-            file.write(secrets.token_urlsafe(24))
-        try:
-            os.link(temporary, path)
-        except FileExistsError:
-            pass  # another process was first: its secret is the one
-        finally:
-            os.unlink(temporary)
+        files.write_once(path, secrets.token_urlsafe(24))  # another process may be first: its secret is the one
     secret = path.read_text().strip()
     check_secret(str(path), secret)
     return secret

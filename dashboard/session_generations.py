@@ -8,10 +8,10 @@ revocation outlives a restart; the one worker process (see config.workers) keeps
 """
 
 import json
-import os
-import tempfile
 import threading
 from pathlib import Path
+
+from . import files
 
 
 class SessionGenerations:
@@ -40,9 +40,4 @@ class SessionGenerations:
             self._save()
 
     def _save(self):
-        """Write the file whole or not at all: a reader never sees half of it."""
-        self._path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=self._path.parent, prefix=".sessions-")
-        with os.fdopen(handle, "w") as file:
-            json.dump(self._generations, file)
-        os.replace(temporary, self._path)
+        files.replace(self._path, json.dumps(self._generations))

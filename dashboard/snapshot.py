@@ -6,7 +6,6 @@ and age columns keep moving. However many browsers poll, the engine sees one lis
 and while containers keep changing (a class of 300 starting) at most one per `min_interval`.
 """
 
-import collections
 import contextlib
 import hashlib
 import logging
@@ -16,7 +15,7 @@ import weakref
 
 from flask import current_app
 
-from .engine import EngineError
+from .engine import ContainerNotFound, EngineError
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +37,7 @@ class ContainerSnapshot:
         self._events = None  # the open event stream, closed by stop()
         self._images_version = 0
         self._stopping_lock = threading.Lock()
-        self._stopping = collections.Counter()  # full ids being stopped and removed right now, by how many requests
+        self._stopping = set()  # full ids being stopped and removed right now
         self.reads = 0  # engine list calls made, for the tests and the benchmark
 
     def current(self):
@@ -58,7 +57,7 @@ class ContainerSnapshot:
                 self._containers = containers
                 self._version = hashlib.sha1(repr(containers).encode()).hexdigest()[:16]
             with self._stopping_lock:
-                stopping = frozenset(+self._stopping)
+                stopping = frozenset(self._stopping)
             version = self._version
             if stopping:
                 version = hashlib.sha1(f"{version}{sorted(stopping)}".encode()).hexdigest()[:16]
@@ -66,14 +65,18 @@ class ContainerSnapshot:
 
     @contextlib.contextmanager
     def stopping_while(self, container_id):
-        """Show a container as stopping on every page while the block runs: `docker stop` can take 10 s."""
+        """Show a container as stopping on every page while the block runs (`docker stop` can take 10 s), and let
+        one request at a time stop it: the engine can answer two concurrent removals of one container "removed"."""
         with self._stopping_lock:
-            self._stopping[container_id] += 1
+            if container_id in self._stopping:
+                raise ContainerNotFound(f"Container {container_id[:12]} is being stopped and removed by another "
+                                        "request: for this one it is already gone.")
+            self._stopping.add(container_id)
         try:
             yield
         finally:
             with self._stopping_lock:
-                self._stopping[container_id] -= 1
+                self._stopping.discard(container_id)
             self._stale = True
 
     def invalidate(self):

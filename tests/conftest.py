@@ -84,7 +84,8 @@ def docker_client():
 
 @pytest.fixture(autouse=True, scope="session")
 def engine_under_test(docker_client):
-    """With DASHBOARD_EXPECT_ENGINE set (scripts/test sets it for each pass), the engine must be that version:
+    """With DASHBOARD_EXPECT_ENGINE set (.ci/run for the first pass, scripts/test for the second), the engine must
+    be that version:
     a pass that reached another engine (a DOCKER_HOST path that resolves to the host's) is not trusted."""
     expected = os.environ.get("DASHBOARD_EXPECT_ENGINE")
     version = docker_client.version()["Version"]

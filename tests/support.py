@@ -56,6 +56,12 @@ def get_cow(port, timeout=20):
             time.sleep(0.2)
 
 
+def sign_in_by_form(client, token):
+    """Sign in through the real form, with the CSRF token the sign-in page carries; returns the form's answer."""
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/signin").text)[1]
+    return client.post("/signin", data={"token": token, "csrf_token": csrf})
+
+
 def wait_until(check, what, timeout=30, every=0.1):
     """check()'s first truthy answer, asked every `every` seconds; fails saying `what` did not happen in `timeout`.
 

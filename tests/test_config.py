@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from tests.support import sign_in_by_form
 from dashboard import create_app
 from dashboard.config import ConfigError
 
@@ -21,17 +22,10 @@ def make_app(monkeypatch, tmp_path, **environ):
     return create_app({"TESTING": True, "TRANSCRIPT_PATH": str(tmp_path / "t.sqlite3")})
 
 
-def sign_in(client, token):
-    client.get("/signin")
-    with client.session_transaction() as session:
-        csrf = session["csrf"]
-    return client.post("/signin", data={"token": token, "csrf_token": csrf})
-
-
 def test_a_token_that_looks_like_json_stays_the_string_typed(monkeypatch, tmp_path):
     app = make_app(monkeypatch, tmp_path, DASHBOARD_INSTRUCTOR_TOKEN=DIGITS_TOKEN)
     assert app.config["INSTRUCTOR_TOKEN"] == DIGITS_TOKEN
-    assert sign_in(app.test_client(instructor=False), DIGITS_TOKEN).status_code == 302
+    assert sign_in_by_form(app.test_client(instructor=False), DIGITS_TOKEN).status_code == 302
 
 
 def test_a_seat_prefix_of_digits_stays_a_string(monkeypatch, tmp_path):
@@ -73,13 +67,14 @@ def test_a_kept_secret_that_is_empty_stops_the_start(monkeypatch, tmp_path):
 
 def test_an_empty_sign_in_never_matches(monkeypatch, tmp_path):
     client = make_app(monkeypatch, tmp_path, DASHBOARD_INSTRUCTOR_TOKEN=DIGITS_TOKEN).test_client(instructor=False)
-    response = sign_in(client, "")
+    response = sign_in_by_form(client, "")
     assert response.status_code == 403 and "not the instructor token" in response.text
     assert "Sign out" not in client.get("/").text
 
 
 STARTER = """
 import os, sys, time
+from tests.support import sign_in_by_form
 from dashboard import create_app
 open(sys.argv[1], "w").close()  # imported and ready
 while not os.path.exists(sys.argv[2]):
@@ -126,6 +121,8 @@ def gunicorn(*arguments, **environ):
 @pytest.mark.parametrize("arguments, environ", [
     ((), {"DASHBOARD_WORKERS": "2"}),
     (("--workers", "3"), {}),
+    (("--workers", "2"), {"DASHBOARD_WORKERS": "1"}),  # -w wins in gunicorn, so it is checked whatever the variable
+    ((), {"GUNICORN_CMD_ARGS": "--workers 2"}),
 ])
 def test_more_than_one_worker_refuses_to_start_and_says_why(arguments, environ):
     result = gunicorn("--bind", "127.0.0.1:0", *arguments, **environ)

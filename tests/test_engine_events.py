@@ -101,8 +101,11 @@ def test_an_image_built_or_removed_from_the_cli_reaches_open_build_panels(tmp_pa
         shell(f"docker rmi {tag}")
 
 
-def test_a_builds_own_step_containers_are_never_listed_nor_reachable(tmp_path, cowserv_image, docker_client):
-    """A RUN that takes a while, in the shipped Dockerfile: its container must not be a lesson container."""
+def test_a_builds_own_step_containers_are_never_listed_nor_reachable(tmp_path, cowserv_image, docker_client,
+                                                                    created):
+    """A RUN that takes a while, in the shipped Dockerfile: its container must not be a lesson container. The one
+    labelled container the build makes (for the LABEL step, seen in the engine's events) runs the builder's
+    `#(nop)` command, and a container of that shape is neither listed nor removable."""
     context = tmp_path / "context"
     shutil.copytree(create_app().config["BUILD_CONTEXT"], context)
     dockerfile = context / "Dockerfile"
@@ -114,6 +117,7 @@ def test_a_builds_own_step_containers_are_never_listed_nor_reachable(tmp_path, c
     engine, client = app.extensions["engine"], app.test_client()
     before = {c.id for c in engine.containers()}
     listed, labelled = set(), set()
+    since = int(time.time()) - 1
     try:
         assert client.post("/images/build", headers=HTMX).status_code == 200
         build = app.extensions["builder"].current
@@ -124,7 +128,20 @@ def test_a_builds_own_step_containers_are_never_listed_nor_reachable(tmp_path, c
         assert build.state == "succeeded", build.error
         assert any("Running in" in line.text for line in build.lines)  # the build did run steps in containers
         assert listed == set(), "a build step's container was listed as the lesson's"
-        for step in labelled - before:
+        made = {event["id"] for event in docker_client.api.events(
+            since=since, until=int(time.time()) + 1, decode=True,
+            filters={"type": "container", "event": "create", "label": LESSON_FILTER})}
+        assert made - before, "the build made no labelled container (its LABEL step's), so this test shows nothing"
+        for step in (labelled | made) - before:
             assert client.delete(f"/containers/{step}", headers=HTMX).status_code == 404
     finally:
         shell(f"docker rmi {tag}")
+
+    # A container as the builder makes for a metadata step, on the real engine: left out, out of reach.
+    step = docker_client.api.create_container(
+        "cowserv:latest", ["/bin/sh", "-c", "#(nop) ", "LABEL classroom.lesson=cowserv"])["Id"]
+    created(step)
+    assert docker_client.api.inspect_container(step)["Config"]["Labels"]["classroom.lesson"] == "cowserv"
+    assert step not in {c.id for c in engine.containers()}
+    answer = client.delete(f"/containers/{step}", headers=HTMX)
+    assert answer.status_code == 404 and docker_client.api.inspect_container(step)["Id"] == step

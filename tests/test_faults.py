@@ -14,7 +14,8 @@ import pytest
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
-from tests.support import HTMX, EngineSwitch, container_ids, free_tcp_port, page_hooks, run_by_button, wait_until
+from tests.support import (HTMX, EngineSwitch, container_ids, free_tcp_port, page_hooks, run_by_button,
+                           sign_in_by_form, wait_until)
 from dashboard import create_app
 from dashboard.engine import LESSON_FILTER
 from dashboard.security import is_instructor
@@ -201,8 +202,7 @@ def hostile_app(tmp_path, monkeypatch, docker_client, unique_name):
 def sign_in(app):
     """(Cookie header, CSRF token) of an instructor session signed in through the real form."""
     client = app.test_client(instructor=False)
-    csrf = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/signin").text)[1]
-    response = client.post("/signin", data={"token": app.config["INSTRUCTOR_TOKEN"], "csrf_token": csrf})
+    response = sign_in_by_form(client, app.config["INSTRUCTOR_TOKEN"])
     assert response.status_code == 302, response.text
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/signin").text)[1]
     cookie = client.get_cookie(app.config["SESSION_COOKIE_NAME"])

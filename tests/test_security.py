@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from tests.support import HTMX, EngineSwitch, free_ports, start_class, wait_until
+from tests.support import HTMX, EngineSwitch, free_ports, sign_in_by_form, start_class, wait_until
 from dashboard import create_app
 
 REAL_SOCKET = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock").removeprefix("unix://")
@@ -53,8 +53,7 @@ def csrf_of(page):
 
 
 def sign_in(client, token=TOKEN):
-    csrf = csrf_of(client.get("/signin").text)
-    return client.post("/signin", data={"token": token, "csrf_token": csrf})
+    return sign_in_by_form(client, token)
 
 
 def signed_in(client):

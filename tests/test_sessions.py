@@ -3,7 +3,7 @@ included, and a new instructor token ends all of them, across restarts too."""
 
 import pytest
 
-from tests.support import HTMX
+from tests.support import HTMX, sign_in_by_form
 from dashboard import create_app
 
 TOKEN = "correct horse battery staple"
@@ -21,10 +21,7 @@ def make_app(tmp_path):
 def signed_in(app):
     """A browser signed in through the real form; returns it and its CSRF token."""
     client = app.test_client(instructor=False)
-    client.get("/signin")
-    with client.session_transaction() as session:
-        csrf = session["csrf"]
-    assert client.post("/signin", data={"token": TOKEN, "csrf_token": csrf}).status_code == 302
+    assert sign_in_by_form(client, TOKEN).status_code == 302
     with client.session_transaction() as session:
         return client, session["csrf"]
 
