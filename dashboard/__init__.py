@@ -1,14 +1,15 @@
-"""A classroom dashboard that teaches Docker by doing it, each button beside the docker command it runs."""
+"""A classroom dashboard that teaches Docker by doing it, each button beside the docker command it runs.
+
+`domain/` is the lesson with no web framework in it (the engine, builds, the class, the transcript, the commands
+shown); `web/` puts it on the web (blueprints, errors, security, forms). create_app wires the two together.
+"""
 
 import os
 from pathlib import Path
 
 from flask import Flask
-from flask_htmx import HTMX
 
 from . import config
-
-htmx = HTMX()
 
 PACKAGE = Path(__file__).parent
 
@@ -32,31 +33,24 @@ def create_app(test_config=None):
     if test_config is not None:
         app.config.update(test_config)
 
-    from . import builds, engine, errors, filters, seats, security, snapshot, transcript_store
+    from .domain import builds, classroom, engine, snapshot, transcript
+    from .web import blueprints, errors, filters, security
+    from .web.extensions import htmx
 
     if app.config["TRANSCRIPT_PATH"] is None:
         os.makedirs(app.instance_path, exist_ok=True)
         app.config["TRANSCRIPT_PATH"] = os.path.join(app.instance_path, "transcript.sqlite3")
-    transcript = transcript_store.TranscriptStore(app.config["TRANSCRIPT_PATH"])
-    app.extensions["transcript"] = transcript
+    store = transcript.TranscriptStore(app.config["TRANSCRIPT_PATH"])
+    app.extensions["transcript"] = store
     app.extensions["engine"] = engine.Engine(app.config["ENGINE_TIMEOUT"], app.config["ENGINE_READ_TIMEOUT"])
     app.extensions["snapshot"] = snapshot.ContainerSnapshot(
         app.extensions["engine"], app.config["SNAPSHOT_SECONDS"], min_interval=app.config["REFRESH_SECONDS"]
     )
-    app.extensions["builder"] = builds.Builder(on_finish=transcript.record_build)
-    app.extensions["classroom"] = seats.Classroom(app.config["SEAT_PREFIX"], on_finish=transcript.record_class_start)
+    app.extensions["builder"] = builds.Builder(on_finish=store.record_build)
+    app.extensions["classroom"] = classroom.Classroom(app.config["SEAT_PREFIX"], on_finish=store.record_class_start)
     htmx.init_app(app)
     security.configure(app)
     errors.register(app)
     filters.register(app)
-
-    from . import auth, classroom, containers, health, images, lesson, transcript
-
-    app.register_blueprint(auth.bp)
-    app.register_blueprint(lesson.bp)
-    app.register_blueprint(images.bp)
-    app.register_blueprint(containers.bp)
-    app.register_blueprint(health.bp)
-    app.register_blueprint(transcript.bp)
-    app.register_blueprint(classroom.bp)
+    blueprints.register(app)
     return app

@@ -11,7 +11,7 @@ import sys
 # Every module-level name here is read as a gunicorn setting: import functions, never a module called `config`.
 
 from dashboard.config import ConfigError, check_workers, from_environment
-from dashboard.security import is_loopback
+from dashboard.web.security import is_loopback
 
 bind = os.environ.get("DASHBOARD_BIND", "127.0.0.1:5000")
 worker_class = "gevent"
@@ -41,6 +41,6 @@ def on_starting(server):
 
 def worker_exit(server, worker):
     """Close the engine's event streams as the worker ends."""
-    from dashboard.snapshot import stop_watchers
+    from dashboard.domain.snapshot import stop_watchers
 
     stop_watchers()

@@ -14,8 +14,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from dashboard import create_app
-from dashboard.security import CSRF_HEADER, grant_instructor
-from dashboard.snapshot import stop_watchers
+from dashboard.domain.snapshot import stop_watchers
+from dashboard.web.security import CSRF_HEADER, grant_instructor
 
 
 class InstructorClient(FlaskClient):
@@ -100,9 +100,8 @@ def cowserv_image(docker_client):
     """cowserv:latest, built once per session by the dashboard's own build path."""
     app = create_app({"TESTING": True})
     with app.app_context():
-        from dashboard.builds import get_builder
-        from dashboard.engine import get_engine
-        from dashboard.lesson import build_plan
+        from dashboard.web.extensions import get_builder, get_engine
+        from dashboard.web.views import build_plan
 
         build = get_builder().start(get_engine(), build_plan())
     for _ in build.follow():

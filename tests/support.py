@@ -14,7 +14,7 @@ from html.parser import HTMLParser
 
 import requests
 
-from dashboard.ports import host_port_free
+from dashboard.domain.ports import host_port_free
 
 HTMX = {"HX-Request": "true"}
 

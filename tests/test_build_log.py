@@ -1,11 +1,11 @@
-"""dashboard/builds.py: a Build fed the chunks the engine's classic builder sends, as `decode=True` yields them."""
+"""dashboard/domain/builds.py: a Build fed the chunks the engine's classic builder sends, as `decode=True` yields them."""
 
 import threading
 import time
 
 import pytest
 
-from dashboard.builds import Build, BuildPlan, LogLine
+from dashboard.domain.builds import Build, BuildPlan, LogLine
 
 IMAGE_ID = "sha256:5c3f0e1d2b4a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0"
 

@@ -13,8 +13,9 @@ import pytest
 from flask import template_rendered
 
 from tests.support import HTMX, free_ports, get_cow, page_hooks, shell, start_class
-from dashboard import create_app, seats
-from dashboard.ports import host_port_free
+from dashboard import create_app
+from dashboard.domain import classroom
+from dashboard.domain.ports import host_port_free
 
 pytestmark = pytest.mark.engine
 
@@ -234,7 +235,7 @@ def test_a_signed_out_screen_shows_the_class_loop_without_binding_a_port(app, pr
     first, held, *rest = free_ports(4)
     app.config.update(DEFAULT_SEATS=3, FIRST_SEAT_PORT=first)
     probes = []
-    monkeypatch.setattr(seats, "host_port_free", lambda port: probes.append(port) or host_port_free(port))
+    monkeypatch.setattr(classroom, "host_port_free", lambda port: probes.append(port) or host_port_free(port))
     viewer = app.test_client(instructor=False)
     with socket.socket() as squatter:
         squatter.bind(("0.0.0.0", held))

@@ -1,19 +1,20 @@
-"""dashboard/cli.py: the docker commands shown beside the buttons are exact and shell-safe."""
+"""dashboard/domain/commands.py: the docker commands shown beside the buttons are exact and shell-safe."""
 
 import shlex
 from pathlib import Path
 
 import pytest
 
-from dashboard import cli
-from dashboard.engine import LESSON_FILTER
+from dashboard.domain import commands
+from dashboard.domain.engine import LESSON_FILTER
 
 FULL_ID = "4f1c2b3a5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f7a8"
 
 
 def test_build_command_plain_context_is_the_tutorial_command():
     # The tutorial's command, with --force-rm as the dashboard builds (a failed step leaves no container).
-    assert cli.build_command("/srv/cowserv", "cowserv") == "cd /srv/cowserv && docker build --force-rm -t cowserv ."
+    assert (commands.build_command("/srv/cowserv", "cowserv")
+            == "cd /srv/cowserv && docker build --force-rm -t cowserv .")
 
 
 @pytest.mark.parametrize(
@@ -27,7 +28,7 @@ def test_build_command_plain_context_is_the_tutorial_command():
     ],
 )
 def test_build_command_quotes_the_context_as_one_word(context):
-    command = cli.build_command(context, "cowserv")
+    command = commands.build_command(context, "cowserv")
 
     assert shlex.split(command) == ["cd", context, "&&", "docker", "build", "--force-rm", "-t", "cowserv", "."]
 
@@ -35,13 +36,13 @@ def test_build_command_quotes_the_context_as_one_word(context):
 def test_build_command_takes_a_path_object():
     context = Path("/tmp/my lessons") / "cowserv"
 
-    assert shlex.split(cli.build_command(context, "cowserv")) == [
+    assert shlex.split(commands.build_command(context, "cowserv")) == [
         "cd", "/tmp/my lessons/cowserv", "&&", "docker", "build", "--force-rm", "-t", "cowserv", ".",
     ]
 
 
 def test_build_command_with_base_image_passes_the_build_arg():
-    command = cli.build_command("/srv/cowserv", "cowserv", "python:3.12-slim")
+    command = commands.build_command("/srv/cowserv", "cowserv", "python:3.12-slim")
 
     assert command == "cd /srv/cowserv && docker build --force-rm --build-arg BASE_IMAGE=python:3.12-slim -t cowserv ."
 
@@ -49,7 +50,7 @@ def test_build_command_with_base_image_passes_the_build_arg():
 def test_build_command_quotes_a_base_image_with_odd_characters():
     base = "registry.example:5000/team/python:3.12 slim"  # not a valid reference, but must stay one word
 
-    words = shlex.split(cli.build_command("/srv/my ctx", "cowserv", base))
+    words = shlex.split(commands.build_command("/srv/my ctx", "cowserv", base))
 
     assert words == [
         "cd", "/srv/my ctx", "&&",
@@ -59,18 +60,18 @@ def test_build_command_quotes_a_base_image_with_odd_characters():
 
 @pytest.mark.parametrize("base_image", [None, ""])
 def test_build_command_without_base_image_has_no_build_arg(base_image):
-    command = cli.build_command("/srv/cowserv", "cowserv", base_image)
+    command = commands.build_command("/srv/cowserv", "cowserv", base_image)
 
     assert "--build-arg" not in command
     assert "BASE_IMAGE" not in command
 
 
 def test_run_command_is_the_tutorial_command_for_8000():
-    assert cli.run_command("cowserv:latest", 8000) == 'docker run -d -p "8000:8000" cowserv:latest'
+    assert commands.run_command("cowserv:latest", 8000) == 'docker run -d -p "8000:8000" cowserv:latest'
 
 
 def test_run_command_maps_the_host_port_to_container_port_8000():
-    command = cli.run_command("cowserv:latest", 8081)
+    command = commands.run_command("cowserv:latest", 8081)
 
     assert command == 'docker run -d -p "8081:8000" cowserv:latest'
     assert shlex.split(command) == ["docker", "run", "-d", "-p", "8081:8000", "cowserv:latest"]
@@ -79,42 +80,42 @@ def test_run_command_maps_the_host_port_to_container_port_8000():
 def test_run_command_refuses_a_port_that_is_not_a_number():
     # The port is interpolated inside double quotes, so it must never be anything but an int.
     with pytest.raises(ValueError):
-        cli.run_command("cowserv:latest", '8000"; rm -rf / #')
+        commands.run_command("cowserv:latest", '8000"; rm -rf / #')
 
 
 def test_run_command_quotes_the_image():
-    command = cli.run_command("cow serv:latest", 8000)
+    command = commands.run_command("cow serv:latest", 8000)
 
     assert shlex.split(command) == ["docker", "run", "-d", "-p", "8000:8000", "cow serv:latest"]
 
 
 def test_list_command_filters_on_the_lesson_label():
-    command = cli.list_command()
+    command = commands.list_command()
 
     assert command == "docker ps -a --filter label=classroom.lesson=cowserv"
     assert shlex.split(command) == ["docker", "ps", "-a", "--filter", f"label={LESSON_FILTER}"]
 
 
 def test_remove_command_uses_the_12_char_short_id():
-    command = cli.remove_command(FULL_ID)
+    command = commands.remove_command(FULL_ID)
 
     assert command == f"docker stop {FULL_ID[:12]} && docker rm {FULL_ID[:12]}"
     assert shlex.split(command) == ["docker", "stop", "4f1c2b3a5d6e", "&&", "docker", "rm", "4f1c2b3a5d6e"]
 
 
 def test_remove_command_with_a_short_id_keeps_it():
-    assert cli.remove_command(FULL_ID[:12]) == "docker stop 4f1c2b3a5d6e && docker rm 4f1c2b3a5d6e"
+    assert commands.remove_command(FULL_ID[:12]) == "docker stop 4f1c2b3a5d6e && docker rm 4f1c2b3a5d6e"
 
 
 def test_class_command_splits_the_seq_where_a_port_is_skipped():
-    command = cli.class_command("cowserv:latest", [8001, 8003, 8004], "seat-")
+    command = commands.class_command("cowserv:latest", [8001, 8003, 8004], "seat-")
 
     assert command == ('for port in 8001 $(seq 8003 8004); do docker run -d --name "seat-$port" -p "$port:8000" '
                        "cowserv:latest; done")
 
 
 def test_class_remove_command_lists_the_seats_and_removes_them_only_when_there_are_some():
-    command = cli.class_remove_command("seat-")
+    command = commands.class_remove_command("seat-")
 
     assert command == ("docker ps -aq --filter label=classroom.lesson=cowserv --filter 'name=^seat-' "
                        "| xargs -r docker rm -f")

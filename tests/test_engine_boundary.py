@@ -1,4 +1,4 @@
-"""dashboard/engine.py with the Docker SDK faked at its boundary: the engine's client is a fake whose `.api`
+"""dashboard/domain/engine.py with the Docker SDK faked at its boundary: the engine's client is a fake whose `.api`
 answers as docker.APIClient would (each call is checked against the real method's signature), so these
 tests need no Docker engine."""
 
@@ -12,21 +12,12 @@ import pytest
 import requests
 
 from tests.support import HTMX
-from dashboard import cowcheck, create_app, seats
-from dashboard import engine as engine_module
-from dashboard.engine import (
-    CONTAINER_PORT,
-    Container,
-    ContainerNotFound,
-    Endpoint,
-    Engine,
-    EngineAbout,
-    EngineError,
-    EngineUnavailable,
-    Image,
-    ImageNotFound,
-    PortInUse,
-)
+from dashboard import create_app
+from dashboard.domain import classroom, cowcheck
+from dashboard.domain import engine as engine_module
+from dashboard.domain.engine import CONTAINER_PORT, Container, Endpoint, Engine, EngineAbout, Image
+from dashboard.domain.errors import ContainerNotFound, EngineError, EngineUnavailable, ImageNotFound, PortInUse
+from dashboard.web.errors import status_of
 
 FULL_ID = "4f1c2b3a5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f7a8"
 OTHER_ID = "9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b"
@@ -203,7 +194,7 @@ def test_containers_connection_error_is_engine_unavailable(engine, api):
     with pytest.raises(EngineUnavailable) as raised:
         engine.containers()
 
-    assert raised.value.status == 503
+    assert status_of(raised.value) == 503
     assert "does not answer" in str(raised.value)
 
 
@@ -230,7 +221,7 @@ def test_containers_api_error_is_engine_error_502(engine, api):
         engine.containers()
 
     assert type(raised.value) is EngineError
-    assert raised.value.status == 502
+    assert status_of(raised.value) == 502
     assert str(raised.value) == "invalid filter 'label'"
     assert isinstance(raised.value.__cause__, docker.errors.APIError)
 
@@ -333,7 +324,7 @@ def test_stop_and_remove_refuses_a_container_that_is_not_the_lessons(engine, api
     with pytest.raises(ContainerNotFound) as raised:
         engine.stop_and_remove(OTHER_ID[:12])
 
-    assert raised.value.status == 404
+    assert status_of(raised.value) == 404
     assert OTHER_ID[:12] in str(raised.value)
     assert "stop" not in api.names()
     assert "remove_container" not in api.names()
@@ -367,7 +358,7 @@ def test_conflict_409_during_stop_is_already_gone(engine, api):
     with pytest.raises(ContainerNotFound) as raised:
         engine.stop_and_remove(FULL_ID)
 
-    assert raised.value.status == 404
+    assert status_of(raised.value) == 404
     assert "already gone" in str(raised.value)
 
 
@@ -387,7 +378,7 @@ def test_other_api_error_during_stop_is_engine_error_502(engine, api):
         engine.stop_and_remove(FULL_ID)
 
     assert type(raised.value) is EngineError
-    assert raised.value.status == 502
+    assert status_of(raised.value) == 502
     assert str(raised.value) == "cannot stop container: permission denied"
     assert "remove_container" not in api.names()
 
@@ -447,7 +438,7 @@ def test_run_refuses_a_port_taken_on_this_host_before_creating_anything(engine, 
         with pytest.raises(PortInUse) as raised:
             engine.run("cowserv:latest", port)
 
-    assert raised.value.status == 409
+    assert status_of(raised.value) == 409
     assert str(port) in str(raised.value)
     assert api.calls == []
 
@@ -476,7 +467,7 @@ def test_run_removes_the_container_when_start_fails_otherwise(engine, api, port_
         engine.run("cowserv:latest", 8001)
 
     assert type(raised.value) is EngineError
-    assert raised.value.status == 502
+    assert status_of(raised.value) == 502
     assert "OCI runtime create failed" in str(raised.value)
     assert api.calls_to("remove_container") == [((FULL_ID,), {"force": True})]
 
@@ -487,7 +478,7 @@ def test_run_without_the_image_is_image_not_found(engine, api, port_free):
     with pytest.raises(ImageNotFound) as raised:
         engine.run("cowserv:latest", 8001)
 
-    assert raised.value.status == 409
+    assert status_of(raised.value) == 409
     assert "build it first" in str(raised.value)
     assert "start" not in api.names()
 
@@ -559,7 +550,7 @@ def remote_app(api, monkeypatch, tmp_path):
         raise AssertionError(f"port {port} of this machine probed for a remote engine")
 
     monkeypatch.setattr(engine_module, "host_port_free", probed)
-    monkeypatch.setattr(seats, "host_port_free", probed)
+    monkeypatch.setattr(classroom, "host_port_free", probed)
     app.asked_cows = []
     monkeypatch.setattr(cowcheck, "ask", lambda host, port: app.asked_cows.append((host, port))
                         or cowcheck.CowAnswer(port, "moo"))

@@ -14,7 +14,7 @@ import uuid
 import pytest
 
 from dashboard import create_app
-from dashboard.lesson import build_plan
+from dashboard.web.views import build_plan
 
 pytestmark = [
     pytest.mark.engine,

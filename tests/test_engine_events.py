@@ -12,8 +12,8 @@ import pytest
 
 from tests.support import HTMX, shell, wait_until
 from dashboard import create_app
-from dashboard.engine import LESSON_FILTER
-from dashboard.lesson import build_plan
+from dashboard.domain.engine import LESSON_FILTER
+from dashboard.web.views import build_plan
 
 pytestmark = pytest.mark.engine
 

@@ -18,8 +18,9 @@ import pytest
 from flask import render_template
 
 from tests.support import HTMX, container_ids, get_cow, page_hooks, run_by_button
-from dashboard import PACKAGE, create_app, dockerfile
-from dashboard.engine import (LESSON_FILTER, Endpoint, EngineAbout, endpoint_from_environment, older_than_tested,
+from dashboard import PACKAGE, create_app
+from dashboard.domain import dockerfile
+from dashboard.domain.engine import (LESSON_FILTER, Endpoint, EngineAbout, endpoint_from_environment, older_than_tested,
                               release_of)
 
 LESSON_DOCKERFILE = PACKAGE / "cowserv" / "Dockerfile"  # the build context's, as create_app sets it by default

@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 from tests.support import (HTMX, EngineSwitch, container_ids, free_tcp_port, page_hooks, run_by_button,
                            sign_in_by_form, wait_until)
 from dashboard import create_app
-from dashboard.engine import LESSON_FILTER
-from dashboard.security import is_instructor
+from dashboard.domain.engine import LESSON_FILTER
+from dashboard.web.security import is_instructor
 
 pytestmark = pytest.mark.engine
 

@@ -1,10 +1,10 @@
-"""dashboard/filters.py: the template filters for ages and the host a browser used."""
+"""dashboard/web/filters.py: the template filters for ages and the host a browser used."""
 
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from dashboard.filters import ago, browser_host, size
+from dashboard.web.filters import ago, browser_host, size
 
 
 def before_now(**delta):

@@ -1,4 +1,4 @@
-"""dashboard/forms.py: what browsers send is either a clean value or an InvalidInput, which a request gets as a 400
+"""dashboard/web/forms.py: what browsers send is either a clean value or an InvalidInput, which a request gets as a 400
 with its message."""
 
 import html
@@ -7,9 +7,9 @@ import pytest
 from werkzeug.datastructures import MultiDict
 
 from tests.support import HTMX, container_ids
-from dashboard import forms
-from dashboard.engine import LESSON_FILTER
-from dashboard.forms import InvalidInput
+from dashboard.domain.engine import LESSON_FILTER
+from dashboard.web import forms
+from dashboard.web.forms import InvalidInput
 
 
 @pytest.mark.parametrize(

@@ -3,7 +3,7 @@
 import pytest
 
 from tests.support import HTMX, page_hooks
-from dashboard.fragments import MAX_KINDS, RenderedOnce
+from dashboard.web.fragments import MAX_KINDS, RenderedOnce
 
 
 def rendering(text, renders):

@@ -201,7 +201,7 @@ def test_binding_a_public_address_without_a_token_refuses_to_start(bind):
 
 
 def test_loopback_binds_are_recognised():
-    from dashboard.security import is_loopback
+    from dashboard.web.security import is_loopback
 
     for bind in ("127.0.0.1:5000", "localhost:5000", "[::1]:5000", "unix:/run/dashboard.sock", "127.0.0.2:80"):
         assert is_loopback(bind), bind

@@ -10,9 +10,9 @@ import requests
 
 from tests.support import HTMX, free_ports, run_by_button, start_class, wait_until
 from dashboard import create_app
-from dashboard.engine import LESSON_FILTER
-from dashboard.replay import replay_script
-from dashboard.transcript_store import Entry
+from dashboard.domain.engine import LESSON_FILTER
+from dashboard.domain.replay import replay_script
+from dashboard.domain.transcript import Entry
 
 pytestmark = pytest.mark.engine
 

@@ -9,10 +9,7 @@ import re
 import time
 from dataclasses import dataclass, field
 
-from flask import current_app
-from werkzeug.exceptions import Conflict
-
-from .engine import PortInUse
+from .errors import ClassStarting, PortInUse
 from .jobs import LatestJob
 from .ports import host_port_free
 
@@ -88,8 +85,8 @@ class Classroom(LatestJob):
 
     def _refuse_while_starting(self):
         if self.running:
-            raise Conflict(f"A class is starting ({self.current.done} of {len(self.current.seats)} seats so far): "
-                           "wait until it has finished.")
+            raise ClassStarting(f"A class is starting ({self.current.done} of {len(self.current.seats)} seats so far): "
+                                "wait until it has finished.")
 
     def start(self, engine, image, seats, command, workers):
         """Start the seats in the background, `workers` engine calls at a time; refused while a start runs."""
@@ -119,8 +116,3 @@ def _start_seats(job, engine, image, workers):
                 seat.error = f"The start stopped unexpectedly: {error}"
     finally:
         job.finished = time.monotonic()
-
-
-def get_classroom():
-    """The app's Classroom, shared by every viewer of this process."""
-    return current_app.extensions["classroom"]

@@ -2,8 +2,8 @@
 
 from flask import Blueprint, redirect, render_template, request, session, url_for
 
-from . import forms
-from .security import grant_instructor, revoke_instructor, token_matches
+from .. import forms
+from ..security import grant_instructor, revoke_instructor, token_matches
 
 bp = Blueprint("auth", __name__)
 

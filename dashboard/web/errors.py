@@ -1,4 +1,7 @@
-"""The one place where failures become pages or htmx fragments with a clear message, never a traceback."""
+"""The one place where failures become pages or htmx fragments with a clear message, never a traceback.
+
+The domain's errors carry a message and no HTTP status: STATUS says how each kind is answered here.
+"""
 
 import logging
 
@@ -6,12 +9,36 @@ from flask import current_app, render_template
 from flask.globals import request_ctx
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from . import htmx
-from .engine import EngineError
+from ..domain.errors import (
+    ClassStarting,
+    ContainerNotFound,
+    EngineError,
+    EngineUnavailable,
+    ImageNotFound,
+    PortInUse,
+)
+from .extensions import htmx
 from .forms import InvalidInput
 from .security import Forbidden
 
 log = logging.getLogger(__name__)
+
+# The answer to each refusal, looked up along the error's class hierarchy (the most specific first).
+STATUS = {
+    InvalidInput: 400,
+    Forbidden: 403,
+    ContainerNotFound: 404,  # already gone, or not the lesson's: the page refreshes its stale list
+    ImageNotFound: 409,
+    PortInUse: 409,
+    ClassStarting: 409,
+    EngineUnavailable: 503,
+    EngineError: 502,  # the engine answered, and refused
+}
+
+
+def status_of(error):
+    """The HTTP status a refusal is answered with (see STATUS)."""
+    return next(STATUS[kind] for kind in type(error).__mro__ if kind in STATUS)
 
 
 def _render(message, status, refresh=False):
@@ -26,14 +53,14 @@ def _render(message, status, refresh=False):
 
 
 def register(app):
-    @app.errorhandler(InvalidInput)
-    @app.errorhandler(Forbidden)
-    def refused(error):
-        return _render(str(error), error.status)
+    """Answer every failure with its message, in the page (htmx) or a page of its own."""
 
-    @app.errorhandler(EngineError)
-    def engine_error(error):
-        return _render(str(error), error.status, refresh=error.status == 404)
+    def refused(error):
+        status = status_of(error)
+        return _render(str(error), status, refresh=status == 404)
+
+    for kind in STATUS:
+        app.register_error_handler(kind, refused)
 
     @app.errorhandler(RequestEntityTooLarge)
     def too_large(error):

@@ -4,7 +4,8 @@ from dataclasses import asdict
 
 from flask import Blueprint
 
-from .engine import EngineError, get_engine
+from ...domain.errors import EngineError
+from ..extensions import get_engine
 
 bp = Blueprint("health", __name__)
 

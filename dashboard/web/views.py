@@ -1,16 +1,14 @@
-"""The lesson page: build, run, list and remove, each button beside its docker command."""
+"""What every page and fragment shows, shared by the blueprints: the lesson's panels as template context, the
+polls' 204 check, and the whole lesson page for browsers that did not ask through htmx."""
 
 from pathlib import Path
 
-from flask import Blueprint, current_app, render_template, request
+from flask import current_app, render_template, request
 
-from . import cli, dockerfile, htmx
-from .builds import BuildPlan, get_builder
-from .engine import EngineError, get_engine
-from .snapshot import get_snapshot
-from .transcript_store import get_transcript
-
-bp = Blueprint("lesson", __name__)
+from ..domain import commands, dockerfile
+from ..domain.builds import BuildPlan
+from ..domain.errors import EngineError
+from .extensions import get_builder, get_engine, get_snapshot, get_transcript, htmx
 
 # The page that acted refreshes its list and transcript at once; other pages catch up at their next poll.
 CHANGED = {"HX-Trigger": "containers-changed, transcript-changed"}
@@ -29,8 +27,8 @@ def build_plan():
         context=context,
         tag=tag,
         build_args={"BASE_IMAGE": base_image} if base_image else {},
-        command=cli.build_command(context, tag, base_image),
-        replay=cli.build_invocation(tag, base_image),
+        command=commands.build_command(context, tag, base_image),
+        replay=commands.build_invocation(tag, base_image),
     )
 
 
@@ -47,7 +45,7 @@ def containers_view():
     except EngineError as error:  # the page still renders, with the banner saying why
         version, containers, stopping, engine_error = "unreachable", [], frozenset(), str(error)
     return {"containers": containers, "containers_version": version, "stopping": stopping,
-            "engine_error": engine_error, "list_cli": cli.list_command()}
+            "engine_error": engine_error, "list_cli": commands.list_command()}
 
 
 def build_panel_version():
@@ -64,7 +62,7 @@ def image_view():
     except EngineError:
         image, layers = None, []
     return {"build": get_builder().current, "build_version": version, "image": image, "layers": layers,
-            "build_cli": build_plan().command, "history_cli": cli.history_command(image_ref()),
+            "build_cli": build_plan().command, "history_cli": commands.history_command(image_ref()),
             "builder_note": builder_note()}
 
 
@@ -95,7 +93,7 @@ def render_page(host_port=None, result=None, presenter=False):
     return render_template(
         "index.html",
         host_port=host_port,
-        run_cli=cli.run_command(image_ref(), host_port),
+        run_cli=commands.run_command(image_ref(), host_port),
         result=result,
         presenter=presenter,
         **image_view(),
@@ -104,14 +102,3 @@ def render_page(host_port=None, result=None, presenter=False):
         **transcript_view(),
     )
 
-
-@bp.get("/")
-def index():
-    """The lesson page: read-only until the instructor signs in."""
-    return render_page()
-
-
-@bp.get("/present")
-def present():
-    """The same page for a projector: large type, high contrast, the active step standing out."""
-    return render_page(presenter=True)

@@ -2,10 +2,9 @@
 
 from flask import Blueprint, Response, redirect, render_template, request, stream_with_context, url_for
 
-from . import forms, htmx
-from .builds import get_builder
-from .engine import get_engine
-from .lesson import build_panel_version, build_plan, image_view, render_page, shown_already
+from .. import forms
+from ..extensions import get_builder, get_engine, htmx
+from ..views import build_panel_version, build_plan, image_view, render_page, shown_already
 
 bp = Blueprint("images", __name__, url_prefix="/images")
 

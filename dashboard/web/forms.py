@@ -10,8 +10,6 @@ CONTAINER_ID = re.compile(r"[0-9a-f]{12,64}")
 class InvalidInput(Exception):
     """Input the dashboard refuses; shown in the page with a 400."""
 
-    status = 400
-
 
 def only_fields(form, allowed):
     """Refuse fields the action does not know, so a typo never silently does something else."""

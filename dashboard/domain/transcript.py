@@ -9,9 +9,7 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from flask import current_app
-
-from .engine import EngineError
+from .errors import EngineError
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS entry (
@@ -103,8 +101,3 @@ class TranscriptStore:
     def clear(self):
         with self._lock, self._connect() as db:
             db.execute("DELETE FROM entry")
-
-
-def get_transcript():
-    """The app's transcript store."""
-    return current_app.extensions["transcript"]

@@ -13,9 +13,7 @@ import threading
 import time
 import weakref
 
-from flask import current_app
-
-from .engine import ContainerNotFound, EngineError
+from .errors import ContainerNotFound, EngineError
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +98,7 @@ class ContainerSnapshot:
 
     def _follow_events(self):
         """Mark the list changed on every event of a tutorial container, and re-read it whenever the stream
-        (re)opens: whatever happened while it was closed, or before it first opened, was not seen."""
+        (re)opens or ends: whatever happened while it was closed, or before it first opened, was not seen."""
         while not self._stop.is_set():
             try:
                 events = self._events = self._engine.events()
@@ -117,6 +115,7 @@ class ContainerSnapshot:
                 log.debug("engine events interrupted: %s", error)
             finally:
                 self._events = None
+            self._stale = True  # and once it ends: the engine may be gone, which the next viewer should see
             self._stop.wait(1)
 
     @property
@@ -146,8 +145,3 @@ def stop_watchers():
     """Stop every snapshot's watcher in this process: as a worker exits, and after each test."""
     for snapshot in list(_watching):
         snapshot.stop()
-
-
-def get_snapshot():
-    """The app's shared snapshot of the lesson's containers."""
-    return current_app.extensions["snapshot"]

@@ -1,4 +1,4 @@
-"""The one module that talks to Docker: SDK calls go in, plain data and the dashboard's own errors come out."""
+"""The one module that talks to Docker: SDK calls go in, plain data and the domain's own errors (errors.py) come out."""
 
 import contextlib
 import ipaddress
@@ -17,8 +17,8 @@ import urllib3
 from docker import errors as docker_errors
 from docker.constants import DEFAULT_UNIX_SOCKET
 from docker.context import ContextAPI
-from flask import current_app
 
+from .errors import ContainerNotFound, EngineError, EngineUnavailable, ImageNotFound, PortInUse
 from .ports import host_port_free
 
 # Every tutorial container carries this label, inherited from the LABEL in the cowserv Dockerfile,
@@ -31,28 +31,6 @@ CONTAINER_PORT = 8000
 OLDEST_TESTED = (20, 10)  # the oldest Docker Engine the test suite runs on (Debian bookworm's docker.io)
 BUILDKIT_CLI_SINCE = 23  # from Docker Engine 23 on, the `docker build` a person types is BuildKit's (buildx)
 RELEASE = re.compile(r"(\d+)\.(\d+)")
-
-
-class EngineError(Exception):
-    """Base of the errors the dashboard shows as a message; `status` is the HTTP answer (502: the engine refused)."""
-
-    status = 502
-
-
-class EngineUnavailable(EngineError):
-    status = 503
-
-
-class ContainerNotFound(EngineError):
-    status = 404
-
-
-class ImageNotFound(EngineError):
-    status = 409
-
-
-class PortInUse(EngineError):
-    status = 409
 
 
 @dataclass(frozen=True)
@@ -555,8 +533,3 @@ def _container_from_row(row):
         created=datetime.fromtimestamp(row.get("Created", 0), tz=timezone.utc),
         ports=tuple(sorted(ports)),
     )
-
-
-def get_engine():
-    """The app's Engine, made once per app (as flaskr's get_db)."""
-    return current_app.extensions["engine"]

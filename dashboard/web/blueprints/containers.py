@@ -2,13 +2,12 @@
 
 from flask import Blueprint, current_app, render_template, request
 
-from . import cli, cowcheck, forms, htmx
-from .engine import get_engine
-from .fragments import render_once
-from .lesson import CHANGED, containers_view, image_ref, render_page, shown_already
-from .security import is_instructor
-from .snapshot import get_snapshot
-from .transcript_store import get_transcript
+from ...domain import commands, cowcheck
+from .. import forms
+from ..extensions import get_engine, get_snapshot, get_transcript, htmx
+from ..fragments import render_once
+from ..security import is_instructor
+from ..views import CHANGED, containers_view, image_ref, render_page, shown_already
 
 bp = Blueprint("containers", __name__, url_prefix="/containers")
 
@@ -37,7 +36,7 @@ def new():
     if not htmx:
         return render_page(host_port=forms.host_port(typed))
     try:
-        return render_template("run_command.html", run_cli=cli.run_command(image_ref(), forms.host_port(typed)))
+        return render_template("run_command.html", run_cli=commands.run_command(image_ref(), forms.host_port(typed)))
     except forms.InvalidInput as error:
         return render_template("message.html", kind="error", message=str(error))
 
@@ -47,7 +46,7 @@ def run():
     """Start a detached container publishing the given host port, as `docker run -d -p`."""
     forms.only_fields(request.form, {"host_port"})
     host_port = forms.host_port(request.form.get("host_port"))
-    command = cli.run_command(image_ref(), host_port)
+    command = commands.run_command(image_ref(), host_port)
     with get_transcript().action("run", command, replay=command) as record:
         record["container_id"] = record["output"] = get_engine().run(image_ref(), host_port)
     get_snapshot().invalidate()
@@ -61,7 +60,7 @@ def run():
 def remove(container_id):
     """Stop and remove one tutorial container, as `docker stop ID && docker rm ID`."""
     container_id = forms.container_id(container_id)
-    command = cli.remove_command(container_id)
+    command = commands.remove_command(container_id)
     engine = get_engine()
     with get_transcript().action("remove", command) as record:
         full_id = engine.tutorial_container(container_id)
@@ -81,7 +80,7 @@ def logs(container_id):
     tail = current_app.config["LOG_LINES"]
     text = get_engine().logs(container_id, tail)
     return render_template("container_logs.html", container_id=container_id, text=text,
-                           logs_cli=cli.logs_command(container_id, tail))
+                           logs_cli=commands.logs_command(container_id, tail))
 
 
 @bp.get("/<container_id>/cow")

@@ -4,7 +4,7 @@ import re
 
 # A stop-all as transcripts kept it before it went through `xargs -r`: with no seats it fails, and stops the script.
 LEGACY_STOP_ALL = re.compile(r"docker rm -f \$\((docker ps -aq [^()]*)\)")
-# The class loop (cli.class_command): its ports, as numbers and `$(seq FIRST LAST)` stretches, and the seats' prefix.
+# The class loop (commands.class_command): its ports (numbers and `$(seq FIRST LAST)` stretches), the seats' prefix.
 SEAT_LOOP = re.compile(r'for port in ([0-9 $()seq]+); do docker run -d --name "([a-zA-Z0-9_-]+)\$port"')
 STRETCH = re.compile(r"\$\(seq (\d+) (\d+)\)|(\d+)")
 

@@ -6,14 +6,13 @@ import segno
 from flask import Blueprint, current_app, render_template, request
 from markupsafe import Markup
 
-from . import cli, forms, htmx
-from .engine import CONTAINER_PORT, get_engine
-from .filters import ports_host
-from .lesson import CHANGED, containers_view, image_ref, shown_already
-from .seats import get_classroom
-from .security import Forbidden, is_instructor
-from .snapshot import get_snapshot
-from .transcript_store import get_transcript
+from ...domain import commands
+from ...domain.engine import CONTAINER_PORT
+from .. import forms
+from ..extensions import get_classroom, get_engine, get_snapshot, get_transcript, htmx
+from ..filters import ports_host
+from ..security import Forbidden, is_instructor
+from ..views import CHANGED, containers_view, image_ref, shown_already
 
 bp = Blueprint("classroom", __name__, url_prefix="/classroom")
 
@@ -37,7 +36,7 @@ def class_plan(count, first_port):
     classroom = get_classroom()
     seats = classroom.plan(first_port, count, {c.name for c in containers_view()["containers"]},
                            probe_ports=get_engine().ports_are_local)
-    return seats, cli.class_command(image_ref(), [seat.port for seat in seats], classroom.prefix)
+    return seats, commands.class_command(image_ref(), [seat.port for seat in seats], classroom.prefix)
 
 
 def seat_url(container, host):
@@ -56,7 +55,7 @@ def class_view():
     return {"start": classroom.current, "seats": seats, "engine_error": view["engine_error"], "host": host,
             "engine_address": get_engine().remote_address,
             "class_version": f"{classroom.version}-{view['containers_version']}", "prefix": classroom.prefix,
-            "remove_cli": cli.class_remove_command(classroom.prefix)}
+            "remove_cli": commands.class_remove_command(classroom.prefix)}
 
 
 def viewer_loop(count, first_port):
@@ -69,7 +68,7 @@ def viewer_loop(count, first_port):
     if start:
         return start.command, "The loop the latest start ran, one seat at a time."
     ports = range(first_port, first_port + count)
-    return (cli.class_command(image_ref(), ports, get_classroom().prefix),
+    return (commands.class_command(image_ref(), ports, get_classroom().prefix),
             "The loop for these numbers; a start skips any port already in use.")
 
 
@@ -131,7 +130,7 @@ def stop_all():
     """Stop and remove every seat of the class at once, as `docker ps -aq --filter … | xargs -r docker rm -f`."""
     forms.only_fields(request.form, set())
     classroom = get_classroom()
-    command = cli.class_remove_command(classroom.prefix)
+    command = commands.class_remove_command(classroom.prefix)
     with get_transcript().action("class-stop", command, replay=command) as record:
         removed = classroom.remove_all(get_engine(), current_app.config["CLASS_WORKERS"])
         record["output"] = "\n".join(full_id[:12] for full_id in removed)  # as `docker rm -f` prints `ps -q`'s ids

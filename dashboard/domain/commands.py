@@ -51,7 +51,7 @@ def class_command(image, ports, name_prefix):
     """The loop that starts the class one seat at a time: a container per port, named after its seat.
 
     Ports run in `$(seq FIRST LAST)` stretches; a port skipped because it was in use splits the stretch.
-    The prefix is letters, digits, `_` and `-` only (seats.SEAT_PREFIX), so it is safe inside the quotes.
+    The prefix is letters, digits, `_` and `-` only (classroom.SEAT_PREFIX), so it is safe inside the quotes.
     """
     stretches = []
     for port in sorted(ports):

@@ -4,8 +4,8 @@ engine every page names."""
 from datetime import datetime, timezone
 from urllib.parse import urlsplit
 
-from . import cli
-from .engine import get_engine
+from ..domain import commands
+from .extensions import get_engine
 
 
 def ago(moment):
@@ -58,7 +58,7 @@ def engine_remote_address():
 
 
 def register(app):
-    app.add_template_filter(cli.remove_command, "remove_cli")
+    app.add_template_filter(commands.remove_command, "remove_cli")
     app.add_template_filter(ago)
     app.add_template_filter(size)
     app.add_template_filter(browser_host)

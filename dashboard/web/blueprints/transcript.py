@@ -2,10 +2,10 @@
 
 from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
 
-from . import forms, htmx
-from .lesson import render_page, shown_already, transcript_view
-from .replay import replay_script
-from .transcript_store import get_transcript
+from ...domain.replay import replay_script
+from .. import forms
+from ..extensions import get_transcript, htmx
+from ..views import render_page, shown_already, transcript_view
 
 bp = Blueprint("transcript", __name__, url_prefix="/transcript")
 

@@ -6,9 +6,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from flask import current_app
-
-from .engine import EngineError
+from .errors import EngineError
 from .jobs import LatestJob
 
 log = logging.getLogger(__name__)
@@ -184,8 +182,3 @@ def _follow_engine(build, engine):
         build.finish(error=f"The build stopped unexpectedly: {error}")
     else:
         build.finish()
-
-
-def get_builder():
-    """The app's Builder, shared by every viewer of this process."""
-    return current_app.extensions["builder"]

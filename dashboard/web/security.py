@@ -13,14 +13,14 @@ from pathlib import Path
 
 from flask import current_app, request, session
 
-from . import files
-from .config import check_secret
-from .session_generations import SessionGenerations
+from ..config import check_secret
+from ..domain import files
+from ..domain.session_generations import SessionGenerations
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 CSRF_HEADER = "X-CSRF-Token"
 CSRF_FIELD = "csrf_token"
-INSTRUCTOR = "instructor"  # the holder of instructor sessions (see session_generations.py)
+INSTRUCTOR = "instructor"  # the holder of instructor sessions (see domain/session_generations.py)
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
     "frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
@@ -29,8 +29,6 @@ CONTENT_SECURITY_POLICY = (
 
 class Forbidden(Exception):
     """A request the signed-out screen (or a stale page) may not make; shown in the page with a 403."""
-
-    status = 403
 
 
 def _kept_secret(app, name):

@@ -1,0 +1,25 @@
+"""The domain's refusals, each with a message a person can act on; the web layer decides how each is answered."""
+
+
+class EngineError(Exception):
+    """Base of the engine's refusals the dashboard shows as a message (the engine answered, and said no)."""
+
+
+class EngineUnavailable(EngineError):
+    """The engine does not answer (gone, not started, or silent past the read timeout)."""
+
+
+class ContainerNotFound(EngineError):
+    """No such tutorial container: already gone, or not one of the lesson's."""
+
+
+class ImageNotFound(EngineError):
+    """The image a container would run is not built yet."""
+
+
+class PortInUse(EngineError):
+    """A host port a container or a class would publish is already taken."""
+
+
+class ClassStarting(Exception):
+    """A class start or stop-all asked for while a class start still runs."""

@@ -1,0 +1,31 @@
+"""The app's shared domain objects, made once per app by create_app and reached from a request through these."""
+
+from flask import current_app
+from flask_htmx import HTMX
+
+htmx = HTMX()
+
+
+def get_engine():
+    """The app's Engine, made once per app (as flaskr's get_db)."""
+    return current_app.extensions["engine"]
+
+
+def get_snapshot():
+    """The app's shared snapshot of the lesson's containers."""
+    return current_app.extensions["snapshot"]
+
+
+def get_builder():
+    """The app's Builder, shared by every viewer of this process."""
+    return current_app.extensions["builder"]
+
+
+def get_classroom():
+    """The app's Classroom, shared by every viewer of this process."""
+    return current_app.extensions["classroom"]
+
+
+def get_transcript():
+    """The app's transcript store."""
+    return current_app.extensions["transcript"]
