@@ -20,6 +20,19 @@ def _resource_dir(name):
     return inside if inside.is_dir() else PACKAGE.parent / name
 
 
+def open_workshop(settings):
+    """The workshop folder of `settings` (WORKSHOP_DIR), with every lesson's missing files written into it; a folder
+    that cannot be made or written stops the start with a ConfigError saying so (gunicorn checks it first too)."""
+    from .domain.workshop import WorkshopError, workshop
+
+    folder = workshop(settings["WORKSHOP_DIR"], PACKAGE)
+    try:
+        folder.provide()
+    except WorkshopError as error:
+        raise config.ConfigError(str(error)) from None
+    return folder
+
+
 def create_app(test_config=None):
     """Make the app; settings come from DASHBOARD_* environment variables, then `test_config`."""
     app = Flask(
@@ -28,10 +41,13 @@ def create_app(test_config=None):
         static_folder=_resource_dir("static"),
         instance_path=os.environ.get("DASHBOARD_INSTANCE_PATH"),  # secrets and the transcript live here
     )
-    app.config.from_mapping(config.defaults(), BUILD_CONTEXT=str(PACKAGE / "cowserv"))
+    app.config.from_mapping(config.defaults())
     app.config.update(config.from_environment(os.environ))
     if test_config is not None:
         app.config.update(test_config)
+    app.extensions["workshop"] = open_workshop(app.config)
+    if app.config["BUILD_CONTEXT"] is None:
+        app.config["BUILD_CONTEXT"] = str(app.extensions["workshop"].folder("images"))
 
     from .domain import builds, classroom, engine, snapshot, transcript
     from .web import blueprints, errors, filters, security

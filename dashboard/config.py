@@ -27,7 +27,8 @@ class Setting:
 
 SETTINGS = {
     "IMAGE": Setting("cowserv"),
-    "BUILD_CONTEXT": Setting(None),  # default: the cowserv folder in the package (set by create_app)
+    "WORKSHOP_DIR": Setting("~/docker-workshop"),  # the files a person builds from or edits; ~ is the dashboard user's
+    "BUILD_CONTEXT": Setting(None),  # default: WORKSHOP_DIR/images (set by create_app)
     "BASE_IMAGE": Setting(None),
     "DEFAULT_HOST_PORT": Setting(8000, int, 1, 65535),
     "REFRESH_SECONDS": Setting(1, float, 0.1, 60),

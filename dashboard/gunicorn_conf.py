@@ -10,7 +10,8 @@ import sys
 
 # Every module-level name here is read as a gunicorn setting: import functions, never a module called `config`.
 
-from dashboard.config import ConfigError, check_workers, from_environment
+from dashboard import open_workshop
+from dashboard.config import ConfigError, check_workers, defaults, from_environment
 from dashboard.web.security import is_loopback
 
 bind = os.environ.get("DASHBOARD_BIND", "127.0.0.1:5000")
@@ -28,6 +29,7 @@ def on_starting(server):
         settings = from_environment(os.environ)
         check_workers(str(server.cfg.workers))  # -w or GUNICORN_CMD_ARGS, which win over this file's 1
         check_workers(os.environ.get("DASHBOARD_WORKERS", "1"))
+        open_workshop({**defaults(), **settings})  # a folder it cannot make: said here, not as a worker's traceback
     except ConfigError as error:
         sys.exit(f"Refusing to start: {error}")
     public = [address for address in server.cfg.bind if not is_loopback(address)]

@@ -1,6 +1,7 @@
 """dashboard/domain/commands.py: the docker commands shown beside the buttons are exact and shell-safe."""
 
 import shlex
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -39,6 +40,26 @@ def test_build_command_takes_a_path_object():
     assert shlex.split(commands.build_command(context, "cowserv")) == [
         "cd", "/tmp/my lessons/cowserv", "&&", "docker", "build", "--force-rm", "-t", "cowserv", ".",
     ]
+
+
+def test_build_command_under_home_starts_from_an_unquoted_tilde():
+    assert (commands.build_command("/home/ann/docker-workshop/images", "cowserv", home="/home/ann")
+            == "cd ~/docker-workshop/images && docker build --force-rm -t cowserv .")
+    # Not under HOME (a name that only starts the same, or outside it): the absolute path.
+    assert commands.build_command("/home/anna/w", "cowserv", home="/home/ann").startswith("cd /home/anna/w && ")
+    assert commands.build_command("/srv/w", "cowserv", home="/home/ann").startswith("cd /srv/w && ")
+
+
+@pytest.mark.parametrize("relative", ["docker-workshop/images", "my lessons/images", "it's/$(id)/images", "."])
+def test_a_folder_under_home_written_from_tilde_is_that_folder_in_bash(tmp_path, relative):
+    home = tmp_path.resolve() / "home"
+    folder = home / relative
+    folder.mkdir(parents=True, exist_ok=True)
+    word = commands.folder_word(folder, home)
+    assert word.startswith("~")
+    result = subprocess.run(["bash", "-c", f"cd {word} && pwd -P"], capture_output=True, text=True,
+                            env={"HOME": str(home), "PATH": "/usr/bin:/bin"})
+    assert result.stdout.strip() == str(folder), result.stderr
 
 
 def test_build_command_with_base_image_passes_the_build_arg():

@@ -72,8 +72,11 @@ def test_compose_runs_the_dashboard_on_the_hosts_engine(composed_dashboard, dock
     assert wait_healthy(url).json()["engine"] == "reachable"
 
     build_command = page_hooks(requests.get(url, timeout=5).text)[0][0]
-    # The build context is mounted at its host path, so the command shown is true on the host.
-    assert build_command.startswith(f"cd {ROOT / 'dashboard' / 'cowserv'} && docker build")
+    # The workshop folder is mounted at its host path (a folder under /tmp, from conftest), so the command shown is
+    # true on the host, and the lesson's files are there.
+    workshop = os.environ["DASHBOARD_WORKSHOP_DIR"]
+    assert build_command.startswith(f"cd {workshop}/images && docker build")
+    assert (Path(workshop) / "images" / "Dockerfile").is_file()
 
     instructor = requests.Session()
     csrf = re.search(r'"X-CSRF-Token": "([^"]+)"', instructor.get(f"{url}/signin", timeout=5).text)[1]

@@ -27,7 +27,11 @@ def test_installed_wheel_serves_the_page_and_its_static_files(tmp_path):
         "assert client.get('/static/vendor/htmx-2.0.11.min.js').status_code == 200\n"
         "print(dashboard.create_app().config['BUILD_CONTEXT'])\n"
     )
+    home = tmp_path / "home"
     result = subprocess.run([sys.executable, "-c", probe], cwd=target, capture_output=True, text=True,
-                            env={"PYTHONPATH": str(target), "PATH": "/usr/bin:/bin"})
+                            env={"PYTHONPATH": str(target), "PATH": "/usr/bin:/bin", "HOME": str(home)})
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == str(target / "dashboard" / "cowserv")
+    # The lesson is built from the workshop folder, written from the files the wheel ships.
+    assert result.stdout.strip() == str(home / "docker-workshop" / "images")
+    shipped = (target / "dashboard" / "cowserv" / "Dockerfile").read_text()
+    assert (home / "docker-workshop" / "images" / "Dockerfile").read_text() == shipped

@@ -61,10 +61,11 @@ def signed_in(client):
 
 
 def state(app, switch):
-    """What a refused request must leave alone: the engine (no state-changing call), the transcript, the build and
-    the class start (none begun)."""
+    """What a refused request must leave alone: the engine (no state-changing call), the transcript, the build,
+    the class start (none begun) and the workshop's files."""
     return (len(switch.writes), app.extensions["transcript"].entries(), app.extensions["builder"].current,
-            app.extensions["classroom"].current)
+            app.extensions["classroom"].current,
+            [(path, path.stat().st_mtime_ns) for path in app.extensions["workshop"].files("images")])
 
 
 STATE_CHANGES = [
@@ -74,6 +75,7 @@ STATE_CHANGES = [
     ("post", "/transcript/clear", {}),
     ("post", "/classroom", {"count": "1", "first_port": "PORT"}),
     ("delete", "/classroom", {}),
+    ("post", "/workshop/images/restore", {}),
     ("post", "/signout", {}),
 ]
 
@@ -151,7 +153,7 @@ def test_a_get_never_changes_state(secured_app, switch, seat):
     changing = {rule.rule.replace("<container_id>", seat) for rule in secured_app.url_map.iter_rules()
                 if rule.methods & {"POST", "DELETE"}}
     assert changing == {"/signin", "/signout", "/images/build", "/containers", f"/containers/{seat}",
-                        "/transcript/clear", "/classroom"}
+                        "/transcript/clear", "/classroom", "/workshop/images/restore"}
     before = state(secured_app, switch)
     for url in sorted(changing):
         for method in ("GET", "HEAD", "OPTIONS"):

@@ -1,5 +1,6 @@
 """The docker CLI commands shown beside each button: exact, shell-quoted, and doing what the button does."""
 
+import os
 import shlex
 
 from .engine import CONTAINER_PORT, LESSON_FILTER
@@ -16,9 +17,25 @@ def build_invocation(tag, base_image=None):
     return shlex.join([*words, "-t", tag, "."])
 
 
-def build_command(context, tag, base_image=None):
-    """The build as the page shows it: true from any folder, since it goes to the build context first."""
-    return f"cd {shlex.quote(str(context))} && {build_invocation(tag, base_image)}"
+def build_command(context, tag, base_image=None, home=None):
+    """The build as the page shows it: true from any folder, since it goes to the build context first.
+
+    A context under `home` (the dashboard user's HOME) is written from `~`, left unquoted so bash expands it:
+    `cd ~/docker-workshop/images && docker build …`, true when that user pastes it.
+    """
+    return f"cd {folder_word(context, home)} && {build_invocation(tag, base_image)}"
+
+
+def folder_word(folder, home=None):
+    """`folder` as one shell word: `~/REST` (REST quoted) when it is under `home`, else the quoted path."""
+    folder = str(folder)
+    if home and os.path.isabs(folder):
+        relative = os.path.relpath(os.path.normpath(folder), os.path.normpath(str(home)))
+        if relative == ".":
+            return "~"
+        if relative != ".." and not relative.startswith("../"):
+            return f"~/{shlex.quote(relative)}"
+    return shlex.quote(folder)
 
 
 def run_command(image, host_port):

@@ -29,3 +29,8 @@ def get_classroom():
 def get_transcript():
     """The app's transcript store."""
     return current_app.extensions["transcript"]
+
+
+def get_workshop():
+    """The app's workshop folder, where the lessons' files are built from and edited."""
+    return current_app.extensions["workshop"]

@@ -8,7 +8,7 @@ from flask import current_app, render_template, request
 from ..domain import commands, dockerfile
 from ..domain.builds import BuildPlan
 from ..domain.errors import EngineError
-from .extensions import get_builder, get_engine, get_snapshot, get_transcript, htmx
+from .extensions import get_builder, get_engine, get_snapshot, get_transcript, get_workshop, htmx
 
 # The page that acted refreshes its list and transcript at once; other pages catch up at their next poll.
 CHANGED = {"HX-Trigger": "containers-changed, transcript-changed"}
@@ -27,7 +27,7 @@ def build_plan():
         context=context,
         tag=tag,
         build_args={"BASE_IMAGE": base_image} if base_image else {},
-        command=commands.build_command(context, tag, base_image),
+        command=commands.build_command(context, tag, base_image, home=get_workshop().home),
         replay=commands.build_invocation(tag, base_image),
     )
 
@@ -78,7 +78,8 @@ def builder_note():
 def dockerfile_view():
     """The build context's Dockerfile, read from the file the build uses, instruction by instruction."""
     path = Path(current_app.config["BUILD_CONTEXT"]) / "Dockerfile"
-    return {"instructions": dockerfile.instructions(path.read_text()), "dockerfile_path": path}
+    return {"instructions": dockerfile.instructions(path.read_text()), "dockerfile_path": path,
+            "workshop_dir": get_workshop().root}
 
 
 def transcript_view():

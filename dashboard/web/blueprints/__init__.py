@@ -3,7 +3,8 @@
 
 def register(app):
     """Register every blueprint on the app."""
-    from . import auth, classroom, containers, health, images, lesson, transcript
+    from . import auth, classroom, containers, health, images, lesson, transcript, workshop
 
-    for blueprint in (auth.bp, lesson.bp, images.bp, containers.bp, health.bp, transcript.bp, classroom.bp):
+    for blueprint in (auth.bp, lesson.bp, images.bp, containers.bp, health.bp, transcript.bp, classroom.bp,
+                      workshop.bp):
         app.register_blueprint(blueprint)
