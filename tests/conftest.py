@@ -13,6 +13,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from tests.support import REAL_SOCKET, EngineSwitch
 from dashboard import create_app
 from dashboard.domain.snapshot import stop_watchers
 from dashboard.web.security import CSRF_HEADER, grant_instructor
@@ -122,6 +123,16 @@ def created(docker_client):
             docker_client.api.remove_container(ref, force=True)
         except docker.errors.NotFound:
             pass
+
+
+@pytest.fixture
+def engine_switch(tmp_path, monkeypatch):
+    """The engine behind a proxy the test can stop, which notes every state-changing call the app makes
+    (tests/support.py): DOCKER_HOST points at the proxy."""
+    switch = EngineSwitch(tmp_path / "engine.sock", REAL_SOCKET).start()
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{switch.listen_path}")
+    yield switch
+    switch.close()
 
 
 @pytest.fixture

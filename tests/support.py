@@ -17,6 +17,8 @@ import requests
 from dashboard.domain.ports import host_port_free
 
 HTMX = {"HX-Request": "true"}
+# The engine's socket as the run reaches it (scripts/test's second pass sets DOCKER_HOST to Engine 26's).
+REAL_SOCKET = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock").removeprefix("unix://")
 
 
 def container_ids(docker_client, **filters):

@@ -1,15 +1,13 @@
 """With the engine unreachable every page still renders with a banner, actions answer 503, and it recovers alone."""
 
-import os
 
 import pytest
 
-from tests.support import HTMX, page_hooks
+from tests.support import HTMX, REAL_SOCKET, page_hooks
 from dashboard import create_app
 
 pytestmark = pytest.mark.engine
 
-REAL_SOCKET = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock").removeprefix("unix://")
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
-from tests.support import (HTMX, EngineSwitch, container_ids, free_tcp_port, page_hooks, run_by_button,
+from tests.support import (HTMX, REAL_SOCKET, EngineSwitch, container_ids, free_tcp_port, page_hooks, run_by_button,
                            sign_in_by_form, wait_until)
 from dashboard import create_app
 from dashboard.domain.engine import LESSON_FILTER
@@ -22,7 +22,6 @@ from dashboard.web.security import is_instructor
 
 pytestmark = pytest.mark.engine
 
-REAL_SOCKET = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock").removeprefix("unix://")
 NOT_REACHABLE = "The Docker engine is not reachable"
 
 
@@ -40,15 +39,6 @@ def test_twenty_concurrent_removals_remove_once_and_tell_the_others_it_is_gone(a
     statuses = sorted(response.status_code for response in responses)
     assert statuses == [200] + [404] * 19
     assert all("already gone" in r.text for r in responses if r.status_code == 404)
-
-
-@pytest.fixture
-def engine_switch(tmp_path, monkeypatch):
-    """The dashboard's engine behind a proxy the test can stop: DOCKER_HOST points at the proxy."""
-    switch = EngineSwitch(tmp_path / "engine.sock", REAL_SOCKET).start()
-    monkeypatch.setenv("DOCKER_HOST", f"unix://{switch.listen_path}")
-    yield switch
-    switch.close()
 
 
 def test_the_engine_stops_mid_session_and_comes_back(tmp_path, engine_switch, cowserv_image, created, free_port,

@@ -8,25 +8,15 @@ import time
 
 import pytest
 
-from tests.support import HTMX, EngineSwitch, free_ports, sign_in_by_form, start_class, wait_until
+from tests.support import HTMX, free_ports, sign_in_by_form, start_class, wait_until
 from dashboard import create_app
 
-REAL_SOCKET = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock").removeprefix("unix://")
 
 TOKEN = "correct horse battery staple"
 
 
 @pytest.fixture
-def switch(tmp_path, monkeypatch):
-    """The engine behind a proxy that notes every state-changing call the app makes (tests/support.py)."""
-    switch = EngineSwitch(tmp_path / "engine.sock", REAL_SOCKET).start()
-    monkeypatch.setenv("DOCKER_HOST", f"unix://{switch.listen_path}")
-    yield switch
-    switch.close()
-
-
-@pytest.fixture
-def secured_app(tmp_path, switch, docker_client, unique_name):
+def secured_app(tmp_path, engine_switch, docker_client, unique_name):
     prefix = f"{unique_name}-seat-"
     yield create_app({"TESTING": True, "INSTRUCTOR_TOKEN": TOKEN, "SEAT_PREFIX": prefix,
                       "TRANSCRIPT_PATH": str(tmp_path / "transcript.sqlite3")})
@@ -96,25 +86,25 @@ def test_the_read_only_screen_shows_the_lesson_without_buttons(viewer):
 
 
 @pytest.mark.parametrize("method, url, data", STATE_CHANGES)
-def test_a_viewer_can_change_nothing_even_with_a_valid_csrf_token(secured_app, switch, viewer, seat, method, url,
-                                                                  data):
+def test_a_viewer_can_change_nothing_even_with_a_valid_csrf_token(secured_app, engine_switch, viewer, seat, method,
+                                                                   url, data):
     csrf = csrf_of(viewer.get("/").text)
-    before = state(secured_app, switch)
+    before = state(secured_app, engine_switch)
     response = send(viewer, method, url, data, seat, {"X-CSRF-Token": csrf})
     assert response.status_code == 403
     assert "Only the instructor can do that: sign in first." in response.text
-    assert state(secured_app, switch) == before
+    assert state(secured_app, engine_switch) == before
 
 
 @pytest.mark.parametrize("method, url, data", STATE_CHANGES)
-def test_the_instructor_without_the_csrf_token_is_refused(secured_app, switch, seat, method, url, data):
+def test_the_instructor_without_the_csrf_token_is_refused(secured_app, engine_switch, seat, method, url, data):
     client = secured_app.test_client(instructor=False)
     assert sign_in(client).status_code == 302
-    before = state(secured_app, switch)
+    before = state(secured_app, engine_switch)
     response = send(client, method, url, data, seat, {})
     assert response.status_code == 403
     assert "CSRF token does not match" in response.text
-    assert state(secured_app, switch) == before
+    assert state(secured_app, engine_switch) == before
     assert signed_in(client)
 
 
@@ -144,7 +134,7 @@ def test_sessions_expire_even_while_the_page_keeps_polling(tmp_path):
     assert "Sign out" not in client.get("/").text
 
 
-def test_a_get_never_changes_state(secured_app, switch, seat):
+def test_a_get_never_changes_state(secured_app, engine_switch, seat):
     """Every URL that changes something, asked with GET, HEAD and OPTIONS by the signed-in instructor with the CSRF
     token: a 405 where no view reads it, the page where one does, and nothing changed either way."""
     client = secured_app.test_client(instructor=False)
@@ -154,13 +144,13 @@ def test_a_get_never_changes_state(secured_app, switch, seat):
                 if rule.methods & {"POST", "DELETE"}}
     assert changing == {"/signin", "/signout", "/images/build", "/containers", f"/containers/{seat}",
                         "/transcript/clear", "/classroom", "/workshop/images/restore"}
-    before = state(secured_app, switch)
+    before = state(secured_app, engine_switch)
     for url in sorted(changing):
         for method in ("GET", "HEAD", "OPTIONS"):
             response = client.open(url, method=method, query_string={"host_port": "20001", "count": "1"},
                                    headers={**HTMX, **csrf})
             assert response.status_code in (200, 204, 405), (method, url, response.status_code)
-    assert state(secured_app, switch) == before
+    assert state(secured_app, engine_switch) == before
     assert signed_in(client)
     assert secured_app.extensions["classroom"].current.seats[0].container_id == seat
 
