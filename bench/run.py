@@ -302,7 +302,7 @@ def ensure_image(client):
     except docker.errors.ImageNotFound:
         base = os.environ.get("DASHBOARD_BASE_IMAGE")
         print(f"building {IMAGE} first", file=sys.stderr)
-        client.images.build(path=str(ROOT / "dashboard" / "cowserv"), tag=IMAGE, rm=True,
+        client.images.build(path=str(ROOT / "dashboard" / "lessons" / "03-images"), tag=IMAGE, rm=True,
                             buildargs={"BASE_IMAGE": base} if base else {})
 
 

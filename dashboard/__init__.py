@@ -4,6 +4,7 @@
 shown); `web/` puts it on the web (blueprints, errors, security, forms). create_app wires the two together.
 """
 
+import logging
 import os
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from flask import Flask
 from . import config
 
 PACKAGE = Path(__file__).parent
+log = logging.getLogger(__name__)
 
 
 def _resource_dir(name):
@@ -20,14 +22,33 @@ def _resource_dir(name):
     return inside if inside.is_dir() else PACKAGE.parent / name
 
 
-def open_workshop(settings):
+def open_lessons(settings):
+    """The lessons in LESSONS_DIR (default: the shipped ones), each validated; a lesson with a mistake is left out
+    and its message logged (and shown on the lessons page), never taking the others down. None loading at all stops
+    the start with a ConfigError."""
+    from .domain.lessons import load_catalog
+
+    root = Path(settings["LESSONS_DIR"] or PACKAGE / "lessons")
+    try:
+        catalog = load_catalog(root)
+    except OSError as error:
+        raise config.ConfigError(f"DASHBOARD_LESSONS_DIR {root} cannot be read: {error.strerror or error}") from None
+    for message in catalog.errors:
+        log.error("Lesson refused: %s", message)
+    if not catalog.lessons:
+        raise config.ConfigError(f"No lesson in {root} can be used: " + ("; ".join(catalog.errors) or
+                                 "it holds no folder with a lesson.toml."))
+    return catalog
+
+
+def open_workshop(settings, catalog):
     """The workshop folder of `settings` (WORKSHOP_DIR), with every lesson's missing files written into it; a folder
     that cannot be made or written stops the start with a ConfigError saying so (gunicorn checks it first too)."""
     from .domain.workshop import WorkshopError, workshop
 
-    folder = workshop(settings["WORKSHOP_DIR"], PACKAGE)
+    folder = workshop(settings["WORKSHOP_DIR"])
     try:
-        folder.provide()
+        folder.provide(catalog.lessons)
     except WorkshopError as error:
         raise config.ConfigError(str(error)) from None
     return folder
@@ -45,16 +66,19 @@ def create_app(test_config=None):
     app.config.update(config.from_environment(os.environ))
     if test_config is not None:
         app.config.update(test_config)
-    app.extensions["workshop"] = open_workshop(app.config)
-    if app.config["BUILD_CONTEXT"] is None:
-        app.config["BUILD_CONTEXT"] = str(app.extensions["workshop"].folder("images"))
-
-    from .domain import builds, classroom, engine, snapshot, transcript
+    from .domain import builds, checks, classroom, engine, snapshot, transcript
+    from .domain.current_lesson import CurrentLesson
     from .web import blueprints, errors, filters, security
     from .web.extensions import htmx
 
+    catalog = app.extensions["catalog"] = open_lessons(app.config)
+    app.extensions["workshop"] = open_workshop(app.config, catalog)
+    images = catalog.get(engine.LESSON)
+    if app.config["BUILD_CONTEXT"] is None and images is not None:
+        app.config["BUILD_CONTEXT"] = str(app.extensions["workshop"].folder(images))
+
+    os.makedirs(app.instance_path, exist_ok=True)
     if app.config["TRANSCRIPT_PATH"] is None:
-        os.makedirs(app.instance_path, exist_ok=True)
         app.config["TRANSCRIPT_PATH"] = os.path.join(app.instance_path, "transcript.sqlite3")
     store = transcript.TranscriptStore(app.config["TRANSCRIPT_PATH"])
     app.extensions["transcript"] = store
@@ -64,9 +88,13 @@ def create_app(test_config=None):
     )
     app.extensions["builder"] = builds.Builder(on_finish=store.record_build)
     app.extensions["classroom"] = classroom.Classroom(app.config["SEAT_PREFIX"], on_finish=store.record_class_start)
+    app.extensions["board"] = checks.Board(min_interval=app.config["REFRESH_SECONDS"])
+    app.extensions["current_lesson"] = CurrentLesson(
+        os.path.join(app.instance_path, "current-lesson"), catalog, engine.LESSON)
     htmx.init_app(app)
     security.configure(app)
     errors.register(app)
     filters.register(app)
     blueprints.register(app)
     return app
+

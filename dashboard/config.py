@@ -26,10 +26,11 @@ class Setting:
 
 
 SETTINGS = {
-    "IMAGE": Setting("cowserv"),
+    "IMAGE": Setting("cowserv"),  # the tag the images lesson builds and runs
     "WORKSHOP_DIR": Setting("~/docker-workshop"),  # the files a person builds from or edits; ~ is the dashboard user's
-    "BUILD_CONTEXT": Setting(None),  # default: WORKSHOP_DIR/images (set by create_app)
-    "BASE_IMAGE": Setting(None),
+    "LESSONS_DIR": Setting(None),  # default: the lessons shipped in the package (dashboard/lessons)
+    "BUILD_CONTEXT": Setting(None),  # the images lesson's build folder; default: WORKSHOP_DIR/images
+    "BASE_IMAGE": Setting(None),  # a local image standing in for python:3.12-slim where no registry answers
     "DEFAULT_HOST_PORT": Setting(8000, int, 1, 65535),
     "REFRESH_SECONDS": Setting(1, float, 0.1, 60),
     "SNAPSHOT_SECONDS": Setting(5, float, 0.1, 3600),

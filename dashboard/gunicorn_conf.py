@@ -10,7 +10,7 @@ import sys
 
 # Every module-level name here is read as a gunicorn setting: import functions, never a module called `config`.
 
-from dashboard import open_workshop
+from dashboard import open_lessons, open_workshop
 from dashboard.config import ConfigError, check_workers, defaults, from_environment
 from dashboard.web.security import is_loopback
 
@@ -29,11 +29,13 @@ def on_starting(server):
         settings = from_environment(os.environ)
         check_workers(str(server.cfg.workers))  # -w or GUNICORN_CMD_ARGS, which win over this file's 1
         check_workers(os.environ.get("DASHBOARD_WORKERS", "1"))
-        open_workshop({**defaults(), **settings})  # a folder it cannot make: said here, not as a worker's traceback
+        settings = {**defaults(), **settings}
+        catalog = open_lessons(settings)  # every refused lesson is logged with its file, step and field
+        open_workshop(settings, catalog)  # a folder it cannot make: said here, not as a worker's traceback
     except ConfigError as error:
         sys.exit(f"Refusing to start: {error}")
     public = [address for address in server.cfg.bind if not is_loopback(address)]
-    if public and settings.get("INSTRUCTOR_TOKEN") is None:
+    if public and settings["INSTRUCTOR_TOKEN"] is None:
         sys.exit(
             f"Refusing to listen on {', '.join(public)} without DASHBOARD_INSTRUCTOR_TOKEN: whoever can press Run "
             "holds the Docker socket, which is root on this host. Set DASHBOARD_INSTRUCTOR_TOKEN to a long random "

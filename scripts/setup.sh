@@ -27,7 +27,7 @@ scripts/ensure-engine
 
 # The Dockerfile's default base (python:3.12-slim) needs a registry; where none answers, make one locally.
 if [[ -z "${DASHBOARD_BASE_IMAGE:-}" ]]; then
-  default_base=$(sed -n 's/^ARG BASE_IMAGE=//p' dashboard/cowserv/Dockerfile)
+  default_base=$(sed -n 's/^ARG BASE_IMAGE=//p' dashboard/lessons/03-images/Dockerfile)
   if ! docker image inspect "$default_base" >/dev/null 2>&1 \
      && ! timeout 120 docker pull -q "$default_base" >/dev/null 2>&1; then
     echo "setup: $default_base cannot be pulled here; using a local base image instead"

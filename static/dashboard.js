@@ -1,9 +1,10 @@
 // The page's own script (no inline script: the Content-Security-Policy forbids it).
 // 1. Copy buttons beside every docker command. The Clipboard API needs a secure context (https or localhost);
 //    a classroom reaches the dashboard over plain http by IP, so fall back to selecting the text and execCommand.
-// 2. The lesson's active step, worked out from what the page shows, so it stands out on the projector.
-// 3. One polite announcement when the number of containers or the build's state changes, rather than the
-//    screen reader reading every refreshed list.
+// 2. The lesson's active step, worked out from what the page shows (each step's check and latest run), so it
+//    stands out on the projector.
+// 3. One polite announcement when the steps done, the number of containers or the build's state change, rather
+//    than the screen reader reading every refreshed list.
 // 4. On the presenter view, the active step kept in view as the page changes, until the presenter
 //    scrolls by hand: from then on the page stays where they put it.
 // 5. Live lists that stay live: an error answering a poll shows beside the list instead of replacing it (which
@@ -44,14 +45,43 @@
     );
   });
 
+  // Each step's status (its latest run and check) is swapped in by the board; its section carries the same
+  // data-check and data-done, for the page's hooks and for working out the active step.
+  function syncSteps() {
+    document.querySelectorAll("[data-status-of]").forEach(function (status) {
+      var section = document.getElementById("step-" + status.dataset.statusOf);
+      if (!section) return;
+      if (status.dataset.check) section.dataset.check = status.dataset.check;
+      if (status.dataset.done) section.dataset.done = status.dataset.done;
+      else delete section.dataset.done;
+    });
+  }
+
+  function isDone(section) {
+    return section.dataset.check === "passed" || section.dataset.done === "true";
+  }
+
+  // The active step: the build while it runs; else the step after the last one done (checked, or run), so the
+  // projector moves on as the lesson does and does not jump back when a later step undoes an earlier one's effect.
+  function activeStep(steps) {
+    var building = document.querySelector("#build-panel .build-live");
+    if (building) return building.closest("section.step");
+    var last = -1;
+    steps.forEach(function (section, index) { if (isDone(section)) last = index; });
+    return steps[Math.min(last + 1, steps.length - 1)] || null;
+  }
+
   function lessonState() {
+    syncSteps();
+    var steps = Array.prototype.slice.call(document.querySelectorAll("section.step[data-step]"));
+    var active = activeStep(steps);
     var building = document.querySelector("#build-panel .build-live") !== null;
-    var built = document.querySelector("#build-panel [data-image-id]") !== null;
     var containers = document.querySelectorAll("#containers [data-container-id]").length;
-    var step = building || !built ? "1" : containers ? "3" : "2";
+    var done = steps.filter(isDone).length;
     var summary = building ? "The image is building." :
-      containers === 1 ? "1 tutorial container." : containers + " tutorial containers.";
-    return { step: step, summary: summary };
+      done + " of " + steps.length + " steps done; " +
+      (containers === 1 ? "1 container." : containers + " containers.");
+    return { step: active ? active.dataset.step : null, summary: summary };
   }
 
   var lastState = null;

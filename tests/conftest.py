@@ -104,9 +104,9 @@ def cowserv_image(docker_client):
     app = create_app({"TESTING": True})
     with app.app_context():
         from dashboard.web.extensions import get_builder, get_engine
-        from dashboard.web.views import build_plan
+        from dashboard.web.views import build_plan, current_lesson
 
-        build = get_builder().start(get_engine(), build_plan())
+        build = get_builder().start(get_engine(), build_plan(current_lesson()))
     for _ in build.follow():
         pass
     assert build.state == "succeeded", build.error

@@ -14,7 +14,7 @@ import uuid
 import pytest
 
 from dashboard import create_app
-from dashboard.web.views import build_plan
+from dashboard.web.views import build_plan, current_lesson
 
 pytestmark = [
     pytest.mark.engine,
@@ -34,7 +34,7 @@ def test_the_shown_build_command_builds_with_buildkit_and_says_cached_when_rebui
     tag = f"test-{uuid.uuid4().hex[:10]}"
     app = create_app({"TESTING": True, "IMAGE": tag, "TRANSCRIPT_PATH": str(tmp_path / "t.sqlite3")})
     with app.test_request_context():
-        command = build_plan().command
+        command = build_plan(current_lesson()).command
     assert "--force-rm" in command
     try:
         first = in_engine26_root(command)

@@ -13,7 +13,7 @@ import pytest
 from tests.support import HTMX, shell, wait_until
 from dashboard import create_app
 from dashboard.domain.engine import LESSON_FILTER
-from dashboard.web.views import build_plan
+from dashboard.web.views import build_plan, current_lesson
 
 pytestmark = pytest.mark.engine
 
@@ -80,7 +80,7 @@ def test_an_image_built_or_removed_from_the_cli_reaches_open_build_panels(tmp_pa
     app = create_app({"TESTING": True, "IMAGE": tag, "TRANSCRIPT_PATH": str(tmp_path / "t.sqlite3")})
     client = app.test_client()
     with app.test_request_context():
-        command = build_plan().command  # the command the page shows, run from a shell as a student would
+        command = build_plan(current_lesson()).command  # the command the page shows, run from a shell as a student would
     panel = client.get("/images/build", headers=HTMX).text
     assert "data-image-id" not in panel
     try:

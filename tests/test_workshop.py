@@ -12,7 +12,7 @@ from tests.test_config import gunicorn
 from dashboard import PACKAGE, create_app
 from dashboard.config import ConfigError
 
-SHIPPED = (PACKAGE / "cowserv" / "Dockerfile").read_text()
+SHIPPED = (PACKAGE / "lessons" / "03-images" / "Dockerfile").read_text()
 EDIT = "ENV WORKSHOP_EDIT=mine\n"
 
 

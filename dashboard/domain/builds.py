@@ -27,6 +27,7 @@ class BuildPlan:
     build_args: dict
     command: str
     replay: str
+    lesson: str = "cowserv"  # whose build: its transcript entry goes in that lesson's
 
 
 @dataclass

@@ -34,6 +34,7 @@ class ClassStart:
     seats: list[Seat]
     command: str
     number: int  # the how-manieth start of this process: viewers compare versions to know theirs is current
+    lesson: str = "cowserv"  # whose containers the seats are
     started: float = field(default_factory=time.monotonic)
     finished: float | None = None
 
@@ -88,26 +89,37 @@ class Classroom(LatestJob):
             raise ClassStarting(f"A class is starting ({self.current.done} of {len(self.current.seats)} seats so far): "
                                 "wait until it has finished.")
 
-    def start(self, engine, image, seats, command, workers):
+    def start(self, engine, seat_run, seats, command, workers):
         """Start the seats in the background, `workers` engine calls at a time; refused while a start runs."""
         with self.lock:
             self._refuse_while_starting()
-            job = ClassStart(seats=seats, command=command, number=self.next_number)
-            return self.launch(job, lambda job: _start_seats(job, engine, image, workers))
+            job = ClassStart(seats=seats, command=command, number=self.next_number, lesson=seat_run.lesson)
+            return self.launch(job, lambda job: _start_seats(job, engine, seat_run, workers))
 
-    def remove_all(self, engine, workers):
+    def remove_all(self, engine, workers, lesson):
         """Force-remove every seat: the lesson's containers named with the prefix. Refused while a start runs."""
         with self.lock:
             self._refuse_while_starting()
-            return engine.remove_named(self.prefix, workers)
+            return engine.remove_named(self.prefix, workers, lesson)
 
 
-def _start_seats(job, engine, image, workers):
+@dataclass(frozen=True)
+class SeatRun:
+    """What each seat runs: the lesson's port-publishing run, on the seat's host port."""
+
+    lesson: str
+    image: str
+    container_port: int
+    labels: tuple = ()  # --label classroom.lesson=ID, for an image that does not carry it
+
+
+def _start_seats(job, engine, seat_run, workers):
     """Start the job's seats, `workers` at a time, noting each one's id or the engine's refusal."""
     by_name = {seat.name: seat for seat in job.seats}
     wanted = [(seat.name, seat.port) for seat in job.seats]
     try:
-        for (name, _), container_id, error in engine.run_many(image, wanted, workers):
+        for (name, _), container_id, error in engine.run_many(seat_run.image, wanted, workers,
+                                                               seat_run.container_port, seat_run.labels):
             by_name[name].container_id, by_name[name].error = container_id, error
     except Exception as error:  # a start left running would refuse every later one
         log.exception("class start failed")

@@ -3,7 +3,9 @@
 import os
 import shlex
 
-from .engine import CONTAINER_PORT, LESSON_FILTER
+from .engine import CONTAINER_PORT, LESSON, LESSON_LABEL
+
+FOLDER_MOUNT = '"$(pwd)"'  # a bind mount of the folder the command runs in, as the tutorials write it
 
 
 def build_invocation(tag, base_image=None):
@@ -38,24 +40,14 @@ def folder_word(folder, home=None):
     return shlex.quote(folder)
 
 
-def run_command(image, host_port):
-    """`docker run -d -p "HOST:8000" IMAGE`, written as the tutorial writes it (the port is a validated int)."""
-    return f'docker run -d -p "{int(host_port)}:{CONTAINER_PORT}" {shlex.quote(image)}'
-
-
-def list_command():
-    """`docker ps -a` narrowed to the lesson's containers, which is what the dashboard lists."""
-    return shlex.join(["docker", "ps", "-a", "--filter", f"label={LESSON_FILTER}"])
-
-
 def history_command(image):
     """`docker history IMAGE`: the image's layers and the instructions that made them."""
     return shlex.join(["docker", "history", image])
 
 
-def logs_command(container_id, tail):
-    """`docker logs --tail N ID`: what the container printed, the request lines of http.server."""
-    return shlex.join(["docker", "logs", "--tail", str(tail), container_id[:12]])
+def logs_command(container, tail):
+    """`docker logs --tail N CONTAINER`: what the container printed (http.server's request lines)."""
+    return shlex.join(["docker", "logs", "--tail", str(tail), container])
 
 
 def remove_command(container_id):
@@ -64,7 +56,7 @@ def remove_command(container_id):
     return f"docker stop {short_id} && docker rm {short_id}"
 
 
-def class_command(image, ports, name_prefix):
+def class_command(image, ports, name_prefix, container_port=CONTAINER_PORT, label=None):
     """The loop that starts the class one seat at a time: a container per port, named after its seat.
 
     Ports run in `$(seq FIRST LAST)` stretches; a port skipped because it was in use splits the stretch.
@@ -77,15 +69,71 @@ def class_command(image, ports, name_prefix):
         else:
             stretches.append([port, port])
     words = " ".join(str(first) if first == last else f"$(seq {first} {last})" for first, last in stretches)
-    return (f'for port in {words}; do docker run -d --name "{name_prefix}$port" -p "$port:{CONTAINER_PORT}" '
+    labelled = f"--label {lesson_filter(label)} " if label else ""
+    return (f'for port in {words}; do docker run -d --name "{name_prefix}$port" {labelled}-p "$port:{int(container_port)}" '
             f"{shlex.quote(image)}; done")
 
 
-def class_remove_command(name_prefix):
+def class_remove_command(name_prefix, lesson=LESSON):
     """`docker rm -f` of every container with the lesson label and a seat's name: the whole class, nothing else.
 
     Piped through `xargs -r`, so that with no seats it does nothing and succeeds: `docker rm -f $(…)` of an
     empty list fails, which stops a script under `set -e`.
     """
-    listing = ["docker", "ps", "-aq", "--filter", f"label={LESSON_FILTER}", "--filter", f"name=^{name_prefix}"]
+    listing = ["docker", "ps", "-aq", "--filter", f"label={lesson_filter(lesson)}", "--filter", f"name=^{name_prefix}"]
     return f"{shlex.join(listing)} | xargs -r docker rm -f"
+
+
+def lesson_filter(lesson):
+    """`classroom.lesson=ID`: what `--label` gives and `--filter label=` selects."""
+    return f"{LESSON_LABEL}={lesson}"
+
+
+def in_folder(folder, command, home=None):
+    """`cd FOLDER && COMMAND`: true from any folder, for a command that needs the lesson's folder."""
+    return f"cd {folder_word(folder, home)} && {command}"
+
+
+def run_invocation(image, *, detach=False, interactive=False, remove=False, name=None, label=None, ports=(),
+                   env=(), volumes=(), command=()):
+    """`docker run …` with the options in the order the tutorials write them; every word quoted with shlex, except
+    a bind mount of the current folder, written `"$(pwd)":/path` for bash to expand."""
+    words = ["docker", "run"]
+    words += ["-d"] if detach else []
+    words += ["-it"] if interactive else []
+    words += ["--rm"] if remove else []
+    words += ["--name", name] if name else []
+    words += ["--label", lesson_filter(label)] if label else []
+    head = shlex.join(words)
+    for host, container in ports:
+        head += f" -p {int(host)}:{int(container)}"
+    for key, value in env:
+        head += " -e " + shlex.quote(f"{key}={value}")
+    for source, target in volumes:
+        mount = FOLDER_MOUNT if source == "." else shlex.quote(source)
+        head += f" -v {mount}:{shlex.quote(target)}"
+    return " ".join([head, shlex.quote(image), *(shlex.quote(word) for word in command)])
+
+
+def exec_command(container, command):
+    """`docker exec NAME COMMAND…`: another process in a running container."""
+    return shlex.join(["docker", "exec", container, *command])
+
+
+def lesson_list_command(lesson, all_containers):
+    """`docker ps [-a]` of one lesson's containers."""
+    return shlex.join(["docker", "ps", *(["-a"] if all_containers else []), "--filter",
+                       f"label={lesson_filter(lesson)}"])
+
+
+def rm_command(container, force=False, stop_first=False):
+    """`docker rm NAME`, `docker rm -f NAME`, or `docker stop NAME && docker rm NAME`."""
+    name = shlex.quote(container)
+    if stop_first:
+        return f"docker stop {name} && docker rm {name}"
+    return f"docker rm {'-f ' if force else ''}{name}"
+
+
+def write_file_command(path, content, home=None, end="EOF"):
+    """`cat > FILE <<'EOF'` with the content and the end line: the file written whole, nothing in it expanded."""
+    return f"cat > {folder_word(path, home)} <<'{end}'\n{content}{end}"

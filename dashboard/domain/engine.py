@@ -18,13 +18,22 @@ from docker import errors as docker_errors
 from docker.constants import DEFAULT_UNIX_SOCKET
 from docker.context import ContextAPI
 
-from .errors import ContainerNotFound, EngineError, EngineUnavailable, ImageNotFound, PortInUse
+from .errors import (
+    ContainerNotFound,
+    ContainerNotRunning,
+    EngineError,
+    EngineUnavailable,
+    ImageNotFound,
+    NameInUse,
+    PortInUse,
+)
 from .ports import host_port_free
 
-# Every tutorial container carries this label, inherited from the LABEL in the cowserv Dockerfile,
-# whether the dashboard or the docker CLI started it. It is how the dashboard knows what is its own.
+# Every lesson container carries this label, whether the dashboard or the docker CLI started it: inherited from
+# the LABEL line of the Dockerfile a lesson builds, or given with `--label` when it runs an image from elsewhere.
+# It is how the dashboard knows what is its own, and which lesson's.
 LESSON_LABEL = "classroom.lesson"
-LESSON = "cowserv"
+LESSON = "cowserv"  # the images lesson, whose Dockerfile carries the label
 LESSON_FILTER = f"{LESSON_LABEL}={LESSON}"
 CONTAINER_PORT = 8000
 
@@ -42,10 +51,38 @@ class Container:
     status: str
     created: datetime
     ports: tuple[tuple[int, int], ...]  # (host port, container port), as `docker ps` shows them
+    lesson: str = LESSON  # the value of its classroom.lesson label
+    command: str = ""  # as `docker ps` shows it
 
     @property
     def short_id(self):
         return self.id[:12]
+
+    @property
+    def running(self):
+        return self.state == "running"
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """A container to create and start, as `docker run` options say it (see commands.run_words)."""
+
+    image: str
+    name: str | None = None
+    detach: bool = True
+    remove: bool = False  # --rm: removed once its command ends
+    ports: tuple[tuple[int, int], ...] = ()  # (host port, container port)
+    env: tuple[tuple[str, str], ...] = ()
+    volumes: tuple[tuple[str, str], ...] = ()  # (absolute host folder or volume name, path in the container)
+    command: tuple[str, ...] = ()
+    labels: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class RunResult:
+    container_id: str
+    output: str = ""  # a one-shot run's output, stdout and stderr together
+    exit_code: int | None = None  # a one-shot run's
 
 
 @dataclass(frozen=True)
@@ -70,7 +107,7 @@ class Layer:
 class EngineEvent:
     kind: str  # "container" or "image"
     action: str  # create, start, die, destroy, tag, untag, delete, …
-    of_lesson: bool  # a container event of a tutorial container (image events: False)
+    of_lesson: bool  # a container event of a lesson's container, any lesson (image events: False)
 
 
 def release_of(version):
@@ -316,13 +353,14 @@ class Engine:
             return None
 
     def containers(self):
-        """Every tutorial container, running or not, in one engine call (as `docker ps -a --filter`).
+        """Every lesson's containers, running or not, in one engine call (as `docker ps -a --filter label=…`); each
+        says its lesson, so one list serves every lesson's page.
 
         A build's own step containers carry the label too while they exist, and are left out: they are the
         build's, with nothing to press.
         """
         with self._api() as api:
-            rows = api.containers(all=True, filters={"label": LESSON_FILTER})
+            rows = api.containers(all=True, filters={"label": LESSON_LABEL})
         return [_container_from_row(row) for row in rows if not is_build_step(row.get("Command"))]
 
     def events(self):
@@ -345,66 +383,146 @@ class Engine:
         if self.image(tag) is None:
             raise _no_image(tag)
 
-    def run(self, image, host_port, name=None):
-        """Start a detached container publishing host_port on all interfaces, as `docker run -d -p` (and `--name`).
+    def run(self, image, host_port, name=None, container_port=CONTAINER_PORT, labels=()):
+        """Start a detached container publishing host_port on all interfaces, as `docker run -d -p` (and `--name`)."""
+        spec = RunSpec(image, name, ports=((host_port, container_port),), labels=tuple(labels))
+        return self.start(spec).container_id
 
-        A port already taken on this machine is refused before anything is created (a remote engine's ports are
-        not this machine's: there the engine's own refusal says it); when the start fails all the same (the port
-        taken in between, the engine gone), the created container is removed again where the engine still
-        answers, so a failed run leaves nothing behind.
+    def start(self, spec):
+        """Create and start a container as `docker run` does with the spec's options; a one-shot run (not
+        detached) is waited for, its output read, and with --rm the container removed.
+
+        A published port already taken on this machine is refused before anything is created (a remote engine's
+        ports are not this machine's: there the engine's own refusal says it); when the start fails all the same
+        (the port taken in between, the engine gone), the created container is removed again where the engine
+        still answers, so a failed run leaves nothing behind.
         """
-        in_use = f"Host port {host_port} is already in use: choose another one."
-        if self.ports_are_local and not host_port_free(host_port):
-            raise PortInUse(in_use)
+        for host_port, _ in spec.ports:
+            if self.ports_are_local and not host_port_free(host_port):
+                raise PortInUse(_port_in_use(host_port))
         with self._api(acting=True) as api:
-            try:
-                created = api.create_container(
-                    image,
-                    name=name,
-                    ports=[CONTAINER_PORT],
-                    host_config=api.create_host_config(
-                        port_bindings={CONTAINER_PORT: host_port}
-                    ),
-                )
-            except docker_errors.ImageNotFound as error:
-                raise _no_image(image) from error
-            container_id = created["Id"]
+            container_id = self._create(api, spec)
             try:
                 api.start(container_id)
             except (docker_errors.DockerException, requests.exceptions.RequestException) as error:
                 with contextlib.suppress(docker_errors.DockerException, requests.exceptions.RequestException):
                     api.remove_container(container_id, force=True)
                 if isinstance(error, docker_errors.APIError) and _is_port_conflict(error):
-                    raise PortInUse(in_use) from error
+                    raise PortInUse(_port_in_use(spec.ports[0][0])) from error
                 raise
-        return container_id
+            if spec.detach:
+                return RunResult(container_id)
+            exit_code = api.wait(container_id).get("StatusCode")
+            output = api.logs(container_id, stdout=True, stderr=True).decode(errors="replace")
+            if spec.remove:
+                with contextlib.suppress(docker_errors.NotFound):
+                    api.remove_container(container_id, force=True)
+        return RunResult(container_id, output, exit_code)
 
-    def _tutorial_attrs(self, container_id):
-        """The engine's inspection of a tutorial container; any other container (a build's step too) is "not found"."""
+    @staticmethod
+    def _create(api, spec):
+        binds = {source: {"bind": target, "mode": "rw"} for source, target in spec.volumes}
+        try:
+            created = api.create_container(
+                spec.image,
+                command=list(spec.command) or None,
+                name=spec.name,
+                environment=dict(spec.env) or None,
+                labels=dict(spec.labels) or None,
+                ports=sorted({port for _, port in spec.ports}) or None,
+                host_config=api.create_host_config(
+                    port_bindings={port: host for host, port in spec.ports} or None,
+                    binds=binds or None,
+                    auto_remove=spec.remove and spec.detach,
+                ),
+            )
+        except docker_errors.ImageNotFound as error:
+            raise _no_image(spec.image) from error
+        except docker_errors.APIError as error:
+            if error.status_code == 409 and spec.name:
+                raise NameInUse(f"A container named {spec.name} already exists: remove it first, as the lesson's "
+                                f"next steps do (`docker rm -f {spec.name}`).") from error
+            raise
+        return created["Id"]
+
+    def named(self, name, lesson):
+        """The lesson's container with this name, or None (none, or one that is not the lesson's)."""
+        return next((c for c in self.containers() if c.name == name and c.lesson == lesson), None)
+
+    def exec(self, container, command, lesson):
+        """Run `command` in the lesson's running container, as `docker exec`: (exit code, output)."""
+        full_id = self._tutorial_attrs(container, lesson)["Id"]
+        try:
+            with self._api(acting=True) as api:
+                made = api.exec_create(full_id, list(command))
+                output = api.exec_start(made["Id"]).decode(errors="replace")
+                exit_code = api.exec_inspect(made["Id"]).get("ExitCode")
+        except EngineError as error:
+            if "is not running" in str(error) or "is paused" in str(error):
+                raise ContainerNotRunning(f"Container {container} is not running: `docker exec` needs a running "
+                                          "container.") from error
+            raise
+        return exit_code, output
+
+    def remove(self, container, lesson, force=False, stop_first=False):
+        """Remove the lesson's container, as `docker rm` (`-f` with force; `docker stop` first with stop_first)."""
+        full_id = self._tutorial_attrs(container, lesson)["Id"]
+        try:
+            with self._api(acting=True) as api:
+                if stop_first:
+                    api.stop(full_id)
+                api.remove_container(full_id, force=force)
+        except ContainerNotFound as error:
+            raise ContainerNotFound(_gone(container)) from error
+        except EngineError as error:
+            if isinstance(error.__cause__, docker_errors.APIError) and error.__cause__.status_code == 409:
+                if "running" in str(error).lower():
+                    raise ContainerNotRunning(f"Container {container} is running: stop it first, or remove it "
+                                              "with `docker rm -f`.") from error
+                raise ContainerNotFound(_gone(container)) from error
+            raise
+        return full_id
+
+    def _tutorial_attrs(self, container, lesson=None):
+        """The engine's inspection of a lesson's container (of `lesson`, when given), by id or name; any other
+        container (a build's step too) is "not found"."""
         try:
             with self._api() as api:
-                attrs = api.inspect_container(container_id)
+                attrs = api.inspect_container(container)
         except ContainerNotFound:
             attrs = {}
         config = attrs.get("Config") or {}
-        if (config.get("Labels") or {}).get(LESSON_LABEL) != LESSON or is_build_step(" ".join(config.get("Cmd") or [])):
-            raise ContainerNotFound(_gone(container_id))
+        label = (config.get("Labels") or {}).get(LESSON_LABEL)
+        if label is None or (lesson is not None and label != lesson) \
+                or is_build_step(" ".join(config.get("Cmd") or [])):
+            raise ContainerNotFound(_gone(container))
         return attrs
 
-    def tutorial_container(self, container_id):
-        """The full id of the tutorial container with this id."""
-        return self._tutorial_attrs(container_id)["Id"]
+    def tutorial_container(self, container_id, lesson=None):
+        """The full id of the lesson's container with this id (or name)."""
+        return self._tutorial_attrs(container_id, lesson)["Id"]
 
-    def published_ports(self, container_id):
-        """The host ports a tutorial container's port 8000 is published on, lowest first."""
-        bindings = (self._tutorial_attrs(container_id)["NetworkSettings"].get("Ports") or {}).get(
-            f"{CONTAINER_PORT}/tcp"
-        ) or []
-        return sorted({int(binding["HostPort"]) for binding in bindings})
+    def lesson_of(self, container):
+        """The lesson whose container this is, or None (gone, not a lesson's, or the engine away)."""
+        try:
+            return self._tutorial_attrs(container)["Config"]["Labels"][LESSON_LABEL]
+        except EngineError:
+            return None
 
-    def logs(self, container_id, tail):
-        """The last `tail` lines a tutorial container printed, stdout and stderr together, as `docker logs`."""
-        full_id = self.tutorial_container(container_id)
+    def state(self, container, lesson):
+        """(running, published host ports) of the lesson's container with this name or id; ContainerNotFound."""
+        attrs = self._tutorial_attrs(container, lesson)
+        bindings = (attrs.get("NetworkSettings") or {}).get("Ports") or {}
+        ports = sorted({int(b["HostPort"]) for rows in bindings.values() for b in rows or [] if b.get("HostPort")})
+        return bool((attrs.get("State") or {}).get("Running")), ports
+
+    def published_ports(self, container_id, lesson=None):
+        """The host ports a lesson's container publishes, lowest first."""
+        return self.state(container_id, lesson)[1]
+
+    def logs(self, container_id, tail, lesson=None):
+        """The last `tail` lines a lesson's container printed, stdout and stderr together, as `docker logs`."""
+        full_id = self.tutorial_container(container_id, lesson)
         with self._api() as api:
             return api.logs(full_id, stdout=True, stderr=True, tail=tail).decode(errors="replace")
 
@@ -424,21 +542,9 @@ class Engine:
             for row in rows
         ]
 
-    def stop_and_remove(self, container_id):
-        """Stop then remove a tutorial container, as `docker stop ID && docker rm ID`."""
-        full_id = self.tutorial_container(container_id)
-        try:
-            with self._api(acting=True) as api:
-                api.stop(full_id)
-                api.remove_container(full_id)
-        except ContainerNotFound as error:
-            raise ContainerNotFound(_gone(container_id)) from error
-        except EngineError as error:
-            # 409: another request is removing it right now; to this one it is already gone.
-            if isinstance(error.__cause__, docker_errors.APIError) and error.__cause__.status_code == 409:
-                raise ContainerNotFound(_gone(container_id)) from error
-            raise
-        return full_id
+    def stop_and_remove(self, container_id, lesson=None):
+        """Stop then remove a lesson's container, as `docker stop ID && docker rm ID`."""
+        return self.remove(container_id, lesson, stop_first=True)
 
     def build(self, context, tag, build_args):
         """Yield the engine's build output, chunk by chunk, while it builds (the classic builder's stream)."""
@@ -447,14 +553,15 @@ class Engine:
                 path=str(context), tag=tag, buildargs=build_args, rm=True, forcerm=True, decode=True
             )
 
-    def run_many(self, image, seats, workers):
+    def run_many(self, image, seats, workers, container_port=CONTAINER_PORT, labels=()):
         """Start one container per (name, host port) in `seats`, `workers` at a time; yield each seat as it ends.
 
         Each yields (seat, container id, None), or (seat, None, the engine's refusal). Concurrent requests let the
         engine overlap the containers' set-up; the bound keeps a class of 300 from flooding it.
         """
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            futures = {pool.submit(self.run, image, port, name): (name, port) for name, port in seats}
+            futures = {pool.submit(self.run, image, port, name, container_port, labels): (name, port)
+                       for name, port in seats}
             for future in as_completed(futures):
                 try:
                     container_id, error = future.result(), None
@@ -462,13 +569,13 @@ class Engine:
                     container_id, error = None, str(refusal)
                 yield futures[future], container_id, error
 
-    def remove_named(self, prefix, workers):
-        """Force-remove every tutorial container whose name starts with `prefix`, `workers` at a time; their ids.
+    def remove_named(self, prefix, workers, lesson=LESSON):
+        """Force-remove every container of the lesson whose name starts with `prefix`, `workers` at a time; their ids.
 
-        As `docker ps -aq --filter label=classroom.lesson=cowserv --filter name=^PREFIX | xargs -r docker rm -f`: the
+        As `docker ps -aq --filter label=classroom.lesson=LESSON --filter name=^PREFIX | xargs -r docker rm -f`: the
         list comes from the engine now and carries the lesson label, so no other container is ever touched.
         """
-        doomed = [c.id for c in self.containers() if c.name.startswith(prefix)]
+        doomed = [c.id for c in self.containers() if c.name.startswith(prefix) and c.lesson == lesson]
         with ThreadPoolExecutor(max_workers=workers) as pool:
             list(pool.map(self._force_remove, doomed))
         return doomed
@@ -478,8 +585,13 @@ class Engine:
             api.remove_container(container_id, force=True)
 
 
+def _port_in_use(host_port):
+    return f"Host port {host_port} is already in use: choose another one."
+
+
 def _no_image(image):
-    return ImageNotFound(f"There is no image {image} yet: build it first.")
+    return ImageNotFound(f"There is no image {image} here yet: build it first (or pull it, where a registry "
+                         "answers).")
 
 
 def _gone(container_id):
@@ -515,7 +627,7 @@ class EventStream:
                 attributes = (event.get("Actor") or {}).get("Attributes") or {}
                 kind = event.get("Type", "")
                 yield EngineEvent(kind, event.get("Action", ""),
-                                  of_lesson=kind == "container" and attributes.get(LESSON_LABEL) == LESSON)
+                                  of_lesson=kind == "container" and LESSON_LABEL in attributes)
 
     def close(self):
         with contextlib.suppress(Exception):  # already closed, or cut by the engine: closed either way
@@ -532,4 +644,6 @@ def _container_from_row(row):
         status=row.get("Status", ""),
         created=datetime.fromtimestamp(row.get("Created", 0), tz=timezone.utc),
         ports=tuple(sorted(ports)),
+        lesson=(row.get("Labels") or {}).get(LESSON_LABEL, ""),
+        command=row.get("Command", ""),
     )

@@ -17,6 +17,14 @@ class ImageNotFound(EngineError):
     """The image a container would run is not built yet."""
 
 
+class NameInUse(EngineError):
+    """A container name a run would give is already taken."""
+
+
+class ContainerNotRunning(EngineError):
+    """An exec in a stopped container, or a plain `docker rm` of a running one."""
+
+
 class PortInUse(EngineError):
     """A host port a container or a class would publish is already taken."""
 

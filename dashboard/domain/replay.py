@@ -1,4 +1,4 @@
-"""The transcript as a bash script that replays the lesson on a clean host, written the way the tutorial teaches."""
+"""A lesson's transcript as a bash script that replays it on a clean host, written the way the tutorial teaches."""
 
 import re
 
@@ -9,8 +9,8 @@ SEAT_LOOP = re.compile(r'for port in ([0-9 $()seq]+); do docker run -d --name "(
 STRETCH = re.compile(r"\$\(seq (\d+) (\d+)\)|(\d+)")
 
 
-def replay_script(entries, context):
-    """A script that runs the transcript's successful actions in order.
+def replay_script(entries, folder, title="cowserv"):
+    """A script that runs the transcript's successful actions in order, in the lesson's folder (when it has one).
 
     Containers go into variables as the tutorial does (`cid=$(docker run -d ...)`, then `docker stop $cid`), so
     the script never depends on ids from this session; a class's seats go by their names. Failed actions, and
@@ -20,14 +20,13 @@ def replay_script(entries, context):
     variables = {entry.container_id: "cid" if len(runs) == 1 else f"cid{number}"
                  for number, entry in enumerate(runs, start=1)}
     known = {**_seat_names(entries), **{container_id: f"${name}" for container_id, name in variables.items()}}
-    lines = [
-        "#!/usr/bin/env bash",
-        "# The cowserv lesson as the dashboard ran it. Run it in the cowserv build context",
-        "# (the folder with the Dockerfile), or give that folder as the first argument.",
-        "set -euo pipefail",
-        f'cd "${{1:-{_quoted_default(context)}}}"',
-        "",
-    ]
+    lines = ["#!/usr/bin/env bash", f"# The lesson {_one_line(title)} as the dashboard ran it."]
+    if folder is not None:
+        lines += ["# It runs in the lesson's folder (the one with its files), or the folder given as first argument."]
+    lines += ["set -euo pipefail"]
+    if folder is not None:
+        lines += [f'cd "${{1:-{_quoted_default(folder)}}}"']
+    lines += [""]
     for entry in entries:
         lines += [f"# {entry.at:%Y-%m-%d %H:%M:%S} UTC", _line(entry, variables, known)]
     return "\n".join(lines) + "\n"
@@ -36,7 +35,7 @@ def replay_script(entries, context):
 def _line(entry, variables, known):
     """The script's line for one entry; `known` is how the script names each container it starts ($cid, seat-8001)."""
     if not entry.ok:
-        return f"# failed then: {entry.command}"
+        return "\n".join(f"# failed then: {line}" for line in entry.command.splitlines())
     if entry.action == "run":
         return f"{variables[entry.container_id]}=$({entry.replay})"
     if entry.action == "remove" and entry.container_id in known:
@@ -73,3 +72,7 @@ def _stop_all(replay):
 def _quoted_default(path):
     """The path, safe inside "${1:-...}": the characters special in double quotes escaped."""
     return "".join("\\" + char if char in '"$`\\' else char for char in str(path))
+
+
+def _one_line(text):
+    return " ".join(str(text).split())

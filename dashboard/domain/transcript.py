@@ -1,4 +1,5 @@
-"""The lesson's transcript: every action taken through the dashboard, as a terminal would have shown it.
+"""The lessons' transcript: every action taken through the dashboard, as a terminal would have shown it, noted
+with the lesson it belongs to, so each lesson's transcript replays that lesson.
 
 Kept in a small SQLite file so it survives a page reload and a dashboard restart.
 """
@@ -15,14 +16,16 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS entry (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     at TEXT NOT NULL,
-    action TEXT NOT NULL,        -- build, run, remove, class-start, class-stop
+    action TEXT NOT NULL,        -- build, run, run-once, exec, logs, list, remove, rm, edit, class-start, …
     command TEXT NOT NULL,       -- the command as the page showed it
     replay TEXT,                 -- the line a replay script runs (remove is written from the container's id)
     output TEXT NOT NULL,        -- what the CLI would have printed
     ok INTEGER NOT NULL,
-    container_id TEXT
+    container_id TEXT,
+    lesson TEXT NOT NULL DEFAULT 'cowserv'  -- the lesson's id; before lessons were data, everything was cowserv's
 )
 """
+LESSON_COLUMN = "ALTER TABLE entry ADD COLUMN lesson TEXT NOT NULL DEFAULT 'cowserv'"
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,7 @@ class Entry:
     output: str
     ok: bool
     container_id: str | None
+    lesson: str = "cowserv"
 
 
 class TranscriptStore:
@@ -43,6 +47,9 @@ class TranscriptStore:
         self._lock = threading.Lock()
         with self._connect() as db:
             db.execute(SCHEMA)
+            columns = {row[1] for row in db.execute("PRAGMA table_info(entry)")}
+            if "lesson" not in columns:  # a transcript kept from before lessons were data
+                db.execute(LESSON_COLUMN)
 
     @contextlib.contextmanager
     def _connect(self):
@@ -53,23 +60,27 @@ class TranscriptStore:
         finally:
             db.close()
 
-    def append(self, action, command, output, ok=True, replay=None, container_id=None):
+    def append(self, action, command, output, ok=True, replay=None, container_id=None, lesson="cowserv"):
         with self._lock, self._connect() as db:
             db.execute(
-                "INSERT INTO entry (at, action, command, replay, output, ok, container_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (datetime.now(timezone.utc).isoformat(), action, command, replay, output, int(ok), container_id),
+                "INSERT INTO entry (at, action, command, replay, output, ok, container_id, lesson) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (datetime.now(timezone.utc).isoformat(), action, command, replay, output, int(ok), container_id,
+                 lesson),
             )
 
     @contextlib.contextmanager
-    def action(self, action, command, replay=None):
-        """Record the action in the block: `record["output"]`/`["container_id"]` as set there, or the engine's refusal."""
-        record = {"output": "", "container_id": None}
+    def action(self, action, command, replay=None, lesson="cowserv"):
+        """Record the action in the block: `record["output"]`, `["container_id"]` and `["ok"]` as set there, or the
+        engine's refusal."""
+        record = {"output": "", "container_id": None, "ok": True}
         try:
             yield record
         except EngineError as error:
-            self.append(action, command, f"Error: {error}", ok=False, replay=replay)
+            self.append(action, command, f"Error: {error}", ok=False, replay=replay, lesson=lesson)
             raise
-        self.append(action, command, record["output"], replay=replay, container_id=record["container_id"])
+        self.append(action, command, record["output"], ok=record["ok"], replay=replay,
+                    container_id=record["container_id"], lesson=lesson)
 
     def record_build(self, build):
         """A finished build, with the lines the CLI prints at its end (or the engine's error)."""
@@ -77,20 +88,24 @@ class TranscriptStore:
             output = f"Successfully built {build.short_image_id}\nSuccessfully tagged {build.plan.tag}:latest"
         else:
             output = f"Error: {build.error}"
-        self.append("build", build.command, output, ok=build.state == "succeeded", replay=build.plan.replay)
+        self.append("build", build.command, output, ok=build.state == "succeeded", replay=build.plan.replay,
+                    lesson=build.plan.lesson)
 
     def record_class_start(self, job):
         """A finished class start: the loop, and what it prints (an id per seat, or the engine's refusal)."""
         output = "\n".join(seat.container_id or f"Error: {seat.error}" for seat in sorted(job.seats, key=lambda s: s.port))
-        self.append("class-start", job.command, output, ok=not job.failed, replay=job.command)
+        self.append("class-start", job.command, output, ok=not job.failed, replay=job.command, lesson=job.lesson)
 
-    def entries(self):
+    def entries(self, lesson=None):
+        """Every entry in order, or one lesson's."""
+        query = "SELECT id, at, action, command, replay, output, ok, container_id, lesson FROM entry"
         with self._connect() as db:
-            rows = db.execute(
-                "SELECT id, at, action, command, replay, output, ok, container_id FROM entry ORDER BY id"
-            ).fetchall()
-        return [Entry(id, datetime.fromisoformat(at), action, command, replay, output, bool(ok), container_id)
-                for id, at, action, command, replay, output, ok, container_id in rows]
+            if lesson is None:
+                rows = db.execute(query + " ORDER BY id").fetchall()
+            else:
+                rows = db.execute(query + " WHERE lesson = ? ORDER BY id", (lesson,)).fetchall()
+        return [Entry(id, datetime.fromisoformat(at), action, command, replay, output, bool(ok), container_id, lesson)
+                for id, at, action, command, replay, output, ok, container_id, lesson in rows]
 
     def version(self):
         """Changes whenever an entry is added or the transcript is cleared."""
@@ -98,6 +113,10 @@ class TranscriptStore:
             count, last = db.execute("SELECT COUNT(*), MAX(id) FROM entry").fetchone()
         return f"{count}-{last or 0}"
 
-    def clear(self):
+    def clear(self, lesson=None):
+        """Start afresh: every lesson's transcript, or one lesson's."""
         with self._lock, self._connect() as db:
-            db.execute("DELETE FROM entry")
+            if lesson is None:
+                db.execute("DELETE FROM entry")
+            else:
+                db.execute("DELETE FROM entry WHERE lesson = ?", (lesson,))

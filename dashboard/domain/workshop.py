@@ -1,7 +1,7 @@
 """The workshop folder: the files a person builds from or edits, one folder per lesson, owned by the user the
 dashboard runs as (default ~/docker-workshop).
 
-The shipped lesson files stay in the package as the source. On first use each lesson's files are written into the
+The shipped lesson files stay in the package (dashboard/lessons/<folder>/) as the source. On first use each lesson's files are written into the
 workshop, never over a file that is there (a person's edit wins); `restore` brings the shipped versions back,
 over those files only, leaving anything else in the folder alone.
 """
@@ -12,9 +12,6 @@ from pathlib import Path
 
 from . import files
 
-# Each lesson: its folder in the workshop, the package folder its files are shipped in, the files a person edits.
-LESSONS = {"images": ("cowserv", ("Dockerfile",))}
-
 
 class WorkshopError(Exception):
     """The workshop folder cannot be made or written; the message names the folder and the reason."""
@@ -23,23 +20,19 @@ class WorkshopError(Exception):
 @dataclass(frozen=True)
 class Workshop:
     root: Path  # the workshop folder, absolute
-    shipped: Path  # the package folder holding each lesson's shipped folder
     home: Path  # the dashboard user's HOME: commands name a folder under it from `~`
 
     def folder(self, lesson):
-        """The lesson's folder in the workshop (`images`: where the image is built from)."""
-        return self.root / lesson
+        """The lesson's folder in the workshop (the images lesson's `images`: where its image is built from)."""
+        return self.root / lesson.folder
 
     def files(self, lesson):
-        """The lesson's files: their paths in the workshop, in the order they are shipped."""
-        return [self.folder(lesson) / name for name in LESSONS[lesson][1]]
+        """The lesson's files: their paths in the workshop, in the order the lesson file lists them."""
+        return [self.folder(lesson) / name for name in lesson.files]
 
-    def _shipped_text(self, lesson, name):
-        return (self.shipped / LESSONS[lesson][0] / name).read_text()
-
-    def provide(self):
+    def provide(self, lessons):
         """Write every lesson's missing files into the workshop; a file already there is left as it is."""
-        for lesson in LESSONS:
+        for lesson in lessons:
             self._write(lesson, files.write_once)
 
     def restore(self, lesson):
@@ -49,8 +42,9 @@ class Workshop:
     def _write(self, lesson, write):
         written = []
         try:
-            for path in self.files(lesson):
-                write(path, self._shipped_text(lesson, path.name), mode=0o644)
+            for name in lesson.files:
+                path = self.folder(lesson) / name
+                write(path, (lesson.source / name).read_text(), mode=0o644)
                 written.append(path)
         except OSError as error:
             raise WorkshopError(
@@ -60,7 +54,6 @@ class Workshop:
         return written
 
 
-def workshop(path, shipped):
+def workshop(path):
     """The Workshop at `path` (`~` expanded for the user the dashboard runs as), made absolute."""
-    return Workshop(Path(os.path.abspath(os.path.expanduser(str(path)))), Path(shipped),
-                    Path(os.path.expanduser("~")))
+    return Workshop(Path(os.path.abspath(os.path.expanduser(str(path)))), Path(os.path.expanduser("~")))

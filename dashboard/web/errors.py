@@ -12,13 +12,15 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from ..domain.errors import (
     ClassStarting,
     ContainerNotFound,
+    ContainerNotRunning,
     EngineError,
     EngineUnavailable,
     ImageNotFound,
+    NameInUse,
     PortInUse,
 )
 from .extensions import htmx
-from .forms import InvalidInput
+from .forms import InvalidInput, NoSuchThing
 from .security import Forbidden
 
 log = logging.getLogger(__name__)
@@ -27,9 +29,12 @@ log = logging.getLogger(__name__)
 STATUS = {
     InvalidInput: 400,
     Forbidden: 403,
+    NoSuchThing: 404,
     ContainerNotFound: 404,  # already gone, or not the lesson's: the page refreshes its stale list
     ImageNotFound: 409,
     PortInUse: 409,
+    NameInUse: 409,
+    ContainerNotRunning: 409,
     ClassStarting: 409,
     EngineUnavailable: 503,
     EngineError: 502,  # the engine answered, and refused

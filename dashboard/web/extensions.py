@@ -34,3 +34,18 @@ def get_transcript():
 def get_workshop():
     """The app's workshop folder, where the lessons' files are built from and edited."""
     return current_app.extensions["workshop"]
+
+
+def get_catalog():
+    """The lessons that loaded, in workshop order, and the messages of those refused."""
+    return current_app.extensions["catalog"]
+
+
+def get_board():
+    """The steps' latest check results and runs, shared by every viewer."""
+    return current_app.extensions["board"]
+
+
+def get_current_lesson():
+    """The lesson the class is on, which `/`, the read-only screen and the presenter view follow."""
+    return current_app.extensions["current_lesson"]

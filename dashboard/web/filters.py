@@ -1,8 +1,11 @@
 """Small helpers for the templates: ages, sizes, the host a browser used, where published ports answer, and the
 engine every page names."""
 
+import re
 from datetime import datetime, timezone
 from urllib.parse import urlsplit
+
+from markupsafe import Markup, escape
 
 from ..domain import commands
 from .extensions import get_engine
@@ -57,7 +60,19 @@ def engine_remote_address():
     return get_engine().remote_address
 
 
+INLINE_CODE = re.compile(r"`([^`\n]+)`")
+
+
+def lesson_text(text):
+    """A lesson file's text as HTML: escaped first, so nothing in the file is markup; then `code` spans, and a
+    paragraph per blank-line-separated block."""
+    paragraphs = [" ".join(block.split()) for block in re.split(r"\n\s*\n", text or "") if block.strip()]
+    return Markup("".join(
+        "<p>" + INLINE_CODE.sub(r"<code>\1</code>", str(escape(paragraph))) + "</p>" for paragraph in paragraphs))
+
+
 def register(app):
+    app.add_template_filter(lesson_text)
     app.add_template_filter(commands.remove_command, "remove_cli")
     app.add_template_filter(ago)
     app.add_template_filter(size)

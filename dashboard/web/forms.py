@@ -2,6 +2,7 @@
 
 import re
 
+from ..domain.lessons import IDENTIFIER
 from .security import CSRF_FIELD
 
 CONTAINER_ID = re.compile(r"[0-9a-f]{12,64}")
@@ -9,6 +10,10 @@ CONTAINER_ID = re.compile(r"[0-9a-f]{12,64}")
 
 class InvalidInput(Exception):
     """Input the dashboard refuses; shown in the page with a 400."""
+
+
+class NoSuchThing(Exception):
+    """A well-formed name of something that is not there (a lesson, a step); shown with a 404."""
 
 
 def only_fields(form, allowed):
@@ -43,6 +48,20 @@ def container_id(value):
     """A container id as the engine prints it: 12 to 64 lowercase hex digits."""
     if not CONTAINER_ID.fullmatch(value or ""):
         raise InvalidInput("A container id is 12 to 64 hex digits, as `docker ps` shows it.")
+    return value
+
+
+def lesson_id(value):
+    """A lesson's id as its lesson file writes it: lowercase letters, digits and '-'."""
+    if not IDENTIFIER.fullmatch(value or ""):
+        raise InvalidInput("A lesson id is 1 to 40 lowercase letters, digits and '-', as the lessons page links it.")
+    return value
+
+
+def step_id(value):
+    """A step's id as its lesson file writes it: lowercase letters, digits and '-'."""
+    if not IDENTIFIER.fullmatch(value or ""):
+        raise InvalidInput("A step id is 1 to 40 lowercase letters, digits and '-'.")
     return value
 
 

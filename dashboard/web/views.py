@@ -1,35 +1,82 @@
-"""What every page and fragment shows, shared by the blueprints: the lesson's panels as template context, the
-polls' 204 check, and the whole lesson page for browsers that did not ask through htmx."""
+"""What every page and fragment shows, shared by the blueprints: a lesson's panels as template context, the polls'
+204 check, and the whole lesson page for browsers that did not ask through htmx."""
 
+import time
 from pathlib import Path
 
 from flask import current_app, render_template, request
 
-from ..domain import commands, dockerfile
-from ..domain.builds import BuildPlan
+from ..domain import actions, checks, commands, dockerfile
+from ..domain.engine import LESSON
 from ..domain.errors import EngineError
-from .extensions import get_builder, get_engine, get_snapshot, get_transcript, get_workshop, htmx
+from ..domain.lessons import BASE_IMAGE
+from . import forms
+from .extensions import (
+    get_board,
+    get_builder,
+    get_catalog,
+    get_current_lesson,
+    get_engine,
+    get_snapshot,
+    get_transcript,
+    get_workshop,
+    htmx,
+)
 
-# The page that acted refreshes its list and transcript at once; other pages catch up at their next poll.
-CHANGED = {"HX-Trigger": "containers-changed, transcript-changed"}
+# The page that acted refreshes its list, transcript and steps at once; other pages catch up at their next poll.
+CHANGED = {"HX-Trigger": "containers-changed, transcript-changed, board-changed"}
+CHECKS_EVERY = 10  # seconds: a watched lesson's checks are refreshed at least this often, and on every change
 
 
-def image_ref():
-    """The reference `docker run` uses: the tag the build gives, at latest."""
-    return f"{current_app.config['IMAGE']}:latest"
+def current_lesson():
+    """The lesson the class is on."""
+    return get_current_lesson().lesson
 
 
-def build_plan():
-    """The build the button starts, and the command that does the same."""
+def lesson_named(value):
+    """The loaded lesson with this id; 404 with the lessons there are when there is none."""
+    lesson = get_catalog().get(forms.lesson_id(value))
+    if lesson is None:
+        raise forms.NoSuchThing(f"There is no lesson {value[:40]!r}: the lessons are {', '.join(get_catalog().ids)}.")
+    return lesson
+
+
+def lesson_asked():
+    """The lesson a fragment's `lesson` query names, else the current one."""
+    value = request.args.get("lesson")
+    return current_lesson() if value is None else lesson_named(value)
+
+
+def step_named(lesson, value):
+    step = lesson.step(forms.step_id(value))
+    if step is None:
+        raise forms.NoSuchThing(f"The lesson {lesson.id} has no step {value[:40]!r}.")
+    return step
+
+
+def place_for(lesson):
+    """Where the lesson's steps run: its workshop folder (the images lesson's: BUILD_CONTEXT), and the images that
+    stand in for those it names (DASHBOARD_BASE_IMAGE for python:3.12-slim; DASHBOARD_IMAGE for cowserv)."""
     config = current_app.config
-    context, tag, base_image = config["BUILD_CONTEXT"], config["IMAGE"], config["BASE_IMAGE"]
-    return BuildPlan(
-        context=context,
-        tag=tag,
-        build_args={"BASE_IMAGE": base_image} if base_image else {},
-        command=commands.build_command(context, tag, base_image, home=get_workshop().home),
-        replay=commands.build_invocation(tag, base_image),
-    )
+    folder = Path(config["BUILD_CONTEXT"]) if lesson.id == LESSON else get_workshop().folder(lesson)
+    stand_ins = {LESSON: config["IMAGE"]}
+    if config["BASE_IMAGE"]:
+        stand_ins[BASE_IMAGE] = config["BASE_IMAGE"]
+    return actions.Place(folder, get_workshop().home, stand_ins, config["BASE_IMAGE"])
+
+
+def ports_host():
+    """Where the server asks a published port: DASHBOARD_COW_HOST, else the engine's host (127.0.0.1 when local)."""
+    return current_app.config["COW_HOST"] or get_engine().ports_host("127.0.0.1")
+
+
+def build_step(lesson):
+    return next((step for step in lesson.steps if step.action.kind == "build"), None)
+
+
+def build_plan(lesson):
+    """The build the lesson's build step starts, and the command that does the same."""
+    return actions.build_plan(lesson, build_step(lesson).action, place_for(lesson))
 
 
 def shown_already(version):
@@ -37,15 +84,16 @@ def shown_already(version):
     return bool(htmx) and request.args.get("since") == version
 
 
-def containers_view():
-    """What the container list shows: the shared snapshot of the containers, or why the engine cannot say."""
+def containers_view(lesson):
+    """What the lesson's container list shows: its containers in the shared snapshot, or why the engine cannot say."""
     try:
         version, containers, stopping = get_snapshot().current()
         engine_error = None
     except EngineError as error:  # the page still renders, with the banner saying why
         version, containers, stopping, engine_error = "unreachable", [], frozenset(), str(error)
-    return {"containers": containers, "containers_version": version, "stopping": stopping,
-            "engine_error": engine_error, "list_cli": commands.list_command()}
+    return {"containers": [c for c in containers if c.lesson == lesson.id],
+            "containers_version": f"{version}-{lesson.id}", "stopping": stopping, "engine_error": engine_error,
+            "list_cli": commands.lesson_list_command(lesson.id, True), "lesson": lesson}
 
 
 def build_panel_version():
@@ -54,52 +102,105 @@ def build_panel_version():
     return f"{get_builder().version}-{get_snapshot().images_version}"
 
 
-def image_view():
-    """The current build, the image as the engine has it and its layers (`docker history`)."""
+def image_view(lesson):
+    """The lesson's build: the current build, the image as the engine has it and its layers (`docker history`)."""
     version = build_panel_version()  # taken first: a change while reading shows at the next poll
+    plan = build_plan(lesson)
     try:
-        image, layers = get_engine().image(image_ref()), get_engine().history(image_ref())
+        image, layers = get_engine().image(plan.tag), get_engine().history(plan.tag)
     except EngineError:
         image, layers = None, []
     return {"build": get_builder().current, "build_version": version, "image": image, "layers": layers,
-            "build_cli": build_plan().command, "history_cli": commands.history_command(image_ref()),
-            "builder_note": builder_note()}
+            "build_cli": plan.command, "build_tag": plan.tag, "build_step": build_step(lesson),
+            "history_cli": commands.history_command(plan.tag), "builder_note": builder_note(lesson),
+            "lesson": lesson}
 
 
-def builder_note():
+def builder_note(lesson):
     """This Dockerfile's lines as this log (the classic builder) and BuildKit print them, when the engine is one
     whose CLI builds with BuildKit (Docker Engine 23 and later); None otherwise, or while the engine is away."""
     about = get_engine().about()
     if about is None or not about.cli_builds_with_buildkit:
         return None
-    return {"engine_version": about.version, "lines": dockerfile.builder_lines(dockerfile_view()["instructions"])}
+    return {"engine_version": about.version,
+            "lines": dockerfile.builder_lines(dockerfile_view(lesson)["instructions"])}
 
 
-def dockerfile_view():
-    """The build context's Dockerfile, read from the file the build uses, instruction by instruction."""
-    path = Path(current_app.config["BUILD_CONTEXT"]) / "Dockerfile"
-    return {"instructions": dockerfile.instructions(path.read_text()), "dockerfile_path": path,
-            "workshop_dir": get_workshop().root}
+def dockerfile_view(lesson):
+    """The lesson's Dockerfile, read from the file its build uses, instruction by instruction."""
+    path = Path(build_plan(lesson).context) / "Dockerfile"
+    try:
+        instructions = dockerfile.instructions(path.read_text())
+    except OSError:  # removed by hand: "restore this lesson's files" brings it back
+        instructions = []
+    return {"instructions": instructions, "dockerfile_path": path, "workshop_dir": get_workshop().root,
+            "lesson": lesson}
 
 
-def transcript_view():
-    """Every action so far, and the version open pages compare theirs with."""
+def transcript_view(lesson):
+    """The lesson's actions so far, and the version open pages compare theirs with."""
     store = get_transcript()
-    return {"entries": store.entries(), "transcript_version": store.version()}
+    return {"entries": store.entries(lesson.id), "transcript_version": store.version(), "lesson": lesson}
 
 
-def render_page(host_port=None, result=None, presenter=False):
-    """The whole lesson page; other views call this for browsers that did not ask through htmx."""
-    host_port = host_port or current_app.config["DEFAULT_HOST_PORT"]
-    return render_template(
-        "index.html",
-        host_port=host_port,
-        run_cli=commands.run_command(image_ref(), host_port),
-        result=result,
-        presenter=presenter,
-        **image_view(),
-        **containers_view(),
-        **dockerfile_view(),
-        **transcript_view(),
-    )
+def evaluate_check(lesson, check):
+    """A check's result now (see checks.evaluate)."""
+    return checks.evaluate(get_engine(), lesson, check, place_for(lesson), ports_host())
 
+
+def refresh_checks(lesson):
+    """Refresh the lesson's checks in the background when what they look at may have changed: the containers or
+    images (as the engine's events tell), or every CHECKS_EVERY seconds (a file edited in an editor)."""
+    try:
+        containers_version = get_snapshot().current()[0]
+    except EngineError:
+        containers_version = "unreachable"
+    stamp = (containers_version, get_snapshot().images_version, int(time.monotonic() // CHECKS_EVERY))
+    place, engine, host = place_for(lesson), get_engine(), ports_host()
+    get_board().refresh(lesson, stamp, lambda check: checks.evaluate(engine, lesson, check, place, host))
+
+
+def board_version(lesson):
+    return f"{get_board().version}-{lesson.id}"
+
+
+def steps_view(lesson, host_port=None):
+    """Each step with its command, its check's latest result and its latest run, as the board has them."""
+    board, place = get_board(), place_for(lesson)
+    steps = [{"step": step, "number": number,
+              "cli": actions.command(lesson, step.action, place, host_port if step == lesson.port_run else None),
+              "result": board.result(lesson.id, step.id), "ran": board.last_run(lesson.id, step.id)}
+             for number, step in enumerate(lesson.steps, start=1)]
+    return {"lesson": lesson, "steps": steps, "board_version": board_version(lesson), "place": place}
+
+
+def lesson_view(lesson, host_port=None):
+    """Everything a lesson page shows."""
+    view = steps_view(lesson, host_port)
+    place = view["place"]
+    view.update({
+        "labelled_by_command": any(actions.labelled_by_command(lesson, step.action) for step in lesson.steps),
+        "stand_in": place.image(BASE_IMAGE) if place.image(BASE_IMAGE) != BASE_IMAGE else None,
+        "current_id": get_current_lesson().id, "catalog": get_catalog()})
+    if build_step(lesson) is not None:
+        view.update(image_view(lesson))
+        view.update(dockerfile_view(lesson))
+    view.update(containers_view(lesson))
+    view.update(transcript_view(lesson))
+    return view
+
+
+def render_lesson(lesson=None, presenter=False, follows=False, host_port=None):
+    """The whole lesson page (the current lesson's unless given); views call this for browsers that did not ask
+    through htmx. `follows`: the page reloads when the instructor picks another lesson (`/` and `/present`)."""
+    lesson = lesson or current_lesson()
+    port_run = lesson.port_run
+    host_port = host_port or (port_run.action.ports[0].host if port_run else None)
+    refresh_checks(lesson)
+    return render_template("lesson.html", presenter=presenter, follows=follows, host_port=host_port,
+                           **lesson_view(lesson, host_port))
+
+
+def render_page(host_port=None, presenter=False):
+    """The current lesson's page, for a fragment's URL opened without htmx."""
+    return render_lesson(host_port=host_port, presenter=presenter)

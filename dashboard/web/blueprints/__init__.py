@@ -3,8 +3,8 @@
 
 def register(app):
     """Register every blueprint on the app."""
-    from . import auth, classroom, containers, health, images, lesson, transcript, workshop
+    from . import auth, classroom, containers, health, images, lessons, steps, transcript, workshop
 
-    for blueprint in (auth.bp, lesson.bp, images.bp, containers.bp, health.bp, transcript.bp, classroom.bp,
-                      workshop.bp):
+    for blueprint in (auth.bp, lessons.bp, steps.bp, images.bp, containers.bp, health.bp, transcript.bp,
+                      classroom.bp, workshop.bp):
         app.register_blueprint(blueprint)

@@ -21,7 +21,7 @@ def signin():
     if not token_matches(request.form.get("token", "")):
         return render_template("signin.html", error="That is not the instructor token."), 403
     grant_instructor(session)
-    return redirect(url_for("lesson.index"))
+    return redirect(url_for("lessons.index"))
 
 
 @bp.post("/signout")
@@ -29,4 +29,4 @@ def signout():
     """Back to the read-only screen, on every device the instructor signed in from (copied cookies included)."""
     forms.only_fields(request.form, set())
     revoke_instructor(session)
-    return redirect(url_for("lesson.index"))
+    return redirect(url_for("lessons.index"))

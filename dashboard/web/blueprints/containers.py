@@ -1,4 +1,4 @@
-"""Tutorial containers: run one, list them, stop and remove one."""
+"""The lessons' containers: list a lesson's, run the current lesson's port-publishing step, stop and remove one."""
 
 from flask import Blueprint, current_app, render_template, request
 
@@ -7,17 +7,21 @@ from .. import forms
 from ..extensions import get_engine, get_snapshot, get_transcript, htmx
 from ..fragments import render_once
 from ..security import is_instructor
-from ..views import CHANGED, containers_view, image_ref, render_page, shown_already
+from ..views import CHANGED, containers_view, current_lesson, lesson_asked, render_lesson, shown_already
+from .steps import command as step_command
+from .steps import do_step, host_port_field
 
 bp = Blueprint("containers", __name__, url_prefix="/containers")
 
 
 @bp.get("")
 def index():
-    """The list of tutorial containers; open pages poll it, and get a 204 while what they show is current."""
+    """A lesson's containers (`?lesson=`, else the current lesson's); open pages poll it, and get a 204 while
+    what they show is current."""
+    lesson = lesson_asked()
     if not htmx:
-        return render_page()
-    view = containers_view()
+        return render_lesson(lesson)
+    view = containers_view(lesson)
     if shown_already(view["containers_version"]):
         return "", 204
     # Rendered once per version for each host and role, however many viewers ask (300 rows take ~15 ms).
@@ -25,44 +29,39 @@ def index():
     return render_once("container_list.html", view["containers_version"], vary, **view)
 
 
+def port_run():
+    """The current lesson's run that publishes a port (the images lesson's `docker run -d -p`); 404 without one."""
+    lesson = current_lesson()
+    if lesson.port_run is None:
+        raise forms.NoSuchThing(f"The lesson {lesson.id} runs no container with a published port.")
+    return lesson, lesson.port_run
+
+
 @bp.get("/new")
 def new():
-    """The run form's command for the port typed so far, so the CLI updates before the click.
-
-    Half-typed input is part of typing, not a failed request: the preview shows what is wrong with a 200.
-    """
-    forms.only_fields(request.args, {"host_port"})
-    typed = request.args.get("host_port", str(current_app.config["DEFAULT_HOST_PORT"]))
-    if not htmx:
-        return render_page(host_port=forms.host_port(typed))
-    try:
-        return render_template("run_command.html", run_cli=commands.run_command(image_ref(), forms.host_port(typed)))
-    except forms.InvalidInput as error:
-        return render_template("message.html", kind="error", message=str(error))
+    """The current lesson's run command for the host port typed so far (see steps.command)."""
+    lesson, step = port_run()
+    return step_command(lesson.id, step.id)
 
 
 @bp.post("")
 def run():
-    """Start a detached container publishing the given host port, as `docker run -d -p`."""
-    forms.only_fields(request.form, {"host_port"})
-    host_port = forms.host_port(request.form.get("host_port"))
-    command = commands.run_command(image_ref(), host_port)
-    with get_transcript().action("run", command, replay=command) as record:
-        record["container_id"] = record["output"] = get_engine().run(image_ref(), host_port)
-    get_snapshot().invalidate()
-    result = {"container_id": record["container_id"], "host_port": host_port, "run_cli": command}
-    if htmx:
-        return render_template("run_result.html", result=result), CHANGED
-    return render_page(host_port=host_port, result=result)
+    """Run the current lesson's port-publishing step on the host port given, as its button does."""
+    lesson, step = port_run()
+    host_port = host_port_field(step, request.form)
+    if host_port is None:
+        forms.host_port(None)  # the form's one field is required here: say so
+    return do_step(lesson, step, host_port)
 
 
 @bp.delete("/<container_id>")
 def remove(container_id):
-    """Stop and remove one tutorial container, as `docker stop ID && docker rm ID`."""
+    """Stop and remove one of the lessons' containers, as `docker stop ID && docker rm ID`."""
     container_id = forms.container_id(container_id)
     command = commands.remove_command(container_id)
     engine = get_engine()
-    with get_transcript().action("remove", command) as record:
+    lesson = engine.lesson_of(container_id) or current_lesson().id  # whose transcript it goes in
+    with get_transcript().action("remove", command, lesson=lesson) as record:
         full_id = engine.tutorial_container(container_id)
         with get_snapshot().stopping_while(full_id):  # and re-read once it is gone
             engine.stop_and_remove(full_id)
@@ -75,17 +74,18 @@ def remove(container_id):
 
 @bp.get("/<container_id>/logs")
 def logs(container_id):
-    """What a tutorial container printed (http.server's request lines), as `docker logs --tail`."""
+    """What a lesson's container printed (http.server's request lines), as `docker logs --tail`."""
     container_id = forms.container_id(container_id)
     tail = current_app.config["LOG_LINES"]
     text = get_engine().logs(container_id, tail)
     return render_template("container_logs.html", container_id=container_id, text=text,
-                           logs_cli=commands.logs_command(container_id, tail))
+                           logs_cli=commands.logs_command(container_id[:12], tail))
 
 
 @bp.get("/<container_id>/cow")
 def cow(container_id):
-    """Is the cow answering on its port? The dashboard asks from the server side and shows what came back.
+    """Is it answering on its port (the cow, or another lesson's page)? The dashboard asks from the server side and
+    shows what came back.
 
     It asks DASHBOARD_COW_HOST when set, else where the engine publishes: its own address when it is another
     machine, else 127.0.0.1.
@@ -95,3 +95,4 @@ def cow(container_id):
     host = current_app.config["COW_HOST"] or engine.ports_host("127.0.0.1")
     answers = [cowcheck.ask(host, port) for port in engine.published_ports(container_id)]
     return render_template("cow_answer.html", container_id=container_id, answers=answers)
+

@@ -1,10 +1,10 @@
-"""The tutorial image: build it (in the background, streamed to every viewer) and show where it stands."""
+"""A lesson's image: build it (in the background, streamed to every viewer) and show where it stands."""
 
 from flask import Blueprint, Response, redirect, render_template, request, stream_with_context, url_for
 
 from .. import forms
 from ..extensions import get_builder, get_engine, htmx
-from ..views import build_panel_version, build_plan, image_view, render_page, shown_already
+from ..views import build_panel_version, build_plan, build_step, image_view, lesson_asked, render_lesson, shown_already
 
 bp = Blueprint("images", __name__, url_prefix="/images")
 
@@ -15,22 +15,35 @@ def show_build():
 
     Open pages poll it with the build version they show; while that is still current the answer is 204.
     """
+    lesson = lessons_build(lesson_asked())
     if not htmx:
-        return render_page()
+        return render_lesson(lesson)
     if shown_already(build_panel_version()):
         return "", 204
-    return render_template("build_panel.html", **image_view())
+    return render_template("build_panel.html", **image_view(lesson))
 
 
 @bp.post("/build")
 def build():
-    """Start a build of cowserv, or join the one already running; every open panel then shows it."""
+    """Start a build of the current lesson's image (as its build step's button does)."""
     forms.only_fields(request.form, set())
+    return start_build(lessons_build(lesson_asked()))
+
+
+def lessons_build(lesson):
+    """The lesson, when it has a build step; 404 when it builds nothing."""
+    if build_step(lesson) is None:
+        raise forms.NoSuchThing(f"The lesson {lesson.id} builds no image.")
+    return lesson
+
+
+def start_build(lesson):
+    """Start the lesson's build, or join the one already running; every open panel then shows it."""
     builder = get_builder()
     joined = builder.running
-    builder.start(get_engine(), build_plan())
+    builder.start(get_engine(), build_plan(lesson))
     if not htmx:
-        return redirect(url_for("lesson.index"))
+        return redirect(url_for("lessons.show", lesson_id=lesson.id))
     message = "Joined the build already running." if joined else "Build started."
     return render_template("message.html", kind="ok", message=message), {"HX-Trigger": "build-started"}
 

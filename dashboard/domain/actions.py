@@ -1,0 +1,157 @@
+"""A lesson step's action: the exact command it shows, and the same thing done through the engine.
+
+`command` and `perform` read the same Action, so the button and the command beside it cannot drift apart. Builds
+are long work: `build_plan` gives the plan the Builder runs in the background (builds.py); every other action is
+done within the request and gives back what the terminal would have printed.
+"""
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from . import commands, files
+from .builds import BuildPlan
+from .engine import LESSON_LABEL, RunSpec
+from .lessons import HEREDOC_END
+
+LIST_COLUMNS = ("CONTAINER ID", "IMAGE", "COMMAND", "STATUS", "PORTS", "NAMES")
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where a lesson's steps run: its workshop folder, the user's HOME (commands write `~` for it), and the
+    images that stand in for the ones a lesson names (a local base image where no registry answers)."""
+
+    folder: Path
+    home: Path
+    stand_ins: dict = field(default_factory=dict)  # image a lesson names -> the image used and shown here
+    base_image: str | None = None  # given to builds as --build-arg BASE_IMAGE
+
+    def image(self, name):
+        return self.stand_ins.get(name, name)
+
+
+@dataclass(frozen=True)
+class Done:
+    """What an action did: the terminal's output, the container it made or acted on, and whether it succeeded."""
+
+    output: str = ""
+    container_id: str | None = None
+    ok: bool = True
+
+
+def labelled_by_command(lesson, action):
+    """True when a run's image does not carry the lesson's label (an image the lesson does not build): the
+    command then gives it with `--label`, so the container is the lesson's however it was started."""
+    return action.kind == "run" and action.image not in lesson.builds
+
+
+def build_plan(lesson, action, place):
+    """The build the button starts, and the command that does the same from the lesson's folder."""
+    context = os.path.normpath(place.folder / action.context)
+    tag = place.image(action.tag)
+    return BuildPlan(
+        context=context,
+        tag=tag,
+        build_args={"BASE_IMAGE": place.base_image} if place.base_image else {},
+        command=commands.build_command(context, tag, place.base_image, home=place.home),
+        replay=commands.build_invocation(tag, place.base_image),  # the replay script runs in the lesson's folder
+        lesson=lesson.id,
+    )
+
+
+def run_ports(action, host_port=None):
+    """The run's (host, container) ports; `host_port` replaces the host port of a run publishing one port."""
+    ports = [(port.host, port.container) for port in action.ports]
+    if host_port is not None and len(ports) == 1:
+        ports = [(host_port, ports[0][1])]
+    return tuple(ports)
+
+
+def command(lesson, action, place, host_port=None):
+    """The shell command that does what the action's button does, quoted with shlex, true from any folder."""
+    name = action.name
+    if action.kind == "build":
+        return build_plan(lesson, action, place).command
+    if action.kind == "run":
+        text = commands.run_invocation(
+            place.image(action.image), detach=action.detach, interactive=action.interactive,
+            remove=action.remove, name=name or None,
+            label=lesson.id if labelled_by_command(lesson, action) else None,
+            ports=run_ports(action, host_port), env=action.env,
+            volumes=[(mount.source, mount.target) for mount in action.volumes], command=action.command)
+        return commands.in_folder(place.folder, text, place.home) if action.needs_folder else text
+    if action.kind == "exec":
+        return commands.exec_command(name, action.command)
+    if action.kind == "logs":
+        return commands.logs_command(name, action.tail)
+    if action.kind == "list":
+        return commands.lesson_list_command(lesson.id, action.all)
+    if action.kind in ("remove", "force_remove", "stop_and_remove"):
+        return commands.rm_command(name, force=action.kind == "force_remove",
+                                   stop_first=action.kind == "stop_and_remove")
+    if action.kind == "edit":
+        return commands.write_file_command(place.folder / action.file, action.content, place.home, HEREDOC_END)
+    raise ValueError(f"unknown action {action.kind}")
+
+
+def replay(lesson, action, place, host_port=None):
+    """The line a replay script runs: the command, except that a script has no terminal to give `-it`, so an
+    interactive run is replayed without one, as its button ran it."""
+    if action.kind == "run" and action.interactive:
+        return command(lesson, replace(action, interactive=False), place, host_port)
+    return command(lesson, action, place, host_port)
+
+
+def run_spec(lesson, action, place, host_port=None):
+    """The container a run action makes: the same options as its command."""
+    labels = ((LESSON_LABEL, lesson.id),) if labelled_by_command(lesson, action) else ()
+    volumes = tuple((str(place.folder) if mount.binds_folder else mount.source, mount.target)
+                    for mount in action.volumes)
+    return RunSpec(place.image(action.image), name=action.name or None, detach=action.detach,
+                   remove=action.remove, ports=run_ports(action, host_port), env=action.env, volumes=volumes,
+                   command=action.command, labels=labels)
+
+
+def perform(engine, lesson, action, place, host_port=None):
+    """Do the action (all but a build) through the engine, or on the workshop folder for an edit."""
+    name = action.name
+    if action.kind == "run":
+        result = engine.start(run_spec(lesson, action, place, host_port))
+        if action.detach:
+            return Done(result.container_id, result.container_id)  # `docker run -d` prints the new id
+        return Done(result.output, result.container_id, ok=result.exit_code == 0)
+    if action.kind == "exec":
+        exit_code, output = engine.exec(name, action.command, lesson.id)
+        return Done(output, ok=exit_code == 0)
+    if action.kind == "logs":
+        return Done(engine.logs(name, action.tail, lesson.id))
+    if action.kind == "list":
+        shown = [c for c in engine.containers() if c.lesson == lesson.id and (action.all or c.running)]
+        return Done(list_table(shown))
+    if action.kind in ("remove", "force_remove", "stop_and_remove"):
+        full_id = engine.remove(name, lesson.id, force=action.kind == "force_remove",
+                                stop_first=action.kind == "stop_and_remove")
+        # `docker stop` and `docker rm` each echo the name they were given.
+        return Done("\n".join([name] * (2 if action.kind == "stop_and_remove" else 1)), full_id)
+    if action.kind == "edit":
+        files.replace(place.folder / action.file, action.content, mode=0o644)
+        return Done("")
+    raise ValueError(f"{action.kind} is not done within a request")
+
+
+def list_table(containers):
+    """Containers as `docker ps` prints them: a header, then a row each, columns padded to line up."""
+    rows = [LIST_COLUMNS] + [
+        (c.short_id, c.image, _quoted_command(c.command), c.status,
+         ", ".join(f"0.0.0.0:{host}->{port}/tcp" for host, port in c.ports), c.name)
+        for c in containers
+    ]
+    widths = [max(len(row[column]) for row in rows) for column in range(len(LIST_COLUMNS) - 1)]
+    return "\n".join("   ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "   " + row[-1]
+                     for row in rows).rstrip() + "\n"
+
+
+def _quoted_command(text, width=20):
+    """The command column as `docker ps` shows it: quoted, cut with … past 20 characters."""
+    return f'"{text[:width]}…"' if len(text) > width else f'"{text}"'
