@@ -52,32 +52,42 @@
       var section = document.getElementById("step-" + status.dataset.statusOf);
       if (!section) return;
       if (status.dataset.check) section.dataset.check = status.dataset.check;
+      if (status.dataset.check === "failed") section.dataset.seenFailing = "true";
       if (status.dataset.done) section.dataset.done = status.dataset.done;
       else delete section.dataset.done;
     });
   }
 
-  function isDone(section) {
-    return section.dataset.check === "passed" || section.dataset.done === "true";
+  // Which steps are done (checked, or run), in order. A "gone" check (no container of that name) also passes
+  // before the container was ever made: it counts only once the step before it is done, or once this page saw
+  // it fail (the container was there), so a lesson not begun does not start at its clean-up step.
+  function doneSteps(steps) {
+    var previous = true;
+    return steps.map(function (section) {
+      var passed = section.dataset.check === "passed" &&
+        (section.dataset.checkKind !== "gone" || previous || section.dataset.seenFailing === "true");
+      previous = passed || section.dataset.done === "true";
+      return previous;
+    });
   }
 
-  // The active step: the build while it runs; else the step after the last one done (checked, or run), so the
-  // projector moves on as the lesson does and does not jump back when a later step undoes an earlier one's effect.
-  function activeStep(steps) {
+  // The active step: the build while it runs; else the step after the last one done, so the projector moves on
+  // as the lesson does and does not jump back when a later step undoes an earlier one's effect.
+  function activeStep(steps, done) {
     var building = document.querySelector("#build-panel .build-live");
     if (building) return building.closest("section.step");
-    var last = -1;
-    steps.forEach(function (section, index) { if (isDone(section)) last = index; });
+    var last = done.lastIndexOf(true);
     return steps[Math.min(last + 1, steps.length - 1)] || null;
   }
 
   function lessonState() {
     syncSteps();
     var steps = Array.prototype.slice.call(document.querySelectorAll("section.step[data-step]"));
-    var active = activeStep(steps);
+    var doneList = doneSteps(steps);
+    var active = activeStep(steps, doneList);
     var building = document.querySelector("#build-panel .build-live") !== null;
     var containers = document.querySelectorAll("#containers [data-container-id]").length;
-    var done = steps.filter(isDone).length;
+    var done = doneList.filter(Boolean).length;
     var summary = building ? "The image is building." :
       done + " of " + steps.length + " steps done; " +
       (containers === 1 ? "1 container." : containers + " containers.");

@@ -55,6 +55,16 @@ def no_open_event_streams():
     stop_watchers()
 
 
+@pytest.fixture(autouse=True)
+def images_lesson_is_current():
+    """Every test starts on the default current lesson (the images lesson): a test that picks another one, and
+    fails before it picks the images lesson back, does not move the tests after it."""
+    yield
+    path = os.path.join(os.environ["DASHBOARD_INSTANCE_PATH"], "current-lesson")
+    if os.path.exists(path):
+        os.unlink(path)
+
+
 @pytest.fixture
 def app(tmp_path):
     # DASHBOARD_BASE_IMAGE from the environment (set by scripts/test where no registry answers) flows in here.

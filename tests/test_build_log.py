@@ -6,6 +6,7 @@ import time
 import pytest
 
 from dashboard.domain.builds import Build, BuildPlan, LogLine
+from tests.support import wait_until
 
 IMAGE_ID = "sha256:5c3f0e1d2b4a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0"
 
@@ -329,3 +330,41 @@ def test_two_followers_joining_at_different_points_see_the_same_lines():
     assert not any(thread.is_alive() for thread in followers)
     assert results["early"] == list(enumerate(build.lines))
     assert results["late"] == results["early"][seen_at_join:]
+
+
+class HeldEngine:
+    """An engine stand-in whose build streams nothing until released: the Builder's rule, not the engine, is tested."""
+
+    def __init__(self):
+        self.release = threading.Event()
+
+    def version(self):
+        return None
+
+    def build(self, context, tag, build_args):
+        self.release.wait(10)
+        yield {"aux": {"ID": IMAGE_ID}}
+
+
+def plan_for(tag, lesson):
+    return BuildPlan(context=".", tag=tag, build_args={}, command=f"docker build -t {tag} .",
+                     replay=f"docker build -t {tag} .", lesson=lesson)
+
+
+def test_a_second_press_joins_the_build_of_its_image_and_another_lesson_s_build_is_refused():
+    from dashboard.domain.builds import Builder
+    from dashboard.domain.errors import BuildingAnother
+
+    finished = []
+    builder, engine = Builder(on_finish=finished.append), HeldEngine()
+    first = builder.start(engine, plan_for("cowserv", "cowserv"))
+    assert builder.start(engine, plan_for("cowserv", "cowserv")) is first
+    with pytest.raises(BuildingAnother, match="The image cowserv is building .lesson cowserv.: one build at a time"):
+        builder.start(engine, plan_for("website", "realistic"))
+    engine.release.set()
+    for _ in first.follow():
+        pass
+    assert first.state == "succeeded"
+    wait_until(lambda: finished, "on_finish, called in the build's thread right after it ends")
+    assert finished == [first]
+    assert builder.start(engine, plan_for("website", "realistic")).plan.tag == "website"

@@ -59,7 +59,7 @@ def test_class_start_runs_a_named_seat_per_port_and_skips_a_port_in_use(app, cli
         response, start = start_class(client, app, 3, first)
 
     loop = (f'for port in {first} $(seq {rest[0]} {rest[1]}); do docker run -d --name "{prefix}$port" '
-            f'-p "$port:8000" cowserv:latest; done')
+            f'-p "$port:8000" cowserv; done')
     assert command == loop
     assert page_hooks(response.text)[0] == [loop]  # the message says what the start does, as the same loop
     assert not start.failed
@@ -80,7 +80,7 @@ def test_shown_class_loop_pasted_into_bash_starts_the_seats_the_dashboard_lists(
     ports = free_ports(3)
     [command] = page_hooks(client.get(f"/classroom/new?count=3&first_port={ports[0]}", headers=HTMX).text)[0]
     assert command == (f'for port in $(seq {ports[0]} {ports[2]}); do docker run -d --name "{prefix}$port" '
-                       f'-p "$port:8000" cowserv:latest; done')
+                       f'-p "$port:8000" cowserv; done')
 
     result = shell(command)
     assert result.returncode == 0, result.stderr
@@ -247,7 +247,7 @@ def test_a_signed_out_screen_shows_the_class_loop_without_binding_a_port(app, pr
         instructor_page = app.test_client().get("/classroom")
         assert probes  # the instructor's page did, to skip the one in use
 
-    loop = 'do docker run -d --name "{}$port" -p "$port:8000" cowserv:latest; done'.format(prefix)
+    loop = 'do docker run -d --name "{}$port" -p "$port:8000" cowserv; done'.format(prefix)
     assert shown_loop(page) == f"for port in $(seq {first} {rest[0]}); {loop}"  # the plain seq, port held or not
     assert contexts["classroom.html"]["class_cli_note"] == ("The loop for these numbers; a start skips any port "
                                                             "already in use.")

@@ -87,34 +87,59 @@ def test_build_command_without_base_image_has_no_build_arg(base_image):
     assert "BASE_IMAGE" not in command
 
 
-def test_run_command_is_the_tutorial_command_for_8000():
-    assert commands.run_command("cowserv:latest", 8000) == 'docker run -d -p "8000:8000" cowserv:latest'
+def test_run_invocation_is_the_tutorial_command_for_8000():
+    assert (commands.run_invocation("cowserv", detach=True, ports=[(8000, 8000)])
+            == "docker run -d -p 8000:8000 cowserv")
 
 
-def test_run_command_maps_the_host_port_to_container_port_8000():
-    command = commands.run_command("cowserv:latest", 8081)
+def test_run_invocation_maps_the_host_port_to_the_container_port():
+    command = commands.run_invocation("cowserv", detach=True, ports=[(8081, 8000)])
 
-    assert command == 'docker run -d -p "8081:8000" cowserv:latest'
-    assert shlex.split(command) == ["docker", "run", "-d", "-p", "8081:8000", "cowserv:latest"]
+    assert command == "docker run -d -p 8081:8000 cowserv"
+    assert shlex.split(command) == ["docker", "run", "-d", "-p", "8081:8000", "cowserv"]
 
 
-def test_run_command_refuses_a_port_that_is_not_a_number():
-    # The port is interpolated inside double quotes, so it must never be anything but an int.
+@pytest.mark.parametrize("ports", [[('8000"; rm -rf / #', 8000)], [(8000, "8000 $(id)")], [("8000:8000", 8000)]])
+def test_run_invocation_refuses_a_port_that_is_not_a_number(ports):
+    # The ports are written into the command unquoted, so they must never be anything but ints.
     with pytest.raises(ValueError):
-        commands.run_command("cowserv:latest", '8000"; rm -rf / #')
+        commands.run_invocation("cowserv", detach=True, ports=ports)
 
 
-def test_run_command_quotes_the_image():
-    command = commands.run_command("cow serv:latest", 8000)
+def test_run_invocation_quotes_the_image():
+    command = commands.run_invocation("cow serv:latest", detach=True, ports=[(8000, 8000)])
 
     assert shlex.split(command) == ["docker", "run", "-d", "-p", "8000:8000", "cow serv:latest"]
 
 
-def test_list_command_filters_on_the_lesson_label():
-    command = commands.list_command()
+@pytest.mark.parametrize("odd", ["it's here", 'say "moo"', "$(touch pwned); rm -rf ~/`id`", "a\nb"])
+def test_run_invocation_keeps_every_word_one_word(odd):
+    command = commands.run_invocation(f"img {odd}", detach=True, name=f"n {odd}", label="cowserv",
+                                      ports=[(8000, 8000)], env=[("GREETING", odd)], volumes=[(f"v {odd}", "/data")],
+                                      command=["echo", odd])
+
+    assert shlex.split(command) == ["docker", "run", "-d", "--name", f"n {odd}", "--label", LESSON_FILTER,
+                                    "-p", "8000:8000", "-e", f"GREETING={odd}", "-v", f"v {odd}:/data",
+                                    f"img {odd}", "echo", odd]
+
+
+def test_run_invocation_bind_mounts_the_current_folder_for_bash_to_expand(tmp_path):
+    folder = tmp_path / "my site"
+    folder.mkdir()
+    command = commands.run_invocation("nginx", remove=True, volumes=[(".", "/site")])
+
+    assert command == 'docker run --rm -v "$(pwd)":/site nginx'
+    result = subprocess.run(["bash", "-c", f"printf '%s\\n' {command.removeprefix('docker run ')}"], cwd=folder,
+                            capture_output=True, text=True)
+    assert result.stdout.splitlines() == ["--rm", "-v", f"{folder}:/site", "nginx"]
+
+
+def test_lesson_list_command_filters_on_the_lesson_label():
+    command = commands.lesson_list_command("cowserv", True)
 
     assert command == "docker ps -a --filter label=classroom.lesson=cowserv"
     assert shlex.split(command) == ["docker", "ps", "-a", "--filter", f"label={LESSON_FILTER}"]
+    assert commands.lesson_list_command("running", False) == "docker ps --filter label=classroom.lesson=running"
 
 
 def test_remove_command_uses_the_12_char_short_id():

@@ -45,7 +45,7 @@ def test_port_link_uses_the_host_the_browser_used(client, cowserv_image, created
 def test_shown_run_command_pasted_into_a_shell_starts_a_listed_container(client, cowserv_image, created, free_port):
     preview = client.get(f"/containers/new?host_port={free_port}", headers=HTMX)
     [command] = page_hooks(preview.text)[0]
-    assert command == f'docker run -d -p "{free_port}:8000" cowserv:latest'
+    assert command == f"docker run -d -p {free_port}:8000 cowserv"
 
     result = shell(command)
     assert result.returncode == 0, result.stderr

@@ -15,7 +15,7 @@ from tests.support import HTMX
 from dashboard import create_app
 from dashboard.domain import classroom, cowcheck
 from dashboard.domain import engine as engine_module
-from dashboard.domain.engine import CONTAINER_PORT, Container, Endpoint, Engine, EngineAbout, Image
+from dashboard.domain.engine import CONTAINER_PORT, Container, Endpoint, Engine, EngineAbout, Image, RunSpec
 from dashboard.domain.errors import ContainerNotFound, EngineError, EngineUnavailable, ImageNotFound, PortInUse
 from dashboard.web.errors import status_of
 
@@ -33,7 +33,7 @@ class FakeAPI:
 
     METHODS = {
         "containers", "inspect_container", "stop", "remove_container", "create_container",
-        "create_host_config", "start", "inspect_image", "version", "events", "history",
+        "create_host_config", "start", "inspect_image", "version", "events", "history", "wait", "logs",
     }
 
     def __init__(self):
@@ -134,7 +134,8 @@ def test_containers_is_one_filtered_call_for_all_states(engine, api):
     api.answers["containers"] = []
 
     assert engine.containers() == []
-    assert api.calls == [("containers", (), {"all": True, "filters": {"label": "classroom.lesson=cowserv"}})]
+    # Every lesson's containers: the filter is on the label's key, as `docker ps -a --filter label=classroom.lesson`.
+    assert api.calls == [("containers", (), {"all": True, "filters": {"label": "classroom.lesson"}})]
 
 
 def test_containers_maps_rows_to_containers(engine, api):
@@ -166,9 +167,19 @@ def test_containers_maps_rows_to_containers(engine, api):
             "State": "exited",
             "Status": "Exited (0) 2 minutes ago",
         },
+        {
+            "Id": SEAT_ID,
+            "Names": ["/web"],
+            "Image": "nginx:alpine",
+            "Command": "/docker-entrypoint.sh nginx -g 'daemon off;'",
+            "Created": 1_700_000_200,
+            "Labels": {"classroom.lesson": "running"},  # another lesson's, given with --label
+            "State": "running",
+            "Status": "Up 1 second",
+        },
     ]
 
-    running, exited = engine.containers()
+    running, exited, other_lesson = engine.containers()
 
     assert running == Container(
         id=FULL_ID,
@@ -178,12 +189,17 @@ def test_containers_maps_rows_to_containers(engine, api):
         status="Up 5 minutes",
         created=datetime(2023, 11, 14, 22, 13, 20, tzinfo=timezone.utc),
         ports=((8000, 8000), (8001, 8000)),
+        lesson="cowserv",
+        command="/bin/sh -c 'python3 -m http.server 8000'",
     )
     assert running.short_id == FULL_ID[:12]
+    assert running.running and not exited.running
     assert exited.name == "quirky_cow"
     assert exited.ports == ()
     assert exited.state == "exited"
     assert exited.created == datetime.fromtimestamp(1_700_000_100, tz=timezone.utc)
+    assert (exited.lesson, exited.command) == ("cowserv", "")
+    assert (other_lesson.lesson, other_lesson.name, other_lesson.image) == ("running", "web", "nginx:alpine")
 
 
 def test_containers_connection_error_is_engine_unavailable(engine, api):
@@ -310,19 +326,21 @@ def test_stop_and_remove_stops_then_removes_the_full_id(engine, api):
     assert api.calls == [
         ("inspect_container", (FULL_ID[:12],), {}),
         ("stop", (FULL_ID,), {}),
-        ("remove_container", (FULL_ID,), {}),
+        ("remove_container", (FULL_ID,), {"force": False}),
     ]
 
 
 @pytest.mark.parametrize(
-    "labels",
-    [{}, {"classroom.lesson": "other-lesson"}, {"com.example.app": "database"}],
+    "labels, lesson",
+    [({}, None), ({}, "cowserv"), ({"classroom.lesson": "other-lesson"}, "cowserv"),
+     ({"com.example.app": "database"}, None), ({"com.example.app": "database"}, "cowserv")],
 )
-def test_stop_and_remove_refuses_a_container_that_is_not_the_lessons(engine, api, labels):
+def test_stop_and_remove_refuses_a_container_that_is_not_the_lessons(engine, api, labels, lesson):
+    """Without a lesson: any container without the lesson label; with one: any container not of that lesson."""
     api.answers["inspect_container"] = lesson_container(OTHER_ID, labels)
 
     with pytest.raises(ContainerNotFound) as raised:
-        engine.stop_and_remove(OTHER_ID[:12])
+        engine.stop_and_remove(OTHER_ID[:12], lesson)
 
     assert status_of(raised.value) == 404
     assert OTHER_ID[:12] in str(raised.value)
@@ -401,13 +419,54 @@ def test_run_creates_publishes_and_starts(engine, api, port_free):
 
     assert port_free == [8001]
     assert api.names() == ["create_host_config", "create_container", "start"]
-    assert api.calls_to("create_host_config") == [((), {"port_bindings": {CONTAINER_PORT: 8001}})]
+    # As `docker run -d -p 8001:8000`: no bind mount, and not removed when it ends (that is --rm).
+    assert api.calls_to("create_host_config") == [
+        ((), {"port_bindings": {CONTAINER_PORT: 8001}, "binds": None, "auto_remove": False})]
     (args, kwargs), = api.calls_to("create_container")
     assert args == ("cowserv:latest",)
     assert kwargs["ports"] == [8000]
+    # Nothing `docker run -d -p` does not say: the image's own command, no name, environment or extra label.
+    assert (kwargs["command"], kwargs["name"], kwargs["environment"], kwargs["labels"]) == (None, None, None, None)
     # As `docker run -p 8001:8000`: on all interfaces (an empty HostIp).
     assert kwargs["host_config"]["PortBindings"] == {"8000/tcp": [{"HostIp": "", "HostPort": "8001"}]}
     assert api.calls_to("start") == [((FULL_ID,), {})]
+
+
+def test_start_gives_the_engine_every_option_of_the_spec(engine, api, port_free):
+    api.answers["create_host_config"] = lambda **kwargs: docker.types.HostConfig(version="1.45", **kwargs)
+    api.answers["create_container"] = {"Id": FULL_ID, "Warnings": []}
+    spec = RunSpec("nginx:alpine", name="web", ports=((8080, 80),), env=(("GREETING", "moo"),),
+                   volumes=(("/srv/site", "/usr/share/nginx/html"),), command=("nginx", "-g", "daemon off;"),
+                   labels=(("classroom.lesson", "running"),))
+
+    assert engine.start(spec).container_id == FULL_ID
+
+    assert port_free == [8080]
+    assert api.calls_to("create_host_config") == [((), {
+        "port_bindings": {80: 8080}, "binds": {"/srv/site": {"bind": "/usr/share/nginx/html", "mode": "rw"}},
+        "auto_remove": False})]
+    (args, kwargs), = api.calls_to("create_container")
+    assert args == ("nginx:alpine",)
+    assert kwargs["command"] == ["nginx", "-g", "daemon off;"] and kwargs["name"] == "web"
+    assert kwargs["environment"] == {"GREETING": "moo"} and kwargs["labels"] == {"classroom.lesson": "running"}
+    assert kwargs["ports"] == [80]
+    assert api.names() == ["create_host_config", "create_container", "start"]  # detached: not waited for
+
+
+def test_a_one_shot_run_is_waited_for_its_output_read_and_with_rm_removed(engine, api, port_free):
+    api.answers["create_host_config"] = lambda **kwargs: docker.types.HostConfig(version="1.45", **kwargs)
+    api.answers["create_container"] = {"Id": FULL_ID, "Warnings": []}
+    api.answers["wait"] = {"StatusCode": 0}
+    api.answers["logs"] = b"Hello from Docker!\n"
+
+    result = engine.start(RunSpec("hello-world", detach=False, remove=True))
+
+    assert (result.container_id, result.output, result.exit_code) == (FULL_ID, "Hello from Docker!\n", 0)
+    assert api.names() == ["create_host_config", "create_container", "start", "wait", "logs", "remove_container"]
+    # Removed by the dashboard once its output is read, not by the engine (auto_remove) before it could be.
+    assert api.calls_to("create_host_config")[0][1]["auto_remove"] is False
+    assert api.calls_to("remove_container") == [((FULL_ID,), {"force": True})]
+    assert port_free == []
 
 
 def test_run_with_a_real_free_port_passes_the_pre_check(engine, api, free_port):

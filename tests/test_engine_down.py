@@ -48,7 +48,7 @@ def test_the_live_fragments_show_the_banner_in_place_of_their_list(down_client, 
 
 @pytest.mark.parametrize("url, command", [
     ("/images/build", "docker build --force-rm"),
-    ("/containers/new?host_port=8080", 'docker run -d -p "8080:8000" cowserv:latest'),
+    ("/containers/new?host_port=8080", "docker run -d -p 8080:8000 cowserv"),
     ("/classroom/new?count=2&first_port=20001", "for port in $(seq 20001 20002); do docker run -d"),
 ])
 def test_the_command_fragments_still_show_their_command(down_client, url, command):

@@ -23,7 +23,7 @@ from dashboard.domain import dockerfile
 from dashboard.domain.engine import (LESSON_FILTER, Endpoint, EngineAbout, endpoint_from_environment, older_than_tested,
                               release_of)
 
-LESSON_DOCKERFILE = PACKAGE / "cowserv" / "Dockerfile"  # the build context's, as create_app sets it by default
+LESSON_DOCKERFILE = PACKAGE / "lessons" / "03-images" / "Dockerfile"  # the build context's, as create_app sets it by default
 DEFAULT_SOCKET = "unix:///var/run/docker.sock"
 
 

@@ -29,7 +29,7 @@ def test_layers_are_listed_and_a_rebuild_marks_them_from_cache(client, cowserv_i
     client.post("/images/build", headers=HTMX)
     b"".join(client.get("/images/build/events").response)
     panel = client.get("/images/build", headers=HTMX).text
-    assert "docker history cowserv:latest" in page_hooks(panel)[0]
+    assert "docker history cowserv" in page_hooks(panel)[0]
     assert panel.count("from cache") >= 4
     assert "RUN apt-get update" in panel
 

@@ -10,16 +10,23 @@ import pytest
 
 from tests.support import HTMX, free_ports, sign_in_by_form, start_class, wait_until
 from dashboard import create_app
+from dashboard.web.blueprints import steps as steps_blueprint
 
 
 TOKEN = "correct horse battery staple"
 
 
 @pytest.fixture
-def secured_app(tmp_path, engine_switch, docker_client, unique_name):
+def secured_app(tmp_path, engine_switch, docker_client, unique_name, monkeypatch):
     prefix = f"{unique_name}-seat-"
-    yield create_app({"TESTING": True, "INSTRUCTOR_TOKEN": TOKEN, "SEAT_PREFIX": prefix,
+    app = create_app({"TESTING": True, "INSTRUCTOR_TOKEN": TOKEN, "SEAT_PREFIX": prefix,
                       "TRANSCRIPT_PATH": str(tmp_path / "transcript.sqlite3")})
+    # A step's check asked on request (POST …/check), noted: the background refresh every page triggers is not.
+    app.checks_asked = []
+    evaluate = steps_blueprint.evaluate_check
+    monkeypatch.setattr(steps_blueprint, "evaluate_check",
+                        lambda lesson, check: app.checks_asked.append((lesson.id, check)) or evaluate(lesson, check))
+    yield app
     for container in docker_client.containers.list(all=True, filters={"name": f"^{prefix}"}):
         container.remove(force=True)
 
@@ -52,10 +59,16 @@ def signed_in(client):
 
 def state(app, switch):
     """What a refused request must leave alone: the engine (no state-changing call), the transcript, the build,
-    the class start (none begun) and the workshop's files."""
+    the class start (none begun), every lesson's workshop files, the current lesson, the steps' latest runs on the
+    board, and the checks asked for (none)."""
+    catalog, board, workshop = app.extensions["catalog"], app.extensions["board"], app.extensions["workshop"]
     return (len(switch.writes), app.extensions["transcript"].entries(), app.extensions["builder"].current,
             app.extensions["classroom"].current,
-            [(path, path.stat().st_mtime_ns) for path in app.extensions["workshop"].files("images")])
+            [(path, path.stat().st_mtime_ns) for lesson in catalog.lessons for path in workshop.files(lesson)],
+            app.extensions["current_lesson"].id,
+            {(lesson.id, step.id): board.last_run(lesson.id, step.id) for lesson in catalog.lessons
+             for step in lesson.steps},
+            len(app.checks_asked))
 
 
 STATE_CHANGES = [
@@ -66,7 +79,14 @@ STATE_CHANGES = [
     ("post", "/classroom", {"count": "1", "first_port": "PORT"}),
     ("delete", "/classroom", {}),
     ("post", "/workshop/images/restore", {}),
+    ("post", "/workshop/website/restore", {}),
     ("post", "/signout", {}),
+    ("post", "/lessons/current", {"lesson": "running"}),
+    ("post", "/lessons/cowserv/steps/build", {}),
+    ("post", "/lessons/cowserv/steps/run", {"host_port": "PORT"}),
+    ("post", "/lessons/running/steps/detached", {}),
+    ("post", "/lessons/realistic/steps/edit", {}),
+    ("post", "/lessons/cowserv/steps/run/check", {}),
 ]
 
 
@@ -140,12 +160,20 @@ def test_a_get_never_changes_state(secured_app, engine_switch, seat):
     client = secured_app.test_client(instructor=False)
     sign_in(client)
     csrf = {"X-CSRF-Token": csrf_of(client.get("/").text)}
-    changing = {rule.rule.replace("<container_id>", seat) for rule in secured_app.url_map.iter_rules()
-                if rule.methods & {"POST", "DELETE"}}
-    assert changing == {"/signin", "/signout", "/images/build", "/containers", f"/containers/{seat}",
-                        "/transcript/clear", "/classroom", "/workshop/images/restore"}
+    rules = {rule.rule for rule in secured_app.url_map.iter_rules() if rule.methods & {"POST", "DELETE"}}
+    assert rules == {"/signin", "/signout", "/images/build", "/containers", "/containers/<container_id>",
+                     "/transcript/clear", "/classroom", "/workshop/<folder>/restore", "/lessons/current",
+                     "/lessons/<lesson_id>/steps/<step_id>", "/lessons/<lesson_id>/steps/<step_id>/check"}
+    lessons = secured_app.extensions["catalog"].lessons
+    changing = {rule.replace("<container_id>", seat) for rule in rules if "<" not in rule.replace("<container_id>", "")}
+    changing |= {f"/workshop/{lesson.folder}/restore" for lesson in lessons if lesson.folder}
+    for lesson in lessons:
+        for step in lesson.steps:
+            changing |= {f"/lessons/{lesson.id}/steps/{step.id}", f"/lessons/{lesson.id}/steps/{step.id}/check"}
+    # And what reads a lesson's state: the board every open page polls, which refreshes the checks.
+    reading = {f"/lessons/{lesson.id}/board" for lesson in lessons} | {f"/lessons/{lesson.id}" for lesson in lessons}
     before = state(secured_app, engine_switch)
-    for url in sorted(changing):
+    for url in sorted(changing | reading):
         for method in ("GET", "HEAD", "OPTIONS"):
             response = client.open(url, method=method, query_string={"host_port": "20001", "count": "1"},
                                    headers={**HTMX, **csrf})

@@ -34,7 +34,7 @@ def test_actions_are_written_down_with_command_output_and_time(client, cowserv_i
     text = transcript(client)
     assert text.index("docker build") < text.index("docker run") < text.index("docker stop")
     assert re.search(r"Successfully built [0-9a-f]{12}\s+Successfully tagged cowserv:latest", text)
-    assert f'docker run -d -p &#34;{free_port}:8000&#34; cowserv:latest' in text
+    assert f"<span class=\"prompt\">$ </span>docker run -d -p {free_port}:8000 cowserv</code>" in text
     assert container_id in text  # what `docker run -d` prints
     assert f"{container_id[:12]}\n{container_id[:12]}" in text  # what `docker stop` then `docker rm` print
     assert re.search(r"<time datetime=\"[^\"]+\">\d\d:\d\d:\d\d</time>", text)
@@ -58,7 +58,7 @@ def test_the_transcript_survives_a_restart_and_can_be_cleared(tmp_path, cowserv_
     [entry] = restarted.application.extensions["transcript"].entries()
     assert (entry.action, entry.ok, entry.output) == ("run", True, container_id)
     text = transcript(restarted)  # the transcript alone: the page's container list would show the id anyway
-    assert f'docker run -d -p &#34;{free_port}:8000&#34; cowserv:latest' in text and container_id in text
+    assert f"<span class=\"prompt\">$ </span>docker run -d -p {free_port}:8000 cowserv</code>" in text and container_id in text
 
     cleared = restarted.post("/transcript/clear", headers=HTMX)
     assert cleared.status_code == 200 and container_id not in cleared.text
@@ -79,7 +79,7 @@ def test_the_script_replays_the_lesson_on_the_engine(client, app, cowserv_image,
     response = client.get("/transcript/script")
     assert response.headers["Content-Disposition"] == 'attachment; filename="cowserv-lesson.sh"'
     script = response.text
-    assert f'cid=$(docker run -d -p "{free_port}:8000" cowserv:latest)' in script
+    assert f"\ncid=$(docker run -d -p {free_port}:8000 cowserv)\n" in script
     assert "docker stop $cid && docker rm $cid" in script
     assert container_id not in script  # no hard-coded ids
 

@@ -6,7 +6,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from .errors import EngineError
+from .errors import BuildingAnother, EngineError
 from .jobs import LatestJob
 
 log = logging.getLogger(__name__)
@@ -162,10 +162,14 @@ class Builder(LatestJob):
     """Runs at most one build at a time: asking for a build while one runs joins the running one."""
 
     def start(self, engine, plan):
-        """The running build, or a new one started in the background (when the engine answers)."""
+        """The running build when it is this plan's (a second press joins it), or a new one started in the
+        background (when the engine answers); refused while another lesson's image builds."""
         with self.lock:
-            if self.running:
+            if self.running and self.current.plan.tag == plan.tag:
                 return self.current
+            if self.running:
+                raise BuildingAnother(f"The image {self.current.plan.tag} is building (lesson "
+                                      f"{self.current.plan.lesson}): one build at a time, so wait until it ends.")
             engine.version()  # refuse now, with the engine's reason, rather than start a build that cannot run
             return self.launch(Build(plan=plan, number=self.next_number), lambda build: _follow_engine(build, engine))
 

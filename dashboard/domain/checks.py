@@ -16,6 +16,10 @@ from .errors import ContainerNotFound, ContainerNotRunning, EngineError, EngineU
 log = logging.getLogger(__name__)
 
 PASSED, FAILED, UNKNOWN = "passed", "failed", "unknown"
+# Checks that change nothing on the engine: only these are refreshed in the background (a page's poll, anyone's).
+# An exec check starts a process in the container, so it runs only when the instructor presses its step or
+# "Check again".
+READ_ONLY = {"image", "running", "answers", "printed", "gone"}
 
 
 @dataclass(frozen=True)
@@ -159,9 +163,9 @@ class Board:
         return self._version
 
     def refresh(self, lesson, stamp, evaluate_one):
-        """Re-evaluate the lesson's checks in a thread of its own when `stamp` (what they look at: the containers'
-        and images' versions, and the time in steps of a few seconds) differs from the last refresh's, at most
-        every `min_interval` seconds and one refresh at a time, however many viewers poll."""
+        """Re-evaluate the lesson's read-only checks (READ_ONLY) in a thread of its own when `stamp` (what they look
+        at: the containers' and images' versions, and the time in steps of a few seconds) differs from the last
+        refresh's, at most every `min_interval` seconds and one refresh at a time, however many viewers poll."""
         now = time.monotonic()
         with self._lock:
             if self._stamps.get(lesson.id) == stamp or now - self._refreshed.get(lesson.id, 0) < self._min_interval:
@@ -173,7 +177,7 @@ class Board:
         def run():
             try:
                 for step in lesson.steps:
-                    if step.check is not None:
+                    if step.check is not None and step.check.kind in READ_ONLY:
                         self.put(lesson.id, step.id, evaluate_one(step.check))
             except Exception:  # a refresh that dies must not keep the others from running
                 log.exception("checks refresh failed")

@@ -29,5 +29,9 @@ class PortInUse(EngineError):
     """A host port a container or a class would publish is already taken."""
 
 
+class BuildingAnother(Exception):
+    """A build asked for while another lesson's image builds: one build at a time."""
+
+
 class ClassStarting(Exception):
     """A class start or stop-all asked for while a class start still runs."""

@@ -348,6 +348,8 @@ def load_lesson(source):
             raise LessonError(path, str(error), field_name="files") from None
         if not (source / name).is_file():
             raise LessonError(path, f"{name!r} is not in {source}", field_name="files")
+        if not (source / name).resolve().is_relative_to(source.resolve()):
+            raise LessonError(path, f"{name!r} leads outside the lesson's folder (a link)", field_name="files")
     if files and not folder:
         raise LessonError(path, "a lesson with files names the workshop folder they go to", field_name="folder")
     steps_data = data.get("steps")
@@ -377,6 +379,9 @@ def _check_lesson(lesson, path):
             dockerfile = lesson.source / action.context / "Dockerfile"
             if not dockerfile.is_file():
                 raise LessonError(path, f"there is no Dockerfile in {dockerfile.parent}", step.id, "action.context")
+            if str(PurePosixPath(action.context) / "Dockerfile") not in {str(PurePosixPath(f)) for f in lesson.files}:
+                raise LessonError(path, "the build's Dockerfile must be one of the lesson's files (it is built from "
+                                        "the workshop folder's copy)", step.id, "action.context")
             label = f'LABEL {LABEL}="{lesson.id}"'
             if label not in dockerfile.read_text().splitlines():
                 raise LessonError(path, f"{dockerfile} must carry the line {label}, so its containers are the "

@@ -10,6 +10,7 @@ from flask.globals import request_ctx
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from ..domain.errors import (
+    BuildingAnother,
     ClassStarting,
     ContainerNotFound,
     ContainerNotRunning,
@@ -36,6 +37,7 @@ STATUS = {
     NameInUse: 409,
     ContainerNotRunning: 409,
     ClassStarting: 409,
+    BuildingAnother: 409,
     EngineUnavailable: 503,
     EngineError: 502,  # the engine answered, and refused
 }

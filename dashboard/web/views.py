@@ -106,11 +106,15 @@ def image_view(lesson):
     """The lesson's build: the current build, the image as the engine has it and its layers (`docker history`)."""
     version = build_panel_version()  # taken first: a change while reading shows at the next poll
     plan = build_plan(lesson)
+    latest = get_builder().current
+    build = latest if latest is not None and latest.plan.tag == plan.tag else None  # this lesson's image's
     try:
         image, layers = get_engine().image(plan.tag), get_engine().history(plan.tag)
     except EngineError:
         image, layers = None, []
-    return {"build": get_builder().current, "build_version": version, "image": image, "layers": layers,
+    other = latest if latest is not None and latest is not build and latest.running else None
+    return {"build": build, "other_build": other,
+            "build_version": version, "image": image, "layers": layers,
             "build_cli": plan.command, "build_tag": plan.tag, "build_step": build_step(lesson),
             "history_cli": commands.history_command(plan.tag), "builder_note": builder_note(lesson),
             "lesson": lesson}

@@ -89,7 +89,7 @@ def fresh_build_server(tmp_path, server_log, instructor_token):
     before its last RUN: its build cannot come from the cache from there on, and runs for a second or more
     however fast the machine, long enough to be watched streaming."""
     context = tmp_path / "cowserv"
-    shutil.copytree(ROOT / "dashboard" / "cowserv", context)
+    shutil.copytree(ROOT / "dashboard" / "lessons" / "03-images", context, ignore=shutil.ignore_patterns("*.toml"))
     dockerfile = context / "Dockerfile"
     lines = dockerfile.read_text().splitlines()
     last_run = max(index for index, line in enumerate(lines) if line.startswith("RUN "))

@@ -15,7 +15,8 @@ from .test_lesson import REFRESH_TIMEOUT_MS, build_cowserv, row_of, run_containe
 pytestmark = pytest.mark.e2e
 
 AXE = Path(__file__).resolve().parents[2] / ".test-tools" / "node_modules" / "axe-core" / "axe.min.js"
-PAGES = ["/", "/present", "/classroom", "/classroom/sheet", "/signin", "/no-such-page"]
+PAGES = ["/", "/present", "/classroom", "/classroom/sheet", "/signin", "/no-such-page",
+         "/lessons", "/lessons/running", "/lessons/realistic"]
 VIEWPORTS = {"laptop-1280x720": (1280, 720), "phone-390x844": (390, 844)}
 SEAT_START_TIMEOUT_MS = 60_000
 
@@ -44,13 +45,17 @@ def axe_violations(page, axe_script):
 
 @pytest.fixture
 def lesson_in_progress(open_page, cowserv_image, engine_cleanup, free_port):
-    """Something for axe to look at: a build's log, a running container (row, transcript entry) and a class of one
-    seat (its row and room-sheet card), all made through the page; returns the instructor's page and the
-    container's id."""
+    """Something for axe to look at: a build's log, a running container (row, transcript entry, the run step's
+    status with its check), a step's printed output on the running-containers lesson and a class of one seat (its
+    row and room-sheet card), all made through the page; returns the instructor's page and the container's id."""
     page = open_page("/", bypass_csp=True)
     build_cowserv(page)
     container_id = run_container(page, free_port, engine_cleanup)
     expect(row_of(page, container_id)).to_be_visible(timeout=REFRESH_TIMEOUT_MS)
+
+    page.goto("/lessons/running")  # `docker ps` lists, and starts nothing
+    page.locator("#step-ps").get_by_role("button", name="List", exact=True).click()
+    expect(page.locator("#ps-status [data-step-output]")).to_be_visible(timeout=REFRESH_TIMEOUT_MS)
 
     page.goto("/classroom")
     seat_port = free_port + 1 if free_port < 65535 else free_port - 1
@@ -95,7 +100,7 @@ def test_no_serious_accessibility_violation_after_run_logs_and_cow(open_page, co
         container_id = run_container(page, host_port_free_now(), engine_cleanup)
         row = page.locator("#containers tbody.container").filter(
             has=page.locator(f'tr[data-container-id="{container_id}"]'))
-        for button, shown in (("Logs", "Logs of"), ("Is the cow answering?", "Is the cow of")):
+        for button, shown in (("Logs", "Logs of"), ("Is it answering?", f"Is {container_id[:12]} answering?")):
             row.get_by_role("button", name=button).click()
             expect(page.locator("#container-detail")).to_contain_text(shown, timeout=REFRESH_TIMEOUT_MS)
             found += [f"{path} after {button}: {violation}" for violation in axe_violations(page, axe_script)]

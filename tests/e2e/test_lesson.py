@@ -27,12 +27,19 @@ SCREENSHOT = Path(__file__).resolve().parents[2] / "test-artifacts" / "screensho
 STREAMED_FOR_MS = 500  # log lines that came in one burst (a replay of a finished build) did not stream
 
 # Records, as the page changes, whether the build panel showed a running build, how many log lines streamed
-# into it while it ran, and when the first and the last of those arrived (ms since the page opened).
+# into it while it ran, when the first and the last of those arrived (ms since the page opened), and which step
+# the page marked active while the build ran.
 WATCH_BUILD = """() => {
-  const seen = window.__buildSeen = {building: false, liveLines: 0, firstLineAt: null, lastLineAt: null};
+  const seen = window.__buildSeen = {building: false, liveLines: 0, firstLineAt: null, lastLineAt: null,
+                                     activeWhileBuilding: []};
   const look = () => {
     const button = document.querySelector("#build-panel form button");
     if (button && button.disabled && /Building/.test(button.textContent)) seen.building = true;
+    const active = document.querySelector("section.step.active");
+    if (document.querySelector("#build-panel .build-live") && active
+        && !seen.activeWhileBuilding.includes(active.dataset.step)) {
+      seen.activeWhileBuilding.push(active.dataset.step);
+    }
     const live = document.querySelectorAll("#build-panel .build-live .build-log li").length;
     if (live > seen.liveLines) {
       seen.lastLineAt = performance.now();
@@ -79,11 +86,19 @@ def build_cowserv(page: Page):
 
 
 def assert_the_log_streamed(seen):
-    """The panel showed the build running, and its log lines arrived one after another while it ran."""
+    """The panel showed the build running, and its log lines arrived one after another while it ran; meanwhile
+    the page marked the build as the lesson's active step (a moment after the running build showed)."""
     assert seen["building"], "the panel never showed the build running"
+    assert "build" in seen["activeWhileBuilding"], (
+        f"the build step was never the active one while it ran: {seen['activeWhileBuilding']}")
     assert seen["liveLines"] > 1, f"{seen['liveLines']} log line(s) streamed in while the build ran"
     spread = seen["lastLineAt"] - seen["firstLineAt"]
     assert spread >= STREAMED_FOR_MS, f"the log came in one burst ({spread:.0f} ms), not while the build ran"
+
+
+def run_command(port):
+    """The command beside Run for a host port: the tutorial's `docker run -d -p 8000:8000 cowserv`."""
+    return f"docker run -d -p {port}:8000 cowserv"
 
 
 def type_host_port(page: Page, port):
@@ -100,16 +115,18 @@ def type_host_port(page: Page, port):
 
 
 def run_container(page: Page, port, engine_cleanup):
-    """Type the port, check the command beside Run, press Run; returns the id `-d` printed."""
+    """Type the port, check the command beside Run, press Run; returns the id `-d` printed (shown in the run
+    step's status, which every open page gets from the board)."""
     type_host_port(page, port)
-    expect(page.locator("#run-cli [data-cli]")).to_have_text(f'docker run -d -p "{port}:8000" cowserv:latest')
+    expect(page.locator("#run-cli [data-cli]")).to_have_text(run_command(port))
 
     run = page.locator("form.run").get_by_role("button", name="Run")
     expect(run).to_be_enabled()
     engine_cleanup.host_port(port)  # before the click: whatever it starts is removed, even if reading the id fails
     run.click()
 
-    output = page.locator("#run-result [data-run-output]")
+    expect(page.locator("#run-result")).to_contain_text("Done: Run a container.")
+    output = page.locator("#run-status [data-run-output]")
     expect(output).to_have_text(FULL_ID)
     container_id = output.inner_text().strip()
     engine_cleanup.container(container_id)
@@ -165,25 +182,28 @@ def test_the_whole_lesson_by_clicks(open_page, fresh_build_server, engine_cleanu
     # A second viewer (a student's browser) has the page open from the start and never reloads it.
     viewer = open_page(instructor=False, base_url=fresh_build_server)
     viewer.evaluate("() => { window.__neverReloaded = true; }")
-    expect(page).to_have_title("Docker lesson: cowserv")
+    expect(page).to_have_title("Docker workshop: Docker images: cowserv")
 
-    # 1. Build the image, its log streaming in while it runs.
+    # 1. Build the image, its log streaming in while it runs (the build the active step meanwhile); once built,
+    # the lesson moves on to Run, on both pages.
     assert_the_log_streamed(build_cowserv(page))
+    for screen in (page, viewer):
+        expect(screen.locator("section.step[data-step='build']")).to_have_attribute(
+            "data-check", "passed", timeout=REFRESH_TIMEOUT_MS)
+        expect(screen.locator("section.step.active")).to_have_attribute("data-step", "run")
 
     # 2. Run a container: the command beside Run follows the port typed, before anything is pressed.
-    expect(page.locator("#run-cli [data-cli]")).to_have_text('docker run -d -p "8000:8000" cowserv:latest')
+    expect(page.locator("#run-cli [data-cli]")).to_have_text(run_command(8000))
     container_id = run_container(page, free_port, engine_cleanup)
     short_id = container_id[:12]
 
     copy_run = page.locator("#run-cli").get_by_role("button", name="Copy: run a container")
     copy_run.click()
     expect(copy_run).to_have_text("Copied")
-    assert clipboard_after(page, f'docker run -d -p "{free_port}:8000" cowserv:latest') == (
-        f'docker run -d -p "{free_port}:8000" cowserv:latest'
-    )
+    assert clipboard_after(page, run_command(free_port)) == run_command(free_port)
 
-    # 3. Follow the link to the container's port: a cow.
-    link = page.locator("#run-result a")
+    # 3. Follow the link to the container's port: a cow. The run's check then passes, on both pages.
+    link = page.locator("#run-status a")
     cow_url = f"http://127.0.0.1:{free_port}/"
     expect(link).to_have_attribute("href", cow_url)
     expect(link).to_have_text(cow_url)
@@ -194,6 +214,13 @@ def test_the_whole_lesson_by_clicks(open_page, fresh_build_server, engine_cleanu
     cow.wait_for_load_state()
     expect(cow.locator("pre")).to_contain_text("(oo)")
     cow.close()
+    for screen in (page, viewer):
+        expect(screen.locator("section.step[data-step='run']")).to_have_attribute(
+            "data-check", "passed", timeout=REFRESH_TIMEOUT_MS)
+        expect(screen.locator("#run-status .badge")).to_have_text("Check passed")
+    # The student's page shows the run's output too, from the board, without reloading.
+    expect(viewer.locator("#run-status [data-run-output]")).to_have_text(container_id)
+    expect(viewer.locator("#run-status a")).to_have_attribute("href", cow_url)
 
     # 4. The container's row, with its id, its port link, and beside its button the stop-and-remove command.
     row = row_of(page, container_id)
@@ -211,11 +238,11 @@ def test_the_whole_lesson_by_clicks(open_page, fresh_build_server, engine_cleanu
     assert clipboard_after(page, expected) == expected
 
     # The student's page shows the new row by itself, and nothing on it can change anything: its only buttons
-    # copy a command, look at the cow or read the logs.
+    # copy a command, ask whether the container answers or read the logs.
     expect(row_of(viewer, container_id)).to_be_visible(timeout=REFRESH_TIMEOUT_MS)
     assert viewer.evaluate("() => window.__neverReloaded === true"), "the second viewer's page was reloaded"
     assert {name.strip() for name in viewer.locator("button").all_inner_texts()} <= {
-        "Copy", "Is the cow answering?", "Logs"
+        "Copy", "Is it answering?", "Logs"
     }
     expect(viewer.locator("form[method=post], [hx-post], [hx-delete]")).to_have_count(0)
 
@@ -273,7 +300,7 @@ def test_typing_a_host_port_logs_no_console_error(new_context, watch, sign_in, f
     sign_in(page)
     page.goto("/")
     type_host_port(page, free_port)
-    expect(page.locator("#run-cli [data-cli]")).to_have_text(f'docker run -d -p "{free_port}:8000" cowserv:latest')
+    expect(page.locator("#run-cli [data-cli]")).to_have_text(run_command(free_port))
     page.wait_for_timeout(500)  # let the request finish: htmx re-enables the disabled elements after it
     assert watched.errors == []
 

@@ -34,24 +34,27 @@ def assert_commands_clear_of_their_buttons(page):
     assert not wrong, "\n".join(wrong)
 
 
-@pytest.mark.parametrize("path", ["/", "/present", "/classroom"])
+@pytest.mark.parametrize("path", ["/", "/present", "/classroom", "/lessons/running", "/lessons/realistic"])
 @pytest.mark.parametrize("width", list(WIDTHS))
 def test_long_commands_never_run_under_the_copy_button(open_page, path, width):
-    """The build command with `--build-arg BASE_IMAGE=…`, the class loop: wrapped in their box, beside the button."""
+    """The build command with `--build-arg BASE_IMAGE=…`, the class loop, the bind-mount run and the edit's
+    heredoc: wrapped in their box, beside the button."""
     w, h = WIDTHS[width]
     page = open_page(path, viewport={"width": w, "height": h})
     expect(page.locator(".cli").first).to_be_visible()
     assert_commands_clear_of_their_buttons(page)
 
 
-@pytest.mark.parametrize("path", ["/classroom", "/classroom/sheet", "/signin", "/no-such-page"])
+@pytest.mark.parametrize("path", ["/classroom", "/classroom/sheet", "/signin", "/no-such-page", "/lessons"])
 @pytest.mark.parametrize("instructor", [False, True], ids=["read-only", "instructor"])
 def test_every_page_leads_back_to_the_lesson(open_page, allowed_console_errors, path, instructor):
-    """The classroom page, the room sheet, the sign-in page and an error page each show a link back to "/"."""
+    """The classroom page, the room sheet, the sign-in page, an error page and the list of lessons each show a
+    link back to "/", the current lesson (the images lesson unless the instructor picked another)."""
     allowed_console_errors.append(r"status of 404")  # the error page is one
     page = open_page(path, instructor=instructor)
     back = page.get_by_role("link", name=BACK, exact=True)
     expect(back).to_be_visible()
     expect(back).to_have_attribute("href", "/")
     back.click()
-    expect(page.locator("section.step[data-step='1']")).to_be_visible()
+    expect(page.locator("section.intro[data-lesson='cowserv']")).to_be_visible()
+    expect(page.locator("section.step[data-step='build']")).to_be_visible()

@@ -37,16 +37,25 @@ def test_commands_read_from_the_back_of_the_room_on_a_720p_projector(open_page):
 
 
 def test_the_active_step_stands_out_and_follows_the_lesson(open_page, cowserv_image, docker_client, engine_cleanup):
+    """The image built (its check passed), the lesson is at Run, the step after it; a container made from the CLI
+    is announced with the steps done, once, and leaves the lesson where it was. (The build as the active step
+    while it runs: test_lesson's whole lesson by clicks.)"""
     page = open_page("/present", instructor=False)
     expect(page.locator("section.step.active")).to_have_count(1)
+    expect(page.locator("section.step[data-step='build']")).to_have_attribute("data-check", "passed",
+                                                                             timeout=10_000)
+    expect(page.locator("section.step.active")).to_have_attribute("data-step", "run")
+    active = page.locator("section.step.active")
+    assert active.evaluate("element => getComputedStyle(element).boxShadow") != "none", "the active step is plain"
     container_id = docker_client.api.create_container("cowserv:latest")["Id"]
     engine_cleanup.container(container_id)
     expect(page.locator(f'[data-container-id="{container_id}"]')).to_be_visible(timeout=10_000)
-    expect(page.locator("section.step.active")).to_have_attribute("data-step", "3")
+    expect(page.locator("section.step.active")).to_have_count(1)
+    expect(page.locator("section.step.active")).to_have_attribute("data-step", "run")
     # Announced once, politely, rather than the whole refreshed list being read out.
     announce = page.locator("#announce")
     expect(announce).to_have_attribute("aria-live", "polite")
-    expect(announce).to_have_text(re.compile(r"^\d+ tutorial containers?\.$"))
+    expect(announce).to_have_text(re.compile(r"^[12] of 2 steps done; \d+ containers?\.$"))
 
 
 def font_px(locator):
@@ -64,15 +73,16 @@ def test_the_build_log_reads_from_the_back_of_the_room(open_page, cowserv_image)
 
 def test_the_presenter_screen_follows_the_lesson(open_page, cowserv_image, engine_cleanup, free_port):
     """Build, then Run, as the instructor does in class: each time the screen shows the step the lesson is at,
-    and after Run the new container's row, without anyone scrolling."""
+    and after Run what it printed (the new container's id, its link and check), without anyone scrolling."""
     page = open_page("/present", viewport=FULL_HD)
     build_cowserv(page)
     expect(page.locator("section.step.active")).to_be_in_viewport()
     container_id = run_container(page, free_port, engine_cleanup)
     row = row_of(page, container_id)
     expect(row).to_be_visible(timeout=REFRESH_TIMEOUT_MS)
-    expect(page.locator("section.step.active")).to_have_attribute("data-step", "3")
-    expect(row).to_be_in_viewport(ratio=1)
+    expect(page.locator("section.step.active")).to_have_attribute("data-step", "run")
+    expect(page.locator("#run-status [data-run-output]")).to_have_text(container_id)
+    expect(page.locator("#run-status")).to_be_in_viewport(ratio=1)
     expect(page.locator("section.step.active")).to_be_in_viewport()
 
 

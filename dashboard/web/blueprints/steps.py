@@ -82,6 +82,8 @@ def do_step(lesson, step, host_port=None):
                                       ports[0][0] if len(ports) == 1 else None))
     if step.check is not None:
         check_now(lesson, step, settle=True)
+    if not htmx:  # a form sent without JavaScript: the whole page, the step's run shown in its status
+        return render_lesson(lesson, host_port=host_port)
     message = render_template("message.html", kind="ok" if done.ok else "error",
                               message=f"Done: {step.title}." if done.ok else "It ran, and failed: see its output.")
     return message + status(lesson, step, oob=True), CHANGED
