@@ -2,7 +2,6 @@
 
 import functools
 import html
-import os
 import re
 import string
 import uuid

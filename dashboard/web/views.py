@@ -203,8 +203,3 @@ def render_lesson(lesson=None, presenter=False, follows=False, host_port=None):
     refresh_checks(lesson)
     return render_template("lesson.html", presenter=presenter, follows=follows, host_port=host_port,
                            **lesson_view(lesson, host_port))
-
-
-def render_page(host_port=None, presenter=False):
-    """The current lesson's page, for a fragment's URL opened without htmx."""
-    return render_lesson(host_port=host_port, presenter=presenter)
