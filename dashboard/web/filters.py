@@ -67,12 +67,17 @@ def lesson_text(text):
     """A lesson file's text as HTML: escaped first, so nothing in the file is markup; then `code` spans, and a
     paragraph per blank-line-separated block."""
     paragraphs = [" ".join(block.split()) for block in re.split(r"\n\s*\n", text or "") if block.strip()]
-    return Markup("".join(
-        "<p>" + INLINE_CODE.sub(r"<code>\1</code>", str(escape(paragraph))) + "</p>" for paragraph in paragraphs))
+    return Markup("".join(f"<p>{inline_code(paragraph)}</p>" for paragraph in paragraphs))
+
+
+def inline_code(text):
+    """Escaped text with its `code` spans as <code>: the Dockerfile's explanations."""
+    return Markup(INLINE_CODE.sub(r"<code>\1</code>", str(escape(text))))
 
 
 def register(app):
     app.add_template_filter(lesson_text)
+    app.add_template_filter(inline_code)
     app.add_template_filter(commands.remove_command, "remove_cli")
     app.add_template_filter(ago)
     app.add_template_filter(size)
