@@ -31,6 +31,7 @@ SETTINGS = {
     "LESSONS_DIR": Setting(None),  # default: the lessons shipped in the package (dashboard/lessons)
     "BUILD_CONTEXT": Setting(None),  # the images lesson's build folder; default: WORKSHOP_DIR/images
     "BASE_IMAGE": Setting(None),  # a local image standing in for python:3.12-slim where no registry answers
+    "POSTGRES_IMAGE": Setting(None),  # a local image standing in for postgres:16 where no registry answers
     "REFRESH_SECONDS": Setting(1, float, 0.1, 60),
     "SNAPSHOT_SECONDS": Setting(5, float, 0.1, 3600),
     "ENGINE_TIMEOUT": Setting(60, float, 1, 3600),  # an action's engine call (create, start, stop, build)

@@ -35,3 +35,6 @@ if [[ -z "${DASHBOARD_BASE_IMAGE:-}" ]]; then
     export DASHBOARD_BASE_IMAGE=cowserv-base:bookworm
   fi
 fi
+
+# Compose v2 (`docker compose`), the docker CLI plugin the compose lesson runs: installed where it is missing.
+scripts/install-compose

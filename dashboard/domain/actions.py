@@ -6,10 +6,11 @@ done within the request and gives back what the terminal would have printed.
 """
 
 import os
+import shlex
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from . import commands, files
+from . import commands, compose, files
 from .builds import BuildPlan
 from .engine import LESSON_LABEL, RunSpec
 from .lessons import HEREDOC_END
@@ -82,7 +83,18 @@ def command(lesson, action, place, host_port=None):
             volumes=[(mount.source, mount.target) for mount in action.volumes], command=action.command)
         return commands.in_folder(place.folder, text, place.home) if action.needs_folder else text
     if action.kind == "exec":
-        return commands.exec_command(name, action.command)
+        return commands.exec_command(name, action.command, action.env)
+    if action.kind == "volume_create":
+        return commands.volume_create_command(name, lesson.id)
+    if action.kind == "volume_list":
+        return commands.volume_list_command(lesson.id)
+    if action.kind == "volume_remove":
+        return commands.volume_remove_command(name)
+    if action.kind == "compose":
+        # A compose.yaml names its base image as ${BASE_IMAGE:-python:3.12-slim}: the stand-in, when there is one,
+        # is given as bash gives it, so the command pasted does what the button does.
+        prefix = f"BASE_IMAGE={shlex.quote(place.base_image)} " if place.base_image else ""
+        return commands.in_folder(place.folder, prefix + commands.compose_command(action.command), place.home)
     if action.kind == "logs":
         return commands.logs_command(name, action.tail)
     if action.kind == "list":
@@ -122,7 +134,18 @@ def perform(engine, lesson, action, place, host_port=None):
             return Done(result.container_id, result.container_id)  # `docker run -d` prints the new id
         return Done(result.output, result.container_id, ok=result.exit_code == 0)
     if action.kind == "exec":
-        exit_code, output = engine.exec(name, action.command, lesson.id)
+        exit_code, output = engine.exec(name, action.command, lesson.id, action.env)
+        return Done(output, ok=exit_code == 0)
+    if action.kind == "volume_create":
+        return Done(engine.create_volume(name, lesson.id) + "\n")  # the CLI prints the volume's name
+    if action.kind == "volume_list":
+        names = engine.volumes(lesson.id)
+        return Done("DRIVER    VOLUME NAME\n" + "".join(f"local     {volume}\n" for volume in names))
+    if action.kind == "volume_remove":
+        return Done(engine.remove_volume(name, lesson.id) + "\n")
+    if action.kind == "compose":
+        exit_code, output = compose.run(place.folder, action.command,
+                                        {"BASE_IMAGE": place.base_image} if place.base_image else {})
         return Done(output, ok=exit_code == 0)
     if action.kind == "logs":
         return Done(engine.logs(name, action.tail, lesson.id))

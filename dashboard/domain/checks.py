@@ -15,11 +15,11 @@ from .errors import ContainerNotFound, ContainerNotRunning, EngineError, EngineU
 
 log = logging.getLogger(__name__)
 
-PASSED, FAILED, UNKNOWN = "passed", "failed", "unknown"
+PASSED, FAILED, UNKNOWN, STARTING = "passed", "failed", "unknown", "starting"
 # Checks that change nothing on the engine: only these are refreshed in the background (a page's poll, anyone's).
 # An exec check starts a process in the container, so it runs only when the instructor presses its step or
 # "Check again".
-READ_ONLY = {"image", "running", "answers", "printed", "gone"}
+READ_ONLY = {"image", "running", "answers", "printed", "gone", "volume", "empty"}
 
 
 @dataclass(frozen=True)
@@ -65,8 +65,20 @@ def _evaluate(engine, lesson, check, place, ports_host):
         if check.text in output:
             return Result(PASSED, f"Container {check.container} printed {check.text!r}.")
         return Result(FAILED, f"Container {check.container} has not printed {check.text!r}.")
+    if check.kind == "volume":
+        if engine.volume(check.name, lesson.id) is None:
+            return Result(FAILED, f"There is no volume {check.name} of this lesson.")
+        return Result(PASSED, f"The volume {check.name} is there.")
+    if check.kind == "empty":
+        left = [c.name for c in engine.containers() if c.lesson == lesson.id]
+        if left:
+            return Result(FAILED, f"Still there: {', '.join(sorted(left))}.")
+        return Result(PASSED, "No container of this lesson is left.")
     if check.kind == "exec":
-        exit_code, output = engine.exec(check.container, check.command, lesson.id)
+        exit_code, output = engine.exec(check.container, check.command, lesson.id, check.env)
+        if exit_code != 0 and check.starting and check.starting in output:
+            return Result(STARTING, f"`{' '.join(check.command)}` in {check.container}: still starting "
+                                    f"({output.strip()[:120]}).")
         if exit_code != 0:
             return Result(FAILED, f"`{' '.join(check.command)}` in {check.container} exited {exit_code}: "
                                   f"{output.strip()[:200]}")

@@ -115,9 +115,29 @@ def run_invocation(image, *, detach=False, interactive=False, remove=False, name
     return " ".join([head, shlex.quote(image), *(shlex.quote(word) for word in command)])
 
 
-def exec_command(container, command):
-    """`docker exec NAME COMMAND…`: another process in a running container."""
-    return shlex.join(["docker", "exec", container, *command])
+def exec_command(container, command, env=()):
+    """`docker exec [-e K=V]… NAME COMMAND…`: another process in a running container."""
+    return shlex.join(["docker", "exec", *[word for key, value in env for word in ("-e", f"{key}={value}")],
+                       container, *command])
+
+
+def volume_create_command(name, lesson):
+    """`docker volume create --label classroom.lesson=ID NAME`: the label makes it the lesson's."""
+    return shlex.join(["docker", "volume", "create", "--label", lesson_filter(lesson), name])
+
+
+def volume_list_command(lesson):
+    """`docker volume ls` of the lesson's volumes."""
+    return shlex.join(["docker", "volume", "ls", "--filter", f"label={lesson_filter(lesson)}"])
+
+
+def volume_remove_command(name):
+    return shlex.join(["docker", "volume", "rm", name])
+
+
+def compose_command(words):
+    """`docker compose WORDS…`: Compose v2, as the CLI plugin people type today."""
+    return shlex.join(["docker", "compose", *words])
 
 
 def lesson_list_command(lesson, all_containers):

@@ -26,6 +26,7 @@ from .errors import (
     ImageNotFound,
     NameInUse,
     PortInUse,
+    VolumeInUse,
 )
 from .ports import host_port_free
 
@@ -445,16 +446,58 @@ class Engine:
             raise
         return created["Id"]
 
+    def create_volume(self, name, lesson):
+        """Create a named volume carrying the lesson's label, as `docker volume create --label …`; refused when a
+        volume of that name is there already."""
+        if self.volume(name, lesson, any_lesson=True) is not None:
+            raise NameInUse(f"A volume named {name} already exists: remove it first (`docker volume rm {name}`).")
+        with self._api(acting=True) as api:
+            api.create_volume(name, labels={LESSON_LABEL: lesson})
+        return name
+
+    def volumes(self, lesson):
+        """The names of the lesson's volumes, as `docker volume ls --filter label=…` lists them."""
+        with self._api() as api:
+            answer = api.volumes(filters={"label": f"{LESSON_LABEL}={lesson}"})
+        return sorted(volume["Name"] for volume in answer.get("Volumes") or [])
+
+    def volume(self, name, lesson, any_lesson=False):
+        """The lesson's volume of this name (its inspection), or None: none, or not the lesson's (with
+        `any_lesson`, any volume of that name)."""
+        with self._api() as api:
+            try:
+                attrs = api.inspect_volume(name)
+            except docker_errors.NotFound:
+                return None
+        if any_lesson or (attrs.get("Labels") or {}).get(LESSON_LABEL) == lesson:
+            return attrs
+        return None
+
+    def remove_volume(self, name, lesson):
+        """Remove the lesson's volume, as `docker volume rm`; a volume a container still uses is refused."""
+        if self.volume(name, lesson) is None:
+            raise ContainerNotFound(f"No volume {name} of this lesson: it is already gone, or it is not the "
+                                    "lesson's.")
+        try:
+            with self._api(acting=True) as api:
+                api.remove_volume(name)
+        except EngineError as error:
+            if isinstance(error.__cause__, docker_errors.APIError) and error.__cause__.status_code == 409:
+                raise VolumeInUse(f"Volume {name} is in use by a container: remove the container first.") from error
+            raise
+        return name
+
     def named(self, name, lesson):
         """The lesson's container with this name, or None (none, or one that is not the lesson's)."""
         return next((c for c in self.containers() if c.name == name and c.lesson == lesson), None)
 
-    def exec(self, container, command, lesson):
-        """Run `command` in the lesson's running container, as `docker exec`: (exit code, output)."""
+    def exec(self, container, command, lesson, env=()):
+        """Run `command` in the lesson's running container, as `docker exec` (`-e` for each of `env`): (exit code,
+        output)."""
         full_id = self._tutorial_attrs(container, lesson)["Id"]
         try:
             with self._api(acting=True) as api:
-                made = api.exec_create(full_id, list(command))
+                made = api.exec_create(full_id, list(command), environment=dict(env) or None)
                 output = api.exec_start(made["Id"]).decode(errors="replace")
                 exit_code = api.exec_inspect(made["Id"]).get("ExitCode")
         except EngineError as error:

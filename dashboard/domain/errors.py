@@ -21,6 +21,14 @@ class NameInUse(EngineError):
     """A container name a run would give is already taken."""
 
 
+class VolumeInUse(EngineError):
+    """A volume a container still uses cannot be removed."""
+
+
+class ToolMissing(EngineError):
+    """A program the step runs (Compose) is not installed here."""
+
+
 class ContainerNotRunning(EngineError):
     """An exec in a stopped container, or a plain `docker rm` of a running one."""
 

@@ -13,6 +13,7 @@ from pathlib import Path, PurePosixPath
 
 LESSON_FILE = "lesson.toml"
 BASE_IMAGE = "python:3.12-slim"  # what lessons name for a plain Python; DASHBOARD_BASE_IMAGE stands in for it
+POSTGRES_IMAGE = "postgres:16"  # what the state lesson names; DASHBOARD_POSTGRES_IMAGE stands in for it
 LABEL = "classroom.lesson"  # every container and image a lesson makes carries LABEL=<lesson id>
 IDENTIFIER = re.compile(r"[a-z0-9][a-z0-9-]{0,39}")  # lesson and step ids: URL- and label-safe
 CONTAINER_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}")  # as the engine takes `--name`
@@ -77,8 +78,9 @@ class Action:
 
     @property
     def needs_folder(self):
-        """True when the command runs in the lesson's folder: a build, or a run bind-mounting `$(pwd)`."""
-        return self.kind == "build" or any(mount.binds_folder for mount in self.volumes)
+        """True when the command runs in the lesson's folder: a build, Compose (its compose.yaml is there), or a
+        run bind-mounting `$(pwd)`."""
+        return self.kind in ("build", "compose") or any(mount.binds_folder for mount in self.volumes)
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,9 @@ class Check:
     text: str = ""
     tag: str = ""
     command: tuple[str, ...] = ()
+    env: tuple[tuple[str, str], ...] = ()
+    starting: str = ""
+    name: str = ""  # volume
 
 
 @dataclass(frozen=True)
@@ -240,6 +245,7 @@ def _content(value):
 
 
 _NAME = _matching(CONTAINER_NAME, "a container name (letters, digits, _ . -)")
+_VOLUME = _matching(VOLUME_NAME, "a volume name (letters, digits, _ . -)")
 _IMAGE = _matching(IMAGE_REF, "an image reference such as python:3.12-slim")
 
 ACTIONS = {
@@ -248,20 +254,29 @@ ACTIONS = {
     "run": {"image": (_IMAGE, True), "name": (_NAME, False), "detach": (_boolean, False),
             "remove": (_boolean, False), "interactive": (_boolean, False), "ports": (_ports, False),
             "env": (_env, False), "volumes": (_volumes, False), "command": (_words, False)},
-    "exec": {"name": (_NAME, True), "command": (_words, True)},
+    "exec": {"name": (_NAME, True), "command": (_words, True), "env": (_env, False)},
     "logs": {"name": (_NAME, True), "tail": (_tail, False)},
     "list": {"all": (_boolean, False)},
     "remove": {"name": (_NAME, True)},
     "stop_and_remove": {"name": (_NAME, True)},
     "force_remove": {"name": (_NAME, True)},
     "edit": {"file": (_relative, True), "content": (_content, True)},
+    "volume_create": {"name": (_VOLUME, True)},
+    "volume_list": {},
+    "volume_remove": {"name": (_VOLUME, True)},
+    "compose": {"command": (_words, True)},  # Compose's subcommand and its options: ["up", "-d"]
 }
 
 CHECKS = {
     "image": {"tag": (_matching(IDENTIFIER, "a tag the lesson builds"), True)},
     "running": {"container": (_NAME, False)},  # without one: any of the lesson's containers
     "answers": {"container": (_NAME, False), "text": (_line, True)},  # a published port answers with the text
-    "exec": {"container": (_NAME, True), "command": (_words, True), "text": (_line, False)},
+    # An exec check's `starting`: a text its output holds while the program is still starting (pg_isready's
+    # "no response"): the check then says "starting", not "failed".
+    "exec": {"container": (_NAME, True), "command": (_words, True), "text": (_line, False), "env": (_env, False),
+             "starting": (_line, False)},
+    "volume": {"name": (_VOLUME, True)},  # the lesson's volume exists
+    "empty": {},  # no container of the lesson is left
     "printed": {"container": (_NAME, True), "text": (_line, True)},  # the container's output holds the text
     "gone": {"container": (_NAME, True)},
 }
@@ -373,6 +388,9 @@ def _check_lesson(lesson, path):
         if action.needs_folder and not lesson.folder:
             raise LessonError(path, "this action runs in the lesson's workshop folder: give the lesson a folder",
                               step.id, "action")
+        if action.kind == "compose" and "compose.yaml" not in lesson.files:
+            raise LessonError(path, "a compose step needs compose.yaml among the lesson's files", step.id,
+                              "action.command")
         if action.kind == "edit" and action.file not in lesson.files:
             raise LessonError(path, f"{action.file!r} is not one of the lesson's files", step.id, "action.file")
         if action.kind == "build":

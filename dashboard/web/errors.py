@@ -19,6 +19,8 @@ from ..domain.errors import (
     ImageNotFound,
     NameInUse,
     PortInUse,
+    ToolMissing,
+    VolumeInUse,
 )
 from .extensions import htmx
 from .forms import InvalidInput, NoSuchThing
@@ -35,6 +37,8 @@ STATUS = {
     ImageNotFound: 409,
     PortInUse: 409,
     NameInUse: 409,
+    VolumeInUse: 409,
+    ToolMissing: 503,
     ContainerNotRunning: 409,
     ClassStarting: 409,
     BuildingAnother: 409,

@@ -9,7 +9,7 @@ from flask import current_app, render_template, request
 from ..domain import actions, checks, commands, dockerfile
 from ..domain.engine import LESSON
 from ..domain.errors import EngineError
-from ..domain.lessons import BASE_IMAGE
+from ..domain.lessons import BASE_IMAGE, POSTGRES_IMAGE
 from . import forms
 from .extensions import (
     get_board,
@@ -60,8 +60,9 @@ def place_for(lesson):
     config = current_app.config
     folder = Path(config["BUILD_CONTEXT"]) if lesson.id == LESSON else get_workshop().folder(lesson)
     stand_ins = {LESSON: config["IMAGE"]}
-    if config["BASE_IMAGE"]:
-        stand_ins[BASE_IMAGE] = config["BASE_IMAGE"]
+    for named, setting in ((BASE_IMAGE, "BASE_IMAGE"), (POSTGRES_IMAGE, "POSTGRES_IMAGE")):
+        if config[setting]:
+            stand_ins[named] = config[setting]
     return actions.Place(folder, get_workshop().home, stand_ins, config["BASE_IMAGE"])
 
 
@@ -178,13 +179,23 @@ def steps_view(lesson, host_port=None):
     return {"lesson": lesson, "steps": steps, "board_version": board_version(lesson), "place": place}
 
 
+def stand_ins_shown(lesson, place):
+    """[(the image the lesson names, the local one used instead)] for the pulled images this lesson uses (a build or
+    Compose uses the base image) that a local image stands in for, here where no registry answers."""
+    named = {step.action.image for step in lesson.steps if step.action.kind == "run"}
+    if any(step.action.kind in ("build", "compose") for step in lesson.steps):
+        named.add(BASE_IMAGE)
+    return [(image, place.image(image)) for image in sorted(named)
+            if image in (BASE_IMAGE, POSTGRES_IMAGE) and place.image(image) != image]
+
+
 def lesson_view(lesson, host_port=None):
     """Everything a lesson page shows."""
     view = steps_view(lesson, host_port)
     place = view["place"]
     view.update({
         "labelled_by_command": any(actions.labelled_by_command(lesson, step.action) for step in lesson.steps),
-        "stand_in": place.image(BASE_IMAGE) if place.image(BASE_IMAGE) != BASE_IMAGE else None,
+        "stand_ins": stand_ins_shown(lesson, place),
         "current_id": get_current_lesson().id, "catalog": get_catalog()})
     if build_step(lesson) is not None:
         view.update(image_view(lesson))

@@ -5,7 +5,7 @@ import time
 from flask import Blueprint, render_template, request
 
 from ...domain import actions
-from ...domain.checks import FAILED, Ran
+from ...domain.checks import FAILED, STARTING, Ran
 from ...domain.errors import EngineError
 from .. import forms
 from ..extensions import get_board, get_engine, get_snapshot, get_transcript, htmx
@@ -44,7 +44,7 @@ def check_now(lesson, step, settle=False):
     deadline = time.monotonic() + (SETTLE_SECONDS if settle and step.check.kind in SETTLING else 0)
     while True:
         result = evaluate_check(lesson, step.check)
-        if result.state != FAILED or time.monotonic() >= deadline:
+        if result.state not in (FAILED, STARTING) or time.monotonic() >= deadline:
             break
         time.sleep(0.5)
     get_board().put(lesson.id, step.id, result)
