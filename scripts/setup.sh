@@ -36,5 +36,17 @@ if [[ -z "${DASHBOARD_BASE_IMAGE:-}" ]]; then
   fi
 fi
 
+# The state lesson's postgres:16 needs a registry too; where none answers, a local stand-in (Debian's postgresql,
+# scripts/make-postgres-image). Decided quickly: with the local base image in use no registry answers, so no pull
+# is tried; else one pull, given 60 s.
+if [[ -z "${DASHBOARD_POSTGRES_IMAGE:-}" ]] && ! docker image inspect postgres:16 >/dev/null 2>&1; then
+  if [[ "${DASHBOARD_BASE_IMAGE:-}" == cowserv-base:bookworm ]] \
+     || ! timeout 60 docker pull -q postgres:16 >/dev/null 2>&1; then
+    echo "setup: postgres:16 cannot be pulled here; using a local stand-in instead"
+    scripts/make-postgres-image cowserv-postgres:bookworm
+    export DASHBOARD_POSTGRES_IMAGE=cowserv-postgres:bookworm
+  fi
+fi
+
 # Compose v2 (`docker compose`), the docker CLI plugin the compose lesson runs: installed where it is missing.
 scripts/install-compose

@@ -166,3 +166,20 @@ def test_class_remove_command_lists_the_seats_and_removes_them_only_when_there_a
     assert command == ("docker ps -aq --filter label=classroom.lesson=cowserv --filter 'name=^seat-' "
                        "| xargs -r docker rm -f")
     assert "$(" not in command  # `docker rm -f $()` of no seats fails, and stops a script under `set -e`
+
+
+def test_the_volume_commands_carry_the_lesson_s_label_and_quote_the_name():
+    assert commands.volume_create_command("pgdata", "state") == \
+        "docker volume create --label classroom.lesson=state pgdata"
+    assert commands.volume_list_command("state") == "docker volume ls --filter label=classroom.lesson=state"
+    assert commands.volume_remove_command("pgdata") == "docker volume rm pgdata"
+
+
+def test_an_exec_with_environment_gives_each_variable_with_e_before_the_container():
+    command = commands.exec_command("db", ["psql", "-c", "SELECT 1;"], (("PGPASSWORD", "lesson pass"),))
+    assert command == "docker exec -e 'PGPASSWORD=lesson pass' db psql -c 'SELECT 1;'"
+    assert shlex.split(command) == ["docker", "exec", "-e", "PGPASSWORD=lesson pass", "db", "psql", "-c", "SELECT 1;"]
+
+
+def test_the_compose_command_is_compose_v2_as_people_type_it():
+    assert commands.compose_command(["up", "-d"]) == "docker compose up -d"

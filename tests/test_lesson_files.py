@@ -287,7 +287,7 @@ def test_an_app_with_no_usable_lesson_does_not_start_and_says_why(tmp_path):
 def test_the_shipped_lessons_load():
     catalog = load_catalog(SHIPPED)
     assert catalog.errors == []
-    assert catalog.ids == ["running", "cowserv", "realistic"]
+    assert catalog.ids == ["running", "cowserv", "realistic", "state", "compose"]
     assert all(isinstance(lesson.source, Path) for lesson in catalog.lessons)
 
 

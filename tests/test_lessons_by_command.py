@@ -13,69 +13,22 @@ import re
 import select
 import subprocess
 import time
-import uuid
 
-import docker
 import pytest
 import requests
 
+from tests.lesson_support import (
+    assert_fails_unless_another_answers,
+    clean_lessons,  # noqa: F401  (a fixture)
+    cowserv_app,  # noqa: F401  (a fixture)
+    names,
+)
 from tests.support import HTMX, free_tcp_port, get_cow, page_hooks, shell, wait_until
-from dashboard import create_app
 from dashboard.domain import actions
 from dashboard.domain.checks import FAILED, PASSED
 from dashboard.web.views import evaluate_check, place_for
 
 pytestmark = pytest.mark.engine
-
-LABEL = "classroom.lesson"
-
-
-def remove_lesson_containers(docker_client, lesson_id):
-    for row in docker_client.api.containers(all=True, filters={"label": f"{LABEL}={lesson_id}"}):
-        try:
-            docker_client.api.remove_container(row["Id"], force=True)
-        except docker.errors.NotFound:
-            pass
-
-
-def names(docker_client, lesson_id):
-    return {name.lstrip("/") for row in docker_client.api.containers(all=True, filters={"label": f"{LABEL}={lesson_id}"})
-            for name in row["Names"]}
-
-
-@pytest.fixture
-def clean_lessons(app, docker_client):
-    """No container of `running` or `realistic`, no `website` image, the realistic lesson's files as shipped."""
-    realistic = app.extensions["catalog"].get("realistic")
-
-    def clean():
-        for lesson_id in ("running", "realistic"):
-            remove_lesson_containers(docker_client, lesson_id)
-        app.extensions["workshop"].restore(realistic)
-
-    clean()
-    try:
-        docker_client.api.remove_image("website", force=True)
-    except docker.errors.NotFound:
-        pass
-    yield
-    clean()
-
-
-@pytest.fixture
-def cowserv_app(tmp_path, docker_client, created):
-    """An app building cowserv under a tag of this test's own (DASHBOARD_IMAGE's stand-in); removed afterwards."""
-    tag = f"cowserv-lesson-{uuid.uuid4().hex[:8]}"
-    app = create_app({"TESTING": True, "TRANSCRIPT_PATH": str(tmp_path / "t.sqlite3"), "IMAGE": tag})
-    app.tag = tag
-    yield app
-    for row in docker_client.api.containers(all=True, filters={"ancestor": tag}):
-        created(row["Id"])
-    try:
-        docker_client.api.remove_image(tag, force=True)
-    except docker.errors.NotFound:
-        pass
-
 
 class ByCommand:
     """Walks a lesson's steps in order, each by its shown command pasted into bash, its check asked around it."""
@@ -206,17 +159,6 @@ def test_part_3_cowserv_by_commands(cowserv_app, docker_client, created, free_po
     assert re.fullmatch(r"[0-9a-f]{64}", container_id)
     assert "^__^" in get_cow(free_port).text
     lesson.finished()
-
-
-def assert_fails_unless_another_answers(docker_client, state, reason):
-    """The cowserv run's check before the run: failed, or passed through a container this test did not make."""
-    if state == FAILED:
-        assert reason.startswith("No container of this lesson is running") or "does not answer" in reason, reason
-        return
-    assert state == PASSED, reason
-    port = re.search(r"http://[^:]+:(\d+)/ answers", reason)[1]
-    others = docker_client.api.containers(filters={"label": f"{LABEL}=cowserv", "publish": port})
-    assert others, f"{reason}: and no other cowserv container publishes port {port}"
 
 
 def test_part_4_realistic_dockerfile_by_commands(app, docker_client, clean_lessons, free_port):

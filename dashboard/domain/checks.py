@@ -19,7 +19,7 @@ PASSED, FAILED, UNKNOWN, STARTING = "passed", "failed", "unknown", "starting"
 # Checks that change nothing on the engine: only these are refreshed in the background (a page's poll, anyone's).
 # An exec check starts a process in the container, so it runs only when the instructor presses its step or
 # "Check again".
-READ_ONLY = {"image", "running", "answers", "printed", "gone", "volume", "empty"}
+READ_ONLY = {"image", "running", "answers", "printed", "gone", "volume", "volume_gone", "empty"}
 
 
 @dataclass(frozen=True)
@@ -69,6 +69,10 @@ def _evaluate(engine, lesson, check, place, ports_host):
         if engine.volume(check.name, lesson.id) is None:
             return Result(FAILED, f"There is no volume {check.name} of this lesson.")
         return Result(PASSED, f"The volume {check.name} is there.")
+    if check.kind == "volume_gone":
+        if engine.volume(check.name, lesson.id) is None:
+            return Result(PASSED, f"There is no volume {check.name}: it is gone.")
+        return Result(FAILED, f"The volume {check.name} is still there (docker volume ls lists it).")
     if check.kind == "empty":
         left = [c.name for c in engine.containers() if c.lesson == lesson.id]
         if left:

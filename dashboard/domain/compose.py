@@ -2,11 +2,15 @@
 as the command beside its button does. Compose has no SDK, and is never re-implemented on the engine's."""
 
 import os
+import re
 import subprocess
 
 from .errors import EngineError, ToolMissing
 
 TIMEOUT = 300  # seconds: `up` may build or pull; the step waits for it
+# A terminal's control sequences (ESC [ … letter): Compose 2.26 starts every `logs` line with "erase the line"
+# (ESC [2K) even when its output is no terminal. A terminal shows nothing for them, and neither does the page.
+CONTROL_SEQUENCE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
 def run(folder, words, env=None, timeout=TIMEOUT):
@@ -23,7 +27,7 @@ def run(folder, words, env=None, timeout=TIMEOUT):
         raise ToolMissing("The docker CLI is not installed here, so Compose cannot run.") from error
     except subprocess.TimeoutExpired as error:
         raise EngineError(f"`docker compose {' '.join(words)}` did not end within {timeout} s.") from error
-    output = done.stdout + done.stderr
+    output = CONTROL_SEQUENCE.sub("", done.stdout + done.stderr)
     if done.returncode != 0 and "is not a docker command" in output:
         raise ToolMissing("Compose v2 (`docker compose`) is not installed here: scripts/up installs it as the "
                           "docker CLI's plugin.")

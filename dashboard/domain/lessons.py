@@ -276,6 +276,7 @@ CHECKS = {
     "exec": {"container": (_NAME, True), "command": (_words, True), "text": (_line, False), "env": (_env, False),
              "starting": (_line, False)},
     "volume": {"name": (_VOLUME, True)},  # the lesson's volume exists
+    "volume_gone": {"name": (_VOLUME, True)},  # no volume of that name is the lesson's
     "empty": {},  # no container of the lesson is left
     "printed": {"container": (_NAME, True), "text": (_line, True)},  # the container's output holds the text
     "gone": {"container": (_NAME, True)},
