@@ -119,7 +119,7 @@ def test_part_5_state_by_buttons(app, client, docker_client, clean_state):
     assert printed(app, "write") == "CREATE TABLE\nINSERT 0 1\n"
     assert "printed '42'" in passes(client, "write", "the row written")
 
-    assert_not_yet(client, "remove", "Container db is still there")
+    assert_not_yet(client, "remove", "The container db is still there")
     assert press(client, "remove").status_code == 200
     assert printed(app, "remove") == "db"
     assert check(client, "remove")[0] == PASSED

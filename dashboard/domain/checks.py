@@ -50,9 +50,7 @@ def _evaluate(engine, lesson, check, place, ports_host):
             return Result(FAILED, f"There is no image {tag} yet.")
         return Result(PASSED, f"The engine has {tag}: image {image.short_id}.")
     if check.kind == "gone":
-        if engine.named(check.container, lesson.id) is None:
-            return Result(PASSED, f"There is no container {check.container}: it is gone.")
-        return Result(FAILED, f"Container {check.container} is still there (docker ps -a lists it).")
+        return _gone(engine.named(check.container, lesson.id), f"container {check.container}", "docker ps -a")
     if check.kind == "running":
         running = [c for c in engine.containers() if c.lesson == lesson.id and c.running
                    and (not check.container or c.name == check.container)]
@@ -70,9 +68,7 @@ def _evaluate(engine, lesson, check, place, ports_host):
             return Result(FAILED, f"There is no volume {check.name} of this lesson.")
         return Result(PASSED, f"The volume {check.name} is there.")
     if check.kind == "volume_gone":
-        if engine.volume(check.name, lesson.id) is None:
-            return Result(PASSED, f"There is no volume {check.name}: it is gone.")
-        return Result(FAILED, f"The volume {check.name} is still there (docker volume ls lists it).")
+        return _gone(engine.volume(check.name, lesson.id), f"volume {check.name}", "docker volume ls")
     if check.kind == "empty":
         left = [c.name for c in engine.containers() if c.lesson == lesson.id]
         if left:
@@ -93,6 +89,13 @@ def _evaluate(engine, lesson, check, place, ports_host):
     if check.kind == "answers":
         return _answers(engine, lesson, check, ports_host)
     raise ValueError(f"unknown check {check.kind}")
+
+
+def _gone(found, what, lister):
+    """Passed when nothing was found: "what" (container NAME, volume NAME) is gone; else which command lists it."""
+    if found is None:
+        return Result(PASSED, f"There is no {what}: it is gone.")
+    return Result(FAILED, f"The {what} is still there ({lister} lists it).")
 
 
 def _answers(engine, lesson, check, ports_host):

@@ -134,6 +134,16 @@ def run_container(page: Page, port, engine_cleanup):
     return container_id
 
 
+def open_link(page, link, url):
+    """Click a link that opens in a new tab, once its server answers; the new tab, loaded."""
+    wait_until_answering(url)  # the container's web server takes a moment to start listening
+    with page.context.expect_page() as opened:
+        link.click()
+    tab = opened.value
+    tab.wait_for_load_state()
+    return tab
+
+
 def wait_until_answering(url, seconds=30):
     deadline = time.monotonic() + seconds
     while True:
@@ -207,11 +217,7 @@ def test_the_whole_lesson_by_clicks(open_page, fresh_build_server, engine_cleanu
     cow_url = f"http://127.0.0.1:{free_port}/"
     expect(link).to_have_attribute("href", cow_url)
     expect(link).to_have_text(cow_url)
-    wait_until_answering(cow_url)  # the container's web server takes a moment to start listening
-    with page.context.expect_page() as opened:
-        link.click()
-    cow = opened.value
-    cow.wait_for_load_state()
+    cow = open_link(page, link, cow_url)
     expect(cow.locator("pre")).to_contain_text("(oo)")
     cow.close()
     for screen in (page, viewer):

@@ -15,7 +15,7 @@ import docker
 import pytest
 from playwright.sync_api import Page, expect
 
-from .test_lesson import BUILD_TIMEOUT_MS, REFRESH_TIMEOUT_MS, build_cowserv, wait_until_answering
+from .test_lesson import BUILD_TIMEOUT_MS, REFRESH_TIMEOUT_MS, build_cowserv, open_link
 
 pytestmark = pytest.mark.e2e
 
@@ -158,11 +158,7 @@ def test_the_images_lesson_by_clicks_on_its_own_page(open_page, engine_cleanup):
     engine_cleanup.container(page.locator("#run-status [data-run-output]").inner_text().strip())
     expect_passed(page, "run")
     expect_active(page, "run")  # the last step stays the active one once the lesson is done
-    wait_until_answering(f"http://127.0.0.1:{port}/")
-    with page.context.expect_page() as opened:
-        link.click()
-    cow = opened.value
-    cow.wait_for_load_state()
+    cow = open_link(page, link, f"http://127.0.0.1:{port}/")
     expect(cow.locator("pre")).to_contain_text("(oo)")
     cow.close()
 
@@ -189,11 +185,7 @@ def test_the_realistic_dockerfile_lesson_by_clicks(open_page, website_page_as_sh
     served_link = run_on(page, "run", "Serve it", run_port, f"docker run -d --name website -p {run_port}:8000 website")
     expect_passed(page, "run")
     expect_active(page, "exec")
-    wait_until_answering(f"http://127.0.0.1:{run_port}/")
-    with page.context.expect_page() as opened:
-        served_link.click()
-    served = opened.value
-    served.wait_for_load_state()
+    served = open_link(page, served_link, f"http://127.0.0.1:{run_port}/")
     expect(served.locator("h1")).to_have_text("Hello from the image")
     served.close()
 
@@ -217,11 +209,7 @@ def test_the_realistic_dockerfile_lesson_by_clicks(open_page, website_page_as_sh
     expect_passed(page, "live")
     expect_active(page, "edit")
     live_url = live_link.get_attribute("href")
-    wait_until_answering(live_url)
-    with page.context.expect_page() as opened:
-        live_link.click()
-    live = opened.value
-    live.wait_for_load_state()
+    live = open_link(page, live_link, live_url)
     expect(live.locator("h1")).to_have_text("Hello from the image")
 
     # The edit: written in the folder on the host, served at once through the bind mount, no rebuild.
