@@ -58,14 +58,15 @@
     });
   }
 
-  // Which steps are done (checked, or run), in order. A "gone" check (no container of that name) also passes
-  // before the container was ever made: it counts only once the step before it is done, or once this page saw
-  // it fail (the container was there), so a lesson not begun does not start at its clean-up step.
+  // Which steps are done (checked, or run), in order. A check that something is not there (gone, empty,
+  // volume_gone: data-check-absence) also passes before the thing was ever made: it counts only once the step
+  // before it is done, or once this page saw it fail (the thing was there), so a lesson not begun does not start
+  // at its clean-up step.
   function doneSteps(steps) {
     var previous = true;
     return steps.map(function (section) {
       var passed = section.dataset.check === "passed" &&
-        (section.dataset.checkKind !== "gone" || previous || section.dataset.seenFailing === "true");
+        (section.dataset.checkAbsence !== "true" || previous || section.dataset.seenFailing === "true");
       previous = passed || section.dataset.done === "true";
       return previous;
     });

@@ -13,6 +13,7 @@ from pathlib import Path
 from . import commands, compose, files
 from .builds import BuildPlan
 from .engine import LESSON_LABEL, RunSpec
+from .errors import WorkshopUnwritable
 from .lessons import HEREDOC_END
 
 LIST_COLUMNS = ("CONTAINER ID", "IMAGE", "COMMAND", "STATUS", "PORTS", "NAMES")
@@ -70,18 +71,26 @@ def run_ports(action, host_port=None):
 
 
 def command(lesson, action, place, host_port=None):
-    """The shell command that does what the action's button does, quoted with shlex, true from any folder."""
-    name = action.name
+    """The shell command that does what the action's button does, quoted with shlex, true from any folder: an
+    action that needs the lesson's folder goes there first (`cd ~/docker-workshop/FOLDER && …`)."""
     if action.kind == "build":
         return build_plan(lesson, action, place).command
+    text = invocation(lesson, action, place, host_port)
+    return commands.in_folder(place.folder, text, place.home) if action.needs_folder else text
+
+
+def invocation(lesson, action, place, host_port=None):
+    """The command itself, as typed in the folder it needs (see command)."""
+    name = action.name
+    if action.kind == "build":
+        return build_plan(lesson, action, place).replay
     if action.kind == "run":
-        text = commands.run_invocation(
+        return commands.run_invocation(
             place.image(action.image), detach=action.detach, interactive=action.interactive,
             remove=action.remove, name=name or None,
             label=lesson.id if labelled_by_command(lesson, action) else None,
             ports=run_ports(action, host_port), env=action.env,
             volumes=[(mount.source, mount.target) for mount in action.volumes], command=action.command)
-        return commands.in_folder(place.folder, text, place.home) if action.needs_folder else text
     if action.kind == "exec":
         return commands.exec_command(name, action.command, action.env)
     if action.kind == "volume_create":
@@ -94,7 +103,7 @@ def command(lesson, action, place, host_port=None):
         # A compose.yaml names its base image as ${BASE_IMAGE:-python:3.12-slim}: the stand-in, when there is one,
         # is given as bash gives it, so the command pasted does what the button does.
         prefix = f"BASE_IMAGE={shlex.quote(place.base_image)} " if place.base_image else ""
-        return commands.in_folder(place.folder, prefix + commands.compose_command(action.command), place.home)
+        return prefix + commands.compose_command(action.command)
     if action.kind == "logs":
         return commands.logs_command(name, action.tail)
     if action.kind == "list":
@@ -108,11 +117,12 @@ def command(lesson, action, place, host_port=None):
 
 
 def replay(lesson, action, place, host_port=None):
-    """The line a replay script runs: the command, except that a script has no terminal to give `-it`, so an
-    interactive run is replayed without one, as its button ran it."""
+    """The line a replay script runs, in the lesson's folder (the script goes there first, or to the folder it is
+    given): the command as typed there. A script has no terminal to give `-it`, so an interactive run is replayed
+    without one, as its button ran it."""
     if action.kind == "run" and action.interactive:
-        return command(lesson, replace(action, interactive=False), place, host_port)
-    return command(lesson, action, place, host_port)
+        action = replace(action, interactive=False)
+    return invocation(lesson, action, place, host_port)
 
 
 def run_spec(lesson, action, place, host_port=None):
@@ -158,7 +168,12 @@ def perform(engine, lesson, action, place, host_port=None):
         # `docker stop` and `docker rm` each echo the name they were given.
         return Done("\n".join([name] * (2 if action.kind == "stop_and_remove" else 1)), full_id)
     if action.kind == "edit":
-        files.replace(place.folder / action.file, action.content, mode=0o644)
+        path = place.folder / action.file
+        try:
+            files.replace(path, action.content, mode=0o644)
+        except OSError as error:
+            raise WorkshopUnwritable(f"{path} cannot be written ({error.strerror or error}): the workshop folder "
+                                     "must be the dashboard user's to write.") from error
         return Done("")
     raise ValueError(f"{action.kind} is not done within a request")
 

@@ -28,10 +28,12 @@ class Result:
     reason: str
 
 
-def evaluate(engine, lesson, check, place, ports_host):
-    """The check's result now; `ports_host` is where published ports answer (127.0.0.1, or the engine's host)."""
+def evaluate(engine, lesson, check, place, ports_host, containers=None):
+    """The check's result now; `ports_host` is where published ports answer (127.0.0.1, or the engine's host).
+    `containers`: the lessons' containers as just listed (the shared snapshot's), else listed here."""
     try:
-        return _evaluate(engine, lesson, check, place, ports_host)
+        listed = [c for c in (engine.containers() if containers is None else containers) if c.lesson == lesson.id]
+        return _evaluate(engine, lesson, check, place, ports_host, listed)
     except EngineUnavailable as error:
         return Result(UNKNOWN, f"Cannot check now: {error}")
     except ContainerNotFound:
@@ -42,7 +44,7 @@ def evaluate(engine, lesson, check, place, ports_host):
         return Result(FAILED, f"The engine refused: {error}")
 
 
-def _evaluate(engine, lesson, check, place, ports_host):
+def _evaluate(engine, lesson, check, place, ports_host, listed):
     if check.kind == "image":
         tag = place.image(check.tag)
         image = engine.image(tag)
@@ -50,14 +52,15 @@ def _evaluate(engine, lesson, check, place, ports_host):
             return Result(FAILED, f"There is no image {tag} yet.")
         return Result(PASSED, f"The engine has {tag}: image {image.short_id}.")
     if check.kind == "gone":
-        return _gone(engine.named(check.container, lesson.id), f"container {check.container}", "docker ps -a")
+        found = next((c for c in listed if c.name == check.container), None)
+        return _gone(found, f"container {check.container}", "docker ps -a")
     if check.kind == "running":
-        running = [c for c in engine.containers() if c.lesson == lesson.id and c.running
-                   and (not check.container or c.name == check.container)]
+        running = [c for c in listed if c.running and (not check.container or c.name == check.container)]
         what = check.container or "of this lesson"
         if not running:
             return Result(FAILED, f"No container {what} is running.")
-        return Result(PASSED, f"Container {running[0].name} is running: {running[0].status}.")
+        # Not its status ("Up 5 seconds"): a reason that changes by itself would change the board every refresh.
+        return Result(PASSED, f"Container {running[0].name} is running.")
     if check.kind == "printed":
         output = engine.logs(check.container, 200, lesson.id)
         if check.text in output:
@@ -70,7 +73,7 @@ def _evaluate(engine, lesson, check, place, ports_host):
     if check.kind == "volume_gone":
         return _gone(engine.volume(check.name, lesson.id), f"volume {check.name}", "docker volume ls")
     if check.kind == "empty":
-        left = [c.name for c in engine.containers() if c.lesson == lesson.id]
+        left = [c.name for c in listed]
         if left:
             return Result(FAILED, f"Still there: {', '.join(sorted(left))}.")
         return Result(PASSED, "No container of this lesson is left.")
@@ -87,7 +90,7 @@ def _evaluate(engine, lesson, check, place, ports_host):
         return Result(PASSED, f"`{' '.join(check.command)}` in {check.container} exited 0"
                               + (f" and printed {check.text!r}." if check.text else "."))
     if check.kind == "answers":
-        return _answers(engine, lesson, check, ports_host)
+        return _answers(listed, check, ports_host)
     raise ValueError(f"unknown check {check.kind}")
 
 
@@ -98,11 +101,10 @@ def _gone(found, what, lister):
     return Result(FAILED, f"The {what} is still there ({lister} lists it).")
 
 
-def _answers(engine, lesson, check, ports_host):
+def _answers(listed, check, ports_host):
     """Whether a published port of the container (or of any running container of the lesson) answers with the
     text, asked over HTTP as a browser would."""
-    candidates = [c for c in engine.containers() if c.lesson == lesson.id and c.running and c.ports
-                  and (not check.container or c.name == check.container)]
+    candidates = [c for c in listed if c.running and c.ports and (not check.container or c.name == check.container)]
     if not candidates:
         what = f"Container {check.container} is" if check.container else "No container of this lesson is"
         return Result(FAILED, f"{what} not running with a published port." if check.container

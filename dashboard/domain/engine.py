@@ -486,10 +486,6 @@ class Engine:
             raise
         return name
 
-    def named(self, name, lesson):
-        """The lesson's container with this name, or None (none, or one that is not the lesson's)."""
-        return next((c for c in self.containers() if c.name == name and c.lesson == lesson), None)
-
     def exec(self, container, command, lesson, env=()):
         """Run `command` in the lesson's running container, as `docker exec` (`-e` for each of `env`): (exit code,
         output)."""
@@ -544,12 +540,10 @@ class Engine:
         """The full id of the lesson's container with this id (or name)."""
         return self._tutorial_attrs(container_id, lesson)["Id"]
 
-    def lesson_of(self, container):
-        """The lesson whose container this is, or None (gone, not a lesson's, or the engine away)."""
-        try:
-            return self._tutorial_attrs(container)["Config"]["Labels"][LESSON_LABEL]
-        except EngineError:
-            return None
+    def owner(self, container):
+        """(full id, lesson) of a lesson's container; ContainerNotFound for any other."""
+        attrs = self._tutorial_attrs(container)
+        return attrs["Id"], attrs["Config"]["Labels"][LESSON_LABEL]
 
     def state(self, container, lesson):
         """(running, published host ports) of the lesson's container with this name or id; ContainerNotFound."""

@@ -41,5 +41,9 @@ class BuildingAnother(Exception):
     """A build asked for while another lesson's image builds: one build at a time."""
 
 
+class WorkshopUnwritable(Exception):
+    """A step's file in the workshop folder cannot be written (no permission, a folder in its place)."""
+
+
 class ClassStarting(Exception):
     """A class start or stop-all asked for while a class start still runs."""

@@ -96,6 +96,12 @@ class Check:
     starting: str = ""
     name: str = ""  # volume
 
+    @property
+    def absence(self):
+        """True for a check that passes when something is not there (gone, empty, volume_gone): it passes before
+        the thing was ever made, too."""
+        return self.kind in ABSENCE
+
 
 @dataclass(frozen=True)
 class Step:
@@ -267,6 +273,7 @@ ACTIONS = {
     "compose": {"command": (_words, True)},  # Compose's subcommand and its options: ["up", "-d"]
 }
 
+ABSENCE = {"gone", "empty", "volume_gone"}  # checks that something is not there
 CHECKS = {
     "image": {"tag": (_matching(IDENTIFIER, "a tag the lesson builds"), True)},
     "running": {"container": (_NAME, False)},  # without one: any of the lesson's containers

@@ -10,7 +10,7 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from .errors import EngineError
+from .errors import EngineError, WorkshopUnwritable
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS entry (
@@ -71,16 +71,16 @@ class TranscriptStore:
 
     @contextlib.contextmanager
     def action(self, action, command, replay=None, lesson="cowserv"):
-        """Record the action in the block: `record["output"]`, `["container_id"]` and `["ok"]` as set there, or the
-        engine's refusal."""
-        record = {"output": "", "container_id": None, "ok": True}
+        """Record the action in the block: `record["output"]`, `["container_id"]`, `["ok"]` and `["lesson"]` as set
+        there, or the refusal (the engine's, or a workshop file that cannot be written)."""
+        record = {"output": "", "container_id": None, "ok": True, "lesson": lesson}
         try:
             yield record
-        except EngineError as error:
-            self.append(action, command, f"Error: {error}", ok=False, replay=replay, lesson=lesson)
+        except (EngineError, WorkshopUnwritable) as error:
+            self.append(action, command, f"Error: {error}", ok=False, replay=replay, lesson=record["lesson"])
             raise
         self.append(action, command, record["output"], ok=record["ok"], replay=replay,
-                    container_id=record["container_id"], lesson=lesson)
+                    container_id=record["container_id"], lesson=record["lesson"])
 
     def record_build(self, build):
         """A finished build, with the lines the CLI prints at its end (or the engine's error)."""

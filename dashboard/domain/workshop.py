@@ -35,15 +35,16 @@ class Workshop:
         for lesson in lessons:
             self._write(lesson, files.write_once)
 
-    def restore(self, lesson):
-        """Bring back the lesson's shipped files, over the workshop's copies; nothing else there is touched."""
-        return self._write(lesson, files.replace)
+    def restore(self, lesson, folder=None):
+        """Bring back the lesson's shipped files, over the workshop's copies (or those in `folder`, where its steps
+        run: the images lesson's DASHBOARD_BUILD_CONTEXT); nothing else there is touched."""
+        return self._write(lesson, files.replace, folder)
 
-    def _write(self, lesson, write):
-        written = []
+    def _write(self, lesson, write, folder=None):
+        written, folder = [], Path(folder) if folder is not None else self.folder(lesson)
         try:
             for name in lesson.files:
-                path = self.folder(lesson) / name
+                path = folder / name
                 write(path, (lesson.source / name).read_text(), mode=0o644)
                 written.append(path)
         except OSError as error:

@@ -21,6 +21,7 @@ from ..domain.errors import (
     PortInUse,
     ToolMissing,
     VolumeInUse,
+    WorkshopUnwritable,
 )
 from .extensions import htmx
 from .forms import InvalidInput, NoSuchThing
@@ -39,6 +40,7 @@ STATUS = {
     NameInUse: 409,
     VolumeInUse: 409,
     ToolMissing: 503,
+    WorkshopUnwritable: 503,  # the server's folder: nothing the request could change
     ContainerNotRunning: 409,
     ClassStarting: 409,
     BuildingAnother: 409,

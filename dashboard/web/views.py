@@ -4,7 +4,7 @@
 import time
 from pathlib import Path
 
-from flask import current_app, render_template, request
+from flask import current_app, g, render_template, request
 
 from ..domain import actions, checks, commands, dockerfile
 from ..domain.engine import LESSON
@@ -56,7 +56,15 @@ def step_named(lesson, value):
 
 def place_for(lesson):
     """Where the lesson's steps run: its workshop folder (the images lesson's: BUILD_CONTEXT), and the images that
-    stand in for those it names (DASHBOARD_BASE_IMAGE for python:3.12-slim; DASHBOARD_IMAGE for cowserv)."""
+    stand in for those it names (DASHBOARD_BASE_IMAGE for python:3.12-slim, DASHBOARD_POSTGRES_IMAGE for
+    postgres:16; DASHBOARD_IMAGE for cowserv). Made once per request."""
+    places = g.setdefault("places", {})
+    if lesson.id not in places:
+        places[lesson.id] = _place(lesson)
+    return places[lesson.id]
+
+
+def _place(lesson):
     config = current_app.config
     folder = Path(config["BUILD_CONTEXT"]) if lesson.id == LESSON else get_workshop().folder(lesson)
     stand_ins = {LESSON: config["IMAGE"]}
@@ -132,7 +140,15 @@ def builder_note(lesson):
 
 
 def dockerfile_view(lesson):
-    """The lesson's Dockerfile, read from the file its build uses, instruction by instruction."""
+    """The lesson's Dockerfile, read from the file its build uses, instruction by instruction; read once per
+    request (the page and the builder note both show it)."""
+    views = g.setdefault("dockerfiles", {})
+    if lesson.id not in views:
+        views[lesson.id] = _dockerfile_view(lesson)
+    return views[lesson.id]
+
+
+def _dockerfile_view(lesson):
     path = Path(build_plan(lesson).context) / "Dockerfile"
     try:
         instructions = dockerfile.instructions(path.read_text())
@@ -157,12 +173,12 @@ def refresh_checks(lesson):
     """Refresh the lesson's checks in the background when what they look at may have changed: the containers or
     images (as the engine's events tell), or every CHECKS_EVERY seconds (a file edited in an editor)."""
     try:
-        containers_version = get_snapshot().current()[0]
+        containers_version, containers, _ = get_snapshot().current()
     except EngineError:
-        containers_version = "unreachable"
+        containers_version, containers = "unreachable", None
     stamp = (containers_version, get_snapshot().images_version, int(time.monotonic() // CHECKS_EVERY))
     place, engine, host = place_for(lesson), get_engine(), ports_host()
-    get_board().refresh(lesson, stamp, lambda check: checks.evaluate(engine, lesson, check, place, host))
+    get_board().refresh(lesson, stamp, lambda check: checks.evaluate(engine, lesson, check, place, host, containers))
 
 
 def board_version(lesson):

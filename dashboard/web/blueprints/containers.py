@@ -7,7 +7,7 @@ from .. import forms
 from ..extensions import get_engine, get_snapshot, get_transcript, htmx
 from ..fragments import render_once
 from ..security import is_instructor
-from ..views import CHANGED, containers_view, current_lesson, lesson_asked, render_lesson, shown_already
+from ..views import CHANGED, containers_view, current_lesson, lesson_asked, ports_host, render_lesson, shown_already
 from .steps import command as step_command
 from .steps import do_step, host_port_field
 
@@ -60,9 +60,9 @@ def remove(container_id):
     container_id = forms.container_id(container_id)
     command = commands.remove_command(container_id)
     engine = get_engine()
-    lesson = engine.lesson_of(container_id) or current_lesson().id  # whose transcript it goes in
-    with get_transcript().action("remove", command, lesson=lesson) as record:
-        full_id = engine.tutorial_container(container_id)
+    # In the current lesson's transcript until the engine says whose container it is.
+    with get_transcript().action("remove", command, lesson=current_lesson().id) as record:
+        full_id, record["lesson"] = engine.owner(container_id)
         with get_snapshot().stopping_while(full_id):  # and re-read once it is gone
             engine.stop_and_remove(full_id)
         # What the CLI prints: `docker stop` then `docker rm` each echo the id they were given.
@@ -92,7 +92,7 @@ def cow(container_id):
     """
     container_id = forms.container_id(container_id)
     engine = get_engine()
-    host = current_app.config["COW_HOST"] or engine.ports_host("127.0.0.1")
+    host = ports_host()
     answers = [cowcheck.ask(host, port) for port in engine.published_ports(container_id)]
     return render_template("cow_answer.html", container_id=container_id, answers=answers)
 

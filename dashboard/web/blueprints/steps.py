@@ -6,7 +6,7 @@ from flask import Blueprint, render_template, request
 
 from ...domain import actions
 from ...domain.checks import FAILED, STARTING, Ran
-from ...domain.errors import EngineError
+from ...domain.errors import EngineError, WorkshopUnwritable
 from .. import forms
 from ..extensions import get_board, get_engine, get_snapshot, get_transcript, htmx
 from ..views import CHANGED, evaluate_check, lesson_named, place_for, render_lesson, step_named, steps_view
@@ -72,7 +72,7 @@ def do_step(lesson, step, host_port=None):
                                      lesson=lesson.id) as record:
             done = actions.perform(get_engine(), lesson, step.action, place, host_port)
             record.update(output=done.output, container_id=done.container_id, ok=done.ok)
-    except EngineError as error:
+    except (EngineError, WorkshopUnwritable) as error:
         board.ran(lesson.id, step.id, Ran(command, f"Error: {error}", False))
         raise
     finally:

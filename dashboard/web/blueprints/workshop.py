@@ -5,7 +5,7 @@ from flask import Blueprint, redirect, render_template, request, url_for
 from ...domain.workshop import WorkshopError
 from .. import forms
 from ..extensions import get_catalog, get_workshop, htmx
-from ..views import build_step, dockerfile_view
+from ..views import build_step, dockerfile_view, place_for
 
 bp = Blueprint("workshop", __name__, url_prefix="/workshop")
 
@@ -18,7 +18,7 @@ def restore(folder):
     if lesson is None:
         raise forms.NoSuchThing(f"No lesson has the workshop folder {folder[:40]!r}.")
     try:
-        restored = get_workshop().restore(lesson)
+        restored = get_workshop().restore(lesson, place_for(lesson).folder)
         kind, message = "ok", "Restored " + ", ".join(str(path) for path in restored) + " as shipped."
     except WorkshopError as error:
         kind, message = "error", str(error)
