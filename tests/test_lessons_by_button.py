@@ -275,3 +275,36 @@ def test_a_viewer_pressing_a_step_is_403_and_nothing_changes(app, docker_client,
     assert app.extensions["board"].last_run("running", "hello") is None
     assert app.extensions["board"].result("running", "hello") is None
     assert app.extensions["builder"].current is None
+
+
+def test_an_edit_that_cannot_be_written_is_a_503_with_the_reason_and_is_written_down(app, client):
+    """The workshop file is a folder now (or not the dashboard user's to write): the edit step says so, as its
+    output and in the transcript, and nothing else changes."""
+    lesson = app.extensions["catalog"].get("realistic")
+    page = app.extensions["workshop"].folder(lesson) / "index.html"
+    page.unlink()
+    page.mkdir()
+    try:
+        response = press(client, "realistic", "edit")
+        assert response.status_code == 503, response.text
+        assert f"{page} cannot be written" in html.unescape(response.text)
+        [entry] = app.extensions["transcript"].entries("realistic")
+        assert (entry.action, entry.ok) == ("edit", False) and entry.output.startswith("Error: ")
+    finally:
+        page.rmdir()
+        app.extensions["workshop"].restore(lesson)
+
+
+def test_a_replayed_step_runs_in_the_script_s_folder(app):
+    """The downloaded script goes to the lesson's folder (or the one it is given) first: a step that needs the
+    folder is replayed without its own `cd`, so the folder given to the script is the one used."""
+    from dashboard.domain import actions
+    from dashboard.web.views import place_for
+
+    lesson = app.extensions["catalog"].get("realistic")
+    live = lesson.step("live").action
+    with app.test_request_context():
+        place = place_for(lesson)
+        replayed = actions.replay(lesson, live, place, 18080)
+        assert replayed == 'docker run -d --name website-live -p 18080:8000 -v "$(pwd)":/site website'
+        assert actions.command(lesson, live, place, 18080).endswith(" && " + replayed)
