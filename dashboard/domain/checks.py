@@ -24,7 +24,7 @@ READ_ONLY = {"image", "running", "answers", "printed", "gone", "volume", "volume
 
 @dataclass(frozen=True)
 class Result:
-    state: str  # passed, failed, unknown
+    state: str  # passed, failed, unknown, starting
     reason: str
 
 

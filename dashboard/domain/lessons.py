@@ -73,10 +73,6 @@ class Action:
     content: str = ""  # edit
 
     @property
-    def container(self):
-        return self.name
-
-    @property
     def needs_folder(self):
         """True when the command runs in the lesson's folder: a build, Compose (its compose.yaml is there), or a
         run bind-mounting `$(pwd)`."""
