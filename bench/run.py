@@ -91,12 +91,12 @@ def free_port_run(count):
 class Bench:
     """What the benchmark started, so that `clean` can remove all of it."""
 
-    def __init__(self):
+    def __init__(self, proxy_class=CountingProxy):
         self.run_id = uuid.uuid4().hex[:8]
         self.prefix = f"bench-{self.run_id}-seat-"
         self.workdir = Path(tempfile.mkdtemp(prefix=f"bench-{self.run_id}-"))
         self.docker = docker.DockerClient(base_url=f"unix://{ENGINE_SOCKET}", timeout=120)
-        self.proxy = CountingProxy(self.workdir / "engine.sock").start()
+        self.proxy = proxy_class(self.workdir / "engine.sock").start()
         self.port = free_port()
         self.base = f"127.0.0.1:{self.port}"
         self.gunicorn = None
@@ -104,13 +104,15 @@ class Bench:
         self.token = uuid.uuid4().hex
         self.instructor = {}  # the signed-in session's cookie and CSRF header, for the requests that change things
 
-    def serve(self):
+    def serve(self, app="dashboard:create_app()", env=None):
+        """Start gunicorn on `app` (with `env` beside the benchmark's settings), and sign in as the instructor."""
         env = {**os.environ, "DOCKER_HOST": f"unix://{self.proxy.listen_path}", "DASHBOARD_BIND": self.base,
                "DASHBOARD_SEAT_PREFIX": self.prefix, "DASHBOARD_REFRESH_SECONDS": str(REFRESH_SECONDS),
-               "DASHBOARD_INSTANCE_PATH": str(self.workdir / "instance"), "DASHBOARD_INSTRUCTOR_TOKEN": self.token}
+               "DASHBOARD_INSTANCE_PATH": str(self.workdir / "instance"), "DASHBOARD_INSTRUCTOR_TOKEN": self.token,
+               **(env or {})}
         log = open(self.workdir / "gunicorn.log", "wb")
         self.gunicorn = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", "python:dashboard.gunicorn_conf", "dashboard:create_app()"],
+            [sys.executable, "-m", "gunicorn", "-c", "python:dashboard.gunicorn_conf", app],
             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )
         deadline = time.monotonic() + 30
@@ -313,12 +315,28 @@ def ensure_wrk():
                        env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
 
 
+def table_row(what, ours, reference, ratio, target="", met=True):
+    """A row of the result table; `met` is shown only for a row with a target."""
+    verdict = ("yes" if met else "**no**") if target else ""
+    return f"| {what} | {ours} | {reference} | {ratio} | {target} | {verdict} |"
+
+
+def report(rows, load_before):
+    """The machine, the engine and the load, then the result table, on stdout."""
+    cpu = re.search(r"model name\s*:\s*(.*)", Path("/proc/cpuinfo").read_text())
+    print(f"{date.today()}, {os.cpu_count()} cores ({cpu[1] if cpu else platform.machine()}), "
+          f"Docker {docker.from_env().version()['Version']}, Python {platform.python_version()}, one gevent worker; "
+          f"load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after.\n")
+    print("| Measure | Dashboard | Reference | Ratio | Target | Met |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    print("\n".join(rows))
+
+
 def measure(bench, args):
     rows = []
 
     def row(number, what, ours, reference, ratio, target="", met=True):
-        verdict = ("yes" if met else "**no**") if target else ""
-        rows.append((number, f"| {number}. {what} | {ours} | {reference} | {ratio} | {target} | {verdict} |"))
+        rows.append((number, table_row(f"{number}. {what}", ours, reference, ratio, target, met)))
         print(rows[-1][1], file=sys.stderr, flush=True)
 
     ms = "{:.1f} ms".format
@@ -384,13 +402,7 @@ def main():
         rows = measure(bench, args)
     finally:
         bench.clean()
-    cpu = re.search(r"model name\s*:\s*(.*)", Path("/proc/cpuinfo").read_text())
-    print(f"{date.today()}, {os.cpu_count()} cores ({cpu[1] if cpu else platform.machine()}), "
-          f"Docker {docker.from_env().version()['Version']}, Python {platform.python_version()}, one gevent worker; "
-          f"load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after.\n")
-    print("| Measure | Dashboard | Reference | Ratio | Target | Met |")
-    print("| --- | --- | --- | --- | --- | --- |")
-    print("\n".join(rows))
+    report(rows, load_before)
 
 
 if __name__ == "__main__":

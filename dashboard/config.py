@@ -44,6 +44,16 @@ SETTINGS = {
     "FIRST_SEAT_PORT": Setting(8001, int, 1, 65535),
     "SEAT_PREFIX": Setting("seat-"),  # seats are named PREFIX + port; stop-all removes the lesson's containers so named
     "CLASS_WORKERS": Setting(6, int, 1, 64),  # engine calls at once when the class starts or stops
+    # A room of students on seats of their own (domain/seats.py): how long a class lasts, each seat's limits (the
+    # room form's defaults), where students reach the dashboard (default: the address the instructor's page used).
+    "CLASS_MINUTES": Setting(180, int, 1, 24 * 60),
+    "SEAT_MEMORY": Setting("256m"),
+    "SEAT_CPUS": Setting(0.5, float, 0.01, 64),
+    "SEAT_PIDS": Setting(100, int, 10, 100_000),
+    "ROOM_URL": Setting(None),
+    "BIND": Setting("127.0.0.1:5000"),  # gunicorn's plain-HTTP address (the room's)
+    "HTTPS_BIND": Setting(None),  # an HTTPS address for the instructor off this machine (gunicorn_conf.py)
+    "INSTRUCTOR_FROM": Setting(None),  # addresses counted as this machine's for the instructor (compose: gateway)
     "INSTRUCTOR_TOKEN": Setting(None),  # default: generated on first start, kept in the instance folder, printed
     "SECRET_KEY": Setting(None),  # default: generated on first start, kept in the instance folder
     "SESSION_MINUTES": Setting(480, float, 0.01, 60 * 24 * 31),

@@ -20,6 +20,7 @@ workers = 1  # checked in on_starting: DASHBOARD_WORKERS (or -w) above 1 is refu
 worker_connections = 1000
 timeout = 120
 accesslog = os.environ.get("DASHBOARD_ACCESS_LOG", "-")
+logger_class = "dashboard.redacted_log.RedactedLogger"  # seat links and join codes left out of the access log
 
 
 def on_starting(server):
@@ -34,13 +35,27 @@ def on_starting(server):
         open_workshop(settings, catalog)  # a folder it cannot make: said here, not as a worker's traceback
     except ConfigError as error:
         sys.exit(f"Refusing to start: {error}")
-    public = [address for address in server.cfg.bind if not is_loopback(address)]
+    https_bind = os.environ.get("DASHBOARD_HTTPS_BIND")
+    public = [address for address in [*server.cfg.bind, *([https_bind] if https_bind else [])]
+              if not is_loopback(address)]
     if public and settings["INSTRUCTOR_TOKEN"] is None:
         sys.exit(
             f"Refusing to listen on {', '.join(public)} without DASHBOARD_INSTRUCTOR_TOKEN: whoever can press Run "
             "holds the Docker socket, which is root on this host. Set DASHBOARD_INSTRUCTOR_TOKEN to a long random "
             "secret, or bind 127.0.0.1."
         )
+
+
+def post_worker_init(worker):
+    """With DASHBOARD_HTTPS_BIND, serve the app over HTTPS there too, from this worker: the instructor's way in
+    from another machine (self-signed certificate made at first start, in the instance folder)."""
+    https_bind = os.environ.get("DASHBOARD_HTTPS_BIND")
+    if https_bind:
+        from dashboard.web import tls
+
+        tls.serve(worker.wsgi, https_bind)
+        worker.log.info("Instructor's HTTPS on https://%s/ (certificate: %s)", https_bind,
+                        os.path.join(worker.wsgi.instance_path, tls.CERTIFICATE))
 
 
 def worker_exit(server, worker):

@@ -60,9 +60,10 @@ def images_lesson_is_current():
     """Every test starts on the default current lesson (the images lesson): a test that picks another one, and
     fails before it picks the images lesson back, does not move the tests after it."""
     yield
-    path = os.path.join(os.environ["DASHBOARD_INSTANCE_PATH"], "current-lesson")
-    if os.path.exists(path):
-        os.unlink(path)
+    for name in ("current-lesson", "room.json"):  # and no room of students left open for the next test
+        path = os.path.join(os.environ["DASHBOARD_INSTANCE_PATH"], name)
+        if os.path.exists(path):
+            os.unlink(path)
 
 
 @pytest.fixture

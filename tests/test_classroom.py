@@ -115,7 +115,7 @@ def test_stop_all_removes_the_class_and_leaves_other_containers_alone(app, clien
     assert response.status_code == 200, response.text
     assert "Stopped and removed 2 seats." in response.text
     assert page_hooks(response.text)[0] == [
-        f"docker ps -aq --filter label=classroom.lesson=cowserv --filter 'name=^{prefix}' | xargs -r docker rm -f"
+        f"docker ps -aq --filter label=classroom.lesson=cowserv --filter 'name=^{prefix}[0-9]+$' | xargs -r docker rm -f"
     ]
     assert "containers-changed" in response.headers["HX-Trigger"]
     assert seats_on_engine(docker_client, prefix) == {}

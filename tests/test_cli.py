@@ -163,7 +163,7 @@ def test_class_command_splits_the_seq_where_a_port_is_skipped():
 def test_class_remove_command_lists_the_seats_and_removes_them_only_when_there_are_some():
     command = commands.class_remove_command("seat-")
 
-    assert command == ("docker ps -aq --filter label=classroom.lesson=cowserv --filter 'name=^seat-' "
+    assert command == ("docker ps -aq --filter label=classroom.lesson=cowserv --filter 'name=^seat-[0-9]+$' "
                        "| xargs -r docker rm -f")
     assert "$(" not in command  # `docker rm -f $()` of no seats fails, and stops a script under `set -e`
 

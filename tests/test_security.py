@@ -25,7 +25,8 @@ def secured_app(tmp_path, engine_switch, docker_client, unique_name, monkeypatch
     app.checks_asked = []
     evaluate = steps_blueprint.evaluate_check
     monkeypatch.setattr(steps_blueprint, "evaluate_check",
-                        lambda lesson, check: app.checks_asked.append((lesson.id, check)) or evaluate(lesson, check))
+                        lambda lesson, check, *seat: app.checks_asked.append((lesson.id, check))
+                        or evaluate(lesson, check, *seat))
     yield app
     for container in docker_client.containers.list(all=True, filters={"name": f"^{prefix}"}):
         container.remove(force=True)
@@ -163,13 +164,18 @@ def test_a_get_never_changes_state(secured_app, engine_switch, seat):
     rules = {rule.rule for rule in secured_app.url_map.iter_rules() if rule.methods & {"POST", "DELETE"}}
     assert rules == {"/signin", "/signout", "/images/build", "/containers", "/containers/<container_id>",
                      "/transcript/clear", "/classroom", "/workshop/<folder>/restore", "/lessons/current",
-                     "/lessons/<lesson_id>/steps/<step_id>", "/lessons/<lesson_id>/steps/<step_id>/check"}
+                     "/lessons/<lesson_id>/steps/<step_id>", "/lessons/<lesson_id>/steps/<step_id>/check",
+                     "/room", "/room/close", "/room/joining", "/room/names", "/room/seats/<name>/revoke", "/room/seats/<name>/reset",
+                     "/seat/name", "/seat/lessons/<lesson_id>/steps/<step_id>",
+                     "/seat/lessons/<lesson_id>/steps/<step_id>/check"}
     lessons = secured_app.extensions["catalog"].lessons
-    changing = {rule.replace("<container_id>", seat) for rule in rules if "<" not in rule.replace("<container_id>", "")}
+    changing = {rule.replace("<container_id>", seat).replace("<name>", "seat-8001") for rule in rules
+                if "<" not in rule.replace("<container_id>", "").replace("<name>", "")}
     changing |= {f"/workshop/{lesson.folder}/restore" for lesson in lessons if lesson.folder}
     for lesson in lessons:
         for step in lesson.steps:
-            changing |= {f"/lessons/{lesson.id}/steps/{step.id}", f"/lessons/{lesson.id}/steps/{step.id}/check"}
+            changing |= {f"/lessons/{lesson.id}/steps/{step.id}", f"/lessons/{lesson.id}/steps/{step.id}/check",
+                         f"/seat/lessons/{lesson.id}/steps/{step.id}", f"/seat/lessons/{lesson.id}/steps/{step.id}/check"}
     # And what reads a lesson's state: the board every open page polls, which refreshes the checks.
     reading = {f"/lessons/{lesson.id}/board" for lesson in lessons} | {f"/lessons/{lesson.id}" for lesson in lessons}
     before = state(secured_app, engine_switch)

@@ -7,13 +7,14 @@ done within the request and gives back what the terminal would have printed.
 
 import os
 import shlex
+import threading
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from . import commands, compose, files
-from .builds import BuildPlan
-from .engine import LESSON_LABEL, RunSpec
-from .errors import WorkshopUnwritable
+from .builds import Build, BuildPlan
+from .engine import LESSON_LABEL, SEAT_LABEL, RunSpec
+from .errors import EngineError, WorkshopUnwritable
 from .lessons import HEREDOC_END
 
 LIST_COLUMNS = ("CONTAINER ID", "IMAGE", "COMMAND", "STATUS", "PORTS", "NAMES")
@@ -28,9 +29,21 @@ class Place:
     home: Path
     stand_ins: dict = field(default_factory=dict)  # image a lesson names -> the image used and shown here
     base_image: str | None = None  # given to builds as --build-arg BASE_IMAGE
+    seat: str | None = None  # a student's seat doing the lesson (seats.py): its steps touch only its own things
+    limits: object = None  # the seat's seats.Limits, given to every run
 
     def image(self, name):
         return self.stand_ins.get(name, name)
+
+    @property
+    def labels(self):
+        """The labels everything made here carries beside the lesson's: the seat's."""
+        return ((SEAT_LABEL, self.seat),) if self.seat else ()
+
+    @property
+    def seat_label(self):
+        """The classroom.seat label of what is made here, as engine.Container.seat has it ("" for none)."""
+        return self.seat or ""
 
 
 @dataclass(frozen=True)
@@ -56,9 +69,11 @@ def build_plan(lesson, action, place):
         context=context,
         tag=tag,
         build_args={"BASE_IMAGE": place.base_image} if place.base_image else {},
-        command=commands.build_command(context, tag, place.base_image, home=place.home),
-        replay=commands.build_invocation(tag, place.base_image),  # the replay script runs in the lesson's folder
+        command=commands.build_command(context, tag, place.base_image, home=place.home, labels=place.labels),
+        # the replay script runs in the lesson's folder
+        replay=commands.build_invocation(tag, place.base_image, place.labels),
         lesson=lesson.id,
+        labels=dict(place.labels),
     )
 
 
@@ -90,13 +105,14 @@ def invocation(lesson, action, place, host_port=None):
             remove=action.remove, name=name or None,
             label=lesson.id if labelled_by_command(lesson, action) else None,
             ports=run_ports(action, host_port), env=action.env,
-            volumes=[(mount.source, mount.target) for mount in action.volumes], command=action.command)
+            volumes=[(mount.source, mount.target) for mount in action.volumes], command=action.command,
+            labels=place.labels, limits=place.limits.flags if place.limits else ())
     if action.kind == "exec":
         return commands.exec_command(name, action.command, action.env)
     if action.kind == "volume_create":
-        return commands.volume_create_command(name, lesson.id)
+        return commands.volume_create_command(name, lesson.id, place.labels)
     if action.kind == "volume_list":
-        return commands.volume_list_command(lesson.id)
+        return commands.volume_list_command(lesson.id, place.labels)
     if action.kind == "volume_remove":
         return commands.volume_remove_command(name)
     if action.kind == "compose":
@@ -107,7 +123,7 @@ def invocation(lesson, action, place, host_port=None):
     if action.kind == "logs":
         return commands.logs_command(name, action.tail)
     if action.kind == "list":
-        return commands.lesson_list_command(lesson.id, action.all)
+        return commands.lesson_list_command(lesson.id, action.all, place.labels)
     if action.kind in ("remove", "force_remove", "stop_and_remove"):
         return commands.rm_command(name, force=action.kind == "force_remove",
                                    stop_first=action.kind == "stop_and_remove")
@@ -132,11 +148,14 @@ def run_spec(lesson, action, place, host_port=None):
                     for mount in action.volumes)
     return RunSpec(place.image(action.image), name=action.name or None, detach=action.detach,
                    remove=action.remove, ports=run_ports(action, host_port), env=action.env, volumes=volumes,
-                   command=action.command, labels=labels)
+                   command=action.command, labels=labels + place.labels,
+                   limits=place.limits.host_config if place.limits else None)
 
 
-def perform(engine, lesson, action, place, host_port=None):
-    """Do the action (all but a build) through the engine, or on the workshop folder for an edit."""
+def perform(engine, lesson, action, place, host_port=None, listed=None):
+    """Do the action (all but a build) through the engine, or on the workshop folder for an edit. `listed`: gives
+    the lessons' containers as listed after the press (a seat's `docker ps` reads the shared list), else the
+    engine is asked."""
     name = action.name
     if action.kind == "run":
         result = engine.start(run_spec(lesson, action, place, host_port))
@@ -144,27 +163,28 @@ def perform(engine, lesson, action, place, host_port=None):
             return Done(result.container_id, result.container_id)  # `docker run -d` prints the new id
         return Done(result.output, result.container_id, ok=result.exit_code == 0)
     if action.kind == "exec":
-        exit_code, output = engine.exec(name, action.command, lesson.id, action.env)
+        exit_code, output = engine.exec(name, action.command, lesson.id, action.env, seat=place.seat)
         return Done(output, ok=exit_code == 0)
     if action.kind == "volume_create":
-        return Done(engine.create_volume(name, lesson.id) + "\n")  # the CLI prints the volume's name
+        return Done(engine.create_volume(name, lesson.id, place.labels) + "\n")  # the CLI prints the volume's name
     if action.kind == "volume_list":
-        names = engine.volumes(lesson.id)
+        names = engine.volumes(lesson.id, place.labels)
         return Done("DRIVER    VOLUME NAME\n" + "".join(f"local     {volume}\n" for volume in names))
     if action.kind == "volume_remove":
-        return Done(engine.remove_volume(name, lesson.id) + "\n")
+        return Done(engine.remove_volume(name, lesson.id, seat=place.seat) + "\n")
     if action.kind == "compose":
         exit_code, output = compose.run(place.folder, action.command,
                                         {"BASE_IMAGE": place.base_image} if place.base_image else {})
         return Done(output, ok=exit_code == 0)
     if action.kind == "logs":
-        return Done(engine.logs(name, action.tail, lesson.id))
+        return Done(engine.logs(name, action.tail, lesson.id, seat=place.seat))
     if action.kind == "list":
-        shown = [c for c in engine.containers() if c.lesson == lesson.id and (action.all or c.running)]
+        shown = [c for c in (listed or engine.containers)() if c.lesson == lesson.id and (action.all or c.running)
+                 and (place.seat is None or c.seat == place.seat)]
         return Done(list_table(shown))
     if action.kind in ("remove", "force_remove", "stop_and_remove"):
         full_id = engine.remove(name, lesson.id, force=action.kind == "force_remove",
-                                stop_first=action.kind == "stop_and_remove")
+                                stop_first=action.kind == "stop_and_remove", seat=place.seat)
         # `docker stop` and `docker rm` each echo the name they were given.
         return Done("\n".join([name] * (2 if action.kind == "stop_and_remove" else 1)), full_id)
     if action.kind == "edit":
@@ -175,7 +195,27 @@ def perform(engine, lesson, action, place, host_port=None):
             raise WorkshopUnwritable(f"{path} cannot be written ({error.strerror or error}): the workshop folder "
                                      "must be the dashboard user's to write.") from error
         return Done("")
+    if action.kind == "build" and place.seat:
+        return _build_now(engine, build_plan(lesson, action, place))
     raise ValueError(f"{action.kind} is not done within a request")
+
+
+SEAT_BUILDS = threading.BoundedSemaphore(1)  # seats' builds, one at a time: two cores build a class's images in turn
+
+
+def _build_now(engine, plan):
+    """A seat's build, done within its request (the lesson's layers come from the cache the instructor's build
+    left, so it takes seconds), one seat's at a time; the log is its output."""
+    build = Build(plan=plan)
+    with SEAT_BUILDS:
+        try:
+            for chunk in engine.build(plan.context, plan.tag, plan.build_args, plan.labels):
+                build.record(chunk)
+        except EngineError as error:
+            build.finish(error=str(error))
+        else:
+            build.finish()
+    return Done("\n".join(line.text for line in build.lines) + "\n", build.image_id, ok=build.state == "succeeded")
 
 
 def list_table(containers):

@@ -30,9 +30,11 @@ class Result:
 
 def evaluate(engine, lesson, check, place, ports_host, containers=None):
     """The check's result now; `ports_host` is where published ports answer (127.0.0.1, or the engine's host).
-    `containers`: the lessons' containers as just listed (the shared snapshot's), else listed here."""
+    `containers`: the lessons' containers as just listed (the shared snapshot's), else listed here. A seat's
+    place (place.seat) looks at that seat's things only; the instructor's at the lesson's that no seat made."""
     try:
-        listed = [c for c in (engine.containers() if containers is None else containers) if c.lesson == lesson.id]
+        listed = [c for c in (engine.containers() if containers is None else containers)
+                  if c.lesson == lesson.id and c.seat == place.seat_label]
         return _evaluate(engine, lesson, check, place, ports_host, listed)
     except EngineUnavailable as error:
         return Result(UNKNOWN, f"Cannot check now: {error}")
@@ -62,23 +64,24 @@ def _evaluate(engine, lesson, check, place, ports_host, listed):
         # Not its status ("Up 5 seconds"): a reason that changes by itself would change the board every refresh.
         return Result(PASSED, f"Container {running[0].name} is running.")
     if check.kind == "printed":
-        output = engine.logs(check.container, 200, lesson.id)
+        output = engine.logs(check.container, 200, lesson.id, seat=place.seat)
         if check.text in output:
             return Result(PASSED, f"Container {check.container} printed {check.text!r}.")
         return Result(FAILED, f"Container {check.container} has not printed {check.text!r}.")
     if check.kind == "volume":
-        if engine.volume(check.name, lesson.id) is None:
+        if engine.volume(check.name, lesson.id, seat=place.seat) is None:
             return Result(FAILED, f"There is no volume {check.name} of this lesson.")
         return Result(PASSED, f"The volume {check.name} is there.")
     if check.kind == "volume_gone":
-        return _gone(engine.volume(check.name, lesson.id), f"volume {check.name}", "docker volume ls")
+        return _gone(engine.volume(check.name, lesson.id, seat=place.seat), f"volume {check.name}",
+                     "docker volume ls")
     if check.kind == "empty":
         left = [c.name for c in listed]
         if left:
             return Result(FAILED, f"Still there: {', '.join(sorted(left))}.")
         return Result(PASSED, "No container of this lesson is left.")
     if check.kind == "exec":
-        exit_code, output = engine.exec(check.container, check.command, lesson.id, check.env)
+        exit_code, output = engine.exec(check.container, check.command, lesson.id, check.env, seat=place.seat)
         if exit_code != 0 and check.starting and check.starting in output:
             return Result(STARTING, f"`{' '.join(check.command)}` in {check.container}: still starting "
                                     f"({output.strip()[:120]}).")
@@ -136,76 +139,166 @@ class Ran:
     host_port: int | None = None  # a run publishing one port: the host port it used
 
 
-class Board:
-    """Every step's latest check result and latest run, by (lesson id, step id), shared by every viewer, with a
-    version that changes with any of them; and the refresh of a lesson's checks in the background, at most one
-    at a time, when what they look at may have changed."""
+class Throttle:
+    """At most `rate` calls a second, across every thread that waits on it: background checks share it."""
 
-    def __init__(self, min_interval=1.0):
+    def __init__(self, rate):
+        self._lock = threading.Lock()
+        self._gap = 1.0 / rate
+        self._next = 0.0
+
+    def wait(self):
+        with self._lock:
+            now = time.monotonic()
+            at = max(now, self._next)
+            self._next = at + self._gap
+        if at > now:
+            time.sleep(at - now)
+
+
+# Checks answered from the shared container list alone; the others ask the engine or a port (see Board.refresh).
+FROM_THE_LIST = {"running", "gone", "empty"}
+
+
+def scope_of(lesson_id, seat=None):
+    """The board's key for a lesson as the instructor does it, or as a seat does it (seats.py)."""
+    return f"{lesson_id}@{seat}" if seat else lesson_id
+
+
+class Board:
+    """Every step's latest check result and latest run, by (scope, step id), shared by every viewer, with a
+    version that changes with any of them; and the refresh of checks in the background, one refresh at a time,
+    when what they look at may have changed. A scope is a lesson as the instructor does it, or as one seat does
+    it (scope_of)."""
+
+    def __init__(self, min_interval=1.0, checks_per_second=10):
         self._lock = threading.Lock()
         self._results = {}
+        self._asked = {}  # (scope, step id) -> when the result there was asked: an older answer never replaces it
+        self._achieved = {}  # (scope, step id) -> the passing result since its latest run (progress.cell)
         self._ran = {}
+        self._ran_at = {}  # (scope, step id) -> when it last ran
         self._version = 0
-        self._stamps = {}  # lesson id -> the stamp its checks were last refreshed for
-        self._refreshed = {}  # lesson id -> when
+        self._versions = {}  # scope -> its own version: a page of one scope is not redrawn for another's change
+        self._stamps = {}  # scope -> the stamp its checks were last refreshed for
+        self._refreshed = {}  # scope -> when
         self._refreshing = threading.Lock()
         self._min_interval = min_interval
+        self.throttle = Throttle(checks_per_second)
         self.evaluations = 0  # checks evaluated, for the tests
+        self.background_evaluations = 0  # of them, those the refresh asked the engine or a port (throttled)
 
-    def _changed(self):
+    def _changed(self, scope=None):
+        """Something changed: in `scope`, or (None) in every scope."""
         self._version += 1
+        for key in ([scope] if scope is not None else list(self._versions)):
+            self._versions[key] = self._version
 
-    def put(self, lesson_id, step_id, result):
+    def put(self, scope, step_id, result, asked_at=None):
+        """Note a check's result, asked at `asked_at` (time.monotonic(); default now): an answer asked before the
+        one already there (a background refresh that read the containers before a press) is dropped."""
+        key, asked_at = (scope, step_id), time.monotonic() if asked_at is None else asked_at
         with self._lock:
             self.evaluations += 1
-            if self._results.get((lesson_id, step_id)) != result:
-                self._results[(lesson_id, step_id)] = result
-                self._changed()
+            if asked_at < self._asked.get(key, float("-inf")):
+                return
+            self._asked[key] = asked_at
+            if result.state == PASSED and asked_at >= self._ran_at.get(key, float("inf")) \
+                    and key not in self._achieved:
+                self._achieved[key] = result
+                self._changed(scope)
+            if self._results.get(key) != result:
+                self._results[key] = result
+                self._changed(scope)
 
-    def ran(self, lesson_id, step_id, ran):
+    def ran(self, scope, step_id, ran):
         with self._lock:
-            self._ran[(lesson_id, step_id)] = ran
-            self._changed()
+            self._ran[(scope, step_id)] = ran
+            self._ran_at[(scope, step_id)] = time.monotonic()
+            self._achieved.pop((scope, step_id), None)
+            self._changed(scope)
 
-    def result(self, lesson_id, step_id):
-        return self._results.get((lesson_id, step_id))
+    def achieved(self, scope, step_id):
+        """The step's check's first passing result since the step was last pressed, or None: a seat that did a
+        step stays done when a later step undoes its effect (the lesson removes what it ran)."""
+        return self._achieved.get((scope, step_id))
 
-    def last_run(self, lesson_id, step_id):
-        return self._ran.get((lesson_id, step_id))
+    def version_of(self, scope):
+        """Changes when anything of `scope` changes (or everything, as a transcript cleared)."""
+        return self._versions.setdefault(scope, self._version)
 
-    def forget_runs(self, lesson_id=None):
-        """Forget the steps' latest runs (of one lesson, or all): the transcript was cleared."""
+    def result(self, scope, step_id):
+        return self._results.get((scope, step_id))
+
+    def last_run(self, scope, step_id):
+        return self._ran.get((scope, step_id))
+
+    def forget_runs(self, scope=None):
+        """Forget the steps' latest runs (of one scope, or all): the transcript was cleared."""
         with self._lock:
-            self._ran = {key: ran for key, ran in self._ran.items() if lesson_id not in (None, key[0])}
+            self._ran = {key: ran for key, ran in self._ran.items() if scope not in (None, key[0])}
+            self._ran_at = {key: at for key, at in self._ran_at.items() if key in self._ran}
+            self._changed(scope)
+
+    def forget_seat(self, seat):
+        """Forget everything a seat did and every result of its checks, in every lesson: it was reset."""
+        with self._lock:
+            mine = f"@{seat}"
+            for table in (self._ran, self._ran_at, self._results, self._achieved, self._asked):
+                for key in [key for key in table if key[0].endswith(mine)]:
+                    del table[key]
+            self._stamps = {scope: stamp for scope, stamp in self._stamps.items() if not scope.endswith(mine)}
             self._changed()
 
     @property
     def version(self):
         return self._version
 
-    def refresh(self, lesson, stamp, evaluate_one):
-        """Re-evaluate the lesson's read-only checks (READ_ONLY) in a thread of its own when `stamp` (what they look
-        at: the containers' and images' versions, and the time in steps of a few seconds) differs from the last
-        refresh's, at most every `min_interval` seconds and one refresh at a time, however many viewers poll."""
+    def refresh(self, lesson, stamp, evaluate_one, scope=None):
+        """Refresh one scope's checks (see refresh_many)."""
+        return self.refresh_many([(scope or lesson.id, lesson, stamp, evaluate_one)])
+
+    def refresh_many(self, wanted, asked_at=None):
+        """Re-evaluate the read-only checks (READ_ONLY) of each (scope, lesson, stamp, evaluate_one) in `wanted`
+        whose `stamp` (what they look at: the scope's containers and the images' version, and the time in steps
+        of a few seconds) differs from its last refresh's, at most every `min_interval` seconds a scope, in one
+        thread, one refresh at a time however many viewers poll. A check beyond the shared list (FROM_THE_LIST)
+        waits for the throttle: at most `checks_per_second` of them in all. `asked_at`: when the containers the
+        checks read were listed (see put)."""
         now = time.monotonic()
+        asked_at = now if asked_at is None else asked_at
         with self._lock:
-            if self._stamps.get(lesson.id) == stamp or now - self._refreshed.get(lesson.id, 0) < self._min_interval:
+            stale = [(scope, lesson, stamp, evaluate_one) for scope, lesson, stamp, evaluate_one in wanted
+                     if self._stamps.get(scope) != stamp and now - self._refreshed.get(scope, 0) >= self._min_interval]
+            if not stale or not self._refreshing.acquire(blocking=False):
                 return False
-            if not self._refreshing.acquire(blocking=False):
-                return False
-            self._stamps[lesson.id], self._refreshed[lesson.id] = stamp, now
+            for scope, _, stamp, _ in stale:
+                self._stamps[scope], self._refreshed[scope] = stamp, now
 
         def run():
             try:
-                for step in lesson.steps:
-                    if step.check is not None and step.check.kind in READ_ONLY:
-                        self.put(lesson.id, step.id, evaluate_one(step.check))
-            except Exception:  # a refresh that dies must not keep the others from running
-                log.exception("checks refresh failed")
-                with self._lock:
-                    self._stamps.pop(lesson.id, None)
+                for scope, lesson, _, evaluate_one in stale:
+                    self._refresh_scope(scope, lesson, evaluate_one, asked_at)
             finally:
                 self._refreshing.release()
 
-        threading.Thread(target=run, name=f"checks-{lesson.id}", daemon=True).start()
+        threading.Thread(target=run, name="checks", daemon=True).start()
         return True
+
+    def _refresh_scope(self, scope, lesson, evaluate_one, asked_at):
+        try:
+            for step in lesson.steps:
+                if step.check is not None and step.check.kind in READ_ONLY:
+                    if step.check.kind in FROM_THE_LIST:
+                        self.put(scope, step.id, evaluate_one(step.check), asked_at)
+                        continue
+                    self.throttle.wait()
+                    with self._lock:
+                        self.background_evaluations += 1
+                    # It asks the engine now: as fresh as a press's check, unless the container list it reads is
+                    # older than that check.
+                    self.put(scope, step.id, evaluate_one(step.check), asked_at)
+        except Exception:  # a refresh that dies must not keep the others from running
+            log.exception("checks refresh failed")
+            with self._lock:
+                self._stamps.pop(scope, None)

@@ -8,24 +8,31 @@ from .engine import CONTAINER_PORT, LESSON, LESSON_LABEL
 FOLDER_MOUNT = '"$(pwd)"'  # a bind mount of the folder the command runs in, as the tutorials write it
 
 
-def build_invocation(tag, base_image=None):
-    """`docker build --force-rm -t TAG .` (with the base image argument when one is configured), in the build context.
+def build_invocation(tag, base_image=None, labels=()):
+    """`docker build --force-rm -t TAG .` (with the base image argument when one is configured, and `--label K=V`
+    for each of `labels`), in the build context.
 
     --force-rm as the dashboard builds: a failed step's container is removed, not left in the lesson's list.
     """
     words = ["docker", "build", "--force-rm"]
     if base_image:
         words += ["--build-arg", f"BASE_IMAGE={base_image}"]
+    words += label_words(labels)
     return shlex.join([*words, "-t", tag, "."])
 
 
-def build_command(context, tag, base_image=None, home=None):
+def label_words(labels):
+    """`--label K=V` for each (K, V)."""
+    return [word for key, value in labels for word in ("--label", f"{key}={value}")]
+
+
+def build_command(context, tag, base_image=None, home=None, labels=()):
     """The build as the page shows it: true from any folder, since it goes to the build context first.
 
     A context under `home` (the dashboard user's HOME) is written from `~`, left unquoted so bash expands it:
     `cd ~/docker-workshop/images && docker build …`, true when that user pastes it.
     """
-    return f"cd {folder_word(context, home)} && {build_invocation(tag, base_image)}"
+    return f"cd {folder_word(context, home)} && {build_invocation(tag, base_image, labels)}"
 
 
 def folder_word(folder, home=None):
@@ -80,7 +87,9 @@ def class_remove_command(name_prefix, lesson=LESSON):
     Piped through `xargs -r`, so that with no seats it does nothing and succeeds: `docker rm -f $(…)` of an
     empty list fails, which stops a script under `set -e`.
     """
-    listing = ["docker", "ps", "-aq", "--filter", f"label={lesson_filter(lesson)}", "--filter", f"name=^{name_prefix}"]
+    # Exactly PREFIX + a port: a room seat's own containers (seat-8001-web) are left alone.
+    listing = ["docker", "ps", "-aq", "--filter", f"label={lesson_filter(lesson)}", "--filter",
+               f"name=^{name_prefix}[0-9]+$"]
     return f"{shlex.join(listing)} | xargs -r docker rm -f"
 
 
@@ -95,15 +104,17 @@ def in_folder(folder, command, home=None):
 
 
 def run_invocation(image, *, detach=False, interactive=False, remove=False, name=None, label=None, ports=(),
-                   env=(), volumes=(), command=()):
+                   env=(), volumes=(), command=(), labels=(), limits=()):
     """`docker run …` with the options in the order the tutorials write them; every word quoted with shlex, except
-    a bind mount of the current folder, written `"$(pwd)":/path` for bash to expand."""
+    a bind mount of the current folder, written `"$(pwd)":/path` for bash to expand. `labels`: more `--label`s
+    (a seat's); `limits`: the words of a seat's limits (`--memory 256m …`)."""
     words = ["docker", "run"]
     words += ["-d"] if detach else []
     words += ["-it"] if interactive else []
     words += ["--rm"] if remove else []
     words += ["--name", name] if name else []
     words += ["--label", lesson_filter(label)] if label else []
+    words += label_words(labels) + list(limits)
     head = shlex.join(words)
     for host, container in ports:
         head += f" -p {int(host)}:{int(container)}"
@@ -121,14 +132,20 @@ def exec_command(container, command, env=()):
                        container, *command])
 
 
-def volume_create_command(name, lesson):
-    """`docker volume create --label classroom.lesson=ID NAME`: the label makes it the lesson's."""
-    return shlex.join(["docker", "volume", "create", "--label", lesson_filter(lesson), name])
+def volume_create_command(name, lesson, labels=()):
+    """`docker volume create --label classroom.lesson=ID NAME`: the label makes it the lesson's (and a seat's
+    label, the seat's)."""
+    return shlex.join(["docker", "volume", "create", "--label", lesson_filter(lesson), *label_words(labels), name])
 
 
-def volume_list_command(lesson):
-    """`docker volume ls` of the lesson's volumes."""
-    return shlex.join(["docker", "volume", "ls", "--filter", f"label={lesson_filter(lesson)}"])
+def label_filters(labels):
+    """`--filter label=K=V` for each (K, V)."""
+    return [word for key, value in labels for word in ("--filter", f"label={key}={value}")]
+
+
+def volume_list_command(lesson, labels=()):
+    """`docker volume ls` of the lesson's volumes (and of those with `labels`: a seat's)."""
+    return shlex.join(["docker", "volume", "ls", "--filter", f"label={lesson_filter(lesson)}", *label_filters(labels)])
 
 
 def volume_remove_command(name):
@@ -140,10 +157,10 @@ def compose_command(words):
     return shlex.join(["docker", "compose", *words])
 
 
-def lesson_list_command(lesson, all_containers):
-    """`docker ps [-a]` of one lesson's containers."""
+def lesson_list_command(lesson, all_containers, labels=()):
+    """`docker ps [-a]` of one lesson's containers (and of those with `labels`: a seat's)."""
     return shlex.join(["docker", "ps", *(["-a"] if all_containers else []), "--filter",
-                       f"label={lesson_filter(lesson)}"])
+                       f"label={lesson_filter(lesson)}", *label_filters(labels)])
 
 
 def rm_command(container, force=False, stop_first=False):

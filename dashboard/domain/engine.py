@@ -36,6 +36,7 @@ from .ports import host_port_free
 LESSON_LABEL = "classroom.lesson"
 LESSON = "cowserv"  # the images lesson, whose Dockerfile carries the label
 LESSON_FILTER = f"{LESSON_LABEL}={LESSON}"
+SEAT_LABEL = "classroom.seat"  # and a student's seat's things carry this one too (see seats.py)
 CONTAINER_PORT = 8000
 
 OLDEST_TESTED = (20, 10)  # the oldest Docker Engine the test suite runs on (Debian bookworm's docker.io)
@@ -54,6 +55,7 @@ class Container:
     ports: tuple[tuple[int, int], ...]  # (host port, container port), as `docker ps` shows them
     lesson: str = LESSON  # the value of its classroom.lesson label
     command: str = ""  # as `docker ps` shows it
+    seat: str = ""  # the value of its classroom.seat label: a student's seat made it (see seats.py)
 
     @property
     def short_id(self):
@@ -77,6 +79,7 @@ class RunSpec:
     volumes: tuple[tuple[str, str], ...] = ()  # (absolute host folder or volume name, path in the container)
     command: tuple[str, ...] = ()
     labels: tuple[tuple[str, str], ...] = ()
+    limits: dict | None = None  # the host config's mem_limit, nano_cpus, pids_limit (seats.Limits.host_config)
 
 
 @dataclass(frozen=True)
@@ -435,6 +438,7 @@ class Engine:
                     port_bindings={port: host for host, port in spec.ports} or None,
                     binds=binds or None,
                     auto_remove=spec.remove and spec.detach,
+                    **(spec.limits or {}),
                 ),
             )
         except docker_errors.ImageNotFound as error:
@@ -446,35 +450,38 @@ class Engine:
             raise
         return created["Id"]
 
-    def create_volume(self, name, lesson):
-        """Create a named volume carrying the lesson's label, as `docker volume create --label …`. As the CLI, a
-        volume of that name already there is left as it is and the call succeeds (without the label, it is still
-        not the lesson's: the step's check says so)."""
+    def create_volume(self, name, lesson, labels=()):
+        """Create a named volume carrying the lesson's label (and `labels`), as `docker volume create --label …`. As
+        the CLI, a volume of that name already there is left as it is and the call succeeds (without the label, it
+        is still not the lesson's: the step's check says so)."""
         with self._api(acting=True) as api:
-            api.create_volume(name, labels={LESSON_LABEL: lesson})
+            api.create_volume(name, labels={LESSON_LABEL: lesson, **dict(labels)})
         return name
 
-    def volumes(self, lesson):
-        """The names of the lesson's volumes, as `docker volume ls --filter label=…` lists them."""
+    def volumes(self, lesson, labels=()):
+        """The names of the lesson's volumes (with `labels` too: a seat's), as `docker volume ls --filter label=…`
+        lists them."""
         with self._api() as api:
-            answer = api.volumes(filters={"label": f"{LESSON_LABEL}={lesson}"})
+            answer = api.volumes(filters={"label": [f"{LESSON_LABEL}={lesson}",
+                                                    *(f"{key}={value}" for key, value in labels)]})
         return sorted(volume["Name"] for volume in answer.get("Volumes") or [])
 
-    def volume(self, name, lesson, any_lesson=False):
-        """The lesson's volume of this name (its inspection), or None: none, or not the lesson's (with
-        `any_lesson`, any volume of that name)."""
+    def volume(self, name, lesson, any_lesson=False, seat=None):
+        """The lesson's volume of this name (its inspection), or None: none, or not the lesson's (or, with `seat`,
+        not that seat's; with `any_lesson`, any volume of that name)."""
         with self._api() as api:
             try:
                 attrs = api.inspect_volume(name)
             except docker_errors.NotFound:
                 return None
-        if any_lesson or (attrs.get("Labels") or {}).get(LESSON_LABEL) == lesson:
+        labels = attrs.get("Labels") or {}
+        if any_lesson or (labels.get(LESSON_LABEL) == lesson and _seat_matches(labels, seat)):
             return attrs
         return None
 
-    def remove_volume(self, name, lesson):
+    def remove_volume(self, name, lesson, seat=None):
         """Remove the lesson's volume, as `docker volume rm`; a volume a container still uses is refused."""
-        if self.volume(name, lesson) is None:
+        if self.volume(name, lesson, seat=seat) is None:
             raise ContainerNotFound(f"No volume {name} of this lesson: it is already gone, or it is not the "
                                     "lesson's.")
         try:
@@ -486,10 +493,10 @@ class Engine:
             raise
         return name
 
-    def exec(self, container, command, lesson, env=()):
-        """Run `command` in the lesson's running container, as `docker exec` (`-e` for each of `env`): (exit code,
-        output)."""
-        full_id = self._tutorial_attrs(container, lesson)["Id"]
+    def exec(self, container, command, lesson, env=(), seat=None):
+        """Run `command` in the lesson's running container (the seat's, with `seat`), as `docker exec` (`-e` for
+        each of `env`): (exit code, output)."""
+        full_id = self._tutorial_attrs(container, lesson, seat)["Id"]
         try:
             with self._api(acting=True) as api:
                 made = api.exec_create(full_id, list(command), environment=dict(env) or None)
@@ -502,9 +509,10 @@ class Engine:
             raise
         return exit_code, output
 
-    def remove(self, container, lesson, force=False, stop_first=False):
-        """Remove the lesson's container, as `docker rm` (`-f` with force; `docker stop` first with stop_first)."""
-        full_id = self._tutorial_attrs(container, lesson)["Id"]
+    def remove(self, container, lesson, force=False, stop_first=False, seat=None):
+        """Remove the lesson's container (the seat's, with `seat`), as `docker rm` (`-f` with force; `docker stop`
+        first with stop_first)."""
+        full_id = self._tutorial_attrs(container, lesson, seat)["Id"]
         try:
             with self._api(acting=True) as api:
                 if stop_first:
@@ -521,9 +529,9 @@ class Engine:
             raise
         return full_id
 
-    def _tutorial_attrs(self, container, lesson=None):
-        """The engine's inspection of a lesson's container (of `lesson`, when given), by id or name; any other
-        container (a build's step too) is "not found"."""
+    def _tutorial_attrs(self, container, lesson=None, seat=None):
+        """The engine's inspection of a lesson's container (of `lesson`, and of `seat`, when given), by id or name;
+        any other container (a build's step too, another seat's) is "not found"."""
         try:
             with self._api() as api:
                 attrs = api.inspect_container(container)
@@ -532,33 +540,34 @@ class Engine:
         config = attrs.get("Config") or {}
         label = (config.get("Labels") or {}).get(LESSON_LABEL)
         if label is None or (lesson is not None and label != lesson) \
+                or not _seat_matches(config.get("Labels") or {}, seat) \
                 or is_build_step(" ".join(config.get("Cmd") or [])):
             raise ContainerNotFound(_gone(container))
         return attrs
 
-    def tutorial_container(self, container_id, lesson=None):
+    def tutorial_container(self, container_id, lesson=None, seat=None):
         """The full id of the lesson's container with this id (or name)."""
-        return self._tutorial_attrs(container_id, lesson)["Id"]
+        return self._tutorial_attrs(container_id, lesson, seat)["Id"]
 
     def owner(self, container):
         """(full id, lesson) of a lesson's container; ContainerNotFound for any other."""
         attrs = self._tutorial_attrs(container)
         return attrs["Id"], attrs["Config"]["Labels"][LESSON_LABEL]
 
-    def state(self, container, lesson):
+    def state(self, container, lesson, seat=None):
         """(running, published host ports) of the lesson's container with this name or id; ContainerNotFound."""
-        attrs = self._tutorial_attrs(container, lesson)
+        attrs = self._tutorial_attrs(container, lesson, seat)
         bindings = (attrs.get("NetworkSettings") or {}).get("Ports") or {}
         ports = sorted({int(b["HostPort"]) for rows in bindings.values() for b in rows or [] if b.get("HostPort")})
         return bool((attrs.get("State") or {}).get("Running")), ports
 
-    def published_ports(self, container_id, lesson=None):
+    def published_ports(self, container_id, lesson=None, seat=None):
         """The host ports a lesson's container publishes, lowest first."""
-        return self.state(container_id, lesson)[1]
+        return self.state(container_id, lesson, seat)[1]
 
-    def logs(self, container_id, tail, lesson=None):
+    def logs(self, container_id, tail, lesson=None, seat=None):
         """The last `tail` lines a lesson's container printed, stdout and stderr together, as `docker logs`."""
-        full_id = self.tutorial_container(container_id, lesson)
+        full_id = self.tutorial_container(container_id, lesson, seat)
         with self._api() as api:
             return api.logs(full_id, stdout=True, stderr=True, tail=tail).decode(errors="replace")
 
@@ -582,12 +591,38 @@ class Engine:
         """Stop then remove a lesson's container, as `docker stop ID && docker rm ID`."""
         return self.remove(container_id, lesson, stop_first=True)
 
-    def build(self, context, tag, build_args):
+    def build(self, context, tag, build_args, labels=None):
         """Yield the engine's build output, chunk by chunk, while it builds (the classic builder's stream)."""
         with self._api(acting=True) as api:
             yield from api.build(
-                path=str(context), tag=tag, buildargs=build_args, rm=True, forcerm=True, decode=True
+                path=str(context), tag=tag, buildargs=build_args, rm=True, forcerm=True, decode=True,
+                labels=labels or None,
             )
+
+    def cpus(self):
+        """How many CPUs the engine has (`docker info`'s CPUs): a container may not be given more."""
+        with self._api() as api:
+            return api.info().get("NCPU") or 1
+
+    def remove_seat(self, seat):
+        """Force-remove everything the seat made: its containers, then its volumes and images (all carry its
+        label), as `docker rm -f`, `docker volume rm` and `docker rmi` of what `--filter label=classroom.seat=NAME`
+        lists. Returns how many of each."""
+        selector = {"label": f"{SEAT_LABEL}={seat}"}
+        with self._api(acting=True) as api:
+            containers = [row["Id"] for row in api.containers(all=True, filters=selector)]
+            for container_id in containers:
+                with contextlib.suppress(docker_errors.NotFound):
+                    api.remove_container(container_id, force=True, v=False)
+            volumes = [volume["Name"] for volume in api.volumes(filters=selector).get("Volumes") or []]
+            for name in volumes:
+                with contextlib.suppress(docker_errors.NotFound):
+                    api.remove_volume(name, force=True)
+            images = [row["Id"] for row in api.images(filters=selector)]
+            for image_id in images:
+                with contextlib.suppress(docker_errors.NotFound, docker_errors.APIError):
+                    api.remove_image(image_id, force=True)
+        return len(containers), len(volumes), len(images)
 
     def run_many(self, image, seats, workers, container_port=CONTAINER_PORT, labels=()):
         """Start one container per (name, host port) in `seats`, `workers` at a time; yield each seat as it ends.
@@ -611,7 +646,8 @@ class Engine:
         As `docker ps -aq --filter label=classroom.lesson=LESSON --filter name=^PREFIX | xargs -r docker rm -f`: the
         list comes from the engine now and carries the lesson label, so no other container is ever touched.
         """
-        doomed = [c.id for c in self.containers() if c.name.startswith(prefix) and c.lesson == lesson]
+        seat_name = re.compile(re.escape(prefix) + "[0-9]+")  # a class seat's, not a room seat's seat-8001-web
+        doomed = [c.id for c in self.containers() if seat_name.fullmatch(c.name) and c.lesson == lesson and not c.seat]
         with ThreadPoolExecutor(max_workers=workers) as pool:
             list(pool.map(self._force_remove, doomed))
         return doomed
@@ -630,8 +666,10 @@ def _no_image(image):
                          "answers).")
 
 
-def _gone(container_id):
-    return f"No tutorial container {container_id[:12]}: it is already gone, or it is not one of the lesson's."
+def _gone(container):
+    """Not found: a hex id shortened as `docker ps` shows it, a name whole."""
+    shown = container[:12] if re.fullmatch(r"[0-9a-f]{13,64}", container) else container[:64]
+    return f"No tutorial container {shown}: it is already gone, or it is not one of the lesson's."
 
 
 def _client(endpoint, timeout, version=None):
@@ -682,4 +720,11 @@ def _container_from_row(row):
         ports=tuple(sorted(ports)),
         lesson=(row.get("Labels") or {}).get(LESSON_LABEL, ""),
         command=row.get("Command", ""),
+        seat=(row.get("Labels") or {}).get(SEAT_LABEL, ""),
     )
+
+
+def _seat_matches(labels, seat):
+    """True when `seat` is None (the instructor may touch any seat's) or the labels say that seat made it (with
+    seat "", that no seat made it)."""
+    return seat is None or labels.get(SEAT_LABEL, "") == seat

@@ -81,6 +81,19 @@ class ContainerSnapshot:
         """Mark the list stale: the next viewer re-reads it from the engine."""
         self._stale = True
 
+    def read_after(self, moment, timeout=5.0):
+        """(version, containers, stopping) as read from the engine after `moment` (time.monotonic()): a seat's press
+        waits for the next shared read (at most one every `min_interval`, however many seats press) rather than
+        making one of its own. After `timeout`, or while the engine does not answer, whatever it has."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if self._taken < moment:
+                self._changed = True
+            answer = self.current()
+            if self._taken >= moment or time.monotonic() >= deadline:
+                return answer
+            time.sleep(0.1)
+
     @property
     def images_version(self):
         """Changes whenever the engine reports an image event (a build, a tag, a removal), from the CLI too."""

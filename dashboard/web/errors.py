@@ -23,6 +23,7 @@ from ..domain.errors import (
     VolumeInUse,
     WorkshopUnwritable,
 )
+from ..domain.seats import ClassStillOn, RoomError
 from .extensions import htmx
 from .forms import InvalidInput, NoSuchThing
 from .security import Forbidden
@@ -34,6 +35,8 @@ STATUS = {
     InvalidInput: 400,
     Forbidden: 403,
     NoSuchThing: 404,
+    RoomError: 404,  # no room open, or no such seat in it
+    ClassStillOn: 409,
     ContainerNotFound: 404,  # already gone, or not the lesson's: the page refreshes its stale list
     ImageNotFound: 409,
     PortInUse: 409,

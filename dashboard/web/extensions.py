@@ -49,3 +49,8 @@ def get_board():
 def get_current_lesson():
     """The lesson the class is on, which `/`, the read-only screen and the presenter view follow."""
     return current_app.extensions["current_lesson"]
+
+
+def get_roster():
+    """The room of students' seats, if one is open (domain/seats.py)."""
+    return current_app.extensions["roster"]

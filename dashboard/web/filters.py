@@ -2,6 +2,7 @@
 engine every page names."""
 
 import re
+import time
 from datetime import datetime, timezone
 from urllib.parse import urlsplit
 
@@ -75,7 +76,13 @@ def inline_code(text):
     return Markup(INLINE_CODE.sub(r"<code>\1</code>", str(escape(text))))
 
 
+def clock(epoch):
+    """A moment as this host's clock shows it, to the minute: when a class ends."""
+    return time.strftime("%H:%M %Z", time.localtime(epoch))
+
+
 def register(app):
+    app.add_template_filter(clock)
     app.add_template_filter(lesson_text)
     app.add_template_filter(inline_code)
     app.add_template_filter(commands.remove_command, "remove_cli")

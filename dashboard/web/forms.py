@@ -89,3 +89,47 @@ def first_seat_port(value, count):
         raise InvalidInput(f"{count} seats from port {first} would go past port 65535: "
                            f"start at {65536 - count} or lower.")
     return first
+
+
+def student_name(value):
+    """The name a student types for their seat: one line of printable text, up to 40 characters."""
+    text = " ".join((value or "").split())
+    if len(text) > 40 or not all(character.isprintable() for character in text):
+        raise InvalidInput("A name is one line of up to 40 characters.")
+    return text
+
+
+def minutes(value):
+    """How long the class lasts: whole minutes from 1 to 24 hours."""
+    text = (value or "").strip()
+    number = whole_number(text, 5)
+    if number is None or not 1 <= number <= 24 * 60:
+        raise InvalidInput(f"The class lasts from 1 to 1440 minutes, not {text[:20]!r}.")
+    return number
+
+
+def limits(values, make):
+    """A seat's limits from the room form (memory like 256m, CPUs like 0.5, processes like 100), made by `make`
+    (seats.Limits), which says what is wrong with each."""
+    memory = (values.get("memory") or "").strip().lower()
+    cpus_text, pids_text = (values.get("cpus") or "").strip(), (values.get("pids") or "").strip()
+    try:
+        cpus = float(cpus_text) if re.fullmatch(r"[0-9]{1,2}(\.[0-9]{1,2})?", cpus_text) else None
+    except ValueError:
+        cpus = None
+    if cpus is None:
+        raise InvalidInput(f"CPUs is a number like 0.5 or 2, not {cpus_text[:20]!r}.")
+    pids = whole_number(pids_text, 6)
+    if pids is None:
+        raise InvalidInput(f"Processes is a whole number like 100, not {pids_text[:20]!r}.")
+    try:
+        return make(memory=memory, cpus=cpus, pids=pids)
+    except ValueError as error:
+        raise InvalidInput(str(error)) from None
+
+
+def flag(value, name):
+    """A yes/no form field: "1" or "0"."""
+    if value not in ("0", "1"):
+        raise InvalidInput(f"{name} is 1 or 0.")
+    return value == "1"

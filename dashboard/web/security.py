@@ -1,8 +1,11 @@
-"""Who may change what: read-only by default, the instructor signs in with a secret; CSRF and security headers.
+"""Who may change what: read-only by default, the instructor signs in with a secret, a student's browser with its
+seat's link; CSRF and security headers.
 
 Whoever can press "run" holds the Docker socket, which is root on the host, and students' own pages are served
-from the same host (same-site), so every state-changing request needs the instructor's session AND a CSRF token
-sent by htmx as a header; SameSite cookies alone would not stop a student's page on port 8000.
+from the same host (same-site), so every state-changing request needs a session AND a CSRF token sent by htmx as
+a header; SameSite cookies alone would not stop a student's page on port 8000. The instructor's session is
+accepted only from this machine (loopback) or over HTTPS, where nobody on the room's network can read it; a seat's
+session may use plain HTTP, and acts only through the seat's own URLs (the `seat` blueprint) on its own things.
 """
 
 import hmac
@@ -12,8 +15,9 @@ from datetime import timedelta
 from pathlib import Path
 
 from flask import current_app, request, session
+from flask.sessions import SecureCookieSessionInterface
 
-from ..config import check_secret
+from ..config import ConfigError, check_secret
 from ..domain import files
 from ..domain.session_generations import SessionGenerations
 
@@ -21,6 +25,7 @@ SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 CSRF_HEADER = "X-CSRF-Token"
 CSRF_FIELD = "csrf_token"
 INSTRUCTOR = "instructor"  # the holder of instructor sessions (see domain/session_generations.py)
+SEAT_BLUEPRINT = "seat"  # the only URLs a seat's session may change anything through
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
     "frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
@@ -56,6 +61,8 @@ def configure(app):
     for key in ("SECRET_KEY", "INSTRUCTOR_TOKEN"):
         check_secret(key, app.config[key])
     app.extensions["session_generations"] = SessionGenerations(Path(app.instance_path) / "session-generations.json")
+    app.session_interface = TransportSessions()
+    app.extensions["instructor_from"] = this_machine(app.config["INSTRUCTOR_FROM"])
     app.config.update(
         PERMANENT_SESSION_LIFETIME=timedelta(minutes=app.config["SESSION_MINUTES"]),
         # Counted from sign-in: open pages poll every second, and a refreshed cookie would never expire.
@@ -65,7 +72,16 @@ def configure(app):
     )
     app.before_request(_check_request)
     app.after_request(_add_headers)
-    app.context_processor(lambda: {"instructor": is_instructor(), "csrf_token": csrf_token()})
+    app.context_processor(lambda: {"instructor": is_instructor(), "csrf_token": csrf_token(),
+                                   "my_seat": current_seat()})
+
+
+class TransportSessions(SecureCookieSessionInterface):
+    """A session cookie set over HTTPS is marked Secure, so a browser never sends it back over the room's plain
+    HTTP (cookies do not tell ports apart): the instructor's HTTPS session cannot be read off the network."""
+
+    def get_cookie_secure(self, app):
+        return bool(app.config["SESSION_COOKIE_SECURE"]) or request.is_secure
 
 
 def _generations():
@@ -79,10 +95,80 @@ def _token_fingerprint():
 
 
 def is_instructor():
-    """True for a session the instructor signed in, while neither a sign-out nor a new token has ended it."""
+    """True for a session the instructor signed in, while neither a sign-out nor a new token has ended it, on a
+    request from this machine or over HTTPS."""
     return (session.get("holder") == INSTRUCTOR
             and session.get("generation") == _generations().current(INSTRUCTOR)
-            and hmac.compare_digest(str(session.get("token", "")), _token_fingerprint()))
+            and hmac.compare_digest(str(session.get("token", "")), _token_fingerprint())
+            and instructor_transport())
+
+
+def instructor_transport():
+    """True when the instructor's cookie may travel this way: from this machine (loopback, or an address
+    DASHBOARD_INSTRUCTOR_FROM names as this machine's), or over HTTPS."""
+    if request.is_secure:
+        return True
+    try:
+        address = ipaddress.ip_address((request.remote_addr or "").split("%")[0])
+    except ValueError:
+        return request.remote_addr is None  # a unix socket: this machine
+    return address.is_loopback or address in current_app.extensions["instructor_from"]
+
+
+def this_machine(setting, route_table="/proc/net/route"):
+    """The addresses DASHBOARD_INSTRUCTOR_FROM names (comma-separated), where `gateway` is the default route's
+    gateway: in a container whose port is published on the host's loopback only (compose.yaml), the host's
+    connections arrive from there."""
+    addresses = set()
+    for word in filter(None, (part.strip() for part in (setting or "").split(","))):
+        if word == "gateway":
+            addresses |= _default_gateways(route_table)
+            continue
+        try:
+            addresses.add(ipaddress.ip_address(word))
+        except ValueError:
+            raise ConfigError(f"DASHBOARD_INSTRUCTOR_FROM: {word[:40]!r} is neither an IP address nor "
+                              "'gateway'.") from None
+    return frozenset(addresses)
+
+
+def _default_gateways(route_table):
+    try:
+        lines = Path(route_table).read_text().splitlines()[1:]
+    except OSError:
+        return set()
+    gateways = set()
+    for line in lines:
+        fields = line.split()
+        if len(fields) > 2 and fields[1] == "00000000" and fields[2] != "00000000":
+            gateways.add(ipaddress.IPv4Address(bytes.fromhex(fields[2])[::-1]))
+    return gateways
+
+
+def _seat_fingerprint(seat):
+    """Which link a seat's session signed in with: a revoked link (a new token) ends the sessions of the old one."""
+    return hmac.new(current_app.config["SECRET_KEY"].encode(), f"{seat.name}:{seat.token}".encode(),
+                    "sha256").hexdigest()[:32]
+
+
+def current_seat():
+    """The seat this browser signed in as with its link, while that link is good and the room open; else None."""
+    name = session.get("seat")
+    if not name or session.get("holder") != SEAT_BLUEPRINT:
+        return None
+    room = current_app.extensions["roster"].room
+    seat = room.seat(name) if room is not None and not room.over else None
+    if seat is None or not hmac.compare_digest(str(session.get("token", "")), _seat_fingerprint(seat)):
+        return None
+    return seat
+
+
+def grant_seat(session_, seat):
+    """Sign a session in as the seat (ending any other session of this browser), with a fresh CSRF token."""
+    session_.clear()
+    session_.update(holder=SEAT_BLUEPRINT, seat=seat.name, token=_seat_fingerprint(seat),
+                    csrf=secrets.token_urlsafe(32))
+    session_.permanent = True
 
 
 def csrf_token():
@@ -113,15 +199,30 @@ def token_matches(given):
 
 
 def _check_request():
-    """Every state-changing request: a valid CSRF token, and the instructor's session except to sign in."""
+    """Every state-changing request: a valid CSRF token, and the instructor's session except to sign in; a seat's
+    URLs take the seat's session instead."""
     if request.method in SAFE_METHODS or request.routing_exception is not None:
         return  # reads change nothing; unknown URLs and methods get their 404/405
     expected = session.get("csrf")
     given = request.headers.get(CSRF_HEADER) or request.form.get(CSRF_FIELD, "")
     if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
         raise Forbidden("This page is out of date or signed out (its CSRF token does not match): reload it.")
-    if request.endpoint != "auth.signin" and not is_instructor():
+    if request.blueprint == SEAT_BLUEPRINT:
+        if current_seat() is None:
+            raise Forbidden("This seat's link no longer works (the class ended, or the instructor gave the seat a "
+                            "new link): ask the instructor for yours.")
+        return
+    if request.endpoint == "auth.signin":
+        return
+    if not is_instructor():
+        if session.get("holder") == INSTRUCTOR and not instructor_transport():
+            raise Forbidden(NOT_OVER_PLAIN_HTTP)
         raise Forbidden("Only the instructor can do that: sign in first.")
+
+
+NOT_OVER_PLAIN_HTTP = ("The instructor signs in and acts only from the dashboard's own machine (http://127.0.0.1…) or "
+                       "over HTTPS: over the room's plain HTTP anyone on the network could copy the session, which "
+                       "holds the Docker socket.")
 
 
 def _add_headers(response):

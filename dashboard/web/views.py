@@ -4,19 +4,21 @@
 import time
 from pathlib import Path
 
-from flask import current_app, g, render_template, request
+from flask import current_app, g, render_template, request, url_for
 
-from ..domain import actions, checks, commands, dockerfile
+from ..domain import actions, checks, commands, dockerfile, progress, seats
 from ..domain.engine import LESSON
 from ..domain.errors import EngineError
 from ..domain.lessons import BASE_IMAGE, POSTGRES_IMAGE
 from . import forms
+from .security import is_instructor
 from .extensions import (
     get_board,
     get_builder,
     get_catalog,
     get_current_lesson,
     get_engine,
+    get_roster,
     get_snapshot,
     get_transcript,
     get_workshop,
@@ -54,24 +56,38 @@ def step_named(lesson, value):
     return step
 
 
-def place_for(lesson):
-    """Where the lesson's steps run: its workshop folder (the images lesson's: BUILD_CONTEXT), and the images that
-    stand in for those it names (DASHBOARD_BASE_IMAGE for python:3.12-slim, DASHBOARD_POSTGRES_IMAGE for
-    postgres:16; DASHBOARD_IMAGE for cowserv). Made once per request."""
+def place_for(lesson, seat=None):
+    """Where the lesson's steps run: its workshop folder (the images lesson's: BUILD_CONTEXT; a seat's: the
+    lesson's folder in the seat's own), and the images that stand in for those it names (DASHBOARD_BASE_IMAGE for
+    python:3.12-slim, DASHBOARD_POSTGRES_IMAGE for postgres:16; DASHBOARD_IMAGE for cowserv). Made once per
+    request."""
     places = g.setdefault("places", {})
-    if lesson.id not in places:
-        places[lesson.id] = _place(lesson)
-    return places[lesson.id]
+    key = (lesson.id, seat.name if seat else None)
+    if key not in places:
+        places[key] = _place(lesson, seat)
+    return places[key]
 
 
-def _place(lesson):
+def _place(lesson, seat):
     config = current_app.config
-    folder = Path(config["BUILD_CONTEXT"]) if lesson.id == LESSON else get_workshop().folder(lesson)
+    workshop = get_workshop()
+    if seat is not None:
+        folder = workshop.seat_folder(seat.name) / lesson.folder
+    else:
+        folder = Path(config["BUILD_CONTEXT"]) if lesson.id == LESSON else workshop.folder(lesson)
     stand_ins = {LESSON: config["IMAGE"]}
     for named, setting in ((BASE_IMAGE, "BASE_IMAGE"), (POSTGRES_IMAGE, "POSTGRES_IMAGE")):
         if config[setting]:
             stand_ins[named] = config[setting]
-    return actions.Place(folder, get_workshop().home, stand_ins, config["BASE_IMAGE"])
+    if seat is None:
+        return actions.Place(folder, workshop.home, stand_ins, config["BASE_IMAGE"])
+    return actions.Place(folder, workshop.home, stand_ins, config["BASE_IMAGE"], seat=seat.name,
+                         limits=get_roster().require().limits)
+
+
+def seat_lesson(lesson, seat):
+    """The lesson as this seat does it (seats.for_seat): its names, tags and port the seat's own."""
+    return seats.for_seat(lesson, seat)
 
 
 def ports_host():
@@ -100,7 +116,9 @@ def containers_view(lesson):
         engine_error = None
     except EngineError as error:  # the page still renders, with the banner saying why
         version, containers, stopping, engine_error = "unreachable", [], frozenset(), str(error)
-    return {"containers": [c for c in containers if c.lesson == lesson.id],
+    # Students' seats' containers are theirs: the room's grid shows their progress, and no other page lists them.
+    seated = sum(1 for c in containers if c.lesson == lesson.id and c.seat)
+    return {"containers": [c for c in containers if c.lesson == lesson.id and not c.seat], "seated": seated,
             "containers_version": f"{version}-{lesson.id}", "stopping": stopping, "engine_error": engine_error,
             "list_cli": commands.lesson_list_command(lesson.id, True), "lesson": lesson}
 
@@ -164,35 +182,78 @@ def transcript_view(lesson):
     return {"entries": store.entries(lesson.id), "transcript_version": store.version(), "lesson": lesson}
 
 
-def evaluate_check(lesson, check):
-    """A check's result now (see checks.evaluate)."""
-    return checks.evaluate(get_engine(), lesson, check, place_for(lesson), ports_host())
-
-
-def refresh_checks(lesson):
-    """Refresh the lesson's checks in the background when what they look at may have changed: the containers or
-    images (as the engine's events tell), or every CHECKS_EVERY seconds (a file edited in an editor)."""
-    try:
-        containers_version, containers, _ = get_snapshot().current()
+def evaluate_check(lesson, check, seat=None):
+    """A check's result now (see checks.evaluate); a seat's lesson (seat_lesson) with its seat. It reads the shared
+    container list as next read from the engine (at most one read a refresh period, however many ask; at once
+    after the instructor's press, which marks it stale), so it sees what a command pasted before it did, and a
+    room pressing at once costs one list call a period."""
+    try:  # the shared list as read after this moment (see ContainerSnapshot.read_after)
+        containers = get_snapshot().read_after(time.monotonic())[1]
     except EngineError:
-        containers_version, containers = "unreachable", None
-    stamp = (containers_version, get_snapshot().images_version, int(time.monotonic() // CHECKS_EVERY))
-    place, engine, host = place_for(lesson), get_engine(), ports_host()
-    get_board().refresh(lesson, stamp, lambda check: checks.evaluate(engine, lesson, check, place, host, containers))
+        containers = None  # checks.evaluate says why it cannot check
+    return checks.evaluate(get_engine(), lesson, check, place_for(lesson, seat), ports_host(), containers)
 
 
-def board_version(lesson):
-    return f"{get_board().version}-{lesson.id}"
+def refresh_checks(lesson, seats_=None):
+    """Refresh the lesson's checks in the background when what they look at may have changed: the containers or
+    images (as the engine's events tell), or every CHECKS_EVERY seconds (a file edited in an editor). With
+    `seats_`, those seats' checks of the lesson instead, in one background refresh (the progress grid's)."""
+    listed_at = time.monotonic()
+    try:
+        _, containers, _ = get_snapshot().current()
+    except EngineError:
+        containers = None
+    common = (get_snapshot().images_version, int(listed_at // CHECKS_EVERY))
+    engine, host = get_engine(), ports_host()
+
+    def wanted(lesson, seat):
+        place = place_for(lesson, seat)
+        # What the checks look at: the scope's own containers (not their "Up 5 seconds", and not other seats'),
+        # the images, and the time in steps of CHECKS_EVERY.
+        own = None if containers is None else tuple(
+            (c.id, c.name, c.state, c.ports) for c in containers if c.lesson == lesson.id and c.seat == place.seat_label)
+        return (checks.scope_of(lesson.id, seat and seat.name), lesson, (own, *common),
+                lambda check: checks.evaluate(engine, lesson, check, place, host, containers))
+
+    if seats_ is None:
+        get_board().refresh_many([wanted(lesson, None)], listed_at)
+    else:
+        get_board().refresh_many([wanted(seat_lesson(lesson, seat), seat) for seat in seats_], listed_at)
 
 
-def steps_view(lesson, host_port=None):
-    """Each step with its command, its check's latest result and its latest run, as the board has them."""
-    board, place = get_board(), place_for(lesson)
+def board_version(lesson, seat=None):
+    """Changes when the board changes for this lesson as the instructor does it, or as this seat does."""
+    scope = checks.scope_of(lesson.id, seat and seat.name)
+    return f"{get_board().version_of(scope)}-{scope}"
+
+
+def steps_view(lesson, host_port=None, seat=None, can_act=None):
+    """Each step with its command, its check's latest result and its latest run, as the board has them; for a
+    seat (its lesson: seat_lesson), the seat's. `can_act`: whether this page shows the buttons (default: the
+    instructor's page does)."""
+    board, place = get_board(), place_for(lesson, seat)
+    scope = checks.scope_of(lesson.id, seat and seat.name)
     steps = [{"step": step, "number": number,
-              "cli": actions.command(lesson, step.action, place, host_port if step == lesson.port_run else None),
-              "result": board.result(lesson.id, step.id), "ran": board.last_run(lesson.id, step.id)}
+              "cli": actions.command(lesson, step.action, place,
+                                     host_port if step == lesson.port_run and seat is None else None),
+              "result": board.result(scope, step.id), "ran": board.last_run(scope, step.id)}
              for number, step in enumerate(lesson.steps, start=1)]
-    return {"lesson": lesson, "steps": steps, "board_version": board_version(lesson), "place": place}
+    if can_act is None:
+        can_act = seat is None and is_instructor()
+    version = board_version(lesson, seat)
+    if seat is None:
+        board_url = url_for("lessons.board", lesson_id=lesson.id, since=version)
+    elif can_act:
+        board_url = url_for("seat.board", since=version, lesson=lesson.id)
+    else:  # the instructor watching a seat's page
+        board_url = url_for("room.seat_board", name=seat.name, since=version, lesson=lesson.id)
+    return {"lesson": lesson, "steps": steps, "board_version": version, "place": place, "seat": seat,
+            "can_act": can_act, "urls": SEAT_URLS if seat is not None else LESSON_URLS, "board_url": board_url}
+
+
+# Where a step's buttons and a page's board poll go: the instructor's lesson URLs, or a seat's own.
+LESSON_URLS = {"press": "steps.press", "check": "steps.check"}
+SEAT_URLS = {"press": "seat.press", "check": "seat.check"}
 
 
 def stand_ins_shown(lesson, place):
@@ -221,6 +282,20 @@ def lesson_view(lesson, host_port=None):
     return view
 
 
+def room_view():
+    """The room, the current lesson's grid (seats down, steps across) and its counts; costs the engine nothing
+    beyond the shared list: the seats' checks are refreshed in the background, throttled (checks.Board)."""
+    roster, lesson = get_roster(), current_lesson()
+    room = roster.room
+    seat_list = list(room.seats.values()) if room else []
+    refused = seats.not_for_seats(lesson)
+    if room and not room.ended and refused is None:
+        refresh_checks(lesson, seat_list)
+    rows, counts = progress.grid(get_board(), lesson, seat_list)
+    return {"room": room, "lesson": lesson, "rows": rows, "counts": counts, "refused": refused,
+            "grid_version": f"{get_board().version}-{roster.version}-{lesson.id}"}
+
+
 def render_lesson(lesson=None, presenter=False, follows=False, host_port=None):
     """The whole lesson page (the current lesson's unless given); views call this for browsers that did not ask
     through htmx. `follows`: the page reloads when the instructor picks another lesson (`/` and `/present`)."""
@@ -228,5 +303,6 @@ def render_lesson(lesson=None, presenter=False, follows=False, host_port=None):
     port_run = lesson.port_run
     host_port = host_port or (port_run.action.ports[0].host if port_run else None)
     refresh_checks(lesson)
+    room = room_view() if presenter and get_roster().room is not None and lesson == current_lesson() else None
     return render_template("lesson.html", presenter=presenter, follows=follows, host_port=host_port,
-                           **lesson_view(lesson, host_port))
+                           room_grid=room, **lesson_view(lesson, host_port))

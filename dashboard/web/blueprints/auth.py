@@ -3,7 +3,14 @@
 from flask import Blueprint, redirect, render_template, request, session, url_for
 
 from .. import forms
-from ..security import grant_instructor, revoke_instructor, token_matches
+from ..security import (
+    NOT_OVER_PLAIN_HTTP,
+    Forbidden,
+    grant_instructor,
+    instructor_transport,
+    revoke_instructor,
+    token_matches,
+)
 
 bp = Blueprint("auth", __name__)
 
@@ -18,6 +25,8 @@ def signin_form():
 def signin():
     """Trade the instructor token for an instructor session (which expires after SESSION_MINUTES)."""
     forms.only_fields(request.form, {"token"})
+    if not instructor_transport():
+        raise Forbidden(NOT_OVER_PLAIN_HTTP)
     if not token_matches(request.form.get("token", "")):
         return render_template("signin.html", error="That is not the instructor token."), 403
     grant_instructor(session)

@@ -1,11 +1,12 @@
 """A lesson's steps: press one (its action, as the command beside it does), check one, preview its command."""
 
+import contextlib
 import time
 
 from flask import Blueprint, render_template, request
 
 from ...domain import actions
-from ...domain.checks import FAILED, STARTING, Ran
+from ...domain.checks import FAILED, STARTING, Ran, scope_of
 from ...domain.errors import EngineError, WorkshopUnwritable
 from .. import forms
 from ..extensions import get_board, get_engine, get_snapshot, get_transcript, htmx
@@ -31,23 +32,23 @@ def host_port_field(step, values):
     return forms.host_port(values["host_port"]) if takes_port and "host_port" in values else None
 
 
-def status(lesson, step, oob=False):
-    """The step's status fragment: its latest run and its check, as the board has them."""
-    view = steps_view(lesson)
+def status(lesson, step, oob=False, seat=None):
+    """The step's status fragment: its latest run and its check, as the board has them (the seat's, for a seat)."""
+    view = steps_view(lesson, seat=seat, can_act=None if seat is None else True)
     entry = next(item for item in view["steps"] if item["step"] == step)
     return render_template("step_status.html", item=entry, oob=oob, **view)
 
 
-def check_now(lesson, step, settle=False):
+def check_now(lesson, step, settle=False, seat=None):
     """Evaluate the step's check and put it on the board; with `settle`, ask again for a few seconds while it
     fails, as a server just started may not answer yet."""
     deadline = time.monotonic() + (SETTLE_SECONDS if settle and step.check.kind in SETTLING else 0)
     while True:
-        result = evaluate_check(lesson, step.check)
+        result = evaluate_check(lesson, step.check, seat)
         if result.state not in (FAILED, STARTING) or time.monotonic() >= deadline:
             break
         time.sleep(0.5)
-    get_board().put(lesson.id, step.id, result)
+    get_board().put(scope_of(lesson.id, seat and seat.name), step.id, result)
 
 
 TRANSCRIPT_ACTIONS = {"remove": "rm", "force_remove": "rm-f", "stop_and_remove": "stop-rm"}
@@ -61,32 +62,44 @@ def transcript_action(action):
     return TRANSCRIPT_ACTIONS.get(action.kind, action.kind)
 
 
-def do_step(lesson, step, host_port=None):
-    """Do the step's action as its command does, note it on the board and in the transcript, check it."""
-    place = place_for(lesson)
+def recorded(lesson, step, place, command, host_port, seat):
+    """The transcript entry of an instructor's step (the lesson's replay script); a seat's steps are its own and
+    go on its row of the progress grid instead."""
+    if seat is not None:
+        return contextlib.nullcontext({})
+    return get_transcript().action(transcript_action(step.action), command,
+                                   replay=actions.replay(lesson, step.action, place, host_port), lesson=lesson.id)
+
+
+def do_step(lesson, step, host_port=None, seat=None):
+    """Do the step's action as its command does, note it on the board and in the transcript, check it. A seat
+    does its own lesson (seat_lesson) on its own things; the page then shows the seat's status."""
+    place = place_for(lesson, seat)
     command = actions.command(lesson, step.action, place, host_port)
-    board = get_board()
+    board, scope, snapshot = get_board(), scope_of(lesson.id, seat and seat.name), get_snapshot()
+    # A seat's press reads the shared list as next read after it, at most one read a refresh period for the room.
+    pressed = time.monotonic()
+    listed = (lambda: snapshot.read_after(pressed)[1]) if seat is not None else None
     try:
-        with get_transcript().action(transcript_action(step.action), command,
-                                     replay=actions.replay(lesson, step.action, place, host_port),
-                                     lesson=lesson.id) as record:
-            done = actions.perform(get_engine(), lesson, step.action, place, host_port)
+        with recorded(lesson, step, place, command, host_port, seat) as record:
+            done = actions.perform(get_engine(), lesson, step.action, place, host_port, listed)
             record.update(output=done.output, container_id=done.container_id, ok=done.ok)
     except (EngineError, WorkshopUnwritable) as error:
-        board.ran(lesson.id, step.id, Ran(command, f"Error: {error}", False))
+        board.ran(scope, step.id, Ran(command, f"Error: {error}", False))
         raise
     finally:
-        get_snapshot().invalidate()
+        if seat is None:
+            snapshot.invalidate()
     ports = actions.run_ports(step.action, host_port) if step.action.kind == "run" else ()
-    board.ran(lesson.id, step.id, Ran(command, done.output, done.ok, done.container_id,
-                                      ports[0][0] if len(ports) == 1 else None))
+    board.ran(scope, step.id, Ran(command, done.output, done.ok, done.container_id,
+                                  ports[0][0] if len(ports) == 1 else None))
     if step.check is not None:
-        check_now(lesson, step, settle=True)
+        check_now(lesson, step, settle=True, seat=seat)
     if not htmx:  # a form sent without JavaScript: the whole page, the step's run shown in its status
-        return render_lesson(lesson, host_port=host_port)
+        return None if seat is not None else render_lesson(lesson, host_port=host_port)
     message = render_template("message.html", kind="ok" if done.ok else "error",
                               message=f"Done: {step.title}." if done.ok else "It ran, and failed: see its output.")
-    return message + status(lesson, step, oob=True), CHANGED
+    return message + status(lesson, step, oob=True, seat=seat), CHANGED
 
 
 @bp.post("/<step_id>")
@@ -115,6 +128,7 @@ def check(lesson_id, step_id):
     lesson, step = lesson_step(lesson_id, step_id)
     if step.check is None:
         raise forms.NoSuchThing(f"The step {step.id} has no check.")
+    get_snapshot().invalidate()  # asked now: the list read fresh (one call, shared with every viewer)
     check_now(lesson, step)
     return status(lesson, step), {"HX-Trigger": "board-changed"}
 

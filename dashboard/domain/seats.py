@@ -1,0 +1,313 @@
+"""A room of students, each on a seat of their own: who holds which seat, and what a seat's steps touch.
+
+A seat is named PREFIX + its host port (seat-8001 publishes on 8001), like classroom mode's. Its link carries a
+random token; opening it signs that browser in as the seat. Everything a seat makes carries `classroom.seat=NAME`
+beside the lesson's label; each container and volume a step names is `NAME-…`; each run has the room's limits. So
+a seat acts on its own things only, and one student's memory hog or fork bomb stays in its own container.
+
+The room (seats, tokens, end time, limits, whether joining is open) is kept in a JSON file (mode 0600) in the
+instance folder, so a restart keeps the class.
+"""
+
+import json
+import logging
+import re
+import secrets
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+from . import files
+from .engine import SEAT_LABEL
+from .lessons import Mount, Port
+
+log = logging.getLogger(__name__)
+
+MEMORY = re.compile(r"[1-9][0-9]{0,5}[kmg]")  # docker's --memory, as the room form takes it: 256m, 1g
+MIN_MEMORY = 6 * 1024 * 1024  # the engine refuses less than 6 MB
+STUDENT_NAME = 40  # characters of a name a student types
+SEAT_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_-]{0,62}")
+
+
+class RoomError(ValueError):
+    """Limits the engine would refuse, no room open, or a seat that is not there; the message says why."""
+
+
+class ClassStillOn(RoomError):
+    """The room cannot be put away while its class is on."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What each of a seat's containers may use: `docker run --memory M --cpus C --pids-limit P`."""
+
+    memory: str = "256m"
+    cpus: float = 0.5
+    pids: int = 100
+
+    def __post_init__(self):
+        if not MEMORY.fullmatch(self.memory) or self.memory_bytes < MIN_MEMORY:
+            raise RoomError(f"Memory {self.memory[:20]!r}: a number with k, m or g, at least 6m (as 256m).")
+        if not 0.01 <= self.cpus <= 64:
+            raise RoomError(f"CPUs {self.cpus:g}: from 0.01 to 64.")
+        if not 10 <= self.pids <= 100_000:
+            raise RoomError(f"Processes {self.pids}: from 10 to 100000.")
+
+    @property
+    def memory_bytes(self):
+        return int(self.memory[:-1]) * 1024 ** " kmg".index(self.memory[-1])
+
+    @property
+    def flags(self):
+        """The `docker run` options, in the order the command shows them."""
+        return ("--memory", self.memory, "--cpus", f"{self.cpus:g}", "--pids-limit", str(self.pids))
+
+    @property
+    def host_config(self):
+        """The same limits as the engine's API takes them."""
+        return {"mem_limit": self.memory_bytes, "nano_cpus": int(round(self.cpus * 1e9)), "pids_limit": self.pids}
+
+
+@dataclass
+class Seat:
+    name: str
+    port: int
+    token: str  # in the seat's link; a revoked link gets a new one
+    joined: bool = False  # taken (its card's link used, or handed out by the join code): not handed out again
+    student: str = ""  # the name the student typed on their seat page
+
+    @property
+    def labels(self):
+        return ((SEAT_LABEL, self.name),)
+
+
+@dataclass
+class Room:
+    seats: dict  # name -> Seat, in port order
+    ends_at: float  # epoch seconds: the seats' containers are removed then
+    limits: Limits
+    join_code: str  # in the projected join link; closing and opening joining again makes a new one
+    joining: bool = True
+    hide_names: bool = False  # the projector's grid shows seat names only
+    ended: bool = False
+
+    def seat(self, name):
+        return self.seats.get(name)
+
+    def expired(self, now=None):
+        return not self.ended and (now or time.time()) >= self.ends_at
+
+    @property
+    def over(self):
+        """Ended, or past its end time (while the engine is away, its things are removed later): links are off."""
+        return self.ended or self.expired()
+
+
+@dataclass
+class Roster:
+    """The room, kept in `path`; every change is written whole at once."""
+
+    path: Path
+    room: Room | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    version: int = 0  # changes with any change of the room, for the pages that show it
+
+    def __post_init__(self):
+        self.path = Path(self.path)
+        self.room = self._load()
+
+    def _load(self):
+        try:
+            data = json.loads(self.path.read_text())
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as error:
+            raise RoomError(f"{self.path} cannot be read ({error}): remove it to close the room.") from error
+        try:
+            seats = {name: Seat(**seat) for name, seat in data.pop("seats").items()}
+            return Room(seats=seats, limits=Limits(**data.pop("limits")), **data)
+        except (AttributeError, KeyError, TypeError, ValueError) as error:
+            raise RoomError(f"{self.path} is not a room this dashboard wrote ({error}): remove it to close the "
+                            "room.") from error
+
+    def _save(self):
+        self.version += 1
+        if self.room is None:
+            self.path.unlink(missing_ok=True)
+            return
+        data = asdict(self.room)
+        files.replace(self.path, json.dumps(data, indent=1))
+
+    def open(self, names_and_ports, minutes, limits, now=None):
+        """A new room of these seats ((name, host port) each) ending `minutes` from now; each seat a new token.
+        The links of any room before stop working."""
+        with self.lock:
+            seats = {name: Seat(name, port, secrets.token_urlsafe(18)) for name, port in names_and_ports}
+            self.room = Room(seats=seats, ends_at=(now or time.time()) + minutes * 60, limits=limits,
+                             join_code=secrets.token_urlsafe(9))
+            self._save()
+            return self.room
+
+    def close(self):
+        """No room any more: every seat link stops working."""
+        with self.lock:
+            self.room = None
+            self._save()
+
+    def end(self):
+        """The class ended (its time ran out): links stop working, the grid stays to look at."""
+        with self.lock:
+            if self.room is not None:
+                self.room.ended, self.room.joining = True, False
+                self._save()
+
+    def require(self):
+        if self.room is None:
+            raise RoomError("No room is open: the instructor opens one on the room page (/room).")
+        return self.room
+
+    def require_seat(self, name):
+        seat = self.require().seat(name)
+        if seat is None:
+            raise RoomError(f"There is no seat {name[:40]!r} in this room.")
+        return seat
+
+    def by_token(self, token):
+        """The seat whose link carries `token`, while the room is open; None for any other text."""
+        room = self.room
+        if room is None or room.over or not token:
+            return None
+        for seat in room.seats.values():
+            if secrets.compare_digest(seat.token.encode(), token.encode()):
+                return seat
+        return None
+
+    def join(self, code):
+        """The next seat nobody has taken, handed out once; None when joining is closed, the code is old, or every
+        seat is taken."""
+        with self.lock:
+            room = self.room
+            if room is None or room.over or not room.joining or not secrets.compare_digest(
+                    room.join_code.encode(), str(code).encode()):
+                return None
+            seat = next((seat for seat in room.seats.values() if not seat.joined), None)
+            if seat is not None:
+                seat.joined = True
+                self._save()
+            return seat
+
+    def take(self, name):
+        """The seat's card link was used: the join code no longer hands it out."""
+        with self.lock:
+            seat = self.require_seat(name)
+            if not seat.joined:
+                seat.joined = True
+                self._save()
+
+    def set_joining(self, open_):
+        """Open or close joining; opening makes a new join code, so a photo of the old QR code no longer works."""
+        with self.lock:
+            room = self.require()
+            if open_ and not room.joining:
+                room.join_code = secrets.token_urlsafe(9)
+            room.joining = bool(open_) and not room.ended
+            self._save()
+
+    def revoke(self, name):
+        """A new link for the seat: its old link and every browser signed in with it stop working at once."""
+        with self.lock:
+            seat = self.require_seat(name)
+            seat.token, seat.joined, seat.student = secrets.token_urlsafe(18), False, ""
+            self._save()
+            return seat
+
+    def name_student(self, seat_name, text):
+        with self.lock:
+            seat = self.require_seat(seat_name)
+            seat.student = " ".join(text.split())[:STUDENT_NAME]
+            self._save()
+
+    def set_hide_names(self, hide):
+        with self.lock:
+            self.require().hide_names = bool(hide)
+            self._save()
+
+
+def seat_image(tag, seat_name):
+    """The seat's own tag of an image its lesson builds: `cowserv` -> `cowserv:seat-8001`."""
+    repository = tag.rsplit(":", 1)[0] if ":" in tag.rsplit("/", 1)[-1] else tag
+    return f"{repository}:{seat_name}"
+
+
+def not_for_seats(lesson):
+    """Why students cannot do this lesson on seats of their own (None when they can): Compose projects and runs
+    publishing several host ports would share names and ports between seats."""
+    if any(step.action.kind == "compose" for step in lesson.steps):
+        return (f"The lesson {lesson.title!r} uses Compose, whose project names and ports the seats would share: "
+                "the instructor does it on the screen.")
+    host_ports = {port.host for step in lesson.steps for port in step.action.ports}
+    if len(host_ports) > 1:
+        return f"The lesson {lesson.title!r} publishes several host ports; a seat has one."
+    return None
+
+
+def for_seat(lesson, seat):
+    """The lesson as this seat does it: each container and volume it names is NAME-…, each image it builds the
+    seat's own tag, each published host port the seat's."""
+    def named(name):
+        return f"{seat.name}-{name}" if name else name
+
+    def image(ref):
+        return seat_image(ref, seat.name) if ref in lesson.builds else ref
+
+    steps = []
+    for step in lesson.steps:
+        action = step.action
+        action = replace(
+            action, name=named(action.name), image=image(action.image), tag=image(action.tag),
+            ports=tuple(Port(seat.port, port.container) for port in action.ports),
+            volumes=tuple(mount if mount.binds_folder else Mount(named(mount.source), mount.target)
+                          for mount in action.volumes))
+        check = step.check
+        if check is not None:
+            check = replace(check, container=named(check.container), name=named(check.name), tag=image(check.tag))
+        steps.append(replace(step, action=action, check=check))
+    return replace(lesson, steps=tuple(steps))
+
+
+def clear_seats(engine, names, workers):
+    """Remove everything these seats made (engine.remove_seat), `workers` seats at a time; how many things."""
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        return sum(sum(counts) for counts in pool.map(engine.remove_seat, names))
+
+
+class RoomClock:
+    """Ends the room at its end time, in the background: `on_end` removes what the seats made. One timer at a
+    time; a new room's end replaces the old one's."""
+
+    def __init__(self, on_end):
+        self._on_end = on_end
+        self._timer = None
+        self._lock = threading.Lock()
+
+    def schedule(self, ends_at):
+        with self._lock:
+            if self._timer is not None:
+                self._timer.cancel()
+            self._timer = threading.Timer(max(0.0, ends_at - time.time()), self._fire)
+            self._timer.daemon = True
+            self._timer.start()
+
+    def cancel(self):
+        with self._lock:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+
+    def _fire(self):
+        try:
+            self._on_end()
+        except Exception:  # the engine away at the end: the next request's check ends it (see expire)
+            log.exception("ending the room failed")

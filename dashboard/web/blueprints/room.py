@@ -1,0 +1,229 @@
+"""A room of students on seats of their own: the instructor opens it (seats, end time, limits), hands out the
+seats' links (a printable sheet, or one projected join code), watches the progress grid, and from a seat's row
+opens its page read-only, resets it or gives it a new link."""
+
+import time
+from urllib.parse import urlsplit
+
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
+
+from ...domain import seats
+from ...domain.errors import EngineError
+from .. import forms
+from ..extensions import get_board, get_catalog, get_classroom, get_current_lesson, get_engine, get_roster
+from ..extensions import get_snapshot, get_workshop, htmx
+from ..fragments import render_once
+from ..security import Forbidden, is_instructor
+from ..views import containers_view, room_view, shown_already
+from .seat import render_seat
+
+bp = Blueprint("room", __name__, url_prefix="/room")
+
+
+def instructor_only(what):
+    if not is_instructor():
+        raise Forbidden(f"Only the instructor can {what}: sign in first (from this machine, or over HTTPS).")
+
+
+def room_url():
+    """Where students reach the dashboard: DASHBOARD_ROOM_URL, else this request's host over plain HTTP (on the
+    HTTP port, when this page came over HTTPS)."""
+    configured = current_app.config["ROOM_URL"]
+    if configured:
+        return configured.rstrip("/")
+    if not request.is_secure:
+        return request.host_url.rstrip("/")
+    port = urlsplit("//" + current_app.config["BIND"]).port
+    host = request.host.rsplit(":", 1)[0] if not request.host.endswith("]") else request.host
+    return f"http://{host}:{port}" if port else f"http://{host}"
+
+
+@bp.get("")
+def index():
+    """The room page: open a room, or run the one open; open pages poll the grid."""
+    if htmx and request.args.get("since") is not None:
+        return grid()
+    view = room_view()
+    return render_template("room.html", room_url=room_url(), **view, **room_defaults())
+
+
+def room_defaults():
+    config = current_app.config
+    return {"defaults": {"count": config["DEFAULT_SEATS"], "first_port": config["FIRST_SEAT_PORT"],
+                         "minutes": config["CLASS_MINUTES"], "memory": config["SEAT_MEMORY"],
+                         "cpus": config["SEAT_CPUS"], "pids": config["SEAT_PIDS"]}}
+
+
+@bp.get("/grid")
+def grid():
+    """The progress grid, for the room page and the presenter view; 204 while what they show is current. The
+    signed-out screen shows no actions, and no students' names when the instructor hides them."""
+    view = room_view()
+    version = view["grid_version"]
+    if shown_already(version):
+        return "", 204
+    vary = (is_instructor(), request.args.get("projector") == "1")
+    return render_once("room_grid.html", version, vary, projector=vary[1], **view)
+
+
+@bp.post("")
+def open_room():
+    """Open a room: a seat per student, each with its own link, folder, labels and limits, until the end time.
+    A room open before is ended first (its seats' things removed, its links stopped)."""
+    values = request.form
+    forms.only_fields(values, {"count", "first_port", "minutes", "memory", "cpus", "pids"})
+    count = forms.seat_count(values.get("count"), current_app.config["MAX_SEATS"])
+    first_port = forms.first_seat_port(values.get("first_port"), count)
+    minutes, limits = forms.minutes(values.get("minutes")), forms.limits(values, seats.Limits)
+    if limits.cpus > get_engine().cpus():
+        raise forms.InvalidInput(f"CPUs {limits.cpus:g}: the engine has {get_engine().cpus()}, and refuses a "
+                                 "container more than it has.")
+    previous = get_roster().room
+    end_room()
+    for name in previous.seats if previous else ():
+        get_board().forget_seat(name)  # the old room's grid, kept to look at until now
+    taken = {c.name for c in containers_view(get_current_lesson().lesson)["containers"]}
+    planned = get_classroom().plan(first_port, count, taken, probe_ports=get_engine().ports_are_local)
+    room = get_roster().open([(seat.name, seat.port) for seat in planned], minutes, limits)
+    lessons = [lesson for lesson in get_catalog().lessons if seats.not_for_seats(lesson) is None]
+    for seat in room.seats.values():
+        get_workshop().provide_seat(seat.name, lessons, replace=True)  # not a previous class's edits
+    current_app.extensions["room_clock"].schedule(room.ends_at)
+    return redirect(url_for("room.index"), 303)
+
+
+def end_room():
+    """End the open room now: every seat's containers, volumes and images removed, its links stopped."""
+    roster = get_roster()
+    if roster.room is None:
+        return 0
+    removed = seats.clear_seats(get_engine(), list(roster.room.seats), current_app.config["CLASS_WORKERS"])
+    roster.end()  # the grid keeps the seats' last progress to look at
+    get_snapshot().invalidate()
+    return removed
+
+
+@bp.delete("")
+def end():
+    """End the class now, as its end time would: what the seats made is removed, and their links stop working."""
+    forms.only_fields(request.form, set())
+    get_roster().require()
+    removed = end_room()
+    message = f"The class ended: {removed} of the seats' containers, volumes and images removed."
+    return render_template("message.html", kind="ok", message=message), {"HX-Refresh": "true"}
+
+
+@bp.post("/close")
+def close():
+    """Put away a room whose class ended: the room page offers a new one, and the presenter view drops its grid."""
+    forms.only_fields(request.form, set())
+    room = get_roster().require()
+    if not room.ended:
+        raise seats.ClassStillOn("The class is still on: end it first (End the class now).")
+    for name in room.seats:
+        get_board().forget_seat(name)
+    get_roster().close()
+    current_app.extensions["room_clock"].cancel()
+    return redirect(url_for("room.index"), 303)
+
+
+@bp.post("/joining")
+def joining():
+    """Open or close the projected join code (opening again makes a new code)."""
+    forms.only_fields(request.form, {"open"})
+    get_roster().set_joining(forms.flag(request.form.get("open"), "open"))
+    return redirect(url_for("room.index"), 303)
+
+
+@bp.post("/names")
+def names():
+    """Hide or show the students' names on the projector's grid."""
+    forms.only_fields(request.form, {"hide"})
+    get_roster().set_hide_names(forms.flag(request.form.get("hide"), "hide"))
+    return redirect(url_for("room.index"), 303)
+
+
+@bp.get("/sheet")
+def sheet():
+    """The printable sheet: a card per seat with its link and QR code. The links are the seats' keys: the
+    instructor's only, never on the projector."""
+    instructor_only("print the seats' links")
+    return render_template("seat_sheet.html", room=get_roster().require(), room_url=room_url())
+
+
+@bp.get("/join")
+def join_code():
+    """The join code to project: each browser that scans it gets the next free seat, once."""
+    return render_template("room_join.html", room=get_roster().room, room_url=room_url())
+
+
+@bp.get("/seats/<name>")
+def watch(name):
+    """A seat's page as its student sees it, read-only, to help a stuck student."""
+    instructor_only("open a seat's page")
+    return render_seat(seat_named(name), can_act=False)
+
+
+@bp.get("/seats/<name>/board")
+def seat_board(name):
+    """The watched seat's board, for its read-only page to swap in."""
+    instructor_only("watch a seat")
+    from .seat import board_update
+    return board_update(seat_named(name), can_act=False)
+
+
+def seat_named(name):
+    if not seats.SEAT_NAME.fullmatch(name):
+        raise forms.InvalidInput("A seat's name is letters, digits, '_' and '-', as the grid shows it.")
+    return get_roster().require_seat(name)
+
+
+@bp.post("/seats/<name>/revoke")
+def revoke(name):
+    """A new link for the seat: the old one, and every browser signed in with it, stop working at once."""
+    forms.only_fields(request.form, set())
+    seat = get_roster().revoke(seat_named(name).name)
+    if htmx:
+        return render_template("message.html", kind="ok",
+                               message=f"{seat.name} has a new link: print its card again from the sheet.")
+    return redirect(url_for("room.index"), 303)
+
+
+@bp.post("/seats/<name>/reset")
+def reset(name):
+    """Remove everything the seat made and bring back its lesson files, for a fresh start."""
+    forms.only_fields(request.form, set())
+    seat = seat_named(name)
+    removed = seats.clear_seats(get_engine(), [seat.name], 1)
+    lessons = [lesson for lesson in get_catalog().lessons if seats.not_for_seats(lesson) is None]
+    get_workshop().provide_seat(seat.name, lessons, replace=True)
+    get_board().forget_seat(seat.name)
+    get_snapshot().invalidate()
+    message = f"{seat.name} is reset: {removed} containers, volumes and images removed, its files as shipped."
+    if htmx:
+        return render_template("message.html", kind="ok", message=message), {"HX-Trigger": "board-changed"}
+    return redirect(url_for("room.index"), 303)
+
+
+def keep_time(app):
+    """End the room at its end time: a timer in the background, and a look at every request (a timer lost with
+    a restart, or one that fired while the engine was away)."""
+    def end_when_due():
+        with app.app_context():
+            room = get_roster().room
+            if room is not None and room.expired():
+                end_room()
+
+    clock = app.extensions["room_clock"] = seats.RoomClock(end_when_due)
+    room = app.extensions["roster"].room
+    if room is not None and not room.ended:
+        clock.schedule(room.ends_at)
+
+    @app.before_request
+    def end_if_due():
+        room = get_roster().room
+        if room is not None and room.expired() and time.monotonic() >= app.extensions.get("room_retry", 0):
+            try:
+                end_room()
+            except EngineError:  # the engine away: the pages go on, and the end is tried again in a while
+                app.extensions["room_retry"] = time.monotonic() + 30
