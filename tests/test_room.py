@@ -220,7 +220,10 @@ def joins(app, path, browser=None):
     """(browser, its seat or None, the answer) after opening the join link in `browser` (a new one if None)."""
     browser = browser or signed_out(app)
     answer = browser.get(path)
-    if answer.status_code != 302:
+    if answer.status_code == 200:  # the join page's button: a GET alone takes no seat
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', answer.text)[1]
+        answer = browser.post(path, data={"csrf_token": csrf})
+    if answer.status_code not in (302, 303):
         return browser, None, answer
     page = browser.get("/seat")
     return browser, re.search(r'data-seat="([^"]+)"', page.text)[1], answer
@@ -243,7 +246,7 @@ def test_the_join_code_hands_each_browser_the_next_free_seat_once(room):
     _, seat, refused = joins(room.app, code_path)
     assert seat is None and refused.status_code == 403 and "every seat is taken" in refused.text
 
-    room.instructor.post(f"/room/seats/{second_name}/revoke")  # the seat is free again
+    room.instructor.post(f"/room/seats/{second_name}/revoke")  # still taken: its new card is the same student's
     assert room.instructor.post("/room/joining", data={"open": "0"}).status_code == 303
     assert join_path(room.instructor) is None and "Joining is closed" in room.instructor.get("/room/join").text
     _, seat, refused = joins(room.app, code_path)
@@ -253,8 +256,8 @@ def test_the_join_code_hands_each_browser_the_next_free_seat_once(room):
     new_path = join_path(room.instructor)
     assert new_path and new_path != code_path
     assert joins(room.app, code_path)[2].status_code == 403  # a photo of the old code
-    _, seat, _ = joins(room.app, new_path)
-    assert seat == second_name
+    _, seat, refused = joins(room.app, new_path)
+    assert seat is None and "every seat is taken" in refused.text  # the revoked seat is not handed to a stranger
 
 
 # 5. Limits.
@@ -281,8 +284,9 @@ def test_a_seats_run_has_the_rooms_limits_and_cannot_fork_past_them(room, docker
         printed = printed.decode(errors="replace")
         assert exit_code != 0 and "started 80" not in printed, printed
         assert re.search(r"can't fork|cannot fork|resource temporarily unavailable", printed, re.I), printed
-        processes = container.top()["Processes"]
-        assert 30 < len(processes) <= 50, len(processes)
+        # As the engine counts them (`docker stats`' PIDS): `docker top` needs a `ps` beside the engine.
+        processes = container.stats(stream=False)["pids_stats"]["current"]
+        assert 30 < processes <= 50, processes
     finally:
         docker_client.api.remove_container(ticker, force=True)
 
@@ -734,18 +738,19 @@ def switched_room(tmp_path, docker_client, engine_switch):
 
 
 def test_past_its_end_time_the_end_is_tried_again_once_the_engine_is_back(switched_room, engine_switch, docker_client):
-    """With the engine away at the end time, pages still answer (no 5xx) and the room stays to be ended; once
-    the engine is back, the next try removes the seats' things."""
+    """With the engine away at the end time, pages still answer (no 5xx): the room is ended (its links stop)
+    and its seats' things stay to be removed; once the engine is back, the next try removes them."""
     room, seat, link = switched_room
     engine_switch.stop()
     room.roster.room.ends_at = time.time() - 1
     room.roster._save()
     assert signed_out(room.app).get("/lessons").status_code == 200
-    assert not room.roster.room.ended and things(docker_client, seat.seat) == (1, 0, 0)
+    assert room.roster.room.ended and not room.roster.room.cleared
+    assert things(docker_client, seat.seat) == (1, 0, 0)
     engine_switch.start()
     room.app.extensions["room_retry"] = 0  # the next try now, not 30 s later
     assert signed_out(room.app).get("/lessons").status_code == 200
-    assert room.roster.room.ended and things(docker_client, seat.seat) == (0, 0, 0)
+    assert room.roster.room.cleared and things(docker_client, seat.seat) == (0, 0, 0)
     assert seat.client.get("/seat").status_code == 403
 
 

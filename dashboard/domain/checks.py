@@ -182,7 +182,9 @@ class Board:
         self._versions = {}  # scope -> its own version: a page of one scope is not redrawn for another's change
         self._stamps = {}  # scope -> the stamp its checks were last refreshed for
         self._refreshed = {}  # scope -> when
-        self._refreshing = threading.Lock()
+        # One refresh at a time in each lane: the instructor's lessons, and the seats' (whose passes are long, at
+        # 10 checks a second for a room), so a room never holds up the instructor's own checks.
+        self._refreshing = {"instructor": threading.Lock(), "seats": threading.Lock()}
         self._min_interval = min_interval
         self.throttle = Throttle(checks_per_second)
         self.evaluations = 0  # checks evaluated, for the tests
@@ -203,7 +205,8 @@ class Board:
             if asked_at < self._asked.get(key, float("-inf")):
                 return
             self._asked[key] = asked_at
-            if result.state == PASSED and asked_at >= self._ran_at.get(key, float("inf")) \
+            ran = self._ran.get(key)
+            if result.state == PASSED and ran is not None and ran.ok and asked_at >= self._ran_at[key] \
                     and key not in self._achieved:
                 self._achieved[key] = result
                 self._changed(scope)
@@ -254,10 +257,6 @@ class Board:
     def version(self):
         return self._version
 
-    def refresh(self, lesson, stamp, evaluate_one, scope=None):
-        """Refresh one scope's checks (see refresh_many)."""
-        return self.refresh_many([(scope or lesson.id, lesson, stamp, evaluate_one)])
-
     def refresh_many(self, wanted, asked_at=None):
         """Re-evaluate the read-only checks (READ_ONLY) of each (scope, lesson, stamp, evaluate_one) in `wanted`
         whose `stamp` (what they look at: the scope's containers and the images' version, and the time in steps
@@ -270,7 +269,8 @@ class Board:
         with self._lock:
             stale = [(scope, lesson, stamp, evaluate_one) for scope, lesson, stamp, evaluate_one in wanted
                      if self._stamps.get(scope) != stamp and now - self._refreshed.get(scope, 0) >= self._min_interval]
-            if not stale or not self._refreshing.acquire(blocking=False):
+            lane = self._refreshing["seats" if any("@" in item[0] for item in stale) else "instructor"]
+            if not stale or not lane.acquire(blocking=False):
                 return False
             for scope, _, stamp, _ in stale:
                 self._stamps[scope], self._refreshed[scope] = stamp, now
@@ -280,7 +280,7 @@ class Board:
                 for scope, lesson, _, evaluate_one in stale:
                     self._refresh_scope(scope, lesson, evaluate_one, asked_at)
             finally:
-                self._refreshing.release()
+                lane.release()
 
         threading.Thread(target=run, name="checks", daemon=True).start()
         return True
@@ -295,8 +295,7 @@ class Board:
                     self.throttle.wait()
                     with self._lock:
                         self.background_evaluations += 1
-                    # It asks the engine now: as fresh as a press's check, unless the container list it reads is
-                    # older than that check.
+                    # Noted as asked when the pass listed the containers it reads: a press's check since is newer.
                     self.put(scope, step.id, evaluate_one(step.check), asked_at)
         except Exception:  # a refresh that dies must not keep the others from running
             log.exception("checks refresh failed")

@@ -614,7 +614,11 @@ class Engine:
             for container_id in containers:
                 with contextlib.suppress(docker_errors.NotFound):
                     api.remove_container(container_id, force=True, v=False)
-            volumes = [volume["Name"] for volume in api.volumes(filters=selector).get("Volumes") or []]
+            # And its named volumes a run made by itself (`docker run -v NAME-data:…` before the volume step): the
+            # engine labels those with nothing, but their names are the seat's (seats.for_seat).
+            volumes = {volume["Name"] for volume in api.volumes(filters=selector).get("Volumes") or []}
+            volumes |= {volume["Name"] for volume in api.volumes(filters={"name": f"{seat}-"}).get("Volumes") or []
+                        if volume["Name"].startswith(f"{seat}-")}
             for name in volumes:
                 with contextlib.suppress(docker_errors.NotFound):
                     api.remove_volume(name, force=True)

@@ -92,12 +92,18 @@ class Room:
     joining: bool = True
     hide_names: bool = False  # the projector's grid shows seat names only
     ended: bool = False
+    cleared: bool = False  # what the seats made is removed (after the end; retried while the engine is away)
 
     def seat(self, name):
         return self.seats.get(name)
 
     def expired(self, now=None):
         return not self.ended and (now or time.time()) >= self.ends_at
+
+    @property
+    def to_clear(self):
+        """Past its end, and what the seats made not yet removed."""
+        return (self.ended or self.expired()) and not self.cleared
 
     @property
     def over(self):
@@ -157,10 +163,17 @@ class Roster:
             self._save()
 
     def end(self):
-        """The class ended (its time ran out): links stop working, the grid stays to look at."""
+        """The class ended (its time ran out, or the instructor ended it): links stop working at once, the grid
+        stays to look at; `cleared` once what the seats made is removed."""
+        with self.lock:
+            if self.room is not None and not self.room.ended:
+                self.room.ended, self.room.joining = True, False
+                self._save()
+
+    def cleared(self):
         with self.lock:
             if self.room is not None:
-                self.room.ended, self.room.joining = True, False
+                self.room.cleared = True
                 self._save()
 
     def require(self):
@@ -183,6 +196,13 @@ class Roster:
             if secrets.compare_digest(seat.token.encode(), token.encode()):
                 return seat
         return None
+
+    def joinable(self, code):
+        """Whether `code` would give a seat now (joining open, the code current, a seat free)."""
+        room = self.room
+        return (room is not None and not room.over and room.joining
+                and secrets.compare_digest(room.join_code.encode(), str(code).encode())
+                and any(not seat.joined for seat in room.seats.values()))
 
     def join(self, code):
         """The next seat nobody has taken, handed out once; None when joining is closed, the code is old, or every
@@ -219,14 +239,15 @@ class Roster:
         """A new link for the seat: its old link and every browser signed in with it stop working at once."""
         with self.lock:
             seat = self.require_seat(name)
-            seat.token, seat.joined, seat.student = secrets.token_urlsafe(18), False, ""
+            # Still taken: its new card goes to the same student, never to the join code's next browser.
+            seat.token, seat.student = secrets.token_urlsafe(18), ""
             self._save()
             return seat
 
     def name_student(self, seat_name, text):
         with self.lock:
             seat = self.require_seat(seat_name)
-            seat.student = " ".join(text.split())[:STUDENT_NAME]
+            seat.student = text
             self._save()
 
     def set_hide_names(self, hide):

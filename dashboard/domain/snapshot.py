@@ -45,13 +45,14 @@ class ContainerSnapshot:
             age = time.monotonic() - self._taken
             if self._stale or (self._changed and age >= self._min_interval) or age > self._max_age:
                 self._stale = self._changed = False
+                started = time.monotonic()
                 try:
                     containers = self._engine.containers()
                 except EngineError:
                     self._stale = True
                     raise
                 self.reads += 1
-                self._taken = time.monotonic()
+                self._taken = started  # what it shows was there when the read began (see read_after)
                 self._containers = containers
                 self._version = hashlib.sha1(repr(containers).encode()).hexdigest()[:16]
             with self._stopping_lock:

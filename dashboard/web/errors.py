@@ -24,6 +24,7 @@ from ..domain.errors import (
     WorkshopUnwritable,
 )
 from ..domain.seats import ClassStillOn, RoomError
+from ..domain.workshop import WorkshopError
 from .extensions import htmx
 from .forms import InvalidInput, NoSuchThing
 from .security import Forbidden
@@ -44,6 +45,7 @@ STATUS = {
     VolumeInUse: 409,
     ToolMissing: 503,
     WorkshopUnwritable: 503,  # the server's folder: nothing the request could change
+    WorkshopError: 503,  # a seat's folder in it, likewise
     ContainerNotRunning: 409,
     ClassStarting: 409,
     BuildingAnother: 409,

@@ -91,11 +91,11 @@ def first_seat_port(value, count):
     return first
 
 
-def student_name(value):
-    """The name a student types for their seat: one line of printable text, up to 40 characters."""
+def student_name(value, limit):
+    """The name a student types for their seat: one line of printable text, up to `limit` characters."""
     text = " ".join((value or "").split())
-    if len(text) > 40 or not all(character.isprintable() for character in text):
-        raise InvalidInput("A name is one line of up to 40 characters.")
+    if len(text) > limit or not all(character.isprintable() for character in text):
+        raise InvalidInput(f"A name is one line of up to {limit} characters.")
     return text
 
 

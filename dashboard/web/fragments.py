@@ -34,7 +34,8 @@ class RenderedOnce:
         return page
 
 
-def render_once(template, version, vary, **context):
-    """render_template(template, **context), or the text it gave for this version and kind of viewer before."""
-    cache = current_app.extensions.setdefault("rendered_once", {}).setdefault(template, RenderedOnce())
+def render_once(template, version, vary, kind=None, **context):
+    """render_template(template, **context), or the text it gave for this version and kind of viewer before.
+    `kind`: a cache of its own for renderings of the template whose versions move apart (each seat's board)."""
+    cache = current_app.extensions.setdefault("rendered_once", {}).setdefault(kind or template, RenderedOnce())
     return cache.get(version, vary, lambda: render_template(template, **context))

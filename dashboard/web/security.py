@@ -26,6 +26,7 @@ CSRF_HEADER = "X-CSRF-Token"
 CSRF_FIELD = "csrf_token"
 INSTRUCTOR = "instructor"  # the holder of instructor sessions (see domain/session_generations.py)
 SEAT_BLUEPRINT = "seat"  # the only URLs a seat's session may change anything through
+SEAT_SIGN_IN = {"seat.take"}  # of them, those a browser posts before it has a seat (the join code's button)
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
     "frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
@@ -108,10 +109,12 @@ def instructor_transport():
     DASHBOARD_INSTRUCTOR_FROM names as this machine's), or over HTTPS."""
     if request.is_secure:
         return True
+    if not request.remote_addr:
+        return True  # a unix socket (gunicorn gives no address): this machine
     try:
-        address = ipaddress.ip_address((request.remote_addr or "").split("%")[0])
+        address = ipaddress.ip_address(request.remote_addr.split("%")[0])
     except ValueError:
-        return request.remote_addr is None  # a unix socket: this machine
+        return False
     return address.is_loopback or address in current_app.extensions["instructor_from"]
 
 
@@ -207,6 +210,8 @@ def _check_request():
     given = request.headers.get(CSRF_HEADER) or request.form.get(CSRF_FIELD, "")
     if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
         raise Forbidden("This page is out of date or signed out (its CSRF token does not match): reload it.")
+    if request.endpoint in SEAT_SIGN_IN:
+        return
     if request.blueprint == SEAT_BLUEPRINT:
         if current_seat() is None:
             raise Forbidden("This seat's link no longer works (the class ended, or the instructor gave the seat a "

@@ -85,11 +85,6 @@ def _place(lesson, seat):
                          limits=get_roster().require().limits)
 
 
-def seat_lesson(lesson, seat):
-    """The lesson as this seat does it (seats.for_seat): its names, tags and port the seat's own."""
-    return seats.for_seat(lesson, seat)
-
-
 def ports_host():
     """Where the server asks a published port: DASHBOARD_COW_HOST, else the engine's host (127.0.0.1 when local)."""
     return current_app.config["COW_HOST"] or get_engine().ports_host("127.0.0.1")
@@ -183,7 +178,7 @@ def transcript_view(lesson):
 
 
 def evaluate_check(lesson, check, seat=None):
-    """A check's result now (see checks.evaluate); a seat's lesson (seat_lesson) with its seat. It reads the shared
+    """A check's result now (see checks.evaluate); a seat's lesson (seats.for_seat) with its seat. It reads the shared
     container list as next read from the engine (at most one read a refresh period, however many ask; at once
     after the instructor's press, which marks it stale), so it sees what a command pasted before it did, and a
     room pressing at once costs one list call a period."""
@@ -218,7 +213,7 @@ def refresh_checks(lesson, seats_=None):
     if seats_ is None:
         get_board().refresh_many([wanted(lesson, None)], listed_at)
     else:
-        get_board().refresh_many([wanted(seat_lesson(lesson, seat), seat) for seat in seats_], listed_at)
+        get_board().refresh_many([wanted(seats.for_seat(lesson, seat), seat) for seat in seats_], listed_at)
 
 
 def board_version(lesson, seat=None):
@@ -229,7 +224,7 @@ def board_version(lesson, seat=None):
 
 def steps_view(lesson, host_port=None, seat=None, can_act=None):
     """Each step with its command, its check's latest result and its latest run, as the board has them; for a
-    seat (its lesson: seat_lesson), the seat's. `can_act`: whether this page shows the buttons (default: the
+    seat (its lesson: seats.for_seat), the seat's. `can_act`: whether this page shows the buttons (default: the
     instructor's page does)."""
     board, place = get_board(), place_for(lesson, seat)
     scope = checks.scope_of(lesson.id, seat and seat.name)
@@ -303,6 +298,6 @@ def render_lesson(lesson=None, presenter=False, follows=False, host_port=None):
     port_run = lesson.port_run
     host_port = host_port or (port_run.action.ports[0].host if port_run else None)
     refresh_checks(lesson)
-    room = room_view() if presenter and get_roster().room is not None and lesson == current_lesson() else None
+    room = room_view() if presenter and lesson == current_lesson() else None
     return render_template("lesson.html", presenter=presenter, follows=follows, host_port=host_port,
                            room_grid=room, **lesson_view(lesson, host_port))

@@ -191,6 +191,13 @@ def student(open_page, path):
     return open_page(path, instructor=False, **PHONE)
 
 
+def joiner(open_page, join_path):
+    """A phone of its own opening the join code's link and pressing its button."""
+    phone = student(open_page, join_path)
+    phone.get_by_role("button", name="Take a seat").click()
+    return phone
+
+
 def step_section(page: Page, step_id):
     return page.locator(f"section.step[data-step='{step_id}']")
 
@@ -376,11 +383,11 @@ def test_the_join_code_gives_each_phone_a_seat_once_until_joining_closes(open_pa
     join_path = urlsplit(join_url).path
     assert re.fullmatch(r"/join/[A-Za-z0-9_-]+", join_path), join_url
 
-    phone = student(open_page, join_path)
+    phone = joiner(open_page, join_path)
     expect_on_seat(phone, first)
     phone.goto(join_path)  # the same phone scans again: back on its seat, not a new one
     expect_on_seat(phone, first)
-    other = student(open_page, join_path)
+    other = joiner(open_page, join_path)
     expect_on_seat(other, second)
 
     instructor.goto("/room")
@@ -595,7 +602,7 @@ def test_the_join_code_skips_seats_handed_out_on_cards(open_page, room):
     expect_on_seat(carded, first)
     teacher = open_page("/room/join")
     join_path = urlsplit(teacher.locator("[data-join-url]").get_attribute("data-join-url")).path
-    joined = student(open_page, join_path)
+    joined = joiner(open_page, join_path)
     expect_on_seat(joined, second)
 
 

@@ -2,6 +2,7 @@
 seats' links (a printable sheet, or one projected join code), watches the progress grid, and from a seat's row
 opens its page read-only, resets it or gives it a new link."""
 
+import threading
 import time
 from urllib.parse import urlsplit
 
@@ -85,21 +86,37 @@ def open_room():
     taken = {c.name for c in containers_view(get_current_lesson().lesson)["containers"]}
     planned = get_classroom().plan(first_port, count, taken, probe_ports=get_engine().ports_are_local)
     room = get_roster().open([(seat.name, seat.port) for seat in planned], minutes, limits)
-    lessons = [lesson for lesson in get_catalog().lessons if seats.not_for_seats(lesson) is None]
     for seat in room.seats.values():
-        get_workshop().provide_seat(seat.name, lessons, replace=True)  # not a previous class's edits
+        get_workshop().provide_seat(seat.name, seat_lessons(), replace=True)  # not a previous class's edits
     current_app.extensions["room_clock"].schedule(room.ends_at)
     return redirect(url_for("room.index"), 303)
 
 
+def seat_lessons():
+    """The lessons seats can do (seats.not_for_seats), whose files each seat's folder holds."""
+    return [lesson for lesson in get_catalog().lessons if seats.not_for_seats(lesson) is None]
+
+
 def end_room():
-    """End the open room now: every seat's containers, volumes and images removed, its links stopped."""
+    """End the open room now: its links stop at once (the grid keeps the seats' last progress to look at), then
+    every seat's containers, volumes and images are removed; one clearing at a time, however many requests and
+    timers ask. How many things were removed (0 when another request is clearing)."""
     roster = get_roster()
     if roster.room is None:
         return 0
-    removed = seats.clear_seats(get_engine(), list(roster.room.seats), current_app.config["CLASS_WORKERS"])
-    roster.end()  # the grid keeps the seats' last progress to look at
-    get_snapshot().invalidate()
+    roster.end()
+    clearing = current_app.extensions.setdefault("room_clearing", threading.Lock())
+    if not clearing.acquire(blocking=False):
+        return 0
+    try:
+        room = roster.room
+        if room is None or room.cleared:
+            return 0
+        removed = seats.clear_seats(get_engine(), list(room.seats), current_app.config["CLASS_WORKERS"])
+        roster.cleared()
+    finally:
+        clearing.release()
+        get_snapshot().invalidate()
     return removed
 
 
@@ -195,8 +212,7 @@ def reset(name):
     forms.only_fields(request.form, set())
     seat = seat_named(name)
     removed = seats.clear_seats(get_engine(), [seat.name], 1)
-    lessons = [lesson for lesson in get_catalog().lessons if seats.not_for_seats(lesson) is None]
-    get_workshop().provide_seat(seat.name, lessons, replace=True)
+    get_workshop().provide_seat(seat.name, seat_lessons(), replace=True)
     get_board().forget_seat(seat.name)
     get_snapshot().invalidate()
     message = f"{seat.name} is reset: {removed} containers, volumes and images removed, its files as shipped."
@@ -205,25 +221,32 @@ def reset(name):
     return redirect(url_for("room.index"), 303)
 
 
+RETRY_SECONDS = 30  # an end the engine could not do (it was away) is tried again this much later
+
+
 def keep_time(app):
-    """End the room at its end time: a timer in the background, and a look at every request (a timer lost with
-    a restart, or one that fired while the engine was away)."""
+    """End the room at its end time: a timer in the background (again every RETRY_SECONDS while the engine is
+    away), and a look at every request (a timer lost with a restart)."""
     def end_when_due():
         with app.app_context():
             room = get_roster().room
-            if room is not None and room.expired():
+            if room is None or not room.to_clear:
+                return
+            try:
                 end_room()
+            except EngineError:
+                clock.schedule(time.time() + RETRY_SECONDS)
 
     clock = app.extensions["room_clock"] = seats.RoomClock(end_when_due)
     room = app.extensions["roster"].room
-    if room is not None and not room.ended:
+    if room is not None and not room.cleared:
         clock.schedule(room.ends_at)
 
     @app.before_request
     def end_if_due():
         room = get_roster().room
-        if room is not None and room.expired() and time.monotonic() >= app.extensions.get("room_retry", 0):
+        if room is not None and room.to_clear and time.monotonic() >= app.extensions.get("room_retry", 0):
             try:
                 end_room()
             except EngineError:  # the engine away: the pages go on, and the end is tried again in a while
-                app.extensions["room_retry"] = time.monotonic() + 30
+                app.extensions["room_retry"] = time.monotonic() + RETRY_SECONDS

@@ -5,10 +5,10 @@ from flask import Blueprint, redirect, render_template, request, session, url_fo
 
 from ...domain import seats
 from .. import forms
-from ..extensions import get_current_lesson, get_roster, htmx
+from ..extensions import get_current_lesson, get_engine, get_roster, get_workshop, htmx
 from ..fragments import render_once
-from ..security import Forbidden, current_seat, grant_seat
-from ..views import CHANGED, board_version, lesson_named, refresh_checks, seat_lesson, shown_already, step_named, steps_view
+from ..security import INSTRUCTOR, SEAT_BLUEPRINT, Forbidden, current_seat, grant_seat
+from ..views import CHANGED, board_version, lesson_named, refresh_checks, shown_already, step_named, steps_view
 from .steps import check_now, do_step, status
 
 bp = Blueprint("seat", __name__)
@@ -21,7 +21,7 @@ def my_seat():
     """The seat this browser signed in as; 403 with what to do when it has none (or its link was revoked)."""
     seat = current_seat()
     if seat is None:
-        raise Forbidden(NOT_SIGNED_IN if session.get("holder") != "seat" else
+        raise Forbidden(NOT_SIGNED_IN if session.get("holder") != SEAT_BLUEPRINT else
                         "This seat's link no longer works (the class ended, or the instructor gave the seat a new "
                         "link): ask the instructor for yours.")
     return seat
@@ -30,7 +30,7 @@ def my_seat():
 def seat_current_lesson(seat):
     """The current lesson as this seat does it; 409 when seats cannot do it (Compose), with why."""
     lesson = get_current_lesson().lesson
-    return seat_lesson(lesson, seat), seats.not_for_seats(lesson)
+    return seats.for_seat(lesson, seat), seats.not_for_seats(lesson)
 
 
 @bp.get("/s/<token>")
@@ -44,30 +44,45 @@ def sign_in(token):
                         "link. Ask for yours.")
 
 
+JOIN_REFUSED = "Joining is closed, this join code is an old one, or every seat is taken: ask the instructor."
+
+
 @bp.get("/join/<code>")
 def join(code):
-    """The projected join code: the next free seat for this browser, once; a second scan keeps the seat it has."""
+    """The projected join code: a button that takes the next free seat (a GET takes nothing, so a link preview
+    or a prefetch never uses a seat up); a browser on its seat already goes back to it."""
     if current_seat() is not None:
         return redirect(url_for("seat.page"))
     not_the_instructor()
-    return seated(get_roster().join(code[:100]),
-                  "Joining is closed, this join code is an old one, or every seat is taken: ask the instructor.")
+    if not get_roster().joinable(code[:100]):
+        raise Forbidden(JOIN_REFUSED)
+    return render_template("seat_join.html", code=code)
+
+
+@bp.post("/join/<code>")
+def take(code):
+    """Take the next free seat for this browser, once; a second press keeps the seat it has."""
+    forms.only_fields(request.form, set())
+    if current_seat() is not None:
+        return redirect(url_for("seat.page"), 303)
+    not_the_instructor()
+    return seated(get_roster().join(code[:100]), JOIN_REFUSED, 303)
 
 
 def not_the_instructor():
     """An instructor's session is never replaced by a seat's: a page on this host (a student's container) could
     make the instructor's browser open a link."""
-    if session.get("holder") == "instructor":
+    if session.get("holder") == INSTRUCTOR:
         raise Forbidden("This browser is signed in as the instructor: open a seat's link in another browser (or "
                         "sign out first). To see a seat's page, use Open on its row of the grid.")
 
 
-def seated(seat, refusal):
+def seated(seat, refusal, status=302):
     """Sign this browser in as `seat` and go to its page; 403 with `refusal` when there is none."""
     if seat is None:
         raise Forbidden(refusal)
     grant_seat(session, seat)
-    return redirect(url_for("seat.page"))
+    return redirect(url_for("seat.page"), status)
 
 
 def render_seat(seat, can_act=True):
@@ -104,7 +119,7 @@ def board_update(seat, can_act):
     version = board_version(lesson, seat)
     if shown_already(version):
         return "", 204
-    return render_once("board_update.html", version, (request.host, seat.name, can_act),
+    return render_once("board_update.html", version, (request.host, can_act), kind=f"board@{seat.name}",
                        **steps_view(lesson, seat=seat, can_act=can_act and refused is None))
 
 
@@ -124,8 +139,12 @@ def press(lesson_id, step_id):
     seat = my_seat()
     lesson, step = seat_step(seat, lesson_id, step_id)
     forms.only_fields(request.form, set())
+    get_workshop().provide_seat(seat.name, [lesson])  # its files, should the folder have gone since the room opened
     answer = do_step(lesson, step, seat=seat)
-    return answer if answer is not None else redirect(url_for("seat.page"))
+    room = get_roster().room
+    if room is None or room.over:  # the class ended while the step ran: what it made goes too
+        seats.clear_seats(get_engine(), [seat.name], 1)
+    return answer if answer is not None else redirect(url_for("seat.page"), 303)
 
 
 @bp.post("/seat/lessons/<lesson_id>/steps/<step_id>/check")
@@ -147,7 +166,7 @@ def name():
     """The name the student types, shown to the instructor beside the seat (hidden on the projector if chosen)."""
     seat = my_seat()
     forms.only_fields(request.form, {"student"})
-    get_roster().name_student(seat.name, forms.student_name(request.form.get("student")))
+    get_roster().name_student(seat.name, forms.student_name(request.form.get("student"), seats.STUDENT_NAME))
     if htmx:
         return render_template("message.html", kind="ok", message="Saved: the instructor sees it beside your seat.")
     return redirect(url_for("seat.page"))

@@ -73,7 +73,7 @@ def recorded(lesson, step, place, command, host_port, seat):
 
 def do_step(lesson, step, host_port=None, seat=None):
     """Do the step's action as its command does, note it on the board and in the transcript, check it. A seat
-    does its own lesson (seat_lesson) on its own things; the page then shows the seat's status."""
+    does its own lesson (seats.for_seat) on its own things; the page then shows the seat's status."""
     place = place_for(lesson, seat)
     command = actions.command(lesson, step.action, place, host_port)
     board, scope, snapshot = get_board(), scope_of(lesson.id, seat and seat.name), get_snapshot()
