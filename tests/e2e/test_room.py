@@ -83,6 +83,8 @@ def room(running_lesson_current, open_page, docker_client, allowed_console_error
     """Teardown, pass or fail: the room is ended (by the instructor's DELETE /room, as "End the class now" sends
     it), then whatever still carries classroom.seat=<one of its seats> is force-removed."""
     allowed_console_errors += NETWORK_CHANGED
+    # Ending the room here makes a seat's page still open reload into its 403 ("no longer works"), as it should.
+    allowed_console_errors.append(CHROMIUM_LOGS_A_403)
     track = RoomTrack()
     yield track
     try:
