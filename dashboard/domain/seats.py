@@ -20,7 +20,6 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from . import files
-from .engine import SEAT_LABEL
 from .lessons import Mount, Port
 
 log = logging.getLogger(__name__)
@@ -77,10 +76,6 @@ class Seat:
     token: str  # in the seat's link; a revoked link gets a new one
     joined: bool = False  # taken (its card's link used, or handed out by the join code): not handed out again
     student: str = ""  # the name the student typed on their seat page
-
-    @property
-    def labels(self):
-        return ((SEAT_LABEL, self.name),)
 
 
 @dataclass
