@@ -52,6 +52,7 @@ SETTINGS = {
     "SEAT_PIDS": Setting(100, int, 10, 100_000),
     "ROOM_URL": Setting(None),
     "BIND": Setting("127.0.0.1:5000"),  # gunicorn's plain-HTTP address (the room's)
+    "HTTPS_BIND": Setting(None),  # the instructor's HTTPS listener (scripts/up sets it when serving a room)
     "INSTRUCTOR_FROM": Setting(None),  # addresses counted as this machine's for the instructor (compose: gateway)
     "INSTRUCTOR_TOKEN": Setting(None),  # default: generated on first start, kept in the instance folder, printed
     "SECRET_KEY": Setting(None),  # default: generated on first start, kept in the instance folder

@@ -20,7 +20,8 @@ from dashboard.web.security import CSRF_HEADER, grant_instructor
 
 
 class InstructorClient(FlaskClient):
-    """A test client signed in as the instructor, sending its CSRF token as htmx does; instructor=False for a viewer.
+    """A test client signed in as the instructor (on this machine, over plain HTTP, as its requests come), sending its
+    CSRF token as htmx does; instructor=False for a viewer.
 
     Tests of the sign-in itself (test_security.py) go through the real form instead.
     """
@@ -28,7 +29,7 @@ class InstructorClient(FlaskClient):
     def __init__(self, *args, instructor=True, **kwargs):
         super().__init__(*args, **kwargs)
         if instructor:
-            with self.session_transaction() as session, self.application.app_context():
+            with self.session_transaction() as session, self.application.test_request_context():
                 self.environ_base[f"HTTP_{CSRF_HEADER.upper().replace('-', '_')}"] = grant_instructor(session)
 
 

@@ -233,3 +233,76 @@ def test_loopback_binds_are_recognised():
         assert is_loopback(bind), bind
     for bind in ("0.0.0.0:5000", "[::]:5000", "192.0.2.7:5000", "example.org:5000"):
         assert not is_loopback(bind), bind
+
+
+# --- the instructor's secret never crosses the room's plain HTTP --------------------------------------------------
+
+ROOM_LAPTOP = {"REMOTE_ADDR": "192.0.2.50"}  # an address of the room's network, not this machine (never connected to)
+
+
+def transport_app(tmp_path, **config):
+    return create_app({"TESTING": True, "INSTRUCTOR_TOKEN": TOKEN, "TRANSCRIPT_PATH": str(tmp_path / "t.sqlite3"),
+                       **config})
+
+
+def test_over_plain_http_from_the_room_the_sign_in_page_redirects_to_https(tmp_path):
+    """With an HTTPS listener, /signin over plain HTTP from another machine is a redirect to it (the host the
+    browser used, the listener's port), never the form; the read-only pages' sign-in link goes there too."""
+    app = transport_app(tmp_path, HTTPS_BIND="0.0.0.0:5443")
+    laptop = app.test_client(instructor=False)
+    laptop.environ_base.update(ROOM_LAPTOP)
+    answer = laptop.get("/signin", base_url="http://room.example:5000")
+    assert answer.status_code in (302, 303) and answer.location == "https://room.example:5443/signin"
+    assert 'name="token"' not in answer.text
+    page = laptop.get("/", base_url="http://room.example:5000").text
+    assert 'href="https://room.example:5443/signin"' in page
+    # Over HTTPS, and on this machine, the form is there and the link stays.
+    assert 'name="token"' in laptop.get("/signin", base_url="https://room.example:5443").text
+    here = app.test_client(instructor=False)
+    assert 'name="token"' in here.get("/signin").text and 'href="/signin"' in here.get("/").text
+
+
+def test_over_plain_http_from_the_room_without_https_the_sign_in_page_says_how_to_sign_in(tmp_path):
+    """Without an HTTPS listener, /signin over plain HTTP from another machine shows no form: it says to sign in
+    on this machine (at its loopback address and port) or to serve HTTPS."""
+    app = transport_app(tmp_path, BIND="0.0.0.0:5077")
+    laptop = app.test_client(instructor=False)
+    laptop.environ_base.update(ROOM_LAPTOP)
+    answer = laptop.get("/signin", base_url="http://room.example:5077")
+    assert answer.status_code == 200
+    assert 'name="token"' not in answer.text and "<form" not in answer.text.split("<main>")[1]
+    assert "http://127.0.0.1:5077/signin" in answer.text and "DASHBOARD_HTTPS_BIND" in answer.text
+
+
+def test_an_address_counted_as_this_machine_gets_the_form_over_plain_http(tmp_path):
+    """compose.yaml's DASHBOARD_INSTRUCTOR_FROM=gateway: the host's browser arrives from the gateway, this
+    machine's, and gets the form over plain HTTP (and signs in)."""
+    app = transport_app(tmp_path, INSTRUCTOR_FROM=ROOM_LAPTOP["REMOTE_ADDR"], HTTPS_BIND="0.0.0.0:5443")
+    host = app.test_client(instructor=False)
+    host.environ_base.update(ROOM_LAPTOP)
+    assert 'name="token"' in host.get("/signin").text
+    assert sign_in(host).status_code == 302 and signed_in(host)
+
+
+def test_an_instructor_cookie_is_accepted_only_on_the_transport_that_issued_it(tmp_path):
+    """Signed in over this machine's plain HTTP, the cookie is refused over HTTPS (from the room, or even from
+    here); signed in over HTTPS, it is refused over this machine's plain HTTP."""
+    app = transport_app(tmp_path)
+    here = app.test_client(instructor=False)
+    assert sign_in(here).status_code == 302 and signed_in(here)
+    for address in (ROOM_LAPTOP["REMOTE_ADDR"], "127.0.0.1"):
+        over_https = here.get("/", base_url="https://localhost", environ_base={"REMOTE_ADDR": address})
+        assert "Sign out" not in over_https.text, address
+    csrf = csrf_of(here.get("/").text)
+    refused = here.post("/lessons/current", data={"lesson": "running"}, headers={"X-CSRF-Token": csrf},
+                        base_url="https://localhost", environ_base=ROOM_LAPTOP)
+    assert refused.status_code == 403 and "sign in again" in refused.text
+    assert signed_in(here)  # still the instructor where it signed in
+
+    laptop = app.test_client(instructor=False)
+    laptop.environ_base.update(ROOM_LAPTOP)
+    https = {"base_url": "https://localhost"}
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', laptop.get("/signin", **https).text)[1]
+    assert laptop.post("/signin", data={"token": TOKEN, "csrf_token": csrf}, **https).status_code == 302
+    assert "Sign out" in laptop.get("/", **https).text
+    assert "Sign out" not in laptop.get("/", environ_base={"REMOTE_ADDR": "127.0.0.1"}).text

@@ -2,8 +2,10 @@
 the instructor may not sign in, and HTTPS beside it (a self-signed certificate made at first start), where they
 may; the access log never shows a seat's link.
 
-The room's address is one of this machine's own (its first non-loopback IPv4 address): the requests go from this
-machine to itself, so they arrive from an address that is not loopback, as a laptop's would, and stay here.
+The room's network is a network namespace of this test's own (tests/netns_support.py): gunicorn listens on this
+machine's end of its veth pair (and on loopback, as the instructor's own machine), and the room's browsers run in
+the namespace, so their requests come from an address that is not loopback, as a laptop's would. No request goes to
+this machine's own interface addresses.
 """
 
 import os
@@ -18,15 +20,10 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.netns_support import Namespace
+
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "serving-a-room-token-0123456789"
-
-
-def room_address():
-    """This machine's first non-loopback IPv4 address, or None."""
-    listed = subprocess.run(["hostname", "-I"], capture_output=True, text=True).stdout.split()
-    return next((word for word in listed if re.fullmatch(r"\d+\.\d+\.\d+\.\d+", word)
-                 and not word.startswith("127.")), None)
 
 
 def free_port(host):
@@ -37,44 +34,58 @@ def free_port(host):
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
-    """gunicorn on ADDRESS:PORT (plain HTTP) and ADDRESS:PORT2 (HTTPS), its own instance folder; stopped after."""
-    address = room_address()
-    if address is None:
-        pytest.skip("this machine has no non-loopback IPv4 address to serve a room on")
-    folder = tmp_path_factory.mktemp("room-instance")
-    http, https = f"{address}:{free_port(address)}", f"{address}:{free_port(address)}"
-    log = folder / "gunicorn.log"
-    env = {**os.environ, "DASHBOARD_INSTANCE_PATH": str(folder), "DASHBOARD_INSTRUCTOR_TOKEN": TOKEN,
-           "DASHBOARD_BIND": http, "DASHBOARD_HTTPS_BIND": https}
-    with open(log, "wb") as output:
-        server = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "python:dashboard.gunicorn_conf",
-                                   "dashboard:create_app()"], cwd=ROOT, env=env, stdout=output,
-                                  stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if client().get(f"http://{http}/healthz", timeout=2).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            assert server.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
-            time.sleep(0.3)
-        yield {"http": f"http://{http}", "https": f"https://{https}", "folder": folder, "log": log}
-    finally:
-        server.send_signal(signal.SIGTERM)
+    """gunicorn on the room's ADDRESS:PORT and 127.0.0.1:PORT (plain HTTP) and ADDRESS:PORT2 (HTTPS), with an
+    instance folder of its own; the room's network a namespace of the test's own. Stopped, and the namespace
+    deleted, after."""
+    with Namespace() as room:
+        address = room.host_address
+        folder = tmp_path_factory.mktemp("room-instance")
+        port = free_port(address)
+        http, https = f"{address}:{port}", f"{address}:{free_port(address)}"
+        log = folder / "gunicorn.log"
+        env = {**os.environ, "DASHBOARD_INSTANCE_PATH": str(folder), "DASHBOARD_INSTRUCTOR_TOKEN": TOKEN,
+               "DASHBOARD_BIND": http, "DASHBOARD_HTTPS_BIND": https}
+        with open(log, "wb") as output:
+            server = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "python:dashboard.gunicorn_conf",
+                                       "--bind", http, "--bind", f"127.0.0.1:{port}", "dashboard:create_app()"],
+                                      cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT)
         try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    if client().get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
+                        break
+                except requests.RequestException:
+                    pass
+                assert server.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
+                time.sleep(0.3)
+            yield {"http": f"http://{http}", "https": f"https://{https}", "loopback": f"http://127.0.0.1:{port}",
+                   "address": address, "folder": folder, "log": log, "room": room,
+                   "certificate": str(folder / "https-cert.pem")}
+        finally:
+            room.close()  # its clients first: none is left talking to gunicorn as it stops
+            server.send_signal(signal.SIGTERM)
+            try:
+                server.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
 
 
-def client():
-    """A session that asks this machine directly, trusting only what a test gives it (no proxy, no CA bundle from
-    the environment)."""
-    session = requests.Session()
-    session.trust_env = False
-    return session
+class LoopbackClient(requests.Session):
+    """A session on this machine, asking its loopback only, trusting only what a test gives it (no proxy, no CA
+    bundle from the environment), each request bounded in time."""
+
+    def __init__(self):
+        super().__init__()
+        self.trust_env = False
+
+    def request(self, method, url, **kwargs):
+        kwargs.setdefault("timeout", 30)
+        return super().request(method, url, **kwargs)
+
+
+client = LoopbackClient
 
 
 def csrf_of(html):
@@ -82,49 +93,76 @@ def csrf_of(html):
 
 
 def sign_in(session, base):
-    form = session.get(f"{base}/signin", timeout=5)
-    return session.post(f"{base}/signin", data={"token": TOKEN, "csrf_token": csrf_of(form.text)}, timeout=5)
+    form = session.get(f"{base}/signin")
+    assert 'name="token"' in form.text, form.text[:2000]
+    return session.post(f"{base}/signin", data={"token": TOKEN, "csrf_token": csrf_of(form.text)})
+
+
+def signed_in(session, base):
+    return "Sign out" in session.get(f"{base}/").text
+
+
+def session_cookie(session):
+    return next(cookie for cookie in session.cookies if cookie.name == "session")
+
+
+def test_over_the_rooms_plain_http_the_sign_in_page_sends_the_browser_to_https(served):
+    """From the room's network over plain HTTP, /signin shows no token form: it redirects to the HTTPS listener's
+    /signin on the host the browser used, and the read-only pages' sign-in link points there too."""
+    laptop = served["room"].client()
+    answer = laptop.get(f"{served['http']}/signin", allow_redirects=False)
+    assert answer.status_code in (302, 303)
+    assert answer.headers["Location"] == f"{served['https']}/signin"
+    assert 'name="token"' not in answer.text
+    page = laptop.get(f"{served['http']}/").text
+    assert f'href="{served["https"]}/signin"' in page and "Instructor sign-in" in page
+    # On this machine the form is there, and the link stays on this address.
+    here = client().get(f"{served['loopback']}/signin")
+    assert here.status_code == 200 and 'name="token"' in here.text
+    assert 'href="/signin"' in client().get(f"{served['loopback']}/").text
 
 
 def test_over_the_rooms_plain_http_the_instructor_cannot_sign_in(served):
-    """From an address that is not loopback, over HTTP: the sign-in is refused with the reason, and nothing of the
-    instructor's is granted."""
-    session = client()
-    answer = sign_in(session, served["http"])
+    """A token posted over plain HTTP from the room's network anyway (by hand, with a good CSRF token): refused
+    with the reason, and nothing of the instructor's granted."""
+    laptop = served["room"].client()
+    csrf = csrf_of(laptop.get(f"{served['http']}/").text)
+    answer = laptop.post(f"{served['http']}/signin", data={"token": TOKEN, "csrf_token": csrf})
     assert answer.status_code == 403
     assert "own machine" in answer.text and "over HTTPS" in answer.text
-    assert "Sign out" not in session.get(f"{served['http']}/", timeout=5).text
+    assert not signed_in(laptop, served["http"])
 
 
 def test_over_https_the_instructor_signs_in_and_the_cookie_stays_off_plain_http(served):
-    """Over HTTPS the instructor signs in and opens a room; the session cookie is Secure, so a browser never sends
-    it to the plain-HTTP address; sent there anyway, it is not the instructor's."""
-    session = client()
-    session.verify = str(served["folder"] / "https-cert.pem")  # trusted as the README says: this certificate
-    answer = sign_in(session, served["https"])
+    """Over HTTPS from the room's network the instructor signs in and opens a room; the session cookie is Secure,
+    so a browser never sends it to the plain-HTTP address; sent there anyway, it is not the instructor's."""
+    room = served["room"]
+    laptop = room.client()
+    laptop.session.verify = served["certificate"]  # trusted as the README says: this certificate
+    answer = sign_in(laptop, served["https"])
     assert answer.status_code == 200 and "Sign out" in answer.text
-    cookie = next(cookie for cookie in session.cookies if cookie.name == "session")
+    cookie = session_cookie(laptop)
     assert cookie.secure
-    page = session.get(f"{served['https']}/room", timeout=5)
-    opened = session.post(f"{served['https']}/room", timeout=30, data={
+    page = laptop.get(f"{served['https']}/room")
+    opened = laptop.post(f"{served['https']}/room", timeout=60, data={
         "csrf_token": csrf_of(page.text), "count": "1", "first_port": str(free_port("0.0.0.0")), "minutes": "5",
         "memory": "64m", "cpus": "0.5", "pids": "50"})
     assert opened.status_code == 200 and "Print the seat cards" in opened.text
-    sheet = session.get(f"{served['https']}/room/sheet", timeout=5).text
+    sheet = laptop.get(f"{served['https']}/room/sheet").text
     link = re.search(r'data-seat-url="([^"]+)"', sheet)[1]
     assert link.startswith(served["http"] + "/s/")  # the cards send students to the room's plain HTTP
     # The same cookie sent over plain HTTP by hand (a browser would not): refused there.
-    stolen = client()
+    stolen = room.client()
     stolen.cookies.set("session", cookie.value)
-    assert "Sign out" not in stolen.get(f"{served['http']}/", timeout=5).text
-    assert stolen.get(f"{served['http']}/room/sheet", timeout=5).status_code == 403
+    assert not signed_in(stolen, served["http"])
+    assert stolen.get(f"{served['http']}/room/sheet").status_code == 403
 
     # A student opens the card's link over plain HTTP: signed in as the seat, the token gone from the address.
-    student = client()
-    seat_page = student.get(link, timeout=10)
+    student = room.client()
+    seat_page = student.get(link)
     assert seat_page.status_code == 200 and seat_page.url == f"{served['http']}/seat"
     assert "--memory 64m --cpus 0.5 --pids-limit 50" in seat_page.text
-    ended = session.delete(f"{served['https']}/room", timeout=60,
+    ended = laptop.request("DELETE", f"{served['https']}/room", timeout=60,
                            headers={"X-CSRF-Token": csrf_of(opened.text), "HX-Request": "true"})
     assert ended.status_code == 200
 
@@ -134,9 +172,31 @@ def test_over_https_the_instructor_signs_in_and_the_cookie_stays_off_plain_http(
     assert "GET /s/… HTTP" in log and token not in log
 
 
+def test_an_instructor_cookie_works_only_on_the_transport_that_issued_it(served):
+    """A session signed in on this machine over plain HTTP is refused over HTTPS from the room's network, and one
+    signed in over HTTPS from the room's network is refused over this machine's plain HTTP."""
+    room = served["room"]
+    here = client()
+    assert sign_in(here, served["loopback"]).status_code == 200 and signed_in(here, served["loopback"])
+    carried = room.client()
+    carried.session.verify = served["certificate"]
+    carried.cookies.set("session", session_cookie(here).value)
+    assert not signed_in(carried, served["https"])
+    assert carried.get(f"{served['https']}/room/sheet").status_code == 403
+
+    laptop = room.client()
+    laptop.session.verify = served["certificate"]
+    assert sign_in(laptop, served["https"]).status_code == 200 and signed_in(laptop, served["https"])
+    brought = client()
+    brought.cookies.set("session", session_cookie(laptop).value)
+    assert not signed_in(brought, served["loopback"])
+    assert brought.get(f"{served['loopback']}/room/sheet").status_code == 403
+    assert signed_in(here, served["loopback"]) and signed_in(laptop, served["https"])  # each on its own, still in
+
+
 def test_the_certificate_is_made_once_and_names_the_rooms_address(served):
     certificate = served["folder"] / "https-cert.pem"
     assert certificate.is_file() and oct((served["folder"] / "https-key.pem").stat().st_mode & 0o777) == "0o600"
     names = subprocess.run(["openssl", "x509", "-in", str(certificate), "-noout", "-ext", "subjectAltName"],
                            capture_output=True, text=True, check=True).stdout
-    assert f"IP Address:{room_address()}" in names and "IP Address:127.0.0.1" in names
+    assert f"IP Address:{served['address']}" in names and "IP Address:127.0.0.1" in names

@@ -4,8 +4,9 @@ seat's link; CSRF and security headers.
 Whoever can press "run" holds the Docker socket, which is root on the host, and students' own pages are served
 from the same host (same-site), so every state-changing request needs a session AND a CSRF token sent by htmx as
 a header; SameSite cookies alone would not stop a student's page on port 8000. The instructor's session is
-accepted only from this machine (loopback) or over HTTPS, where nobody on the room's network can read it; a seat's
-session may use plain HTTP, and acts only through the seat's own URLs (the `seat` blueprint) on its own things.
+accepted only from this machine (loopback) or over HTTPS, where nobody on the room's network can read it, and only
+the one of the two it was signed in on; a seat's session may use plain HTTP, and acts only through the seat's own
+URLs (the `seat` blueprint) on its own things.
 """
 
 import hmac
@@ -97,11 +98,17 @@ def _token_fingerprint():
 
 def is_instructor():
     """True for a session the instructor signed in, while neither a sign-out nor a new token has ended it, on a
-    request from this machine or over HTTPS."""
+    request from this machine or over HTTPS, the same of the two that signed it in."""
     return (session.get("holder") == INSTRUCTOR
             and session.get("generation") == _generations().current(INSTRUCTOR)
             and hmac.compare_digest(str(session.get("token", "")), _token_fingerprint())
-            and instructor_transport())
+            and instructor_transport() and session.get("transport") == _transport())
+
+
+def _transport():
+    """The way this request came, as an instructor's session records it: a cookie issued on this machine's plain
+    HTTP is not accepted over HTTPS from another address, nor an HTTPS one over plain HTTP."""
+    return "https" if request.is_secure else "this machine"
 
 
 def instructor_transport():
@@ -185,7 +192,7 @@ def grant_instructor(session_):
     """Sign a session in as the instructor, with a fresh CSRF token; returns that token."""
     session_.clear()
     session_.update(holder=INSTRUCTOR, generation=_generations().current(INSTRUCTOR), token=_token_fingerprint(),
-                    csrf=secrets.token_urlsafe(32))
+                    transport=_transport(), csrf=secrets.token_urlsafe(32))
     session_.permanent = True  # so it expires after SESSION_MINUTES
     return session_["csrf"]
 
@@ -222,12 +229,16 @@ def _check_request():
     if not is_instructor():
         if session.get("holder") == INSTRUCTOR and not instructor_transport():
             raise Forbidden(NOT_OVER_PLAIN_HTTP)
+        if session.get("holder") == INSTRUCTOR and session.get("transport") != _transport():
+            raise Forbidden(OTHER_TRANSPORT)
         raise Forbidden("Only the instructor can do that: sign in first.")
 
 
 NOT_OVER_PLAIN_HTTP = ("The instructor signs in and acts only from the dashboard's own machine (http://127.0.0.1…) or "
                        "over HTTPS: over the room's plain HTTP anyone on the network could copy the session, which "
                        "holds the Docker socket.")
+OTHER_TRANSPORT = ("This instructor session was signed in another way (this machine's plain HTTP, or HTTPS) and is "
+                   "good only there: sign in again here.")
 
 
 def _add_headers(response):
