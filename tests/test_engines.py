@@ -358,3 +358,67 @@ def test_a_loopback_tcp_docker_host_is_this_machine(loopback_tcp_engine, docker_
         assert refused.status_code == 409
         assert f"Host port {taken} is already in use" in refused.text
         assert container_ids(docker_client, label=LESSON_FILTER) == before
+
+
+# --- a TCP endpoint is the instructor's to see --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "tcp"),
+    [
+        ("tcp://10.0.0.5:2375", True),
+        ("tcp://127.0.0.1:2375", True),  # loopback still names an open port of this machine
+        ("https://10.0.0.5:2376", True),
+        ("http://10.0.0.5:2375", True),
+        ("ssh://teacher@10.0.0.5", True),
+        ("unix:///var/run/docker.sock", False),
+        ("npipe:////./pipe/docker_engine", False),
+        ("docker context current", False),  # a context that could not be read: its name, no address
+    ],
+)
+def test_an_endpoint_reached_over_tcp_is_told_apart_from_a_socket_of_this_machine(url, tcp):
+    assert Endpoint(url).is_tcp is tcp
+
+
+SIGNED_OUT_PAGES = ["/", "/present", "/room", "/room/join", "/classroom", "/signin"]
+
+
+@pytest.mark.engine
+def test_a_tcp_endpoint_is_shown_to_the_instructor_only(loopback_tcp_engine, docker_client, tmp_path):
+    """Signed out (the projector, the room's screens), pages and /healthz name the engine, its version and OS, but
+    not its TCP address; the instructor sees the address on every page and in /healthz."""
+    app = create_app({"TESTING": True, "TRANSCRIPT_PATH": str(tmp_path / "t.sqlite3")})
+    viewer, instructor = app.test_client(instructor=False), app.test_client()
+    version = docker_client.version()
+    about = (f'<span data-engine-version>Docker Engine {version["Version"]} (API {version["ApiVersion"]})</span>'
+             f' on {version["Os"]}/{version["Arch"]}')
+    port = loopback_tcp_engine.rsplit(":", 1)[1]
+    for url in SIGNED_OUT_PAGES:
+        page = viewer.get(url).text
+        assert about in page and loopback_tcp_engine not in page and port not in page, url
+        assert "data-engine-endpoint" not in page, url
+    health = viewer.get("/healthz").json
+    assert health["version"] == version["Version"] and health["os"] == version["Os"]
+    assert "endpoint" not in health and port not in json.dumps(health)
+
+    assert f"{about} at <code data-engine-endpoint>{loopback_tcp_engine}</code>" in instructor.get("/").text
+    assert instructor.get("/healthz").json["endpoint"] == loopback_tcp_engine
+
+
+@pytest.mark.engine
+def test_a_tcp_endpoint_not_answering_is_not_named_to_the_signed_out_screen(tmp_path, monkeypatch):
+    """The engine away at a TCP address: the signed-out page and /healthz say it does not answer, without the
+    address (the SDK's own message names it); the instructor's say where."""
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]  # nothing listens there once the socket closes
+    dead = f"tcp://127.0.0.1:{port}"
+    monkeypatch.setenv("DOCKER_HOST", dead)
+    app = create_app({"TESTING": True, "TRANSCRIPT_PATH": str(tmp_path / "t.sqlite3")})
+    viewer, instructor = app.test_client(instructor=False), app.test_client()
+    page = viewer.get("/").text
+    assert "The Docker engine is not reachable" in page and str(port) not in page
+    health = viewer.get("/healthz")
+    assert health.status_code == 503 and "endpoint" not in health.json and str(port) not in health.text
+    assert f"<code data-engine-endpoint>{dead}</code>: not answering" in instructor.get("/").text
+    assert instructor.get("/healthz").json["endpoint"] == dead

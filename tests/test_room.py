@@ -467,9 +467,11 @@ def sign_in(client, token=TOKEN, **kwargs):
 
 
 def test_the_instructor_cannot_sign_in_over_the_rooms_plain_http(token_room):
-    """From another machine over plain HTTP the right token is refused (403, saying why), and no session is made."""
+    """From another machine over plain HTTP the sign-in page has no form, and the right token posted anyway is
+    refused (403, saying why): no session is made."""
     browser = signed_out(token_room.app)
-    answer = sign_in(browser)
+    assert 'name="token"' not in browser.get("/signin").text
+    answer = browser.post("/signin", data={"token": TOKEN, "csrf_token": csrf_of(browser.get("/").text)})
     assert answer.status_code == 403
     assert "only from the dashboard's own machine" in text_of(answer)
     assert "Sign out" not in browser.get("/").text
@@ -618,18 +620,24 @@ def test_a_students_name_is_one_short_line_and_shown_escaped(room):
     assert "&lt;b&gt;Ada&lt;/b&gt; Lovelace" in page and "<b>Ada" not in page
 
 
-def test_hidden_names_are_hidden_from_every_signed_out_screen(room):
-    """Once the instructor hides the names, no signed-out page shows a student's name (grid.__doc__ says so)."""
+def test_names_are_hidden_from_every_signed_out_screen_until_the_instructor_shows_them(room):
+    """A new room hides the names students type from every signed-out page (the projector's included); the
+    instructor's own screen shows them, and the instructor can show them to everyone (grid.__doc__ says so)."""
     room.open(count=1, first_port=8683)
     (seat,) = room.students()
     assert seat.post("/seat/name", data={"student": "Grace Hopper"}).status_code == 200
-    assert room.instructor.post("/room/names", data={"hide": "1"}).status_code == 303
     viewer = signed_out(room.app)
     assert "Grace Hopper" not in viewer.get("/room/grid?projector=1").text
     assert "Grace Hopper" not in viewer.get("/present").text
     assert "Grace Hopper" in room.instructor.get("/room/grid").text  # the instructor's own screen keeps them
     assert "Grace Hopper" not in viewer.get("/room/grid").text
     assert "Grace Hopper" not in viewer.get("/room").text
+    assert "Show names on the projector" in room.instructor.get("/room").text
+    assert room.instructor.post("/room/names", data={"hide": "0"}).status_code == 303
+    assert "Grace Hopper" in viewer.get("/room/grid?projector=1").text
+    assert "Grace Hopper" in viewer.get("/room/grid").text
+    assert room.instructor.post("/room/names", data={"hide": "1"}).status_code == 303
+    assert "Grace Hopper" not in viewer.get("/room/grid?projector=1").text
 
 
 def test_stopping_the_classroom_leaves_the_rooms_seats_alone(tmp_path, docker_client, unique_name):

@@ -183,7 +183,7 @@ def forms_for(things):
     """What each state-changing route is sent: a form it would act on, were it not refused."""
     return {
         "room.open_room": room_form(count=1, first_port=things.port),
-        "room.joining": {"open": "0"}, "room.names": {"hide": "1"},
+        "room.joining": {"open": "0"}, "room.names": {"hide": "0"},
         "lessons.choose": {"lesson": "cowserv"},
         "classroom.start": {"count": "1", "first_port": str(things.port)},
         "containers.run": {"host_port": str(things.port)},
@@ -232,7 +232,7 @@ def test_every_route_refuses_seat_a_anything_of_seat_bs(two_seats, docker_client
     things.assert_intact(docker_client)
     assert a.client.get("/seat").status_code == 200 and b.client.get("/seat").status_code == 200
     assert {name: seat.token for name, seat in room.roster.room.seats.items()} == tokens
-    assert not room.roster.room.ended and room.roster.room.joining and not room.roster.room.hide_names
+    assert not room.roster.room.ended and room.roster.room.joining and room.roster.room.hide_names
     assert app.extensions["current_lesson"].id == "running"
     assert app.extensions["transcript"].entries() == transcript
     assert container_names(docker_client, a.seat) == set()

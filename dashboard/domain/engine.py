@@ -190,6 +190,13 @@ class Endpoint:
     error: str | None = None
 
     @property
+    def is_tcp(self):
+        """True when the engine is reached over the network (tcp://, http(s)://, ssh://), not a socket of this
+        machine: whoever reads such an address may try it, so only the instructor is shown it."""
+        scheme, separator, _ = self.url.partition("://")
+        return bool(separator) and scheme not in ("unix", "npipe", "fd")
+
+    @property
     def remote_address(self):
         """The address of the machine the engine runs on, where its published ports answer, when that is another
         machine (tcp:// or ssh:// to a host that is not loopback), bracketed when IPv6; None for this machine."""

@@ -85,7 +85,7 @@ class Room:
     limits: Limits
     join_code: str  # in the projected join link; closing and opening joining again makes a new one
     joining: bool = True
-    hide_names: bool = False  # the projector's grid shows seat names only
+    hide_names: bool = True  # signed-out screens show seat names only, until the instructor shows names
     ended: bool = False
     cleared: bool = False  # what the seats made is removed (after the end; retried while the engine is away)
 

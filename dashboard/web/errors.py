@@ -26,6 +26,7 @@ from ..domain.errors import (
 from ..domain.seats import ClassStillOn, RoomError
 from ..domain.workshop import WorkshopError
 from .extensions import htmx
+from .filters import engine_text
 from .forms import InvalidInput, NoSuchThing
 from .security import Forbidden
 
@@ -75,7 +76,8 @@ def register(app):
 
     def refused(error):
         status = status_of(error)
-        return _render(str(error), status, refresh=status == 404)
+        message = engine_text(str(error)) if isinstance(error, EngineError) else str(error)  # a seat's, say
+        return _render(message, status, refresh=status == 404)
 
     for kind in STATUS:
         app.register_error_handler(kind, refused)

@@ -10,6 +10,7 @@ from markupsafe import Markup, escape
 
 from ..domain import commands
 from .extensions import get_engine
+from .security import is_instructor
 
 
 def ago(moment):
@@ -52,8 +53,29 @@ def engine_about():
 
 
 def engine_endpoint():
-    """Where the dashboard reaches the engine (DOCKER_HOST, the docker context's endpoint, or the local socket)."""
-    return get_engine().endpoint.url
+    """Where the dashboard reaches the engine (DOCKER_HOST, the docker context's endpoint, or the local socket);
+    None for a signed-out viewer when it is a TCP address (named on the projector, it invites anyone to drive the
+    engine): the instructor's only."""
+    endpoint = get_engine().endpoint
+    return endpoint.url if is_instructor() or not endpoint.is_tcp else None
+
+
+def engine_text(text):
+    """An engine error's text as this viewer may see it: without the engine's TCP address (the SDK's messages
+    name its host and port) unless the viewer is the instructor."""
+    endpoint = get_engine().endpoint
+    if not text or engine_endpoint() is not None:
+        return text
+    parts = urlsplit(endpoint.url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    text = str(text).replace(endpoint.url, "the engine's address")
+    text = re.sub(r"host='[^']*', port=\d+", "host=…, port=…", text)
+    for secret in filter(None, (parts.netloc, parts.hostname, port and str(port))):
+        text = re.sub(rf"(?<![\w.]){re.escape(secret)}(?![\w.])", "…", text)  # whole words: never "10 s"
+    return text
 
 
 def engine_remote_address():
@@ -90,6 +112,7 @@ def register(app):
     app.add_template_filter(size)
     app.add_template_filter(browser_host)
     app.add_template_filter(ports_host)
+    app.add_template_filter(engine_text)
     app.add_template_global(engine_about)
     app.add_template_global(engine_endpoint)
     app.add_template_global(engine_remote_address)
