@@ -27,10 +27,11 @@ def ip(*args, check=True):
     """Run `ip ARGS`; a missing iproute2 fails the test saying so (never a silent skip)."""
     if shutil.which("ip") is None:
         raise AssertionError("these tests need iproute2's `ip` (apt-get install iproute2) and root, to make a "
-                         "network namespace of their own")
+                             "network namespace of their own")
     result = subprocess.run(["ip", *args], capture_output=True, text=True, timeout=30)
     if check and result.returncode != 0:
-        raise AssertionError(f"ip {' '.join(args)} failed ({result.returncode}): {result.stderr.strip()}")
+        raise AssertionError(f"ip {' '.join(args)} failed ({result.returncode}): {result.stderr.strip()} "
+                             "(these tests make a network namespace of their own, which needs root)")
     return result
 
 
@@ -80,11 +81,15 @@ class Namespace:
         self._clients.append(client)
         return client
 
-    def close(self):
-        """Stop every client, then delete the namespace (its veth pair goes with it); the unreachable route stays."""
+    def stop_clients(self):
+        """Close every client's connections and stop its thread."""
         for client in self._clients:
             client.close()
         self._clients.clear()
+
+    def close(self):
+        """Stop every client, then delete the namespace (its veth pair goes with it); the unreachable route stays."""
+        self.stop_clients()
         ip("netns", "delete", self.name, check=False)
         assert self.name not in ip("netns", "list").stdout, f"namespace {self.name} is still there"
 

@@ -26,10 +26,20 @@ ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "serving-a-room-token-0123456789"
 
 
-def free_port(host):
-    with socket.socket() as probe:
-        probe.bind((host, 0))
-        return probe.getsockname()[1]
+def free_port(host, *also):
+    """A port nothing listens on at `host`, nor at the `also` addresses."""
+    for _ in range(50):
+        with socket.socket() as probe:
+            probe.bind((host, 0))
+            port = probe.getsockname()[1]
+        try:
+            for other in also:
+                with socket.socket() as probe:
+                    probe.bind((other, port))
+        except OSError:
+            continue
+        return port
+    raise AssertionError(f"no port free at {host} and {also}")
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +50,7 @@ def served(tmp_path_factory):
     with Namespace() as room:
         address = room.host_address
         folder = tmp_path_factory.mktemp("room-instance")
-        port = free_port(address)
+        port = free_port(address, "127.0.0.1")
         http, https = f"{address}:{port}", f"{address}:{free_port(address)}"
         log = folder / "gunicorn.log"
         env = {**os.environ, "DASHBOARD_INSTANCE_PATH": str(folder), "DASHBOARD_INSTRUCTOR_TOKEN": TOKEN,
@@ -62,8 +72,8 @@ def served(tmp_path_factory):
             yield {"http": f"http://{http}", "https": f"https://{https}", "loopback": f"http://127.0.0.1:{port}",
                    "address": address, "folder": folder, "log": log, "room": room,
                    "certificate": str(folder / "https-cert.pem")}
-        finally:
-            room.close()  # its clients first: none is left talking to gunicorn as it stops
+        finally:  # the room's clients first, then gunicorn; the namespace goes last (leaving the `with`)
+            room.stop_clients()
             server.send_signal(signal.SIGTERM)
             try:
                 server.wait(timeout=15)

@@ -446,8 +446,8 @@ def test_a_new_link_for_a_seat_stops_its_old_one_at_once(open_page, room, allowe
 
 def test_the_projector_and_signed_out_screens_never_show_a_seat_s_link(open_page, room, allowed_console_errors):
     """The seats' tokens (their links' keys) are on the instructor's sheet only: never on the presenter view, nor
-    on any page a signed-out screen opens; the sheet itself is refused signed out. With names hidden, the
-    projector shows no student's name."""
+    on any page a signed-out screen opens; the sheet itself is refused signed out. Names are hidden by default: the
+    projector shows no student's name until the instructor shows them."""
     allowed_console_errors.append(CHROMIUM_LOGS_A_403)
     instructor = open_room(open_page, room, 2)
     tokens = [SEAT_LINK.search(path)[1] for path in room.seats.values()]
@@ -456,8 +456,7 @@ def test_the_projector_and_signed_out_screens_never_show_a_seat_s_link(open_page
     phone.get_by_label("Your name, for the instructor").fill("Grace Hopper")
     phone.locator("form.student-name").get_by_role("button", name="Save").click()
     expect(phone.locator("#name-message")).to_contain_text("Saved")
-    instructor.get_by_role("button", name="Hide names on the projector").click()
-    expect(instructor.get_by_role("button", name="Show names on the projector")).to_be_visible()
+    expect(instructor.get_by_role("button", name="Show names on the projector")).to_be_visible()  # hidden already
 
     def assert_no_token(page, where):
         html = page.content()
@@ -497,6 +496,12 @@ def test_the_projector_and_signed_out_screens_never_show_a_seat_s_link(open_page
     expect(instructor.locator("#room-grid tr[data-seat]")).to_have_count(2)
     assert_no_token(instructor, "/present signed in")
     expect(instructor.locator("#room-grid")).not_to_contain_text("Grace Hopper")
+
+    # Shown by the instructor, the names are on the projector.
+    instructor.goto("/room")
+    instructor.get_by_role("button", name="Show names on the projector").click()
+    expect(instructor.get_by_role("button", name="Hide names on the projector")).to_be_visible()
+    assert "Grace Hopper" in screen.request.get("/room/grid?projector=1").text()
 
 
 def test_the_instructor_opens_a_seat_s_page_read_only(open_page, room):
@@ -612,7 +617,7 @@ def test_the_room_s_buttons_are_in_one_row(open_page, room):
     """The room's actions (cards, join code, joining, names, end) are laid out together in p.actions."""
     instructor = open_room(open_page, room, 1)
     actions = instructor.locator("section[aria-labelledby='room-now-title'] .actions")
-    for name in ("Close joining", "Hide names on the projector", "End the class now"):
+    for name in ("Close joining", "Show names on the projector", "End the class now"):
         expect(actions.get_by_role("button", name=name)).to_have_count(1)
 
 
