@@ -178,6 +178,28 @@ def test_part_4_realistic_dockerfile_by_buttons(app, client, docker_client, clea
     assert names(docker_client, lesson) == set()
 
 
+def test_a_class_after_one_that_edited_the_page_serves_it_and_the_check_passes(app, client, clean_lessons, free_port):
+    """The edit step of an earlier class left index.html changed in the workshop folder (kept, as every edit is):
+    the page lists it beside Restore, and after a rebuild "Serve it" passes, its check saying what it served."""
+    lesson = "realistic"
+    done(client, lesson, "edit")  # as the earlier class left it
+    page = client.get(f"/lessons/{lesson}").text
+    assert 'data-changed-files="index.html"' in page and "Restore this lesson" in page
+
+    build_by_button(app, client, lesson)
+    done(client, lesson, "run", host_port=str(free_port))
+    reason = assert_passes(client, lesson, "run")
+    assert "Edited live, no rebuild" in get_cow(free_port).text
+    folder = app.extensions["workshop"].folder(app.extensions["catalog"].get(lesson))
+    assert reason == (f"http://127.0.0.1:{free_port}/ answers with index.html as it is in {folder} now, changed "
+                      "from the lesson's own ('Restore this lesson's files' brings back 'Hello from the image').")
+
+    # Restored, but not built again: the container still serves the edited copy, and the check says so.
+    assert client.post("/workshop/website/restore", headers=HTMX).status_code == 200
+    assert 'data-changed-files=""' in client.get(f"/lessons/{lesson}").text
+    assert assert_fails(client, lesson, "run") == f"http://127.0.0.1:{free_port}/ answers, without 'Hello from the image'."
+
+
 def test_exec_in_an_absent_container_is_404_with_a_message(client, clean_lessons):
     response = press(client, "realistic", "exec")
     assert response.status_code == 404
