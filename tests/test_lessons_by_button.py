@@ -207,7 +207,7 @@ def test_exec_in_an_absent_container_is_404_with_a_message(client, clean_lessons
 
 
 def test_exec_in_a_stopped_container_is_409_with_a_message(client, docker_client, clean_lessons):
-    base = client.application.config["BASE_IMAGE"] or "python:3.12-slim"
+    base = client.application.extensions["stand_ins"].image("python:3.12-slim")
     docker_client.api.create_container(base, command=["true"], name="website", labels={LABEL: "realistic"})
     response = press(client, "realistic", "exec")
     assert response.status_code == 409
@@ -227,7 +227,7 @@ def test_a_step_on_an_absent_container_is_404_with_a_message(client, clean_lesso
 
 
 def test_a_plain_rm_of_a_running_container_is_409_with_a_message(client, docker_client, clean_lessons):
-    base = client.application.config["BASE_IMAGE"] or "python:3.12-slim"
+    base = client.application.extensions["stand_ins"].image("python:3.12-slim")
     made = docker_client.api.create_container(base, command=["sleep", "300"], name="hello",
                                               labels={LABEL: "running"})
     docker_client.api.start(made["Id"])
@@ -239,7 +239,7 @@ def test_a_plain_rm_of_a_running_container_is_409_with_a_message(client, docker_
 
 def test_a_container_of_another_lesson_is_not_this_lesson_s(client, docker_client, clean_lessons):
     """A `website` of the running lesson is not the realistic lesson's: its exec finds none (404)."""
-    base = client.application.config["BASE_IMAGE"] or "python:3.12-slim"
+    base = client.application.extensions["stand_ins"].image("python:3.12-slim")
     made = docker_client.api.create_container(base, command=["sleep", "300"], name="website",
                                               labels={LABEL: "running"})
     docker_client.api.start(made["Id"])
