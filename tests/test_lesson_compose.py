@@ -137,6 +137,12 @@ def test_the_services_find_each_other_by_name(client, docker_client, compose_les
     # web asks api on every request: a new text in api's folder (bind-mounted) is on web's page at once.
     (compose_lesson / "api" / "index.html").write_text("A new answer from api\n")
     assert "<pre>A new answer from api</pre>" in web_page().text
+    # The step's check is worded against what web serves: api's file as it is now, changed from the lesson's own.
+    (compose_lesson / "api" / "index.html").write_text("Answers <b>& more</b> from api\n")  # web escapes it
+    reason = assert_passes(client, LESSON, "up")
+    assert reason == (f"http://127.0.0.1:{WEB_PORT}/ answers with api/index.html as it is in {compose_lesson} now, "
+                      "changed from the lesson's own ('Restore this lesson's files' brings back "
+                      "'Hello from the api service').")
 
 
 def test_part_6_compose_by_commands(app, docker_client, compose_lesson):

@@ -194,6 +194,13 @@ def test_a_class_after_one_that_edited_the_page_serves_it_and_the_check_passes(a
     assert reason == (f"http://127.0.0.1:{free_port}/ answers with index.html as it is in {folder} now, changed "
                       "from the lesson's own ('Restore this lesson's files' brings back 'Hello from the image').")
 
+    # Changed again after the build: the container serves neither, and the check says what to do.
+    (folder / "index.html").write_text("<h1>A third page</h1>\n")
+    assert assert_fails(client, lesson, "run") == (
+        f"http://127.0.0.1:{free_port}/ answers, without 'Hello from the image' or index.html as it is in {folder} "
+        f"now. index.html in {folder} differs from the lesson's own (an earlier edit is kept): build again to serve "
+        "it as it is, or press 'Restore this lesson's files' and build again to serve the lesson's own.")
+
     # Restored, but not built again: the container still serves the edited copy, and the check says so.
     assert client.post("/workshop/website/restore", headers=HTMX).status_code == 200
     assert 'data-changed-files=""' in client.get(f"/lessons/{lesson}").text
