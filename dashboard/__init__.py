@@ -66,7 +66,7 @@ def create_app(test_config=None):
     app.config.update(config.from_environment(os.environ))
     if test_config is not None:
         app.config.update(test_config)
-    from .domain import builds, checks, classroom, engine, seats, snapshot, transcript
+    from .domain import builds, checks, classroom, engine, seats, snapshot, stand_ins, transcript
     from .domain.current_lesson import CurrentLesson
     from .web import blueprints, errors, filters, security
     from .web.extensions import htmx
@@ -86,6 +86,8 @@ def create_app(test_config=None):
     app.extensions["snapshot"] = snapshot.ContainerSnapshot(
         app.extensions["engine"], app.config["SNAPSHOT_SECONDS"], min_interval=app.config["REFRESH_SECONDS"]
     )
+    app.extensions["stand_ins"] = stand_ins.StandIns(
+        app.extensions["engine"], app.config, lambda: app.extensions["snapshot"].images_version)
     app.extensions["builder"] = builds.Builder(on_finish=store.record_build)
     app.extensions["classroom"] = classroom.Classroom(app.config["SEAT_PREFIX"], on_finish=store.record_class_start)
     app.extensions["board"] = checks.Board(min_interval=app.config["REFRESH_SECONDS"])

@@ -25,7 +25,9 @@ echo "setup: installing the dashboard into .venv${EXTRAS:+ (with $EXTRAS)}"
 
 scripts/ensure-engine
 
-# The Dockerfile's default base (python:3.12-slim) needs a registry; where none answers, make one locally.
+# The Dockerfile's default base (python:3.12-slim) needs a registry; where none answers, make one locally. The
+# dashboard would find the stand-ins below by itself (domain/stand_ins.py); they are exported all the same, for the
+# builds that do not go through it (compose.yaml's BASE_IMAGE build argument, the tests' own builds, scripts/engine26).
 if [[ -z "${DASHBOARD_BASE_IMAGE:-}" ]]; then
   default_base=$(sed -n 's/^ARG BASE_IMAGE=//p' dashboard/lessons/03-images/Dockerfile)
   if ! docker image inspect "$default_base" >/dev/null 2>&1 \

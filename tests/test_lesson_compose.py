@@ -92,8 +92,8 @@ def test_part_6_compose_by_buttons(app, client, docker_client, compose_lesson):
     assert names(docker_client) == CONTAINERS
     rows = lesson_rows(docker_client)
     assert all(row["Labels"]["com.docker.compose.project"] == LESSON for row in rows)
-    base = app.config["BASE_IMAGE"] or "python:3.12-slim"
-    assert {row["Image"] for row in rows} == {base}  # the stand-in, through BASE_IMAGE, where one is set
+    base = app.extensions["stand_ins"].image("python:3.12-slim")
+    assert {row["Image"] for row in rows} == {base}  # the stand-in, through BASE_IMAGE, where one is in use
     # The lesson's page lists both: they carry the lesson's label.
     page = client.get(f"/lessons/{LESSON}")
     assert page.status_code == 200
@@ -137,13 +137,19 @@ def test_the_services_find_each_other_by_name(client, docker_client, compose_les
     # web asks api on every request: a new text in api's folder (bind-mounted) is on web's page at once.
     (compose_lesson / "api" / "index.html").write_text("A new answer from api\n")
     assert "<pre>A new answer from api</pre>" in web_page().text
+    # The step's check is worded against what web serves: api's file as it is now, changed from the lesson's own.
+    (compose_lesson / "api" / "index.html").write_text("Answers <b>& more</b> from api\n")  # web escapes it
+    reason = assert_passes(client, LESSON, "up")
+    assert reason == (f"http://127.0.0.1:{WEB_PORT}/ answers with api/index.html as it is in {compose_lesson} now, "
+                      "changed from the lesson's own ('Restore this lesson's files' brings back "
+                      "'Hello from the api service').")
 
 
 def test_part_6_compose_by_commands(app, docker_client, compose_lesson):
     lesson = ByCommand(app, LESSON)
     shown = lesson.shown("up")
-    base = app.config["BASE_IMAGE"]
-    assert shown == f"cd {compose_lesson} && " + (f"BASE_IMAGE={base} " if base else "") + \
+    base = app.extensions["stand_ins"].image("python:3.12-slim")
+    assert shown == f"cd {compose_lesson} && " + (f"BASE_IMAGE={base} " if base != "python:3.12-slim" else "") + \
         "docker compose up -d"
 
     started = lesson.run("up")

@@ -116,6 +116,10 @@ CASES = {
     "edit of a file not the lesson's": (changed('file = "index.html"', 'file = "other.html"'), "edit",
                                         "action.file", "not one of the lesson's files"),
     "bad lesson id": (changed('id = "sample"', 'id = "Sample Lesson"'), None, "id", "lowercase"),
+    "check's file not the lesson's": (changed('text = "Hello" }', 'text = "Hello", file = "other.html" }'), "serve",
+                                      "check.file", "not one of the lesson's files"),
+    "check's file without its text": (changed('text = "Hello" }', 'text = "Hello", file = "Dockerfile" }'), "serve",
+                                      "check.file", "does not hold the check's text 'Hello'"),
 }
 
 

@@ -3,9 +3,10 @@ buttons (each check fails, or says starting, before its step, with a reason, and
 commands pasted in order into bash; the row outlives its container; and the refusals (a volume name with odd
 characters in a lesson file, an exec in a stopped container, a volume in use, Postgres not ready yet).
 
-Where no registry answers, DASHBOARD_POSTGRES_IMAGE (cowserv-postgres:bookworm, scripts/make-postgres-image) stands in for
-postgres:16, as scripts/setup.sh decides. The lesson's names are fixed (the container db, the volume pgdata): every
-container and volume labelled classroom.lesson=state is force-removed before and after each test.
+Where no registry answers, cowserv-postgres:bookworm (scripts/make-postgres-image) stands in for postgres:16: named by
+DASHBOARD_POSTGRES_IMAGE, or found by the dashboard itself (domain/stand_ins.py). The lesson's names are fixed (the
+container db, the volume pgdata): every container and volume labelled classroom.lesson=state is force-removed before
+and after each test.
 """
 
 import html
@@ -19,6 +20,7 @@ import pytest
 
 from tests.support import HTMX, shell, wait_until
 from tests.test_lessons_by_command import ByCommand
+from dashboard import create_app
 from dashboard.domain.checks import FAILED, PASSED, STARTING
 from dashboard.domain.lessons import LESSON_FILE, LessonError, load_catalog, load_lesson
 from dashboard.web.views import evaluate_check
@@ -187,15 +189,38 @@ def test_part_5_state_by_commands(app, docker_client, clean_state):
     lesson.finished()
 
 
+def postgres_in_use(app):
+    """The image the state lesson runs here: postgres:16, or the stand-in the dashboard uses for it."""
+    return app.extensions["stand_ins"].image("postgres:16")
+
+
 def test_the_page_says_the_password_is_the_lesson_s_and_which_image_is_in_use(app, client):
     page = html.unescape(client.get(f"/lessons/{LESSON}").text)
     assert "is a lesson password" in page
-    stand_in = app.config["POSTGRES_IMAGE"]
-    if stand_in:
-        assert f'data-stand-in="postgres:16"' in page and stand_in in page
-        assert f"-v pgdata:/var/lib/postgresql/data {stand_in}" in page
-    else:
-        assert "-v pgdata:/var/lib/postgresql/data postgres:16" in page
+    image = postgres_in_use(app)
+    if image != "postgres:16":
+        assert f'data-stand-in="postgres:16" data-stand-in-used="{image}"' in page
+    assert f"-v pgdata:/var/lib/postgresql/data {image}" in page
+
+
+def test_served_without_a_setting_the_dashboard_finds_the_stand_in_and_runs_it(tmp_path, docker_client, clean_state):
+    """Served by gunicorn alone or from compose.yaml, no DASHBOARD_POSTGRES_IMAGE is set: where postgres:16 is not
+    here and cowserv-postgres:bookworm is, the page names the stand-in, says so, and the run step runs it."""
+    stand_in = "cowserv-postgres:bookworm"
+    have = {tag for image in docker_client.images.list() for tag in image.tags}
+    if "postgres:16" in have or stand_in not in have:
+        pytest.skip(f"this engine has postgres:16, or not {stand_in}: nothing stands in for it here")
+    app = create_app({"TESTING": True, "TRANSCRIPT_PATH": str(tmp_path / "t.sqlite3"),
+                      "BASE_IMAGE": None, "POSTGRES_IMAGE": None})
+    client = app.test_client()
+    page = html.unescape(client.get(f"/lessons/{LESSON}").text)
+    assert f'data-stand-in="postgres:16" data-stand-in-used="{stand_in}"' in page
+    assert "postgres:16</code> is not on this engine" in page
+    assert f"-v pgdata:/var/lib/postgresql/data {stand_in}" in page
+    assert press(client, "volume").status_code == 200
+    response = press(client, "run")
+    assert response.status_code == 200, response.text
+    assert docker_client.api.inspect_container("db")["Config"]["Image"] == stand_in
 
 
 def lesson_with(tmp_path, old, new, count=1):
@@ -270,7 +295,7 @@ def test_postgres_not_ready_yet_is_starting_not_failed(app, client, docker_clien
     (scripts / "slow.sh").chmod(0o644)
     assert press(client, "volume").status_code == 200
     with app.app_context():
-        image = app.config["POSTGRES_IMAGE"] or "postgres:16"
+        image = postgres_in_use(app)
     container = docker_client.api.create_container(
         image, name="db", labels={"classroom.lesson": LESSON},
         environment={"POSTGRES_PASSWORD": "lesson-password", "POSTGRES_DB": "lesson"},
@@ -295,8 +320,8 @@ def test_postgres_not_ready_yet_is_starting_not_failed(app, client, docker_clien
 def test_the_stand_in_honours_the_official_image_s_variables(app, docker_client, clean_state):
     """POSTGRES_USER and the database named after it, a password asked over the network, none missing on a first
     start, and a clean stop."""
-    image = app.config["POSTGRES_IMAGE"]
-    if not image:
+    image = postgres_in_use(app)
+    if image == "postgres:16":
         pytest.skip("postgres:16 itself is in use here, not the stand-in")
     api = docker_client.api
 

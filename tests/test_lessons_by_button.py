@@ -178,6 +178,35 @@ def test_part_4_realistic_dockerfile_by_buttons(app, client, docker_client, clea
     assert names(docker_client, lesson) == set()
 
 
+def test_a_class_after_one_that_edited_the_page_serves_it_and_the_check_passes(app, client, clean_lessons, free_port):
+    """The edit step of an earlier class left index.html changed in the workshop folder (kept, as every edit is):
+    the page lists it beside Restore, and after a rebuild "Serve it" passes, its check saying what it served."""
+    lesson = "realistic"
+    done(client, lesson, "edit")  # as the earlier class left it
+    page = client.get(f"/lessons/{lesson}").text
+    assert 'data-changed-files="index.html"' in page and "Restore this lesson" in page
+
+    build_by_button(app, client, lesson)
+    done(client, lesson, "run", host_port=str(free_port))
+    reason = assert_passes(client, lesson, "run")
+    assert "Edited live, no rebuild" in get_cow(free_port).text
+    folder = app.extensions["workshop"].folder(app.extensions["catalog"].get(lesson))
+    assert reason == (f"http://127.0.0.1:{free_port}/ answers with index.html as it is in {folder} now, changed "
+                      "from the lesson's own ('Restore this lesson's files' brings back 'Hello from the image').")
+
+    # Changed again after the build: the container serves neither, and the check says what to do.
+    (folder / "index.html").write_text("<h1>A third page</h1>\n")
+    assert assert_fails(client, lesson, "run") == (
+        f"http://127.0.0.1:{free_port}/ answers, without 'Hello from the image' or index.html as it is in {folder} "
+        f"now. index.html in {folder} differs from the lesson's own (an earlier edit is kept): build again to serve "
+        "it as it is, or press 'Restore this lesson's files' and build again to serve the lesson's own.")
+
+    # Restored, but not built again: the container still serves the edited copy, and the check says so.
+    assert client.post("/workshop/website/restore", headers=HTMX).status_code == 200
+    assert 'data-changed-files=""' in client.get(f"/lessons/{lesson}").text
+    assert assert_fails(client, lesson, "run") == f"http://127.0.0.1:{free_port}/ answers, without 'Hello from the image'."
+
+
 def test_exec_in_an_absent_container_is_404_with_a_message(client, clean_lessons):
     response = press(client, "realistic", "exec")
     assert response.status_code == 404
@@ -185,7 +214,7 @@ def test_exec_in_an_absent_container_is_404_with_a_message(client, clean_lessons
 
 
 def test_exec_in_a_stopped_container_is_409_with_a_message(client, docker_client, clean_lessons):
-    base = client.application.config["BASE_IMAGE"] or "python:3.12-slim"
+    base = client.application.extensions["stand_ins"].image("python:3.12-slim")
     docker_client.api.create_container(base, command=["true"], name="website", labels={LABEL: "realistic"})
     response = press(client, "realistic", "exec")
     assert response.status_code == 409
@@ -205,7 +234,7 @@ def test_a_step_on_an_absent_container_is_404_with_a_message(client, clean_lesso
 
 
 def test_a_plain_rm_of_a_running_container_is_409_with_a_message(client, docker_client, clean_lessons):
-    base = client.application.config["BASE_IMAGE"] or "python:3.12-slim"
+    base = client.application.extensions["stand_ins"].image("python:3.12-slim")
     made = docker_client.api.create_container(base, command=["sleep", "300"], name="hello",
                                               labels={LABEL: "running"})
     docker_client.api.start(made["Id"])
@@ -217,7 +246,7 @@ def test_a_plain_rm_of_a_running_container_is_409_with_a_message(client, docker_
 
 def test_a_container_of_another_lesson_is_not_this_lesson_s(client, docker_client, clean_lessons):
     """A `website` of the running lesson is not the realistic lesson's: its exec finds none (404)."""
-    base = client.application.config["BASE_IMAGE"] or "python:3.12-slim"
+    base = client.application.extensions["stand_ins"].image("python:3.12-slim")
     made = docker_client.api.create_container(base, command=["sleep", "300"], name="website",
                                               labels={LABEL: "running"})
     docker_client.api.start(made["Id"])

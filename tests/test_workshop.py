@@ -72,6 +72,26 @@ def test_restore_brings_back_the_shipped_files_and_nothing_else(workshop):
     assert dockerfile.read_text() == SHIPPED
 
 
+def test_the_page_lists_the_files_that_differ_from_the_lesson_s_own_beside_restore(workshop):
+    """An earlier class's edits stay; each lesson's page names the files that differ, until Restore brings them
+    back: the images lesson's (the Dockerfile panel) and a lesson that builds nothing (its files' section)."""
+    app = create_app({"TESTING": True})
+    client = app.test_client()
+    assert 'data-changed-files=""' in client.get("/").text
+    edit(workshop / "images" / "Dockerfile")
+    (workshop / "compose" / "api" / "index.html").write_text("Edited by an earlier class.\n")
+    (workshop / "compose" / "web" / "web.py").unlink()
+
+    assert 'data-changed-files="Dockerfile"' in client.get("/").text
+    assert 'data-changed-files="api/index.html web/web.py"' in client.get("/lessons/compose").text
+    viewer = app.test_client(instructor=False).get("/lessons/compose").text
+    assert 'data-changed-files="api/index.html web/web.py"' in viewer  # a viewer sees it, without the button
+
+    assert 'data-changed-files=""' in client.post("/workshop/images/restore", headers=HTMX).text
+    assert 'data-changed-files=""' in client.post("/workshop/compose/restore", headers=HTMX).text
+    assert 'data-changed-files=""' in client.get("/lessons/compose").text
+
+
 def test_restore_refuses_a_signed_out_viewer_and_changes_nothing(workshop):
     app = create_app({"TESTING": True})
     dockerfile = workshop / "images" / "Dockerfile"

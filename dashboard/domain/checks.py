@@ -4,6 +4,7 @@ Checks are shared: the latest result of each is kept on a board that every page 
 presenter view sees what the instructor's page checked, and costs the engine nothing.
 """
 
+import html
 import logging
 import threading
 import time
@@ -93,7 +94,7 @@ def _evaluate(engine, lesson, check, place, ports_host, listed):
         return Result(PASSED, f"`{' '.join(check.command)}` in {check.container} exited 0"
                               + (f" and printed {check.text!r}." if check.text else "."))
     if check.kind == "answers":
-        return _answers(listed, check, ports_host)
+        return _answers(listed, check, ports_host, _changed_file(lesson, check, place))
     raise ValueError(f"unknown check {check.kind}")
 
 
@@ -104,9 +105,35 @@ def _gone(found, what, lister):
     return Result(FAILED, f"The {what} is still there ({lister} lists it).")
 
 
-def _answers(listed, check, ports_host):
+@dataclass(frozen=True)
+class ChangedFile:
+    """The file an answers check's text comes from, as it is where the step runs, differing from the lesson's own."""
+
+    folder: object  # the folder the step runs in: the lesson's in the workshop (or in a seat's)
+    text: str | None  # as it is now; None when it is missing
+
+    def served_in(self, page):
+        """True when the page holds this file's text, as served or as a page quoting it (HTML-escaped)."""
+        text = (self.text or "").strip()
+        return bool(text) and (text in page or html.escape(text) in page)
+
+
+def _changed_file(lesson, check, place):
+    """The check's `file` as it is where the step runs, when it differs from the lesson's own; else None."""
+    if not check.file:
+        return None
+    try:
+        now = (place.folder / check.file).read_text(errors="replace")
+    except OSError:
+        return ChangedFile(place.folder, None)
+    return None if now == (lesson.source / check.file).read_text(errors="replace") else ChangedFile(place.folder, now)
+
+
+def _answers(listed, check, ports_host, changed=None):
     """Whether a published port of the container (or of any running container of the lesson) answers with the
-    text, asked over HTTP as a browser would."""
+    text, asked over HTTP as a browser would. Where the text comes from a file that was changed (`changed`: an
+    earlier class's edit, never overwritten), the file as it is now is what a build or a bind mount serves, and is
+    accepted too; a failure then says the file differs and how to bring the lesson's own back."""
     candidates = [c for c in listed if c.running and c.ports and (not check.container or c.name == check.container)]
     if not candidates:
         what = f"Container {check.container} is" if check.container else "No container of this lesson is"
@@ -117,14 +144,25 @@ def _answers(listed, check, ports_host):
         for host_port, _ in container.ports:
             url = f"http://{ports_host}:{host_port}/"
             try:
-                page = requests.get(url, timeout=3).text
+                page = requests.get(url, timeout=3).content.decode("utf-8", errors="replace")
             except requests.RequestException as error:
                 reasons.append(f"{url} does not answer ({type(error).__name__}).")
                 continue
             if check.text in page:
                 return Result(PASSED, f"{url} answers with {check.text!r}.")
-            reasons.append(f"{url} answers, without {check.text!r}.")
-    return Result(FAILED, " ".join(reasons[:3]))
+            if changed is not None and changed.served_in(page):
+                return Result(PASSED, f"{url} answers with {check.file} as it is in {changed.folder} now, "
+                                      f"changed from the lesson's own ('Restore this lesson's files' brings back "
+                                      f"{check.text!r}).")
+            reasons.append(f"{url} answers, without {check.text!r}" +
+                           (f" or {check.file} as it is in {changed.folder} now." if changed else "."))
+    shown = reasons[:3]
+    if changed is not None:
+        shown.append(f"{check.file} in {changed.folder} "
+                     + ("is missing" if changed.text is None else "differs from the lesson's own")
+                     + " (an earlier edit is kept): build again to serve it as it is, or press 'Restore this "
+                       "lesson's files' and build again to serve the lesson's own.")
+    return Result(FAILED, " ".join(shown))
 
 
 @dataclass(frozen=True)

@@ -91,6 +91,7 @@ class Check:
     env: tuple[tuple[str, str], ...] = ()
     starting: str = ""
     name: str = ""  # volume
+    file: str = ""  # answers: the lesson's file the text comes from (see checks._answers)
 
     @property
     def absence(self):
@@ -273,7 +274,9 @@ ABSENCE = {"gone", "empty", "volume_gone"}  # checks that something is not there
 CHECKS = {
     "image": {"tag": (_matching(IDENTIFIER, "a tag the lesson builds"), True)},
     "running": {"container": (_NAME, False)},  # without one: any of the lesson's containers
-    "answers": {"container": (_NAME, False), "text": (_line, True)},  # a published port answers with the text
+    # A published port answers with the text; `file`: the lesson's file the text is in (the page a container
+    # serves), so that the file as it is in the workshop folder now, when it was changed, is accepted too.
+    "answers": {"container": (_NAME, False), "text": (_line, True), "file": (_relative, False)},
     # An exec check's `starting`: a text its output holds while the program is still starting (pg_isready's
     # "no response"): the check then says "starting", not "failed".
     "exec": {"container": (_NAME, True), "command": (_words, True), "text": (_line, False), "env": (_env, False),
@@ -408,6 +411,13 @@ def _check_lesson(lesson, path):
             if label not in dockerfile.read_text().splitlines():
                 raise LessonError(path, f"{dockerfile} must carry the line {label}, so its containers are the "
                                         "lesson's", step.id, "action.context")
+        check = step.check
+        if check is not None and check.file:
+            if check.file not in lesson.files:
+                raise LessonError(path, f"{check.file!r} is not one of the lesson's files", step.id, "check.file")
+            if check.text not in (lesson.source / check.file).read_text(errors="replace"):
+                raise LessonError(path, f"{check.file} does not hold the check's text {check.text!r}", step.id,
+                                  "check.file")
         if action.kind == "run" and action.interactive and action.detach:
             raise LessonError(path, "a run is interactive (-it) or detached (-d), not both", step.id,
                               "action.interactive")

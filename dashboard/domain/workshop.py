@@ -7,7 +7,7 @@ over those files only, leaving anything else in the folder alone.
 """
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import files
@@ -21,6 +21,7 @@ class WorkshopError(Exception):
 class Workshop:
     root: Path  # the workshop folder, absolute
     home: Path  # the dashboard user's HOME: commands name a folder under it from `~`
+    _compared: dict = field(default_factory=dict, compare=False, repr=False)  # path -> (its stats, differs)
 
     def folder(self, lesson):
         """The lesson's folder in the workshop (the images lesson's `images`: where its image is built from)."""
@@ -49,6 +50,28 @@ class Workshop:
         """Bring back the lesson's shipped files, over the workshop's copies (or those in `folder`, where its steps
         run: the images lesson's DASHBOARD_BUILD_CONTEXT); nothing else there is touched."""
         return self._write(lesson, files.replace, folder)
+
+    def changed(self, lesson, folder=None):
+        """The lesson's files whose copy in its workshop folder (or `folder`) differs from the lesson's own, or is
+        missing: what Restore would bring back. A file is read again only when its size or mtime changed."""
+        folder = Path(folder) if folder is not None else self.folder(lesson)
+        return [name for name in lesson.files if self._differs(folder / name, lesson.source / name)]
+
+    def _differs(self, path, shipped):
+        try:
+            own = path.stat()
+            stats = (own.st_mtime_ns, own.st_size, shipped.stat().st_mtime_ns)
+        except OSError:
+            return True
+        kept = self._compared.get(path)
+        if kept is not None and kept[0] == stats:
+            return kept[1]
+        try:
+            differs = path.read_bytes() != shipped.read_bytes()
+        except OSError:
+            return True
+        self._compared[path] = (stats, differs)
+        return differs
 
     def _write(self, lesson, write, folder=None):
         written, folder = [], Path(folder) if folder is not None else self.folder(lesson)

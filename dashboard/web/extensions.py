@@ -54,3 +54,8 @@ def get_current_lesson():
 def get_roster():
     """The room of students' seats, if one is open (domain/seats.py)."""
     return current_app.extensions["roster"]
+
+
+def get_stand_ins():
+    """The local images standing in for those the lessons name (domain/stand_ins.py)."""
+    return current_app.extensions["stand_ins"]

@@ -9,7 +9,7 @@ from flask import current_app, g, render_template, request, url_for
 from ..domain import actions, checks, commands, dockerfile, progress, seats
 from ..domain.engine import LESSON
 from ..domain.errors import EngineError
-from ..domain.lessons import BASE_IMAGE, POSTGRES_IMAGE
+from ..domain.lessons import BASE_IMAGE
 from . import forms
 from .security import is_instructor
 from .extensions import (
@@ -20,6 +20,7 @@ from .extensions import (
     get_engine,
     get_roster,
     get_snapshot,
+    get_stand_ins,
     get_transcript,
     get_workshop,
     htmx,
@@ -58,9 +59,8 @@ def step_named(lesson, value):
 
 def place_for(lesson, seat=None):
     """Where the lesson's steps run: its workshop folder (the images lesson's: BUILD_CONTEXT; a seat's: the
-    lesson's folder in the seat's own), and the images that stand in for those it names (DASHBOARD_BASE_IMAGE for
-    python:3.12-slim, DASHBOARD_POSTGRES_IMAGE for postgres:16; DASHBOARD_IMAGE for cowserv). Made once per
-    request."""
+    lesson's folder in the seat's own), and the images that stand in for those it names (for python:3.12-slim and
+    postgres:16, those domain/stand_ins.py gives; DASHBOARD_IMAGE for cowserv). Made once per request."""
     places = g.setdefault("places", {})
     key = (lesson.id, seat.name if seat else None)
     if key not in places:
@@ -75,13 +75,11 @@ def _place(lesson, seat):
         folder = workshop.seat_folder(seat.name) / lesson.folder
     else:
         folder = Path(config["BUILD_CONTEXT"]) if lesson.id == LESSON else workshop.folder(lesson)
-    stand_ins = {LESSON: config["IMAGE"]}
-    for named, setting in ((BASE_IMAGE, "BASE_IMAGE"), (POSTGRES_IMAGE, "POSTGRES_IMAGE")):
-        if config[setting]:
-            stand_ins[named] = config[setting]
+    stand_ins = {LESSON: config["IMAGE"]} | {named: s.used for named, s in get_stand_ins().current().items()}
+    base_image = stand_ins.get(BASE_IMAGE)
     if seat is None:
-        return actions.Place(folder, workshop.home, stand_ins, config["BASE_IMAGE"])
-    return actions.Place(folder, workshop.home, stand_ins, config["BASE_IMAGE"], seat=seat.name,
+        return actions.Place(folder, workshop.home, stand_ins, base_image)
+    return actions.Place(folder, workshop.home, stand_ins, base_image, seat=seat.name,
                          limits=get_roster().require().limits)
 
 
@@ -168,7 +166,13 @@ def _dockerfile_view(lesson):
     except OSError:  # removed by hand: "restore this lesson's files" brings it back
         instructions = []
     return {"instructions": instructions, "dockerfile_path": path, "workshop_dir": get_workshop().root,
-            "lesson": lesson}
+            "changed_files": changed_files(lesson), "lesson": lesson}
+
+
+def changed_files(lesson):
+    """The lesson's files that differ from its own where its steps run (an earlier class's edits): shown beside
+    Restore, which brings them back."""
+    return get_workshop().changed(lesson, place_for(lesson).folder)
 
 
 def transcript_view(lesson):
@@ -251,23 +255,22 @@ LESSON_URLS = {"press": "steps.press", "check": "steps.check"}
 SEAT_URLS = {"press": "seat.press", "check": "seat.check"}
 
 
-def stand_ins_shown(lesson, place):
-    """[(the image the lesson names, the local one used instead)] for the pulled images this lesson uses (a build or
-    Compose uses the base image) that a local image stands in for, here where no registry answers."""
+def stand_ins_shown(lesson):
+    """The stand_ins.StandIn of each pulled image this lesson uses (a build or Compose uses the base image) that a
+    local image stands in for, here where no registry answers: which one, and what chose it."""
     named = {step.action.image for step in lesson.steps if step.action.kind == "run"}
     if any(step.action.kind in ("build", "compose") for step in lesson.steps):
         named.add(BASE_IMAGE)
-    return [(image, place.image(image)) for image in sorted(named)
-            if image in (BASE_IMAGE, POSTGRES_IMAGE) and place.image(image) != image]
+    in_use = get_stand_ins().current()
+    return [in_use[image] for image in sorted(named) if image in in_use]
 
 
 def lesson_view(lesson, host_port=None):
     """Everything a lesson page shows."""
     view = steps_view(lesson, host_port)
-    place = view["place"]
     view.update({
         "labelled_by_command": any(actions.labelled_by_command(lesson, step.action) for step in lesson.steps),
-        "stand_ins": stand_ins_shown(lesson, place),
+        "stand_ins": stand_ins_shown(lesson), "changed_files": changed_files(lesson),
         "current_id": get_current_lesson().id, "catalog": get_catalog()})
     if build_step(lesson) is not None:
         view.update(image_view(lesson))

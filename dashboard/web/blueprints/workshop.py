@@ -5,7 +5,7 @@ from flask import Blueprint, redirect, render_template, request, url_for
 from ...domain.workshop import WorkshopError
 from .. import forms
 from ..extensions import get_catalog, get_workshop, htmx
-from ..views import build_step, dockerfile_view, place_for
+from ..views import build_step, changed_files, dockerfile_view, place_for
 
 bp = Blueprint("workshop", __name__, url_prefix="/workshop")
 
@@ -27,5 +27,5 @@ def restore(folder):
     restore_message = {"kind": kind, "message": message}
     if build_step(lesson) is None:
         return render_template("workshop_files.html", lesson=lesson, restore_message=restore_message,
-                               workshop_dir=get_workshop().root)
+                               workshop_dir=get_workshop().root, changed_files=changed_files(lesson))
     return render_template("dockerfile.html", restore_message=restore_message, **dockerfile_view(lesson))
