@@ -136,6 +136,7 @@ def test_a_seat_has_one_holder_at_a_time(tmp_path):
     assert (first.holder, second.holder) == (1, 2) and roster.room.seats["seat-1"].holder == 2
     assert first is not roster.room.seats["seat-1"]  # a copy: a later move does not change what was granted
     assert seats.Roster(path).room.seats["seat-1"].holder == 2  # kept across a restart
+    assert roster.revoke("seat-1").holder == 0  # a new link: nobody holds the seat until it is opened
 
 
 def test_a_room_written_before_seats_had_kinds_still_loads(tmp_path):

@@ -80,7 +80,7 @@ class Seat:
     joined: bool = False  # taken (its card's link used, or handed out by the join code): not handed out again
     student: str = ""  # the name the student typed on their seat page
     kind: str = CARD  # CARD or JOIN: the sheet shows card seats only, the join code hands out join seats only
-    holder: int = 0  # which sign-in holds the seat (0: none yet); a browser signed in before this one is not
+    holder: int = 0  # which sign-in holds the seat (0: none since it got its link); one signed in before is out
 
 
 @dataclass
@@ -248,7 +248,8 @@ class Roster:
         with self.lock:
             seat = self.require_seat(name)
             # Still taken: its new card goes to the same student, never to the join code's next browser.
-            seat.token, seat.student = secrets.token_urlsafe(18), ""
+            # No browser holds it now (a session is good for one token only): the new link opens it in one step.
+            seat.token, seat.student, seat.holder = secrets.token_urlsafe(18), "", 0
             self._save()
             return seat
 
