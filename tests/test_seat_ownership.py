@@ -22,6 +22,7 @@ from tests.room_support import (
     student,
 )
 from tests.test_room import join_path, joins, text_of
+from dashboard import create_app
 
 pytestmark = pytest.mark.engine
 
@@ -229,3 +230,17 @@ def test_a_class_of_thirty_behind_one_address_never_meets_the_limit(room):
         assert browser.client.get(link).status_code == 302  # opened again: its own seat, no question
         if number % 5 == 0:
             wrong_links(typo, 1, "/s/" + link[3:-1] + "{}")
+
+
+@pytest.mark.parametrize("proxies, limited", [(0, True), (1, False)])
+def test_x_forwarded_for_counts_only_behind_a_configured_proxy(tmp_path, proxies, limited):
+    """With no proxy configured, a guesser writing a new X-Forwarded-For each time is still one address (the
+    11th wrong token is 429); with DASHBOARD_PROXIES=1 the header names the client, as a proxy of ours wrote it."""
+    app = create_app({"TESTING": True, "TRANSCRIPT_PATH": str(tmp_path / "t.sqlite3"), "PROXIES": proxies})
+    guesser = signed_out(app, remote_addr="192.0.2.80")
+    https = {"base_url": "https://localhost"}
+    csrf = form_csrf(guesser.get("/signin", **https).text)
+    answers = [guesser.post("/signin", data={"token": "not the instructor token", "csrf_token": csrf},
+                            headers={"X-Forwarded-For": f"198.51.100.{number}"}, **https).status_code
+               for number in range(11)]
+    assert answers == [403] * 10 + [429 if limited else 403]
