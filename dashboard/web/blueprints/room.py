@@ -73,7 +73,8 @@ def open_room():
     A room open before is ended first (its seats' things removed, its links stopped)."""
     values = request.form
     forms.only_fields(values, {"count", "join_count", "first_port", "minutes", "memory", "cpus", "pids"})
-    cards, join_seats = forms.room_seats(values.get("count"), values.get("join_count"), current_app.config["MAX_SEATS"])
+    cards, join_seats = forms.room_seats(values.get("count"), values.get("join_count"),
+                                         current_app.config["MAX_SEATS"])
     count = cards + join_seats
     first_port = forms.first_seat_port(values.get("first_port"), count)
     minutes, limits = forms.minutes(values.get("minutes")), forms.limits(values, seats.Limits)

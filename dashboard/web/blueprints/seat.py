@@ -4,10 +4,9 @@ own things, each button beside the true command (security.py lets a seat's sessi
 from flask import Blueprint, redirect, render_template, request, session, url_for
 
 from ...domain import seats
-from .. import forms
+from .. import forms, guesses
 from ..extensions import get_current_lesson, get_engine, get_roster, get_workshop, htmx
 from ..fragments import render_once
-from .. import guesses
 from ..security import INSTRUCTOR, SEAT_BLUEPRINT, Forbidden, current_seat, grant_seat, seat_lost
 from ..views import CHANGED, board_version, lesson_named, refresh_checks, shown_already, step_named, steps_view
 from .steps import check_now, do_step, status
@@ -38,9 +37,8 @@ LINK_REFUSED = ("This seat link does not work: the class ended, or the instructo
 
 def linked_seat(token):
     """The seat whose link carries `token`; 403 for any other (a wrong guess, counted: see guesses.py)."""
-    roster = get_roster()
-    seat = roster.by_token(token[:100])
-    guesses.attempt(seat is not None, counts=roster.room is not None and not roster.room.over)
+    seat = get_roster().by_token(token[:100])
+    guesses.attempt(seat is not None, counts=room_on())
     if seat is None:
         raise Forbidden(LINK_REFUSED)
     return seat
@@ -58,7 +56,7 @@ def sign_in(token):
         return redirect(url_for("seat.page"))
     if mine is None and seat.holder == 0:
         return seated(get_roster().hold(seat.name))
-    return render_template("seat_switch.html", seat=seat, mine=mine, token=token)
+    return render_template("seat_switch.html", seat=seat, mine=mine)
 
 
 @bp.post("/s/<token>")
@@ -82,9 +80,14 @@ JOIN_REFUSED = ("Joining is closed, this join code is an old one, or every seat 
 
 def join_code(code):
     """`code`, once this address may guess; a wrong code of the open room is a wrong guess (see guesses.py)."""
-    roster = get_roster()
-    guesses.attempt(roster.code_matches(code[:100]), counts=roster.room is not None and not roster.room.over)
+    guesses.attempt(get_roster().code_matches(code[:100]), counts=room_on())
     return code[:100]
+
+
+def room_on():
+    """Whether a room is open and its class on: a link or code tried then is a guess at a live secret."""
+    room = get_roster().room
+    return room is not None and not room.over
 
 
 @bp.get("/join/<code>")
