@@ -135,6 +135,9 @@ def test_the_seat_page_shows_its_own_link_as_a_qr_code_and_the_instructors_copy_
     move(laptop, link)
     assert seat_of(laptop)[0] == name and MOVED in seat_of(phone)[1]
 
+    revoked = room.instructor.post(f"/room/seats/{name}/revoke", headers={"HX-Request": "true"})
+    assert "it was the join code's, so no card shows it" in text_of(revoked)
+
 
 # 2. A classmate's link asks before switching, and the old seat stays reachable.
 

@@ -202,9 +202,11 @@ def revoke(name):
     """A new link for the seat: the old one, and every browser signed in with it, stop working at once."""
     forms.only_fields(request.form, set())
     seat = get_roster().revoke(seat_named(name).name)
+    message = (f"{seat.name} has a new link: print its card again from the sheet." if seat.kind == seats.CARD else
+               f"{seat.name} has a new link; it was the join code's, so no card shows it, and the join code does "
+               "not hand it out again.")
     if htmx:
-        return render_template("message.html", kind="ok",
-                               message=f"{seat.name} has a new link: print its card again from the sheet.")
+        return render_template("message.html", kind="ok", message=message)
     return redirect(url_for("room.index"), 303)
 
 
