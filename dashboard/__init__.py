@@ -69,6 +69,7 @@ def create_app(test_config=None):
     from .domain import builds, checks, classroom, engine, seats, snapshot, stand_ins, transcript
     from .domain.current_lesson import CurrentLesson
     from .web import blueprints, errors, filters, security
+    from .web import guesses
     from .web.extensions import htmx
 
     catalog = app.extensions["catalog"] = open_lessons(app.config)
@@ -96,6 +97,7 @@ def create_app(test_config=None):
         os.path.join(app.instance_path, "current-lesson"), catalog, engine.LESSON)
     htmx.init_app(app)
     security.configure(app)
+    guesses.configure(app)
     errors.register(app)
     filters.register(app)
     blueprints.register(app)

@@ -58,6 +58,11 @@ SETTINGS = {
     "SECRET_KEY": Setting(None),  # default: generated on first start, kept in the instance folder
     "SESSION_MINUTES": Setting(480, float, 0.01, 60 * 24 * 31),
     "MAX_CONTENT_LENGTH": Setting(16 * 1024, int, 1024, 10**8),  # forms are a few fields; larger is refused (413)
+    # Wrong seat links, join codes and instructor tokens per client address (web/guesses.py): past the limit within
+    # the window, 429. PROXIES: how many reverse proxies of ours add X-Forwarded-For (0: the connection's address).
+    "GUESS_LIMIT": Setting(10, int, 1, 100_000),
+    "GUESS_WINDOW": Setting(300, float, 1, 24 * 3600),
+    "PROXIES": Setting(0, int, 0, 10),
 }
 
 

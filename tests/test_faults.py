@@ -181,7 +181,9 @@ def hostile_app(tmp_path, monkeypatch, docker_client, unique_name):
     switch = EngineSwitch(tmp_path / "engine.sock", REAL_SOCKET).start()
     monkeypatch.setenv("DOCKER_HOST", f"unix://{switch.listen_path}")
     prefix = f"{unique_name}-seat-"
-    yield create_app({"TESTING": True, "MAX_SEATS": 3, "SEAT_PREFIX": prefix,
+    # GUESS_LIMIT: a thousand examples' wrong tokens and links, all from 127.0.0.1, would otherwise make the test's
+    # own sign-in a 429 (still no 5xx, and nothing changed); test_seat_ownership.py tests the limit.
+    yield create_app({"TESTING": True, "MAX_SEATS": 3, "SEAT_PREFIX": prefix, "GUESS_LIMIT": 100_000,
                       "TRANSCRIPT_PATH": str(tmp_path / "transcript.sqlite3")}), switch
     for container in docker_client.containers.list(all=True, filters={"name": f"^{prefix}"}):
         container.remove(force=True)

@@ -230,9 +230,10 @@ def joins(app, path, browser=None):
 
 
 def test_the_join_code_hands_each_browser_the_next_free_seat_once(room):
-    """Each new browser gets the next free seat; the same browser keeps its seat; when every seat is taken, or
-    joining is closed, it is refused; opening joining again makes a new code, and the old one stops working."""
-    opened = room.open(count=2, first_port=8621)
+    """Each new browser gets the next free join seat; the same browser keeps its seat; when every join seat is
+    taken, or joining is closed, it is refused; opening joining again makes a new code, and the old one stops
+    working."""
+    opened = room.open(count=0, join_count=2, first_port=8621)
     first_name, second_name = opened.seats
     code_path = join_path(room.instructor)
     assert code_path and code_path.startswith("/join/")
@@ -244,9 +245,9 @@ def test_the_join_code_hands_each_browser_the_next_free_seat_once(room):
     _, seat, _ = joins(room.app, code_path)
     assert seat == second_name
     _, seat, refused = joins(room.app, code_path)
-    assert seat is None and refused.status_code == 403 and "every seat is taken" in refused.text
+    assert seat is None and refused.status_code == 403 and "every seat it hands out is taken" in refused.text
 
-    room.instructor.post(f"/room/seats/{second_name}/revoke")  # still taken: its new card is the same student's
+    room.instructor.post(f"/room/seats/{second_name}/revoke")  # still taken: never handed to a stranger
     assert room.instructor.post("/room/joining", data={"open": "0"}).status_code == 303
     assert join_path(room.instructor) is None and "Joining is closed" in room.instructor.get("/room/join").text
     _, seat, refused = joins(room.app, code_path)
@@ -257,7 +258,7 @@ def test_the_join_code_hands_each_browser_the_next_free_seat_once(room):
     assert new_path and new_path != code_path
     assert joins(room.app, code_path)[2].status_code == 403  # a photo of the old code
     _, seat, refused = joins(room.app, new_path)
-    assert seat is None and "every seat is taken" in refused.text  # the revoked seat is not handed to a stranger
+    assert seat is None and "every seat it hands out is taken" in refused.text  # the revoked seat is not re-handed
 
 
 # 5. Limits.

@@ -56,7 +56,7 @@ def test_limits_as_flags_and_as_the_engine_takes_them():
 def test_the_roster_keeps_the_room_across_a_restart_and_hands_each_seat_out_once(tmp_path):
     path = tmp_path / "room.json"
     roster = seats.Roster(path)
-    room = roster.open([("seat-1", 1), ("seat-2", 2)], 30, seats.Limits())
+    room = roster.open([("seat-1", 1), ("seat-2", 2)], 30, seats.Limits(), join_seats=2)
     assert oct(path.stat().st_mode & 0o777) == "0o600"  # the tokens are the seats' keys
     code = room.join_code
     assert roster.join("wrong") is None
@@ -114,3 +114,38 @@ def test_the_access_log_leaves_out_seat_links_and_join_codes():
     assert redact('"GET /s/AbC-123_x HTTP/1.1"') == '"GET /s/… HTTP/1.1"'
     assert redact("/join/Zz9?x=1") == "/join/…?x=1"
     assert redact("/seat/board?since=1") == "/seat/board?since=1"
+
+
+def test_the_join_code_hands_out_join_seats_only_and_cards_stay_their_students(tmp_path):
+    roster = seats.Roster(tmp_path / "room.json")
+    room = roster.open([("seat-1", 1), ("seat-2", 2), ("seat-3", 3)], 30, seats.Limits(), join_seats=1)
+    assert [seat.kind for seat in room.seats.values()] == [seats.CARD, seats.CARD, seats.JOIN]
+    assert roster.joinable(room.join_code)
+    assert roster.join(room.join_code).name == "seat-3"
+    assert roster.join(room.join_code) is None and not roster.joinable(room.join_code)  # never a card's seat
+    assert not roster.room.seats["seat-1"].joined
+
+
+def test_a_seat_has_one_holder_at_a_time(tmp_path):
+    path = tmp_path / "room.json"
+    roster = seats.Roster(path)
+    roster.open([("seat-1", 1)], 30, seats.Limits())
+    assert roster.room.seats["seat-1"].holder == 0  # nobody opened its card yet
+    first = roster.hold("seat-1")
+    second = roster.hold("seat-1")
+    assert (first.holder, second.holder) == (1, 2) and roster.room.seats["seat-1"].holder == 2
+    assert first is not roster.room.seats["seat-1"]  # a copy: a later move does not change what was granted
+    assert seats.Roster(path).room.seats["seat-1"].holder == 2  # kept across a restart
+    assert roster.revoke("seat-1").holder == 0  # a new link: nobody holds the seat until it is opened
+
+
+def test_a_room_written_before_seats_had_kinds_still_loads(tmp_path):
+    path = tmp_path / "room.json"
+    roster = seats.Roster(path)
+    roster.open([("seat-1", 1)], 30, seats.Limits())
+    data = json.loads(path.read_text())
+    for seat in data["seats"].values():
+        del seat["kind"], seat["holder"]
+    path.write_text(json.dumps(data))
+    seat = seats.Roster(path).room.seats["seat-1"]
+    assert (seat.kind, seat.holder) == (seats.CARD, 0)

@@ -165,7 +165,7 @@ def test_a_get_never_changes_state(secured_app, engine_switch, seat):
     assert rules == {"/signin", "/signout", "/images/build", "/containers", "/containers/<container_id>",
                      "/transcript/clear", "/classroom", "/workshop/<folder>/restore", "/lessons/current",
                      "/lessons/<lesson_id>/steps/<step_id>", "/lessons/<lesson_id>/steps/<step_id>/check",
-                     "/room", "/room/close", "/room/joining", "/join/<code>", "/room/names", "/room/seats/<name>/revoke", "/room/seats/<name>/reset",
+                     "/room", "/room/close", "/room/joining", "/join/<code>", "/s/<token>", "/room/names", "/room/seats/<name>/revoke", "/room/seats/<name>/reset",
                      "/seat/name", "/seat/lessons/<lesson_id>/steps/<step_id>",
                      "/seat/lessons/<lesson_id>/steps/<step_id>/check"}
     lessons = secured_app.extensions["catalog"].lessons

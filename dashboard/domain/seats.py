@@ -1,7 +1,9 @@
 """A room of students, each on a seat of their own: who holds which seat, and what a seat's steps touch.
 
 A seat is named PREFIX + its host port (seat-8001 publishes on 8001), like classroom mode's. Its link carries a
-random token; opening it signs that browser in as the seat. Everything a seat makes carries `classroom.seat=NAME`
+random token; opening it signs that browser in as the seat, and signs out whichever browser held it before (the
+seat moved). A seat is a card's (its link printed on the sheet) or the join code's (handed out to the next browser
+that presses Take a seat), never both. Everything a seat makes carries `classroom.seat=NAME`
 beside the lesson's label; each container and volume a step names is `NAME-…`; each run has the room's limits. So
 a seat acts on its own things only, and one student's memory hog or fork bomb stays in its own container.
 
@@ -28,6 +30,7 @@ MEMORY = re.compile(r"[1-9][0-9]{0,5}[kmg]")  # docker's --memory, as the room f
 MIN_MEMORY = 6 * 1024 * 1024  # the engine refuses less than 6 MB
 STUDENT_NAME = 40  # characters of a name a student types
 SEAT_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_-]{0,62}")
+CARD, JOIN = "card", "join"  # a seat's kind: opened by its printed card's link, or handed out by the join code
 
 
 class RoomError(ValueError):
@@ -76,6 +79,8 @@ class Seat:
     token: str  # in the seat's link; a revoked link gets a new one
     joined: bool = False  # taken (its card's link used, or handed out by the join code): not handed out again
     student: str = ""  # the name the student typed on their seat page
+    kind: str = CARD  # CARD or JOIN: the sheet shows card seats only, the join code hands out join seats only
+    holder: int = 0  # which sign-in holds the seat (0: none since it got its link); one signed in before is out
 
 
 @dataclass
@@ -141,11 +146,15 @@ class Roster:
         data = asdict(self.room)
         files.replace(self.path, json.dumps(data, indent=1))
 
-    def open(self, names_and_ports, minutes, limits, now=None):
-        """A new room of these seats ((name, host port) each) ending `minutes` from now; each seat a new token.
-        The links of any room before stop working."""
+    def open(self, names_and_ports, minutes, limits, join_seats=0, now=None):
+        """A new room of these seats ((name, host port) each) ending `minutes` from now; each seat a new token;
+        the last `join_seats` of them the join code's, the others cards'. The links of any room before stop
+        working."""
         with self.lock:
-            seats = {name: Seat(name, port, secrets.token_urlsafe(18)) for name, port in names_and_ports}
+            names_and_ports = list(names_and_ports)
+            cards = len(names_and_ports) - join_seats
+            seats = {name: Seat(name, port, secrets.token_urlsafe(18), kind=CARD if number < cards else JOIN)
+                     for number, (name, port) in enumerate(names_and_ports)}
             self.room = Room(seats=seats, ends_at=(now or time.time()) + minutes * 60, limits=limits,
                              join_code=secrets.token_urlsafe(9))
             self._save()
@@ -192,34 +201,38 @@ class Roster:
                 return seat
         return None
 
+    def code_matches(self, code, room=None):
+        """Whether `code` is the open room's join code (however joining stands)."""
+        room = room or self.room
+        return (room is not None and not room.over
+                and secrets.compare_digest(room.join_code.encode(), str(code).encode()))
+
     def joinable(self, code):
-        """Whether `code` would give a seat now (joining open, the code current, a seat free)."""
+        """Whether `code` would give a seat now (joining open, the code current, a join seat free)."""
         room = self.room
-        return (room is not None and not room.over and room.joining
-                and secrets.compare_digest(room.join_code.encode(), str(code).encode())
-                and any(not seat.joined for seat in room.seats.values()))
+        return (self.code_matches(code, room) and room.joining
+                and any(seat.kind == JOIN and not seat.joined for seat in room.seats.values()))
 
     def join(self, code):
-        """The next seat nobody has taken, handed out once; None when joining is closed, the code is old, or every
-        seat is taken."""
+        """The next join seat nobody has taken, handed out once and held (see hold); None when joining is
+        closed, the code is old, or every join seat is taken. A card's seat is never handed out."""
         with self.lock:
             room = self.room
-            if room is None or room.over or not room.joining or not secrets.compare_digest(
-                    room.join_code.encode(), str(code).encode()):
+            if not self.code_matches(code, room) or not room.joining:
                 return None
-            seat = next((seat for seat in room.seats.values() if not seat.joined), None)
-            if seat is not None:
-                seat.joined = True
-                self._save()
-            return seat
+            seat = next((seat for seat in room.seats.values() if seat.kind == JOIN and not seat.joined), None)
+            return self._hold(seat) if seat is not None else None
 
-    def take(self, name):
-        """The seat's card link was used: the join code no longer hands it out."""
+    def hold(self, name):
+        """The seat is this sign-in's now (its link opened): any browser that held it before is signed out, and
+        the join code never hands it out. A copy of the seat, with the holder to sign in as."""
         with self.lock:
-            seat = self.require_seat(name)
-            if not seat.joined:
-                seat.joined = True
-                self._save()
+            return self._hold(self.require_seat(name))
+
+    def _hold(self, seat):
+        seat.joined, seat.holder = True, seat.holder + 1
+        self._save()
+        return replace(seat)
 
     def set_joining(self, open_):
         """Open or close joining; opening makes a new join code, so a photo of the old QR code no longer works."""
@@ -235,7 +248,8 @@ class Roster:
         with self.lock:
             seat = self.require_seat(name)
             # Still taken: its new card goes to the same student, never to the join code's next browser.
-            seat.token, seat.student = secrets.token_urlsafe(18), ""
+            # No browser holds it now (a session is good for one token only): the new link opens it in one step.
+            seat.token, seat.student, seat.holder = secrets.token_urlsafe(18), "", 0
             self._save()
             return seat
 

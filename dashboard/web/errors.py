@@ -5,7 +5,7 @@ The domain's errors carry a message and no HTTP status: STATUS says how each kin
 
 import logging
 
-from flask import current_app, render_template
+from flask import current_app, make_response, render_template
 from flask.globals import request_ctx
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
@@ -23,6 +23,7 @@ from ..domain.errors import (
     VolumeInUse,
     WorkshopUnwritable,
 )
+from ..domain.failures import TooManyFailures
 from ..domain.seats import ClassStillOn, RoomError
 from ..domain.workshop import WorkshopError
 from .extensions import htmx
@@ -36,6 +37,7 @@ log = logging.getLogger(__name__)
 STATUS = {
     InvalidInput: 400,
     Forbidden: 403,
+    TooManyFailures: 429,  # wrong guesses of links, join codes or the token: its Retry-After says when to try again
     NoSuchThing: 404,
     RoomError: 404,  # no room open, or no such seat in it
     ClassStillOn: 409,
@@ -77,7 +79,10 @@ def register(app):
     def refused(error):
         status = status_of(error)
         message = engine_text(str(error)) if isinstance(error, EngineError) else str(error)  # a seat's, say
-        return _render(message, status, refresh=status == 404)
+        response = make_response(_render(message, status, refresh=status == 404))
+        if isinstance(error, TooManyFailures):
+            response.headers["Retry-After"] = str(error.retry_after)
+        return response
 
     for kind in STATUS:
         app.register_error_handler(kind, refused)

@@ -74,6 +74,22 @@ def seat_count(value, maximum):
     return count
 
 
+def room_seats(cards, joins, maximum):
+    """How many seats a room has on cards and by the join code: whole numbers from 0, at least one seat and at
+    most `maximum` in all. A missing join count is 0 (every seat a card's)."""
+    counts = []
+    for value, what in ((cards, "seats on cards"), (joins or "0", "seats by the join code")):
+        text = value.strip() if value is not None else ""
+        count = whole_number(text, 6)
+        if count is None or count > maximum:
+            raise InvalidInput(f"The number of {what} must be a whole number from 0 to {maximum}, not {text[:20]!r}.")
+        counts.append(count)
+    if not 1 <= sum(counts) <= maximum:
+        raise InvalidInput(f"A room needs at least one seat, and at most {maximum}: the number of seats on cards "
+                           f"and by the join code together is {sum(counts)}.")
+    return tuple(counts)
+
+
 def last_event_id(value):
     """The index of the last build-log line a reconnecting viewer saw (its Last-Event-ID header), or None.
 

@@ -27,7 +27,7 @@ CSRF_HEADER = "X-CSRF-Token"
 CSRF_FIELD = "csrf_token"
 INSTRUCTOR = "instructor"  # the holder of instructor sessions (see domain/session_generations.py)
 SEAT_BLUEPRINT = "seat"  # the only URLs a seat's session may change anything through
-SEAT_SIGN_IN = {"seat.take"}  # of them, those a browser posts before it has a seat (the join code's button)
+SEAT_SIGN_IN = {"seat.take", "seat.move"}  # of them, those a browser posts before it has a seat (join, move)
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
     "frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
@@ -161,8 +161,9 @@ def _seat_fingerprint(seat):
                     "sha256").hexdigest()[:32]
 
 
-def current_seat():
-    """The seat this browser signed in as with its link, while that link is good and the room open; else None."""
+def _signed_in_seat():
+    """The seat this browser signed in as with its link, while that link is good and the room open (whether or
+    not another browser holds it since); else None."""
     name = session.get("seat")
     if not name or session.get("holder") != SEAT_BLUEPRINT:
         return None
@@ -173,10 +174,30 @@ def current_seat():
     return seat
 
 
+def current_seat():
+    """The seat this browser holds: signed in with its link, the link good, the room open, and no browser signed
+    in to the seat since (Seat.holder); else None."""
+    seat = _signed_in_seat()
+    return seat if seat is not None and session.get("hold") == seat.holder else None
+
+
+SEAT_MOVED = ("Your seat moved to another browser: its link was opened there (a phone or laptop you moved to?). Go "
+              "on there. If that was not you, open your seat's link here again to take it back, and tell the "
+              "instructor.")
+SEAT_LINK_STOPPED = ("This seat's link no longer works (the class ended, or the instructor gave the seat a new "
+                     "link): ask the instructor for yours.")
+
+
+def seat_lost():
+    """Why this browser's seat session no longer acts: the seat moved to another browser, or its link stopped."""
+    return SEAT_MOVED if _signed_in_seat() is not None else SEAT_LINK_STOPPED
+
+
 def grant_seat(session_, seat):
-    """Sign a session in as the seat (ending any other session of this browser), with a fresh CSRF token."""
+    """Sign a session in as the seat, as its holder `seat.holder` (Roster.hold), ending any other session of this
+    browser, with a fresh CSRF token."""
     session_.clear()
-    session_.update(holder=SEAT_BLUEPRINT, seat=seat.name, token=_seat_fingerprint(seat),
+    session_.update(holder=SEAT_BLUEPRINT, seat=seat.name, token=_seat_fingerprint(seat), hold=seat.holder,
                     csrf=secrets.token_urlsafe(32))
     session_.permanent = True
 
@@ -221,8 +242,7 @@ def _check_request():
         return
     if request.blueprint == SEAT_BLUEPRINT:
         if current_seat() is None:
-            raise Forbidden("This seat's link no longer works (the class ended, or the instructor gave the seat a "
-                            "new link): ask the instructor for yours.")
+            raise Forbidden(seat_lost())
         return
     if request.endpoint == "auth.signin":
         return

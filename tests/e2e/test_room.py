@@ -72,7 +72,8 @@ def running_lesson_current(browser, browser_context_args, sign_in):
 
 
 class RoomTrack:
-    """The seats of the room a test opened (name -> link), for the test and its teardown."""
+    """The seats of the room a test opened (name -> its card's link, None for a join seat), for the test and its
+    teardown."""
 
     def __init__(self):
         self.seats = {}
@@ -133,20 +134,23 @@ def csrf_of(page: Page):
     return json.loads(page.locator("body").get_attribute("hx-headers"))["X-CSRF-Token"]
 
 
-def open_room(open_page, room: RoomTrack, count, minutes=30):
-    """The instructor opens a room of `count` seats from FIRST_PORT on /room (a desktop, signed in); returns the
-    instructor's page, on /room, once the sheet's cards are read into `room.seats` (name -> the link's path)."""
+def open_room(open_page, room: RoomTrack, count, minutes=30, joins=0):
+    """The instructor opens a room of `count` card seats and `joins` join seats from FIRST_PORT on /room (a
+    desktop, signed in); returns the instructor's page, on /room, once the sheet's cards are read into
+    `room.seats` (name -> the link's path; the join seats, from the grid, -> None)."""
     page = open_page("/room", **DESKTOP)
     expect(page.get_by_role("heading", name="Students on seats of their own")).to_be_visible()
     form = page.locator("form.room-open")
-    form.get_by_label("Seats").fill(str(count))
+    form.get_by_label("Seats on cards").fill(str(count))
+    form.get_by_label("Seats by the join code").fill(str(joins))
     form.get_by_label("From port").fill(str(FIRST_PORT))
     form.get_by_label("Minutes until the class ends").fill(str(minutes))
     expect(form.get_by_label("Memory")).to_have_value("256m")
     form.get_by_role("button", name=re.compile(r"^Open (the room|a new room)")).click()
     expect(page).to_have_url(re.compile(r"/room$"))
     expect(page.get_by_role("heading", name="The room", exact=True)).to_be_visible()
-    expect(page.locator("#room-grid tbody tr[data-seat]")).to_have_count(count)
+    expect(page.locator("#room-grid tbody tr[data-seat]")).to_have_count(count + joins)
+    grid_seats = page.locator("#room-grid tbody tr[data-seat]").evaluate_all("rows => rows.map(r => r.dataset.seat)")
 
     page.get_by_role("link", name="Print the seat cards").click()
     expect(page).to_have_url(re.compile(r"/room/sheet$"))
@@ -161,6 +165,8 @@ def open_room(open_page, room: RoomTrack, count, minutes=30):
         expect(card.get_by_role("img", name=f"QR code for {name}'s link")).to_be_visible()
         room.seats[name] = urlsplit(url).path  # the live server's host, whatever the sheet's says
     assert list(room.seats) == sorted(room.seats, key=lambda n: int(n.removeprefix("seat-"))), "cards out of order"
+    assert list(room.seats) == grid_seats[:count]  # the cards first, then the join code's seats
+    room.seats.update({name: None for name in grid_seats[count:]})
     page.goto("/room")
     return page
 
@@ -374,7 +380,7 @@ def test_the_join_code_gives_each_phone_a_seat_once_until_joining_closes(open_pa
     """The projected join code signs each new phone in as the next free seat; the same phone again keeps its seat;
     once the instructor closes joining, a new phone is refused with a message."""
     allowed_console_errors.append(CHROMIUM_LOGS_A_403)
-    instructor = open_room(open_page, room, 2)
+    instructor = open_room(open_page, room, 0, joins=2)
     first, second = room.seats
 
     instructor.get_by_role("link", name="Project the join code").click()
@@ -490,6 +496,9 @@ def test_the_projector_and_signed_out_screens_never_show_a_seat_s_link(open_page
     answer = screen.goto(f"/room/seats/{first}")
     assert answer.status == 403
     assert_no_token(screen, "a seat's read-only page signed out")
+    instructor.goto(f"/room/seats/{first}")  # the instructor's read-only copy, maybe on the projector
+    expect(instructor.locator("section.seat-intro")).to_have_attribute("data-seat", first)
+    assert_no_token(instructor, "a seat's read-only page")
 
     # The presenter view, projected while signed in, shows no token either.
     instructor.goto("/present")
@@ -560,7 +569,10 @@ def test_the_room_s_pages_pass_axe_and_fit_a_phone(open_page, room, axe_script, 
         if page_width(page) > width + SCROLL_TOLERANCE:
             wide.append(f"{where}: {page_width(page)} px wide; past the edge: {past_the_edge(page, width)}")
 
+    phone.get_by_text("Move to another phone or laptop").click()  # the seat's own QR code, shown
     look(phone, "student /seat")
+    phone.goto(room.seats[list(room.seats)[1]])  # a classmate's link: the question before switching
+    look(phone, "student's question before switching seats")
     teacher = open_page(None, **size)
     for path in ("/room", "/room/sheet", "/room/join", f"/room/seats/{first}", "/present"):
         teacher.goto(path)
@@ -601,16 +613,46 @@ def test_the_room_s_message_survives_a_row_action(open_page, room):
     expect(instructor.get_by_role("heading", name="The room (ended)")).to_be_visible(timeout=STEP_TIMEOUT_MS)
 
 
-def test_the_join_code_skips_seats_handed_out_on_cards(open_page, room):
-    """A student on seat 1 by its card; another scans the join code: they get seat 2, not seat 1 as well."""
-    open_room(open_page, room, 2)
+def test_the_join_code_never_hands_out_a_card_s_seat(open_page, room, allowed_console_errors):
+    """A card seat nobody opened yet and one join seat: the join code gives its one seat, then refuses the next
+    phone, and the card's student still gets their seat in one step."""
+    allowed_console_errors.append(CHROMIUM_LOGS_A_403)
+    open_room(open_page, room, 1, joins=1)
     first, second = room.seats
-    carded = student(open_page, room.seats[first])
-    expect_on_seat(carded, first)
     teacher = open_page("/room/join")
     join_path = urlsplit(teacher.locator("[data-join-url]").get_attribute("data-join-url")).path
     joined = joiner(open_page, join_path)
     expect_on_seat(joined, second)
+    late = student(open_page, join_path)
+    expect(late.get_by_role("alert")).to_contain_text("every seat it hands out is taken")
+    carded = student(open_page, room.seats[first])
+    expect_on_seat(carded, first)
+
+
+def test_a_student_moves_their_seat_to_a_laptop_and_the_phone_is_told(open_page, room, allowed_console_errors):
+    """A phone on its card's seat; the laptop scans the seat's own QR code (the link on its page), is asked, and
+    moves the seat: the phone's open page reloads by itself into "moved to another browser". A classmate's link
+    opened on the laptop asks before switching, and "Stay on" keeps the seat."""
+    allowed_console_errors += [CHROMIUM_LOGS_A_403, HTMX_LOGS_A_403]
+    open_room(open_page, room, 2)
+    first, second = room.seats
+    phone = student(open_page, room.seats[first])
+    expect_on_seat(phone, first)
+    phone.get_by_text("Move to another phone or laptop").click()
+    expect(phone.get_by_role("img", name="QR code for this seat's link")).to_be_visible()
+    own_link = urlsplit(phone.locator("[data-own-link]").get_attribute("data-own-link")).path
+    assert own_link == room.seats[first]
+
+    laptop = open_page(own_link, instructor=False, **DESKTOP)
+    expect(laptop.get_by_role("heading", name=f"Open {first} here?")).to_be_visible()
+    laptop.get_by_role("button", name=f"Move {first} here").click()
+    expect_on_seat(laptop, first)
+    expect(phone.get_by_role("alert")).to_contain_text("moved to another browser", timeout=GRID_TIMEOUT_MS)
+
+    laptop.goto(room.seats[second])  # a classmate's link: a question, nothing switched
+    expect(laptop.get_by_role("heading", name=f"Switch to {second}?")).to_be_visible()
+    laptop.get_by_role("link", name=f"Stay on {first}").click()
+    expect_on_seat(laptop, first)
 
 
 def test_the_room_s_buttons_are_in_one_row(open_page, room):

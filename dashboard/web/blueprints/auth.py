@@ -4,7 +4,7 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
 
-from .. import forms
+from .. import forms, guesses
 from ..filters import browser_host
 from ..security import (
     NOT_OVER_PLAIN_HTTP,
@@ -36,7 +36,7 @@ def signin():
     forms.only_fields(request.form, {"token"})
     if not instructor_transport():
         raise Forbidden(NOT_OVER_PLAIN_HTTP)
-    if not token_matches(request.form.get("token", "")):
+    if not guesses.attempt(token_matches(request.form.get("token", ""))):  # 429 after too many wrong ones
         return render_template("signin.html", error="That is not the instructor token."), 403
     grant_instructor(session)
     return redirect(url_for("lessons.index"))

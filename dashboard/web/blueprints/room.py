@@ -50,7 +50,7 @@ def index():
 
 def room_defaults():
     config = current_app.config
-    return {"defaults": {"count": config["DEFAULT_SEATS"], "first_port": config["FIRST_SEAT_PORT"],
+    return {"defaults": {"count": config["DEFAULT_SEATS"], "join_count": 0, "first_port": config["FIRST_SEAT_PORT"],
                          "minutes": config["CLASS_MINUTES"], "memory": config["SEAT_MEMORY"],
                          "cpus": config["SEAT_CPUS"], "pids": config["SEAT_PIDS"]}}
 
@@ -72,8 +72,10 @@ def open_room():
     """Open a room: a seat per student, each with its own link, folder, labels and limits, until the end time.
     A room open before is ended first (its seats' things removed, its links stopped)."""
     values = request.form
-    forms.only_fields(values, {"count", "first_port", "minutes", "memory", "cpus", "pids"})
-    count = forms.seat_count(values.get("count"), current_app.config["MAX_SEATS"])
+    forms.only_fields(values, {"count", "join_count", "first_port", "minutes", "memory", "cpus", "pids"})
+    cards, join_seats = forms.room_seats(values.get("count"), values.get("join_count"),
+                                         current_app.config["MAX_SEATS"])
+    count = cards + join_seats
     first_port = forms.first_seat_port(values.get("first_port"), count)
     minutes, limits = forms.minutes(values.get("minutes")), forms.limits(values, seats.Limits)
     if limits.cpus > get_engine().cpus():
@@ -85,7 +87,7 @@ def open_room():
         get_board().forget_seat(name)  # the old room's grid, kept to look at until now
     taken = {c.name for c in containers_view(get_current_lesson().lesson)["containers"]}
     planned = get_classroom().plan(first_port, count, taken, probe_ports=get_engine().ports_are_local)
-    room = get_roster().open([(seat.name, seat.port) for seat in planned], minutes, limits)
+    room = get_roster().open([(seat.name, seat.port) for seat in planned], minutes, limits, join_seats)
     for seat in room.seats.values():
         get_workshop().provide_seat(seat.name, seat_lessons(), replace=True)  # not a previous class's edits
     current_app.extensions["room_clock"].schedule(room.ends_at)
@@ -162,15 +164,15 @@ def names():
 
 @bp.get("/sheet")
 def sheet():
-    """The printable sheet: a card per seat with its link and QR code. The links are the seats' keys: the
-    instructor's only, never on the projector."""
+    """The printable sheet: a card per card seat with its link and QR code (join seats have none: the join code
+    hands them out). The links are the seats' keys: the instructor's only, never on the projector."""
     instructor_only("print the seats' links")
     return render_template("seat_sheet.html", room=get_roster().require(), room_url=room_url())
 
 
 @bp.get("/join")
 def join_code():
-    """The join code to project: each browser that scans it gets the next free seat, once."""
+    """The join code to project: each browser that scans it gets the next free join seat, once."""
     return render_template("room_join.html", room=get_roster().room, room_url=room_url())
 
 
@@ -200,9 +202,11 @@ def revoke(name):
     """A new link for the seat: the old one, and every browser signed in with it, stop working at once."""
     forms.only_fields(request.form, set())
     seat = get_roster().revoke(seat_named(name).name)
+    message = (f"{seat.name} has a new link: print its card again from the sheet." if seat.kind == seats.CARD else
+               f"{seat.name} has a new link; it was the join code's, so no card shows it, and the join code does "
+               "not hand it out again.")
     if htmx:
-        return render_template("message.html", kind="ok",
-                               message=f"{seat.name} has a new link: print its card again from the sheet.")
+        return render_template("message.html", kind="ok", message=message)
     return redirect(url_for("room.index"), 303)
 
 

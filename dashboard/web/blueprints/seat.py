@@ -4,10 +4,10 @@ own things, each button beside the true command (security.py lets a seat's sessi
 from flask import Blueprint, redirect, render_template, request, session, url_for
 
 from ...domain import seats
-from .. import forms
+from .. import forms, guesses
 from ..extensions import get_current_lesson, get_engine, get_roster, get_workshop, htmx
 from ..fragments import render_once
-from ..security import INSTRUCTOR, SEAT_BLUEPRINT, Forbidden, current_seat, grant_seat
+from ..security import INSTRUCTOR, SEAT_BLUEPRINT, Forbidden, current_seat, grant_seat, seat_lost
 from ..views import CHANGED, board_version, lesson_named, refresh_checks, shown_already, step_named, steps_view
 from .steps import check_now, do_step, status
 
@@ -21,9 +21,7 @@ def my_seat():
     """The seat this browser signed in as; 403 with what to do when it has none (or its link was revoked)."""
     seat = current_seat()
     if seat is None:
-        raise Forbidden(NOT_SIGNED_IN if session.get("holder") != SEAT_BLUEPRINT else
-                        "This seat's link no longer works (the class ended, or the instructor gave the seat a new "
-                        "link): ask the instructor for yours.")
+        raise Forbidden(NOT_SIGNED_IN if session.get("holder") != SEAT_BLUEPRINT else seat_lost())
     return seat
 
 
@@ -33,40 +31,88 @@ def seat_current_lesson(seat):
     return seats.for_seat(lesson, seat), seats.not_for_seats(lesson)
 
 
+LINK_REFUSED = ("This seat link does not work: the class ended, or the instructor gave the seat a new link. "
+                "Ask for yours.")
+
+
+def linked_seat(token):
+    """The seat whose link carries `token`; 403 for any other (a wrong guess, counted: see guesses.py)."""
+    seat = get_roster().by_token(token[:100])
+    guesses.attempt(seat is not None, counts=room_on())
+    if seat is None:
+        raise Forbidden(LINK_REFUSED)
+    return seat
+
+
 @bp.get("/s/<token>")
 def sign_in(token):
-    """Trade a seat's link for a seat session, and drop the token from the address bar (a redirect to /seat)."""
+    """A seat's link: a browser holding no seat takes a seat nobody holds yet in one step (a scanned card), and
+    the token leaves the address bar (a redirect to /seat). Else it asks first (seat_switch.html): a GET never
+    takes a seat from another browser, nor switches this one, so a link preview or a classmate's link changes
+    nothing."""
     not_the_instructor()
-    seat = get_roster().by_token(token[:100])
-    if seat is not None:
-        get_roster().take(seat.name)  # the join code no longer hands it out
-    return seated(seat, "This seat link does not work: the class ended, or the instructor gave the seat a new "
-                        "link. Ask for yours.")
+    seat, mine = linked_seat(token), current_seat()
+    if mine is not None and mine.name == seat.name:
+        return redirect(url_for("seat.page"))
+    if mine is None and seat.holder == 0:
+        return seated(get_roster().hold(seat.name))
+    return render_template("seat_switch.html", seat=seat, mine=mine)
 
 
-JOIN_REFUSED = "Joining is closed, this join code is an old one, or every seat is taken: ask the instructor."
+@bp.post("/s/<token>")
+def move(token):
+    """The question's button: this browser holds the seat now, and the browser that held it is told it moved.
+    The seat this browser leaves stays reachable: its page links back to it."""
+    forms.only_fields(request.form, set())
+    not_the_instructor()
+    seat, mine = linked_seat(token), current_seat()
+    if mine is not None and mine.name == seat.name:
+        return redirect(url_for("seat.page"), 303)
+    response = seated(get_roster().hold(seat.name), 303)
+    if mine is not None:
+        session["back"] = mine.token
+    return response
+
+
+JOIN_REFUSED = ("Joining is closed, this join code is an old one, or every seat it hands out is taken: ask the "
+                "instructor.")
+
+
+def join_code(code):
+    """`code`, once this address may guess; a wrong code of the open room is a wrong guess (see guesses.py)."""
+    guesses.attempt(get_roster().code_matches(code[:100]), counts=room_on())
+    return code[:100]
+
+
+def room_on():
+    """Whether a room is open and its class on: a link or code tried then is a guess at a live secret."""
+    room = get_roster().room
+    return room is not None and not room.over
 
 
 @bp.get("/join/<code>")
 def join(code):
-    """The projected join code: a button that takes the next free seat (a GET takes nothing, so a link preview
-    or a prefetch never uses a seat up); a browser on its seat already goes back to it."""
+    """The projected join code: a button that takes the next free join seat (a GET takes nothing, so a link
+    preview or a prefetch never uses a seat up); a browser on its seat already goes back to it."""
     if current_seat() is not None:
         return redirect(url_for("seat.page"))
     not_the_instructor()
-    if not get_roster().joinable(code[:100]):
+    if not get_roster().joinable(join_code(code)):
         raise Forbidden(JOIN_REFUSED)
     return render_template("seat_join.html", code=code)
 
 
 @bp.post("/join/<code>")
 def take(code):
-    """Take the next free seat for this browser, once; a second press keeps the seat it has."""
+    """Take the next free join seat for this browser, once; a second press keeps the seat it has."""
     forms.only_fields(request.form, set())
     if current_seat() is not None:
         return redirect(url_for("seat.page"), 303)
     not_the_instructor()
-    return seated(get_roster().join(code[:100]), JOIN_REFUSED, 303)
+    seat = get_roster().join(join_code(code))
+    if seat is None:
+        raise Forbidden(JOIN_REFUSED)
+    return seated(seat, 303)
 
 
 def not_the_instructor():
@@ -77,21 +123,27 @@ def not_the_instructor():
                         "sign out first). To see a seat's page, use Open on its row of the grid.")
 
 
-def seated(seat, refusal, status=302):
-    """Sign this browser in as `seat` and go to its page; 403 with `refusal` when there is none."""
-    if seat is None:
-        raise Forbidden(refusal)
+def seated(seat, status=302):
+    """Sign this browser in as `seat`, as held by Roster.hold, and go to its page."""
     grant_seat(session, seat)
     return redirect(url_for("seat.page"), status)
 
 
 def render_seat(seat, can_act=True):
-    """The seat's page: the current lesson's steps as the seat does them."""
+    """The seat's page: the current lesson's steps as the seat does them. Its student's own copy (`can_act`)
+    shows the seat's link, to move to another device, and the way back to a seat this browser left; the
+    instructor's read-only copy shows neither."""
     lesson, refused = seat_current_lesson(seat)
     refresh_checks(get_current_lesson().lesson, [seat])
-    room = get_roster().require()
-    return render_template("seat.html", refused=refused, room=room, lesson_id=lesson.id,
-                           **steps_view(lesson, seat=seat, can_act=can_act and refused is None))
+    roster = get_roster()
+    room = roster.require()
+    own_link = back = None
+    if can_act:
+        own_link = url_for("seat.sign_in", token=seat.token, _external=True)
+        back = roster.by_token(session.get("back") or "")
+        back = back if back is not None and back.name != seat.name else None
+    return render_template("seat.html", refused=refused, room=room, lesson_id=lesson.id, own_link=own_link,
+                           back=back, **steps_view(lesson, seat=seat, can_act=can_act and refused is None))
 
 
 @bp.get("/seat")
