@@ -66,7 +66,7 @@ def create_app(test_config=None):
     app.config.update(config.from_environment(os.environ))
     if test_config is not None:
         app.config.update(test_config)
-    from .domain import builds, checks, classroom, engine, seats, snapshot, transcript
+    from .domain import builds, checks, classroom, engine, presses, seats, snapshot, transcript
     from .domain.current_lesson import CurrentLesson
     from .web import blueprints, errors, filters, security
     from .web.extensions import htmx
@@ -89,7 +89,10 @@ def create_app(test_config=None):
     app.extensions["builder"] = builds.Builder(on_finish=store.record_build)
     app.extensions["classroom"] = classroom.Classroom(app.config["SEAT_PREFIX"], on_finish=store.record_class_start)
     app.extensions["board"] = checks.Board(min_interval=app.config["REFRESH_SECONDS"])
-    app.extensions["roster"] = seats.Roster(os.path.join(app.instance_path, "room.json"))
+    roster = app.extensions["roster"] = seats.Roster(os.path.join(app.instance_path, "room.json"))
+    app.extensions["seat_presses"] = presses.SeatPresses()
+    app.extensions["build_turns"] = presses.BuildTurns(app.config["BUILD_WAIT_SECONDS"], roster)
+    app.extensions["exec_checks"] = presses.Cooldown(app.config["EXEC_CHECK_SECONDS"])
     app.extensions["current_lesson"] = CurrentLesson(
         os.path.join(app.instance_path, "current-lesson"), catalog, engine.LESSON)
     htmx.init_app(app)

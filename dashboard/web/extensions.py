@@ -54,3 +54,18 @@ def get_current_lesson():
 def get_roster():
     """The room of students' seats, if one is open (domain/seats.py)."""
     return current_app.extensions["roster"]
+
+
+def get_seat_presses():
+    """The press each seat has running: one at a time (domain/presses.py)."""
+    return current_app.extensions["seat_presses"]
+
+
+def get_build_turns():
+    """The seats' build turn: one build at a time, a bounded wait (domain/presses.py)."""
+    return current_app.extensions["build_turns"]
+
+
+def get_exec_checks():
+    """When each seat last ran a check inside its container (domain/presses.py)."""
+    return current_app.extensions["exec_checks"]
