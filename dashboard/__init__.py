@@ -68,7 +68,7 @@ def create_app(test_config=None):
         app.config.update(test_config)
     from .domain import builds, checks, classroom, engine, presses, seats, snapshot, transcript
     from .domain.current_lesson import CurrentLesson
-    from .web import blueprints, errors, filters, security
+    from .web import blueprints, errors, filters, security, shedding
     from .web.extensions import htmx
 
     catalog = app.extensions["catalog"] = open_lessons(app.config)
@@ -93,6 +93,7 @@ def create_app(test_config=None):
     app.extensions["seat_presses"] = presses.SeatPresses()
     app.extensions["build_turns"] = presses.BuildTurns(app.config["BUILD_WAIT_SECONDS"], roster)
     app.extensions["exec_checks"] = presses.Cooldown(app.config["EXEC_CHECK_SECONDS"])
+    app.extensions["seat_in_flight"] = presses.InFlight(app.config["SEAT_REQUESTS_AT_ONCE"])
     app.extensions["current_lesson"] = CurrentLesson(
         os.path.join(app.instance_path, "current-lesson"), catalog, engine.LESSON)
     htmx.init_app(app)
@@ -100,5 +101,6 @@ def create_app(test_config=None):
     errors.register(app)
     filters.register(app)
     blueprints.register(app)
+    shedding.shed_floods(app)
     return app
 

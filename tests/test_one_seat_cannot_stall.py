@@ -63,6 +63,14 @@ def small_wait_room(tmp_path, docker_client):
 
 
 @pytest.fixture
+def one_at_once_room(tmp_path, docker_client):
+    """A room whose browsers may have one request at a time on their seat's routes."""
+    made = make_room(tmp_path, docker_client, SEAT_REQUESTS_AT_ONCE=1)
+    yield made
+    made.close()
+
+
+@pytest.fixture
 def spaced_checks_room(tmp_path, docker_client):
     """A room whose seats may run a check inside a container once every 600 s."""
     made = make_room(tmp_path, docker_client, EXEC_CHECK_SECONDS=600)
@@ -130,6 +138,25 @@ def test_a_build_that_waited_past_the_class_end_is_refused_and_builds_nothing(ro
     assert refused.status_code == 409, refused.text
     assert "The class ended while your build waited for its turn: nothing was built." in text_of(refused)
     assert seat_images(docker_client, builder.seat) == []
+
+
+def test_a_browsers_requests_to_its_seat_beyond_the_limit_are_429_before_the_app(one_at_once_room, docker_client,
+                                                                               cowserv_image):
+    """With SEAT_REQUESTS_AT_ONCE=1, a browser whose press runs is answered 429 with Retry-After on its seat's
+    routes (a flood costs nothing beyond that); another browser is not, and once the press ends it is free again."""
+    room = one_at_once_room
+    room.open(count=2, first_port=8541)
+    choose_lesson(room.instructor, "cowserv")
+    builder, other = room.students()
+    with turn_held(room.app, other.seat):
+        pressed = Pressing(builder, "cowserv", "build")
+        waiting_for_turn(room.app, builder.seat)
+        for shed in (builder.client.get("/seat/board", headers=builder.headers), builder.press("cowserv", "run")):
+            assert shed.status_code == 429, shed.text
+            assert shed.headers["Retry-After"] and "Too many requests at once from this browser" in text_of(shed)
+        assert other.client.get("/seat/board", headers=other.headers).status_code == 200
+    assert pressed.result().status_code == 200
+    assert builder.client.get("/seat/board", headers=builder.headers).status_code == 200
 
 
 def test_a_seat_runs_a_check_inside_its_container_at_most_once_a_period(spaced_checks_room, docker_client):

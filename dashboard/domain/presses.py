@@ -2,7 +2,8 @@
 build turn (and builds nothing once the class is over), and runs a check inside its containers now and then only.
 
 So however many requests a seat fires at once, at most one of them waits (for the build turn), the others are
-answered at once; the instructor's presses and builds go through none of this.
+answered at once (beyond a few at once from one browser, before the app reads them: InFlight, web/shedding.py);
+the instructor's presses and builds go through none of this.
 """
 
 import threading
@@ -92,3 +93,26 @@ class Cooldown:
                 return left
             self._last[key] = now
             return 0
+
+
+class InFlight:
+    """At most `limit` requests of one key (a browser's cookies) at a time: `enter` says whether one more may run,
+    `leave` ends one that ran."""
+
+    def __init__(self, limit):
+        self.limit = limit
+        self._lock = threading.Lock()
+        self._running = {}  # key -> requests of it running now (keys with none are dropped)
+
+    def enter(self, key):
+        with self._lock:
+            if self._running.get(key, 0) >= self.limit:
+                return False
+            self._running[key] = self._running.get(key, 0) + 1
+            return True
+
+    def leave(self, key):
+        with self._lock:
+            self._running[key] -= 1
+            if not self._running[key]:
+                del self._running[key]
