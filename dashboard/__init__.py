@@ -93,7 +93,8 @@ def create_app(test_config=None):
     app.extensions["seat_presses"] = presses.SeatPresses()
     app.extensions["build_turns"] = presses.BuildTurns(app.config["BUILD_WAIT_SECONDS"], roster)
     app.extensions["exec_checks"] = presses.Cooldown(app.config["EXEC_CHECK_SECONDS"])
-    app.extensions["seat_in_flight"] = presses.InFlight(app.config["SEAT_REQUESTS_AT_ONCE"])
+    rate = app.config["SEAT_REQUESTS_PER_SECOND"]
+    app.extensions["seat_allowance"] = presses.Allowance(rate, max(1, round(2 * rate)))
     app.extensions["current_lesson"] = CurrentLesson(
         os.path.join(app.instance_path, "current-lesson"), catalog, engine.LESSON)
     htmx.init_app(app)

@@ -53,10 +53,10 @@ SETTINGS = {
     "ROOM_URL": Setting(None),
     # One student cannot stall the class (domain/presses.py): how long a seat's build waits for the seats' build
     # turn before it is refused (503), how often a seat may run a check inside its container, and how many
-    # requests one browser may have running on its seat's routes (web/shedding.py).
+    # requests a second one browser may send to its seat's routes (web/shedding.py).
     "BUILD_WAIT_SECONDS": Setting(60, float, 0, 3600),
     "EXEC_CHECK_SECONDS": Setting(5, float, 0, 3600),
-    "SEAT_REQUESTS_AT_ONCE": Setting(4, int, 1, 100),  # from one browser to its seat's routes; more: 429 at once
+    "SEAT_REQUESTS_PER_SECOND": Setting(10, float, 0.001, 10_000),  # one browser's to its seat's routes (twice at once)
     "BIND": Setting("127.0.0.1:5000"),  # gunicorn's plain-HTTP address (the room's)
     "INSTRUCTOR_FROM": Setting(None),  # addresses counted as this machine's for the instructor (compose: gateway)
     "INSTRUCTOR_TOKEN": Setting(None),  # default: generated on first start, kept in the instance folder, printed

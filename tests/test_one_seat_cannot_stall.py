@@ -16,6 +16,7 @@ import pytest
 
 from tests.room_support import choose_lesson, make_room, room, seat_images  # noqa: F401  (room: a fixture)
 from tests.support import wait_until
+from dashboard.domain import presses
 
 pytestmark = pytest.mark.engine
 
@@ -63,9 +64,9 @@ def small_wait_room(tmp_path, docker_client):
 
 
 @pytest.fixture
-def one_at_once_room(tmp_path, docker_client):
-    """A room whose browsers may have one request at a time on their seat's routes."""
-    made = make_room(tmp_path, docker_client, SEAT_REQUESTS_AT_ONCE=1)
+def slow_browsers_room(tmp_path, docker_client):
+    """A room whose browsers may send one request to their seat's routes every 1000 s."""
+    made = make_room(tmp_path, docker_client, SEAT_REQUESTS_PER_SECOND=0.001)
     yield made
     made.close()
 
@@ -140,23 +141,33 @@ def test_a_build_that_waited_past_the_class_end_is_refused_and_builds_nothing(ro
     assert seat_images(docker_client, builder.seat) == []
 
 
-def test_a_browsers_requests_to_its_seat_beyond_the_limit_are_429_before_the_app(one_at_once_room, docker_client,
-                                                                               cowserv_image):
-    """With SEAT_REQUESTS_AT_ONCE=1, a browser whose press runs is answered 429 with Retry-After on its seat's
-    routes (a flood costs nothing beyond that); another browser is not, and once the press ends it is free again."""
-    room = one_at_once_room
+def test_a_browsers_requests_to_its_seat_beyond_its_allowance_are_429_before_the_app(slow_browsers_room):
+    """Past its allowance (here one request), a browser is answered 429 with Retry-After on its seat's routes, and
+    the app does nothing (the step is not run); its seat page and another browser are not held by it."""
+    room = slow_browsers_room
     room.open(count=2, first_port=8541)
-    choose_lesson(room.instructor, "cowserv")
-    builder, other = room.students()
-    with turn_held(room.app, other.seat):
-        pressed = Pressing(builder, "cowserv", "build")
-        waiting_for_turn(room.app, builder.seat)
-        for shed in (builder.client.get("/seat/board", headers=builder.headers), builder.press("cowserv", "run")):
-            assert shed.status_code == 429, shed.text
-            assert shed.headers["Retry-After"] and "Too many requests at once from this browser" in text_of(shed)
-        assert other.client.get("/seat/board", headers=other.headers).status_code == 200
-    assert pressed.result().status_code == 200
-    assert builder.client.get("/seat/board", headers=builder.headers).status_code == 200
+    choose_lesson(room.instructor, "running")
+    a, b = room.students()
+    assert a.client.get("/seat/board", headers=a.headers).status_code == 200
+    for shed in (a.client.get("/seat/board", headers=a.headers), a.press("running", "hello")):
+        assert shed.status_code == 429, shed.text
+        assert int(shed.headers["Retry-After"]) > 900 and "Too many requests from this browser" in text_of(shed)
+    assert room.app.extensions["board"].last_run(f"running@{a.seat}", "hello") is None
+    assert a.client.get("/seat").status_code == 200
+    assert b.client.get("/seat/board", headers=b.headers).status_code == 200
+
+
+def test_the_allowance_refills_at_its_rate():
+    """presses.Allowance(2 a second, 3 at once), on a clock the test moves: 3 at once, then one each half second."""
+    now = [100.0]
+    allowance = presses.Allowance(2, 3, clock=lambda: now[0])
+    assert [allowance.take("a") for _ in range(3)] == [0, 0, 0]
+    assert allowance.take("a") == pytest.approx(0.5)
+    assert allowance.take("b") == 0  # another browser has its own
+    now[0] += 0.5
+    assert allowance.take("a") == 0 and allowance.take("a") > 0
+    now[0] += 100
+    assert [allowance.take("a") for _ in range(4)][:3] == [0, 0, 0]  # full again, never more than 3
 
 
 def test_a_seat_runs_a_check_inside_its_container_at_most_once_a_period(spaced_checks_room, docker_client):

@@ -2,7 +2,7 @@
 build turn (and builds nothing once the class is over), and runs a check inside its containers now and then only.
 
 So however many requests a seat fires at once, at most one of them waits (for the build turn), the others are
-answered at once (beyond a few at once from one browser, before the app reads them: InFlight, web/shedding.py);
+answered at once (beyond a few a second from one browser, before the app reads them: Allowance, web/shedding.py);
 the instructor's presses and builds go through none of this.
 """
 
@@ -95,24 +95,26 @@ class Cooldown:
             return 0
 
 
-class InFlight:
-    """At most `limit` requests of one key (a browser's cookies) at a time: `enter` says whether one more may run,
-    `leave` ends one that ran."""
 
-    def __init__(self, limit):
-        self.limit = limit
+class Allowance:
+    """At most `burst` requests of one key (a browser's cookies) at once, and `rate` a second after that (a token
+    bucket): `take(key)` is 0 when one more may run, else the seconds until one may. `clock`: time.monotonic."""
+
+    def __init__(self, rate, burst, clock=time.monotonic):
+        self.rate, self.burst, self._clock = rate, burst, clock
         self._lock = threading.Lock()
-        self._running = {}  # key -> requests of it running now (keys with none are dropped)
+        self._buckets = {}  # key -> (tokens left, when counted); keys full again are dropped
 
-    def enter(self, key):
+    def take(self, key):
+        now = self._clock()
         with self._lock:
-            if self._running.get(key, 0) >= self.limit:
-                return False
-            self._running[key] = self._running.get(key, 0) + 1
-            return True
-
-    def leave(self, key):
-        with self._lock:
-            self._running[key] -= 1
-            if not self._running[key]:
-                del self._running[key]
+            tokens, then = self._buckets.get(key, (self.burst, now))
+            tokens = min(self.burst, tokens + (now - then) * self.rate)
+            if tokens < 1:
+                self._buckets[key] = (tokens, now)
+                return (1 - tokens) / self.rate
+            self._buckets[key] = (tokens - 1, now)
+            if len(self._buckets) > 10_000:  # a browser that stopped asking is full again: forgotten
+                self._buckets = {k: (t, at) for k, (t, at) in self._buckets.items()
+                                 if t + (now - at) * self.rate < self.burst}
+            return 0
