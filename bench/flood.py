@@ -14,6 +14,7 @@ memory before, between and after (bounded). It ends the room and removes whateve
 """
 
 import argparse
+import multiprocessing
 import os
 import random
 import signal
@@ -65,6 +66,23 @@ def flood(student, stop, count, every, answers, lock):
     return threads
 
 
+def flood_process(student, count, every):
+    """The flood in a process of its own, so that its threads do not hold up this one's (the timed requests) on
+    the interpreter lock: (the process, the Event that stops it, the Queue its answers' Counter comes on)."""
+    context = multiprocessing.get_context("fork")
+    stop, results = context.Event(), context.Queue()
+
+    def run():
+        answers = Counter()
+        for thread in flood(student, stop, count, every, answers, threading.Lock()):
+            thread.join()
+        results.put(answers)
+
+    process = context.Process(target=run, daemon=True)
+    process.start()
+    return process, stop, results
+
+
 def instructor_pages(bench, stop, timings, every=0.5):
     """Load the instructor's pages in turn every `every` seconds until `stop`: (seconds, status) each."""
     http = requests.Session()
@@ -80,11 +98,11 @@ def instructor_pages(bench, stop, timings, every=0.5):
 def one_run(bench, pressing, polling, args, flooder=None):
     """`pressing` seats press the lesson's steps, `spacing` seconds apart, while every seat's page polls and the
     instructor's pages load (and `flooder` floods): (presses, the instructor's page timings, the flood's answers)."""
-    stop, errors, presses, pages, answers, lock = threading.Event(), [], [], [], Counter(), threading.Lock()
-    begin = time.monotonic()
+    stop, errors, presses, pages, answers = threading.Event(), [], [], [], Counter()
+    cpu, begin = bench.worker_cpu_seconds(), time.monotonic()
     until = begin + args.seconds
     spacing = max(0.0, (args.seconds - 20) / max(1, len(pressing) - 1))  # the last seat's lesson ends in time
-    flooding = flood(flooder, stop, args.flood, args.every, answers, lock) if flooder else []
+    flooding = flood_process(flooder, args.flood, args.every) if flooder else None
     threads = run_threads(
         [(guarded(student.poller.run, errors), stop, until) for student in polling]
         + [(guarded(Student.press_steps, errors), student, stop, begin + k * spacing, until, args.think, presses)
@@ -97,12 +115,17 @@ def one_run(bench, pressing, polling, args, flooder=None):
             thread.join(max(0.0, until + 120 - time.monotonic()))
     finally:
         stop.set()
-    seconds = time.monotonic() - begin
-    for thread in flooding + threads:
+        if flooding:
+            flooding[1].set()
+    seconds, cpu = time.monotonic() - begin, bench.worker_cpu_seconds() - cpu
+    for thread in threads:
         thread.join(310)
+    if flooding:
+        answers = flooding[2].get(timeout=330)
+        flooding[0].join(10)
     if errors:
         raise RuntimeError("the run failed: " + "; ".join(errors[:5]))
-    return presses, pages, answers, seconds
+    return presses, pages, answers, seconds, cpu
 
 
 def measure(bench, args):
@@ -120,7 +143,8 @@ def measure(bench, args):
     def took(presses, step=None):
         return [press.ended - press.began for press in presses if step in (None, press.step)]
 
-    (alone_presses, alone_pages, _, _), (flood_presses, flood_pages, answers, flooded_for) = runs["alone"], runs["flooded"]
+    (alone_presses, alone_pages, _, alone_for, alone_cpu), (flood_presses, flood_pages, answers, flooded_for, flood_cpu) \
+        = runs["alone"], runs["flooded"]
     failed = [press for press in alone_presses + flood_presses if press.failure is not None]
     for step in (None, "build", "run"):
         for share in (50, 95):
@@ -141,6 +165,9 @@ def measure(bench, args):
     rows.append(table_row("The flooding seat's presses, answered by status",
                           ", ".join(f"{count} × {status}" for status, count in answers.most_common()),
                           f"{sum(answers.values()) / flooded_for:.0f} a second", "", ""))
+    rows.append(table_row("The worker's CPU time a second of the run (of its one core), without / with the flood",
+                          f"{alone_cpu / alone_for:.2f} / {flood_cpu / flooded_for:.2f}",
+                          f"{alone_cpu:.1f} s in {alone_for:.0f} s / {flood_cpu:.1f} s in {flooded_for:.0f} s", "", ""))
     rows.append(table_row("Worker resident memory: idle / after the run alone / after the flooded run",
                           " / ".join(f"{mb:.0f} MB" for mb in rss), "", f"{rss[-1] / rss[0]:.2f}", ""))
     return rows, failed
