@@ -4,13 +4,14 @@
 
 Serves the dashboard as bench/room.py does (gunicorn, one gevent worker, the counting proxy, the stand-in images),
 signs in as the instructor, makes the images lesson current and opens a room of 2×--seats + 1 seats, every seat's
-page but the flooder's polling its board. Then the same run twice, --seconds each: --seats seats (other ones each time) press the
-lesson's steps (Build, then Run) one after the other, starting a few seconds apart, while the instructor's pages
-(the lesson page and the room page) are loaded in turn every half second; the first time alone, the second while
-the last seat presses Build --flood times at once, as a script would, and again every --every seconds once all
-are answered (--every 0: as soon as they are). It prints the others' press times in each run and their ratio (target: at most 2), the instructor's pages
-p95 in each (target: under 100 ms), what the flooding seat's presses were answered, and the worker's resident
-memory before, between and after (bounded). It ends the room and removes whatever it started, as room.py does.
+page but the flooder's polling its board. Then the same run twice, --seconds each: --seats seats (other ones each
+time) press the lesson's steps (Build, then Run) one after the other, starting a few seconds apart, while the
+instructor's pages (the lesson page and the room page) are loaded in turn every half second; the first time alone,
+the second while the last seat presses Build --flood times at once, as a script would, from a process of its own,
+and again every --every seconds once all are answered (--every 0: as soon as they are). It prints the others'
+press times in each run and their ratio (target: at most 2), the instructor's pages p95 in each (target: under
+100 ms), what the flooding seat's presses were answered, the worker's CPU time and its resident memory before,
+between and after (bounded). It ends the room and removes whatever it started, as room.py does.
 """
 
 import argparse
@@ -143,16 +144,18 @@ def measure(bench, args):
     def took(presses, step=None):
         return [press.ended - press.began for press in presses if step in (None, press.step)]
 
-    (alone_presses, alone_pages, _, alone_for, alone_cpu), (flood_presses, flood_pages, answers, flooded_for, flood_cpu) \
-        = runs["alone"], runs["flooded"]
+    alone_presses, alone_pages, _, alone_for, alone_cpu = runs["alone"]
+    flood_presses, flood_pages, answers, flooded_for, flood_cpu = runs["flooded"]
+    how = f"every {args.every:g} s" if args.every else "nonstop"
     failed = [press for press in alone_presses + flood_presses if press.failure is not None]
     for step in (None, "build", "run"):
         for share in (50, 95):
             ours, reference = percentile(took(flood_presses, step), share), percentile(took(alone_presses, step), share)
             rows.append(table_row(
                 f"The other {args.pressing} seats' presses{f' of {step}' if step else ''}, p{share}, while one seat "
-                f"presses Build {args.flood} times at once, {f'every {args.every:g} s' if args.every else 'nonstop'}", ms(ours * 1000), f"without the flood {ms(reference * 1000)}",
-                f"{ours / reference:.2f}", "≤ 2" if step is None else "", ours <= 2 * reference))
+                f"presses Build {args.flood} times at once, {how}", ms(ours * 1000),
+                f"without the flood {ms(reference * 1000)}", f"{ours / reference:.2f}", "≤ 2" if step is None else "",
+                ours <= 2 * reference))
     rows.append(table_row("… their presses that failed, without / with the flood",
                           f"{sum(p in failed for p in alone_presses)} / {sum(p in failed for p in flood_presses)}",
                           f"of {len(alone_presses)} / {len(flood_presses)}", "", "0", not failed))
@@ -187,7 +190,7 @@ def main():
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     signal.signal(signal.SIGINT, signal.default_int_handler)
 
-    random.seed(0)
+    random.seed(0)  # the pages' first polls (room.Poller) fall at the same points each time the bench runs
     load_before = os.getloadavg()[0]
     bench = Bench()
     rows, failed = [], []

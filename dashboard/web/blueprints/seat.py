@@ -1,9 +1,9 @@
 """A student's seat: signed in by its link or the projected join code, it does the current lesson's steps on its
 own things, each button beside the true command (security.py lets a seat's session change things only here)."""
 
-from flask import Blueprint, redirect, render_template, request, session, url_for
-
 import math
+
+from flask import Blueprint, redirect, render_template, request, session, url_for
 
 from ...domain import checks, seats
 from .. import forms
