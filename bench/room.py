@@ -450,6 +450,24 @@ def summarize(students, pressing, grids, presses, list_timings, window, before, 
     return rows, calls, failed
 
 
+def serve_counted(bench, **settings):
+    """Serve counted_app() with gunicorn as scripts/up would, on the stand-in images unless the environment names
+    others, a workshop folder of the run's own and no access log; `settings`: more DASHBOARD_* variables."""
+    env = {name: os.environ.get(name, image) for name, image in STAND_INS.items()}
+    env.update(DASHBOARD_WORKSHOP_DIR=str(bench.workdir / "workshop"), DASHBOARD_ACCESS_LOG="/dev/null",
+               PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT / "bench"), os.environ.get("PYTHONPATH")])),
+               **settings)
+    bench.serve(app="room:counted_app()", env=env)
+
+
+def print_log_tail(bench):
+    """The end of gunicorn's log, on stderr: what a failed run's server said."""
+    log = bench.workdir / "gunicorn.log"
+    if log.exists():
+        print("gunicorn's log ends:\n" + "\n".join(log.read_text(errors="replace").splitlines()[-30:]),
+              file=sys.stderr)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=60, help="how long the pages poll")
@@ -467,10 +485,7 @@ def main():
     bench = Bench(proxy_class=TallyingProxy)
     rows = []
     try:
-        env = {name: os.environ.get(name, image) for name, image in STAND_INS.items()}
-        env.update(DASHBOARD_WORKSHOP_DIR=str(bench.workdir / "workshop"), DASHBOARD_ACCESS_LOG="/dev/null",
-                   PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT / "bench"), os.environ.get("PYTHONPATH")])))
-        bench.serve(app="room:counted_app()", env=env)
+        serve_counted(bench)
         idle_rss = bench.worker_rss_mb()
         try:
             rows, calls, failed = measure(bench, args)
@@ -482,10 +497,7 @@ def main():
         rows.append(table_row("Seat containers left after ending the room (DELETE /room)", str(left), "", "", "0",
                               left == 0))
     except BaseException:
-        log = bench.workdir / "gunicorn.log"
-        if log.exists():
-            print("gunicorn's log ends:\n" + "\n".join(log.read_text(errors="replace").splitlines()[-30:]),
-                  file=sys.stderr)
+        print_log_tail(bench)
         raise
     finally:
         bench.clean()

@@ -152,11 +152,20 @@ class Bench:
     def dashboard(self):
         return http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
 
-    def worker_rss_mb(self):
-        """Resident memory of gunicorn's (one) worker process, from /proc."""
+    def worker_pid(self):
+        """gunicorn's (one) worker process."""
         [worker] = [pid for pid in os.listdir("/proc") if pid.isdigit() and _parent(pid) == self.gunicorn.pid]
-        status = Path(f"/proc/{worker}/status").read_text()
+        return worker
+
+    def worker_rss_mb(self):
+        """Resident memory of gunicorn's worker, from /proc."""
+        status = Path(f"/proc/{self.worker_pid()}/status").read_text()
         return int(re.search(r"VmRSS:\s+(\d+) kB", status)[1]) / 1024
+
+    def worker_cpu_seconds(self):
+        """CPU time gunicorn's worker has used so far (user and system), from /proc."""
+        fields = Path(f"/proc/{self.worker_pid()}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def tutorial_count(self):
         return len(self.docker.api.containers(all=True, filters={"label": LESSON_FILTER}))

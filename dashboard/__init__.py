@@ -66,10 +66,9 @@ def create_app(test_config=None):
     app.config.update(config.from_environment(os.environ))
     if test_config is not None:
         app.config.update(test_config)
-    from .domain import builds, checks, classroom, engine, seats, snapshot, stand_ins, transcript
+    from .domain import builds, checks, classroom, engine, presses, seats, snapshot, stand_ins, transcript
     from .domain.current_lesson import CurrentLesson
-    from .web import blueprints, errors, filters, security
-    from .web import guesses
+    from .web import blueprints, errors, filters, guesses, security, shedding
     from .web.extensions import htmx
 
     catalog = app.extensions["catalog"] = open_lessons(app.config)
@@ -92,7 +91,12 @@ def create_app(test_config=None):
     app.extensions["builder"] = builds.Builder(on_finish=store.record_build)
     app.extensions["classroom"] = classroom.Classroom(app.config["SEAT_PREFIX"], on_finish=store.record_class_start)
     app.extensions["board"] = checks.Board(min_interval=app.config["REFRESH_SECONDS"])
-    app.extensions["roster"] = seats.Roster(os.path.join(app.instance_path, "room.json"))
+    roster = app.extensions["roster"] = seats.Roster(os.path.join(app.instance_path, "room.json"))
+    app.extensions["seat_presses"] = presses.SeatPresses()
+    app.extensions["build_turns"] = presses.BuildTurns(app.config["BUILD_WAIT_SECONDS"], roster)
+    app.extensions["exec_checks"] = presses.Cooldown(app.config["EXEC_CHECK_SECONDS"])
+    rate = app.config["SEAT_REQUESTS_PER_SECOND"]
+    app.extensions["seat_allowance"] = presses.Allowance(rate, max(1, round(2 * rate)))
     app.extensions["current_lesson"] = CurrentLesson(
         os.path.join(app.instance_path, "current-lesson"), catalog, engine.LESSON)
     htmx.init_app(app)
@@ -101,5 +105,6 @@ def create_app(test_config=None):
     errors.register(app)
     filters.register(app)
     blueprints.register(app)
+    shedding.shed_floods(app)
     return app
 

@@ -51,6 +51,12 @@ SETTINGS = {
     "SEAT_CPUS": Setting(0.5, float, 0.01, 64),
     "SEAT_PIDS": Setting(100, int, 10, 100_000),
     "ROOM_URL": Setting(None),
+    # One student cannot stall the class (domain/presses.py): how long a seat's build waits for the seats' build
+    # turn before it is refused (503), how often a seat may run a check inside its container, and how many
+    # requests a second one browser may send to its seat's routes (web/shedding.py).
+    "BUILD_WAIT_SECONDS": Setting(60, float, 0, 3600),
+    "EXEC_CHECK_SECONDS": Setting(5, float, 0, 3600),
+    "SEAT_REQUESTS_PER_SECOND": Setting(10, float, 0.001, 10_000),  # one browser's to its seat's routes (twice at once)
     "BIND": Setting("127.0.0.1:5000"),  # gunicorn's plain-HTTP address (the room's)
     "HTTPS_BIND": Setting(None),  # the instructor's HTTPS listener (scripts/up sets it when serving a room)
     "INSTRUCTOR_FROM": Setting(None),  # addresses counted as this machine's for the instructor (compose: gateway)

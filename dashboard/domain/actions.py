@@ -7,7 +7,6 @@ done within the request and gives back what the terminal would have printed.
 
 import os
 import shlex
-import threading
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -31,6 +30,7 @@ class Place:
     base_image: str | None = None  # given to builds as --build-arg BASE_IMAGE
     seat: str | None = None  # a student's seat doing the lesson (seats.py): its steps touch only its own things
     limits: object = None  # the seat's seats.Limits, given to every run
+    build_turns: object = None  # a seat's: the seats' presses.BuildTurns, which its builds wait for
 
     def image(self, name):
         return self.stand_ins.get(name, name)
@@ -196,18 +196,15 @@ def perform(engine, lesson, action, place, host_port=None, listed=None):
                                      "must be the dashboard user's to write.") from error
         return Done("")
     if action.kind == "build" and place.seat:
-        return _build_now(engine, build_plan(lesson, action, place))
+        return _build_now(engine, build_plan(lesson, action, place), place)
     raise ValueError(f"{action.kind} is not done within a request")
 
 
-SEAT_BUILDS = threading.BoundedSemaphore(1)  # seats' builds, one at a time: two cores build a class's images in turn
-
-
-def _build_now(engine, plan):
+def _build_now(engine, plan, place):
     """A seat's build, done within its request (the lesson's layers come from the cache the instructor's build
-    left, so it takes seconds), one seat's at a time; the log is its output."""
+    left, so it takes seconds), in the seats' build turn (one at a time, a bounded wait); the log is its output."""
     build = Build(plan=plan)
-    with SEAT_BUILDS:
+    with place.build_turns.turn(place.seat):
         try:
             for chunk in engine.build(plan.context, plan.tag, plan.build_args, plan.labels):
                 build.record(chunk)

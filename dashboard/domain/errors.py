@@ -47,3 +47,15 @@ class WorkshopUnwritable(Exception):
 
 class ClassStarting(Exception):
     """A class start or stop-all asked for while a class start still runs."""
+
+
+class SeatBusy(Exception):
+    """A seat's press while its previous press still runs: one press per seat at a time."""
+
+
+class BuildQueueFull(Exception):
+    """A seat's build that waited its longest for the seats' build turn: the others' builds took it meanwhile."""
+
+
+class ClassOver(Exception):
+    """A seat's press that would start once its class is over (it waited past the end): nothing is done."""

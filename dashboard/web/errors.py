@@ -11,6 +11,8 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from ..domain.errors import (
     BuildingAnother,
+    BuildQueueFull,
+    ClassOver,
     ClassStarting,
     ContainerNotFound,
     ContainerNotRunning,
@@ -19,6 +21,7 @@ from ..domain.errors import (
     ImageNotFound,
     NameInUse,
     PortInUse,
+    SeatBusy,
     ToolMissing,
     VolumeInUse,
     WorkshopUnwritable,
@@ -52,6 +55,9 @@ STATUS = {
     ContainerNotRunning: 409,
     ClassStarting: 409,
     BuildingAnother: 409,
+    SeatBusy: 409,  # one press per seat at a time
+    ClassOver: 409,  # a seat's build that waited past the class end
+    BuildQueueFull: 503,  # the seats' build turn taken past BUILD_WAIT_SECONDS: try again in a moment
     EngineUnavailable: 503,
     EngineError: 502,  # the engine answered, and refused
 }

@@ -59,3 +59,18 @@ def get_roster():
 def get_stand_ins():
     """The local images standing in for those the lessons name (domain/stand_ins.py)."""
     return current_app.extensions["stand_ins"]
+
+
+def get_seat_presses():
+    """The press each seat has running: one at a time (domain/presses.py)."""
+    return current_app.extensions["seat_presses"]
+
+
+def get_build_turns():
+    """The seats' build turn: one build at a time, a bounded wait (domain/presses.py)."""
+    return current_app.extensions["build_turns"]
+
+
+def get_exec_checks():
+    """When each seat last ran a check inside its container (domain/presses.py)."""
+    return current_app.extensions["exec_checks"]

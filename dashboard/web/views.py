@@ -14,6 +14,7 @@ from . import forms
 from .security import is_instructor
 from .extensions import (
     get_board,
+    get_build_turns,
     get_builder,
     get_catalog,
     get_current_lesson,
@@ -80,7 +81,7 @@ def _place(lesson, seat):
     if seat is None:
         return actions.Place(folder, workshop.home, stand_ins, base_image)
     return actions.Place(folder, workshop.home, stand_ins, base_image, seat=seat.name,
-                         limits=get_roster().require().limits)
+                         limits=get_roster().require().limits, build_turns=get_build_turns())
 
 
 def ports_host():

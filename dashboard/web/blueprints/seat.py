@@ -1,11 +1,14 @@
 """A student's seat: signed in by its link or the projected join code, it does the current lesson's steps on its
 own things, each button beside the true command (security.py lets a seat's session change things only here)."""
 
+import math
+
 from flask import Blueprint, redirect, render_template, request, session, url_for
 
-from ...domain import seats
+from ...domain import checks, seats
 from .. import forms, guesses
-from ..extensions import get_current_lesson, get_engine, get_roster, get_workshop, htmx
+from ..extensions import (get_current_lesson, get_engine, get_exec_checks, get_roster, get_seat_presses, get_workshop,
+                          htmx)
 from ..fragments import render_once
 from ..security import INSTRUCTOR, SEAT_BLUEPRINT, Forbidden, current_seat, grant_seat, seat_lost
 from ..views import CHANGED, board_version, lesson_named, refresh_checks, shown_already, step_named, steps_view
@@ -187,30 +190,38 @@ def seat_step(seat, lesson_id, step_id):
 
 @bp.post("/seat/lessons/<lesson_id>/steps/<step_id>")
 def press(lesson_id, step_id):
-    """Do the step on the seat's own things, as the command beside it does."""
+    """Do the step on the seat's own things, as the command beside it does; one press of the seat at a time (a
+    second meanwhile is refused, naming the first)."""
     seat = my_seat()
     lesson, step = seat_step(seat, lesson_id, step_id)
     forms.only_fields(request.form, set())
-    get_workshop().provide_seat(seat.name, [lesson])  # its files, should the folder have gone since the room opened
-    answer = do_step(lesson, step, seat=seat)
-    room = get_roster().room
-    if room is None or room.over:  # the class ended while the step ran: what it made goes too
-        seats.clear_seats(get_engine(), [seat.name], 1)
+    with get_seat_presses().pressing(seat.name, step.title):
+        get_workshop().provide_seat(seat.name, [lesson])  # its files, should the folder have gone since the room opened
+        answer = do_step(lesson, step, seat=seat)
+        room = get_roster().room
+        if room is None or room.over:  # the class ended while the step ran: what it made goes too
+            seats.clear_seats(get_engine(), [seat.name], 1)
     return answer if answer is not None else redirect(url_for("seat.page"), 303)
 
 
 @bp.post("/seat/lessons/<lesson_id>/steps/<step_id>/check")
 def check(lesson_id, step_id):
-    """Ask the seat's check of the step again now."""
+    """Ask the seat's check of the step again now; a check that starts a process in the seat's container runs at
+    most once every EXEC_CHECK_SECONDS a seat, and an ask meanwhile shows the latest result, saying so."""
     seat = my_seat()
     lesson, step = seat_step(seat, lesson_id, step_id)
     forms.only_fields(request.form, set())
     if step.check is None:
         raise forms.NoSuchThing(f"The step {step.id} has no check.")
-    check_now(lesson, step, seat=seat)  # on the shared list as next read: one call a period for the room
+    wait = 0 if step.check.kind in checks.READ_ONLY else get_exec_checks().take(seat.name)
+    if not wait:
+        check_now(lesson, step, seat=seat)  # on the shared list as next read: one call a period for the room
     if not htmx:
         return redirect(url_for("seat.page"))
-    return status(lesson, step, seat=seat), CHANGED
+    note = None if not wait else (
+        f"A check that runs a command inside your container runs at most once every "
+        f"{get_exec_checks().seconds:g} s: this is its latest result. Ask again in {math.ceil(wait)} s.")
+    return status(lesson, step, seat=seat, note=note), CHANGED
 
 
 @bp.post("/seat/name")

@@ -32,11 +32,12 @@ def host_port_field(step, values):
     return forms.host_port(values["host_port"]) if takes_port and "host_port" in values else None
 
 
-def status(lesson, step, oob=False, seat=None):
-    """The step's status fragment: its latest run and its check, as the board has them (the seat's, for a seat)."""
+def status(lesson, step, oob=False, seat=None, note=None):
+    """The step's status fragment: its latest run and its check, as the board has them (the seat's, for a seat),
+    with `note` under the check (why it was not asked again)."""
     view = steps_view(lesson, seat=seat, can_act=None if seat is None else True)
     entry = next(item for item in view["steps"] if item["step"] == step)
-    return render_template("step_status.html", item=entry, oob=oob, **view)
+    return render_template("step_status.html", item=entry, oob=oob, note=note, **view)
 
 
 def check_now(lesson, step, settle=False, seat=None):

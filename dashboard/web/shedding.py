@@ -1,0 +1,29 @@
+"""A browser's requests to its seat's routes beyond SEAT_REQUESTS_PER_SECOND (twice that at once) are answered 429
+before the app reads them: a script firing hundreds of presses costs the one worker next to nothing, so the class's
+pages stay quick. (The app's own rule, one press per seat at a time, answers the few that get through.)"""
+
+import math
+
+SEAT_ROUTES = "/seat/"  # a seat's presses, checks, board polls and name
+TOO_MANY = ('<div class="message error" role="alert"><p>Too many requests from this browser at once: wait a moment '
+            'and press again.</p></div>').encode()
+
+
+def shed_floods(app):
+    """Put the limit in front of the app, per browser (its cookies); a request without cookies is the app's to
+    refuse, and the seat's page itself (/seat) is not limited."""
+    inner, allowance = app.wsgi_app, app.extensions["seat_allowance"]
+
+    def wsgi(environ, start_response):
+        key = environ.get("HTTP_COOKIE")
+        if not key or not environ.get("PATH_INFO", "").startswith(SEAT_ROUTES):
+            return inner(environ, start_response)
+        wait = allowance.take(key)
+        if not wait:
+            return inner(environ, start_response)
+        start_response("429 Too Many Requests", [("Content-Type", "text/html; charset=utf-8"),
+                                                 ("Content-Length", str(len(TOO_MANY))),
+                                                 ("Retry-After", str(math.ceil(wait)))])
+        return [TOO_MANY]
+
+    app.wsgi_app = wsgi

@@ -1,0 +1,193 @@
+"""One student cannot stall the class, on the real engine: a seat has one press running at a time (a second
+answers 409 naming the first), a seat's build waits a bounded time for the seats' build turn (then 503 with the
+reason) while the instructor's own build goes on, a build that waited past the class end builds nothing, and a
+seat's checks that run a command in its container are spaced out (an extra ask answers the latest result).
+
+The tests hold the seats' build turn themselves (the app's BuildTurns, as a seat's build would), so a press waits
+for as long as the test says and no timing is asserted. Rooms here open on ports 8501-8599 (see room_support.py).
+"""
+
+import contextlib
+import html
+import re
+import threading
+
+import pytest
+
+from tests.room_support import choose_lesson, make_room, room, seat_images  # noqa: F401  (room: a fixture)
+from tests.support import wait_until
+from dashboard.domain import presses
+
+pytestmark = pytest.mark.engine
+
+
+def text_of(response):
+    return html.unescape(re.sub(r"<[^>]+>|\s+", " ", response.text))
+
+
+@contextlib.contextmanager
+def turn_held(app, seat):
+    """The seats' build turn, taken as `seat`'s build would take it, for as long as the block runs."""
+    with app.extensions["build_turns"].turn(seat):
+        yield
+
+
+class Pressing:
+    """A seat's press in a thread of its own: its answer once it ends."""
+
+    def __init__(self, student, lesson_id, step_id):
+        self.answer = None
+        self.thread = threading.Thread(target=self._press, args=(student, lesson_id, step_id), daemon=True)
+        self.thread.start()
+
+    def _press(self, student, lesson_id, step_id):
+        self.answer = student.press(lesson_id, step_id)
+
+    def result(self):
+        self.thread.join(300)
+        assert not self.thread.is_alive(), "the press never answered"
+        return self.answer
+
+
+def waiting_for_turn(app, seat):
+    """Wait until `seat`'s press waits for the build turn (it is queued behind the holder)."""
+    turns = app.extensions["build_turns"]
+    wait_until(lambda: seat in turns.queued, f"{seat}'s build waiting for its turn")
+
+
+@pytest.fixture
+def small_wait_room(tmp_path, docker_client):
+    """A room whose seats wait at most 1 s for the build turn."""
+    made = make_room(tmp_path, docker_client, BUILD_WAIT_SECONDS=1)
+    yield made
+    made.close()
+
+
+@pytest.fixture
+def slow_browsers_room(tmp_path, docker_client):
+    """A room whose browsers may send one request to their seat's routes every 1000 s."""
+    made = make_room(tmp_path, docker_client, SEAT_REQUESTS_PER_SECOND=0.001)
+    yield made
+    made.close()
+
+
+@pytest.fixture
+def spaced_checks_room(tmp_path, docker_client):
+    """A room whose seats may run a check inside a container once every 600 s."""
+    made = make_room(tmp_path, docker_client, EXEC_CHECK_SECONDS=600)
+    yield made
+    made.close()
+
+
+def test_a_second_press_while_the_seats_first_runs_is_409_naming_the_running_step(room, docker_client, cowserv_image):
+    """While a seat's build waits for its turn, any other press of that seat answers 409 with what runs (and
+    starts nothing); the instructor presses as usual; once the build ends the seat presses again."""
+    room.open(count=2, first_port=8501)
+    choose_lesson(room.instructor, "cowserv")
+    builder, other = room.students()
+    with turn_held(room.app, other.seat):
+        first = Pressing(builder, "cowserv", "build")
+        waiting_for_turn(room.app, builder.seat)
+        for step in ("run", "build"):
+            refused = builder.press("cowserv", step)
+            assert refused.status_code == 409, refused.text
+            assert "Your seat is still running 'Build the image' (started" in text_of(refused), refused.text
+            assert "wait for it to finish" in text_of(refused)
+        assert room.instructor.post("/lessons/running/steps/ps", headers={"HX-Request": "true"}).status_code == 200
+    built = first.result()
+    assert built.status_code == 200 and "Done: Build the image." in text_of(built), built.text
+    assert [row["Id"] for row in seat_images(docker_client, builder.seat)]
+    ran = builder.press("cowserv", "run")
+    assert ran.status_code == 200, ran.text
+
+
+def test_a_seats_build_waiting_past_the_limit_is_503_while_the_instructors_build_goes_on(small_wait_room, docker_client,
+                                                                                          cowserv_image):
+    """With the turn held longer than BUILD_WAIT_SECONDS, a seat's build answers 503 saying how many builds are
+    ahead, and builds nothing; the instructor's build of the lesson is not held by the seats' turn."""
+    room = small_wait_room
+    room.open(count=2, first_port=8511)
+    choose_lesson(room.instructor, "cowserv")
+    builder, other = room.students()
+    with turn_held(room.app, other.seat):
+        refused = builder.press("cowserv", "build")
+        assert refused.status_code == 503, refused.text
+        assert "1 build is ahead of yours" in text_of(refused) and "try again in a moment" in text_of(refused)
+        assert seat_images(docker_client, builder.seat) == []
+
+        started = room.instructor.post("/lessons/cowserv/steps/build", headers={"HX-Request": "true"})
+        assert started.status_code == 200, started.text
+        build = room.app.extensions["builder"].current
+        for _ in build.follow():
+            pass
+        assert build.state == "succeeded", build.error
+    assert builder.done("cowserv", "build")  # the turn free: the seat builds
+    assert seat_images(docker_client, builder.seat)
+
+
+def test_a_build_that_waited_past_the_class_end_is_refused_and_builds_nothing(room, docker_client, cowserv_image):
+    """The class ends while a seat's build waits for its turn: when its turn comes it answers 409 and the engine
+    builds nothing for it."""
+    room.open(count=2, first_port=8521)
+    choose_lesson(room.instructor, "cowserv")
+    builder, other = room.students()
+    with turn_held(room.app, other.seat):
+        pressed = Pressing(builder, "cowserv", "build")
+        waiting_for_turn(room.app, builder.seat)
+        room.roster.room.ends_at = 0  # the end time passed while it waited (no request ends it meanwhile)
+    refused = pressed.result()
+    assert refused.status_code == 409, refused.text
+    assert "The class ended while your build waited for its turn: nothing was built." in text_of(refused)
+    assert seat_images(docker_client, builder.seat) == []
+
+
+def test_a_browsers_requests_to_its_seat_beyond_its_allowance_are_429_before_the_app(slow_browsers_room):
+    """Past its allowance (here one request), a browser is answered 429 with Retry-After on its seat's routes, and
+    the app does nothing (the step is not run); its seat page and another browser are not held by it."""
+    room = slow_browsers_room
+    room.open(count=2, first_port=8541)
+    choose_lesson(room.instructor, "running")
+    a, b = room.students()
+    assert a.client.get("/seat/board", headers=a.headers).status_code == 200
+    for shed in (a.client.get("/seat/board", headers=a.headers), a.press("running", "hello")):
+        assert shed.status_code == 429, shed.text
+        assert int(shed.headers["Retry-After"]) > 900 and "Too many requests from this browser" in text_of(shed)
+    assert room.app.extensions["board"].last_run(f"running@{a.seat}", "hello") is None
+    assert a.client.get("/seat").status_code == 200
+    assert b.client.get("/seat/board", headers=b.headers).status_code == 200
+
+
+def test_the_allowance_refills_at_its_rate():
+    """presses.Allowance(2 a second, 3 at once), on a clock the test moves: 3 at once, then one each half second."""
+    now = [100.0]
+    allowance = presses.Allowance(2, 3, clock=lambda: now[0])
+    assert [allowance.take("a") for _ in range(3)] == [0, 0, 0]
+    assert allowance.take("a") == pytest.approx(0.5)
+    assert allowance.take("b") == 0  # another browser has its own
+    now[0] += 0.5
+    assert allowance.take("a") == 0 and allowance.take("a") > 0
+    now[0] += 100
+    assert [allowance.take("a") for _ in range(4)][:3] == [0, 0, 0]  # full again, never more than 3
+
+
+def test_a_seat_runs_a_check_inside_its_container_at_most_once_a_period(spaced_checks_room, docker_client):
+    """A seat's second "Check again" of an exec check within EXEC_CHECK_SECONDS answers 200 with the latest result
+    and a note, and runs nothing in the container; a check that only reads is asked again; another seat is not
+    held by it."""
+    room = spaced_checks_room
+    room.open(count=2, first_port=8531)
+    choose_lesson(room.instructor, "realistic")
+    a, b = room.students()
+    for seat in (a, b):
+        for step in ("build", "run", "exec"):
+            seat.done("realistic", step)
+    assert a.check("realistic", "exec") == "passed"
+    docker_client.containers.get(f"{a.seat}-website").exec_run(["rm", "/tmp/note.txt"])
+
+    again = a.post("/seat/lessons/realistic/steps/exec/check")
+    assert again.status_code == 200, again.text
+    assert 'data-check="passed"' in again.text  # the latest result, not asked again
+    assert "at most once every 600 s" in text_of(again), again.text
+    assert a.check("realistic", "run") == "passed"  # a check that reads only is not spaced out
+    assert b.check("realistic", "exec") == "passed"  # nor is another seat's
+    assert a.done("realistic", "exec")  # a press runs its step, and its check, as always
