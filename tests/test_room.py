@@ -36,7 +36,7 @@ from tests.room_support import (
     signed_out,
     student,
 )
-from tests.support import get_cow, shell, wait_until
+from tests.support import get_cow, reaping, shell, wait_until
 from dashboard.domain import checks, seats
 from dashboard.web.security import NOT_OVER_PLAIN_HTTP
 
@@ -109,6 +109,23 @@ def test_a_class_of_three_does_the_running_lesson_each_on_its_own_containers(roo
         "stop": "0 of 3", "rm": "0 of 3"})
     _, _, page = grid(room.instructor)
     assert "1 stuck" in page  # the logs step: the third seat's press failed
+
+
+def test_a_seats_running_lesson_pressed_back_to_back_never_loses_a_race(room, docker_client):
+    """A quick student on a seat: the running lesson's steps one after another, 20 rounds, no pause, on an engine
+    that removes each ended container at once (all but hello): no press answers an error, and the `--rm` run
+    shows what it printed (see test_lessons_by_button's twin for the instructor)."""
+    room.open(count=1, first_port=8612)
+    choose_lesson(room.instructor, "running")
+    (seat,) = room.students()
+    with reaping(f"{SEAT_LABEL}={seat.seat}", spare={f"{seat.seat}-hello"}):
+        for round_ in range(20):
+            for step in ("hello", "ps", "ps-all", "detached", "logs", "stop", "rm", "rm-flag", "interactive"):
+                response = seat.press("running", step)
+                assert response.status_code == 200 and "Done:" in response.text, (round_, step, response.text)
+                if step == "rm-flag":
+                    assert output(response).strip() == "Gone when done", (round_, output(response))
+            assert container_names(docker_client, seat.seat) == set()
 
 
 def test_a_seat_builds_and_runs_the_cowserv_image_as_its_own(room, docker_client, cowserv_image):
