@@ -433,6 +433,46 @@ def test_ending_the_class_now_removes_every_seats_things_and_stops_the_links(roo
         assert seat.client.get("/seat").status_code == 403
 
 
+def test_a_seats_run_makes_its_named_volume_with_the_seats_label_and_only_labelled_volumes_go(room, docker_client):
+    """A seat's run naming a volume it has not made (the state lesson's run before its volume step) makes it with
+    the seat's and the lesson's labels first, as its command shows; the end of the class removes the seat's
+    labelled things only: an unlabelled volume whose name merely looks like the seat's stays."""
+    room.open(count=1, first_port=8613)
+    choose_lesson(room.instructor, "state")
+    (seat,) = room.students()
+    stranger = docker_client.api.create_volume(f"{seat.seat}-foo")["Name"]  # not a seat's: no label
+    try:
+        printed = seat.done("state", "run")
+        assert printed.split()[0] == f"{seat.seat}-pgdata", printed
+        labels = docker_client.api.inspect_volume(f"{seat.seat}-pgdata")["Labels"]
+        assert labels == {LESSON_LABEL: "state", SEAT_LABEL: seat.seat}
+        assert seat.check("state", "volume") == "passed"
+
+        ended = room.instructor.delete("/room", headers={"HX-Request": "true"})
+        assert ended.status_code == 200, ended.text
+        assert things(docker_client, seat.seat) == (0, 0, 0)
+        assert docker_client.api.inspect_volume(stranger)["Labels"] is None
+    finally:
+        docker_client.api.remove_volume(stranger, force=True)
+
+
+def test_a_volume_named_like_a_seats_that_is_not_the_seats_is_refused_not_used(room, docker_client):
+    """An unlabelled volume with the name a seat's run mounts (left from before the room) is not the seat's: the
+    run is refused with a 409 that says how to remove it, and nothing is started on it."""
+    room.open(count=1, first_port=8615)
+    choose_lesson(room.instructor, "state")
+    (seat,) = room.students()
+    stranger = docker_client.api.create_volume(f"{seat.seat}-pgdata")["Name"]
+    try:
+        refused = seat.press("state", "run")
+        assert refused.status_code == 409, refused.text
+        assert f"`docker volume rm {stranger}`" in text_of(refused)
+        assert container_names(docker_client, seat.seat) == set()
+        assert docker_client.api.inspect_volume(stranger)["Labels"] is None
+    finally:
+        docker_client.api.remove_volume(stranger, force=True)
+
+
 # 7. Reset.
 
 def test_resetting_a_seat_removes_its_things_only_and_brings_back_its_files(room, docker_client):
@@ -703,6 +743,26 @@ def test_the_commands_a_seat_is_shown_make_the_same_containers(room, docker_clie
     assert re.search(rf"\b{name}$", listed.stdout, re.M) and other.seat not in listed.stdout, listed.stdout
     assert shell(commands["rm"]).stdout.strip() == name
     assert inspect(docker_client, name) is None
+
+
+def test_the_state_lessons_run_a_seat_is_shown_makes_its_volume_with_the_seats_label_first(room, docker_client):
+    """The seat's `docker run -v SEAT-pgdata:…` is shown after the `docker volume create --label …` that makes its
+    volume the seat's (the engine would make it with no label); pasted into bash, it does what the button does."""
+    room.open(count=1, first_port=8614)
+    choose_lesson(room.instructor, "state")
+    (seat,) = room.students()
+    volume = f"{seat.seat}-pgdata"
+    command = seat.commands()["run"]
+    create = (f"docker volume create --label {LESSON_LABEL}=state --label {SEAT_LABEL}={seat.seat} {volume} && "
+              "docker run -d ")
+    assert command.startswith(create) and f" -v {volume}:/var/lib/postgresql/data " in command, command
+
+    ran = shell(command)
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.split()[0] == volume  # as the button prints it: the volume's name, then the container's id
+    labels = docker_client.api.inspect_volume(volume)["Labels"]
+    assert labels == {LESSON_LABEL: "state", SEAT_LABEL: seat.seat}
+    assert seat.check("state", "volume") == "passed" and seat.check("state", "run") == "passed"
 
 
 def test_the_build_command_a_seat_is_shown_builds_the_seats_own_image(room, docker_client):

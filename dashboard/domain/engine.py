@@ -618,11 +618,9 @@ class Engine:
             for container_id in containers:
                 with contextlib.suppress(docker_errors.NotFound):
                     api.remove_container(container_id, force=True, v=False)
-            # And its named volumes a run made by itself (`docker run -v NAME-data:…` before the volume step): the
-            # engine labels those with nothing, but their names are the seat's (seats.for_seat).
-            volumes = {volume["Name"] for volume in api.volumes(filters=selector).get("Volumes") or []}
-            volumes |= {volume["Name"] for volume in api.volumes(filters={"name": f"{seat}-"}).get("Volumes") or []
-                        if volume["Name"].startswith(f"{seat}-")}
+            # Only what carries the label: a seat's run makes the volumes it names with it (actions.seat_volumes),
+            # and an unlabelled volume named like a seat's (seat-8001-…) is someone else's.
+            volumes = [volume["Name"] for volume in api.volumes(filters=selector).get("Volumes") or []]
             for name in volumes:
                 with contextlib.suppress(docker_errors.NotFound):
                     api.remove_volume(name, force=True)
