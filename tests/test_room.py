@@ -841,6 +841,79 @@ def test_past_its_end_time_a_seat_is_refused_even_while_the_engine_is_away(switc
     assert seat.client.get("/seat").status_code == 403
 
 
+def expire_with_the_engine_away(room, engine_switch):
+    """The end time passes while the engine is away: the room is ended, its seats' things left on the engine."""
+    engine_switch.stop()
+    room.roster.room.ends_at = time.time() - 1
+    room.roster._save()
+    assert signed_out(room.app).get("/lessons").status_code == 200
+    assert room.roster.room.ended and not room.roster.room.cleared
+
+
+def test_a_room_whose_seats_things_are_left_closes_only_once_they_are_removed(switched_room, engine_switch,
+                                                                              docker_client):
+    """Close the room with the seats' things still on the engine (it was away at the end) is refused, saying
+    what is left and why; the room page offers Close anyway. Once the engine is back, Close removes them first."""
+    room, seat, _ = switched_room
+    expire_with_the_engine_away(room, engine_switch)
+
+    refused = room.instructor.post("/room/close")
+    assert refused.status_code == 409, refused.text
+    message = text_of(refused)
+    assert f"{seat.seat}'s containers, volumes and images are still on the engine" in message, message
+    assert "does not answer" in message and "Close anyway" in message, message
+    assert room.roster.room is not None and things(docker_client, seat.seat) == (1, 0, 0)
+    page = room.instructor.get("/room").text
+    assert 'name="anyway" value="1"' in page and "Close anyway" in page
+
+    engine_switch.start()
+    closed = room.instructor.post("/room/close")
+    assert closed.status_code == 303, closed.text
+    assert room.roster.room is None and things(docker_client, seat.seat) == (0, 0, 0)
+
+
+def test_a_room_closed_anyway_leaves_its_things_for_the_next_rooms_opening_to_sweep(switched_room, engine_switch,
+                                                                                     docker_client):
+    """Close anyway puts the room away with its seats' things left (the engine may be gone for good); opening the
+    next room sweeps every seat's leftovers first, and is refused (503, nothing opened) while the engine is away."""
+    room, seat, _ = switched_room
+    expire_with_the_engine_away(room, engine_switch)
+
+    closed = room.instructor.post("/room/close", data={"anyway": "1"})
+    assert closed.status_code == 303, closed.text
+    assert room.roster.room is None and things(docker_client, seat.seat) == (1, 0, 0)
+
+    refused = room.instructor.post("/room", data=room_form(count=1, first_port=8695))
+    assert refused.status_code == 503 and "does not answer" in text_of(refused), refused.text
+    assert room.roster.room is None
+
+    engine_switch.start()
+    room.open(count=1, first_port=8695)
+    assert things(docker_client, seat.seat) == (0, 0, 0)
+
+
+def test_opening_a_room_sweeps_every_seats_labelled_leftovers_and_nothing_else(room, docker_client):
+    """A container, volume and image labelled as an earlier room's seat (a room closed anyway, a dashboard that
+    stopped) are removed when a room opens, before its seats are made; a volume merely named like a seat's stays."""
+    seat = "seat-8619"
+    labels = {LESSON_LABEL: "running", SEAT_LABEL: seat}
+    image = room.app.config["BASE_IMAGE"] or "python:3.12-slim"
+    volume = docker_client.api.create_volume(f"{seat}-pgdata", labels=labels)["Name"]
+    stranger = docker_client.api.create_volume(f"{seat}-foo")["Name"]
+    container = docker_client.api.create_container(image, ["true"], name=f"{seat}-hello", labels=labels)["Id"]
+    committed = docker_client.api.commit(container, repository="leftover", tag=seat)["Id"]  # its labels with it
+    try:
+        assert docker_client.api.inspect_image(committed)["Config"]["Labels"][SEAT_LABEL] == seat
+        room.open(count=1, first_port=8617)
+        assert inspect(docker_client, container) is None
+        assert things(docker_client, seat) == (0, 0, 0)
+        assert [v["Name"] for v in docker_client.api.volumes()["Volumes"] or [] if v["Name"] == volume] == []
+        assert docker_client.api.inspect_volume(stranger)["Labels"] is None
+    finally:
+        room.seat_names.add(seat)  # whatever is left goes with the room's
+        docker_client.api.remove_volume(stranger, force=True)
+
+
 def test_a_seats_refusal_names_its_container_in_full(room):
     """A press on a container the seat does not have says which one, by its whole name."""
     room.open(count=1, first_port=8689)

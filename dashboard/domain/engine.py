@@ -612,7 +612,15 @@ class Engine:
         """Force-remove everything the seat made: its containers, then its volumes and images (all carry its
         label), as `docker rm -f`, `docker volume rm` and `docker rmi` of what `--filter label=classroom.seat=NAME`
         lists. Returns how many of each."""
-        selector = {"label": f"{SEAT_LABEL}={seat}"}
+        return self._remove_labelled(f"{SEAT_LABEL}={seat}")
+
+    def remove_seats(self):
+        """Force-remove everything any seat made, whichever seat and room (`--filter label=classroom.seat`), as
+        remove_seat does one seat's. Returns how many of each."""
+        return self._remove_labelled(SEAT_LABEL)
+
+    def _remove_labelled(self, label):
+        selector = {"label": label}
         with self._api(acting=True) as api:
             containers = [row["Id"] for row in api.containers(all=True, filters=selector)]
             for container_id in containers:
