@@ -34,7 +34,7 @@ class FakeAPI:
     METHODS = {
         "containers", "inspect_container", "stop", "remove_container", "create_container",
         "create_host_config", "start", "inspect_image", "version", "events", "history", "wait", "logs",
-        "attach", "post",
+        "attach", "post", "volumes", "remove_volume", "images", "remove_image",
     }
 
     def __init__(self):
@@ -392,6 +392,31 @@ def test_stop_and_remove_when_the_engine_is_down_is_engine_unavailable(engine, a
 
     with pytest.raises(EngineUnavailable):
         engine.stop_and_remove(FULL_ID)
+
+
+# --- remove_seat() and remove_seats() ----------------------------------------------------------------------
+
+
+def test_a_seats_things_are_found_by_its_label_only(engine, api):
+    """Its containers, volumes and images as `--filter label=classroom.seat=NAME` lists them; every seat's, of any
+    room, by the label's key alone. No volume is looked for by its name."""
+    api.answers.update({"containers": [{"Id": FULL_ID}], "volumes": {"Volumes": [{"Name": "seat-8001-pgdata"}]},
+                        "images": [{"Id": "sha256:" + "b" * 64}]})
+
+    assert engine.remove_seat("seat-8001") == (1, 1, 1)
+    assert engine.remove_seats() == (1, 1, 1)
+    filters = [kwargs["filters"] for name, _, kwargs in api.calls if name in ("containers", "volumes", "images")]
+    assert filters == [{"label": "classroom.seat=seat-8001"}] * 3 + [{"label": "classroom.seat"}] * 3
+
+
+def test_a_seats_container_already_being_removed_is_waited_for_before_its_volumes(engine, api):
+    api.answers.update({"containers": [{"Id": FULL_ID}], "volumes": {"Volumes": [{"Name": "seat-8001-pgdata"}]},
+                        "images": [], "wait": {"StatusCode": 0},
+                        "remove_container": sdk_error(409, f"removal of container {FULL_ID} is already in progress")})
+
+    assert engine.remove_seat("seat-8001") == (1, 1, 0)
+    assert api.names() == ["containers", "remove_container", "wait", "volumes", "remove_volume", "images"]
+    assert api.calls_to("wait") == [((FULL_ID,), {"condition": "removed"})]
 
 
 # --- run() ----------------------------------------------------------------------------------------------

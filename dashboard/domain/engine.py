@@ -624,8 +624,16 @@ class Engine:
         with self._api(acting=True) as api:
             containers = [row["Id"] for row in api.containers(all=True, filters=selector)]
             for container_id in containers:
-                with contextlib.suppress(docker_errors.NotFound):
+                try:
                     api.remove_container(container_id, force=True, v=False)
+                except docker_errors.NotFound:
+                    pass
+                except docker_errors.APIError as error:
+                    if error.status_code != 409 or "in progress" not in str(error.explanation):
+                        raise
+                    # Already being removed (its own --rm, another removal): gone before its volumes are removed.
+                    with contextlib.suppress(docker_errors.NotFound):
+                        api.wait(container_id, condition="removed")
             # Only what carries the label: a seat's run makes the volumes it names with it (actions.seat_volumes),
             # and an unlabelled volume named like a seat's (seat-8001-…) is someone else's.
             volumes = [volume["Name"] for volume in api.volumes(filters=selector).get("Volumes") or []]
