@@ -12,6 +12,7 @@ import threading
 import time
 from html.parser import HTMLParser
 
+import docker
 import requests
 
 from dashboard.domain.ports import host_port_free
@@ -126,6 +127,30 @@ def page_hooks(html):
     parser = _PageHooks()
     parser.feed(html if isinstance(html, str) else html.decode())
     return parser.commands, parser.container_ids
+
+
+@contextlib.contextmanager
+def reaping(label, spare=()):
+    """The engine's race at its worst, for as long as the block runs: every container carrying `label` (K=V) is
+    force-removed the moment it ends (its `die` event), as a `--rm` run's container is, however soon that is after
+    its start; containers named in `spare` are left."""
+    client = docker.from_env()
+    events = client.api.events(filters={"type": "container", "event": "die", "label": label}, decode=True)
+
+    def reap():
+        for event in events:
+            if (event.get("Actor") or {}).get("Attributes", {}).get("name") not in spare:
+                with contextlib.suppress(docker.errors.APIError):
+                    client.api.remove_container(event["id"], force=True)
+
+    reaper = threading.Thread(target=reap, name="reaper", daemon=True)
+    reaper.start()
+    try:
+        yield
+    finally:
+        events.close()
+        reaper.join(10)
+        client.close()
 
 
 REQUEST_LINE = re.compile(rb"(GET|HEAD|POST|PUT|DELETE) (\S+) HTTP/1\.[01]\r\n")

@@ -34,11 +34,13 @@ class FakeAPI:
     METHODS = {
         "containers", "inspect_container", "stop", "remove_container", "create_container",
         "create_host_config", "start", "inspect_image", "version", "events", "history", "wait", "logs",
+        "attach", "post", "volumes", "remove_volume", "images", "remove_image",
     }
 
     def __init__(self):
         self.calls = []
         self.answers = {}
+        self.base_url, self.api_version = "http+docker://localhost", "1.45"
 
     def __getattr__(self, name):
         if name not in FakeAPI.METHODS:
@@ -358,34 +360,18 @@ def test_stop_and_remove_of_a_missing_container_is_not_found(engine, api):
     assert api.names() == ["inspect_container"]
 
 
-def test_not_found_during_stop_is_container_not_found(engine, api):
+@pytest.mark.parametrize("call, error", [
+    ("stop", sdk_error(404, f"No such container: {FULL_ID}")),
+    ("stop", sdk_error(409, f"removal of container {FULL_ID} is already in progress")),
+    ("remove_container", sdk_error(404, f"No such container: {FULL_ID}")),
+    ("remove_container", sdk_error(409, f"removal of container {FULL_ID} is already in progress")),
+])
+def test_a_container_gone_or_going_by_its_removal_is_removed(engine, api, call, error):
+    """Found, then gone (its own --rm, another removal) before the engine's stop or remove: the removal is done."""
     api.answers["inspect_container"] = lesson_container()
-    api.answers["stop"] = sdk_error(404, f"No such container: {FULL_ID}")
+    api.answers[call] = error
 
-    with pytest.raises(ContainerNotFound) as raised:
-        engine.stop_and_remove(FULL_ID)
-
-    assert "already gone" in str(raised.value)
-    assert "remove_container" not in api.names()
-
-
-def test_conflict_409_during_stop_is_already_gone(engine, api):
-    api.answers["inspect_container"] = lesson_container()
-    api.answers["stop"] = sdk_error(409, f"removal of container {FULL_ID} is already in progress")
-
-    with pytest.raises(ContainerNotFound) as raised:
-        engine.stop_and_remove(FULL_ID)
-
-    assert status_of(raised.value) == 404
-    assert "already gone" in str(raised.value)
-
-
-def test_conflict_409_during_remove_is_already_gone(engine, api):
-    api.answers["inspect_container"] = lesson_container()
-    api.answers["remove_container"] = sdk_error(409, f"removal of container {FULL_ID} is already in progress")
-
-    with pytest.raises(ContainerNotFound, match="already gone"):
-        engine.stop_and_remove(FULL_ID)
+    assert engine.stop_and_remove(FULL_ID) == FULL_ID
 
 
 def test_other_api_error_during_stop_is_engine_error_502(engine, api):
@@ -406,6 +392,31 @@ def test_stop_and_remove_when_the_engine_is_down_is_engine_unavailable(engine, a
 
     with pytest.raises(EngineUnavailable):
         engine.stop_and_remove(FULL_ID)
+
+
+# --- remove_seat() and remove_seats() ----------------------------------------------------------------------
+
+
+def test_a_seats_things_are_found_by_its_label_only(engine, api):
+    """Its containers, volumes and images as `--filter label=classroom.seat=NAME` lists them; every seat's, of any
+    room, by the label's key alone. No volume is looked for by its name."""
+    api.answers.update({"containers": [{"Id": FULL_ID}], "volumes": {"Volumes": [{"Name": "seat-8001-pgdata"}]},
+                        "images": [{"Id": "sha256:" + "b" * 64}]})
+
+    assert engine.remove_seat("seat-8001") == (1, 1, 1)
+    assert engine.remove_seats() == (1, 1, 1)
+    filters = [kwargs["filters"] for name, _, kwargs in api.calls if name in ("containers", "volumes", "images")]
+    assert filters == [{"label": "classroom.seat=seat-8001"}] * 3 + [{"label": "classroom.seat"}] * 3
+
+
+def test_a_seats_container_already_being_removed_is_waited_for_before_its_volumes(engine, api):
+    api.answers.update({"containers": [{"Id": FULL_ID}], "volumes": {"Volumes": [{"Name": "seat-8001-pgdata"}]},
+                        "images": [], "wait": {"StatusCode": 0},
+                        "remove_container": sdk_error(409, f"removal of container {FULL_ID} is already in progress")})
+
+    assert engine.remove_seat("seat-8001") == (1, 1, 0)
+    assert api.names() == ["containers", "remove_container", "wait", "volumes", "remove_volume", "images"]
+    assert api.calls_to("wait") == [((FULL_ID,), {"condition": "removed"})]
 
 
 # --- run() ----------------------------------------------------------------------------------------------
@@ -453,19 +464,43 @@ def test_start_gives_the_engine_every_option_of_the_spec(engine, api, port_free)
     assert api.names() == ["create_host_config", "create_container", "start"]  # detached: not waited for
 
 
-def test_a_one_shot_run_is_waited_for_its_output_read_and_with_rm_removed(engine, api, port_free):
+class Streamed:
+    """What requests and the SDK give for a streamed answer: the wait's (its JSON) or an attach's (its chunks)."""
+
+    def __init__(self, answer=None, chunks=()):
+        self.answer, self.chunks, self.closed = answer, list(chunks), False
+
+    def raise_for_status(self):
+        pass
+
+    def json(self):
+        return self.answer
+
+    def __iter__(self):
+        return iter(self.chunks)
+
+    def close(self):
+        self.closed = True
+
+
+@pytest.mark.parametrize("remove, condition", [(True, "removed"), (False, "next-exit")])
+def test_a_one_shot_run_is_waited_on_and_attached_to_before_it_starts(engine, api, port_free, remove, condition):
+    """As `docker run` without -d: the wait (on the removal, with --rm, which the engine does) and the attach are
+    in place before the start, so however soon the container ends and goes, its output and exit code are read."""
     api.answers["create_host_config"] = lambda **kwargs: docker.types.HostConfig(version="1.45", **kwargs)
     api.answers["create_container"] = {"Id": FULL_ID, "Warnings": []}
-    api.answers["wait"] = {"StatusCode": 0}
-    api.answers["logs"] = b"Hello from Docker!\n"
+    waited, printed = Streamed({"StatusCode": 3}), Streamed(chunks=[b"Hello from ", b"Docker!\n"])
+    api.answers["post"], api.answers["attach"] = waited, printed
 
-    result = engine.start(RunSpec("hello-world", detach=False, remove=True))
+    result = engine.start(RunSpec("hello-world", detach=False, remove=remove))
 
-    assert (result.container_id, result.output, result.exit_code) == (FULL_ID, "Hello from Docker!\n", 0)
-    assert api.names() == ["create_host_config", "create_container", "start", "wait", "logs", "remove_container"]
-    # Removed by the dashboard once its output is read, not by the engine (auto_remove) before it could be.
-    assert api.calls_to("create_host_config")[0][1]["auto_remove"] is False
-    assert api.calls_to("remove_container") == [((FULL_ID,), {"force": True})]
+    assert (result.container_id, result.output, result.exit_code) == (FULL_ID, "Hello from Docker!\n", 3)
+    assert api.names() == ["create_host_config", "create_container", "post", "attach", "start"]
+    assert api.calls_to("create_host_config")[0][1]["auto_remove"] is remove
+    assert api.calls_to("post") == [((f"http+docker://localhost/v1.45/containers/{FULL_ID}/wait",),
+                                     {"params": {"condition": condition}, "stream": True, "timeout": None})]
+    assert api.calls_to("attach") == [((FULL_ID,), {"stream": True, "logs": True})]
+    assert waited.closed and printed.closed
     assert port_free == []
 
 

@@ -18,9 +18,10 @@ from tests.lesson_support import (
     assert_fails_unless_another_answers,
     clean_lessons,  # noqa: F401  (a fixture)
     cowserv_app,  # noqa: F401  (a fixture)
+    lesson_containers,
     names,
 )
-from tests.support import HTMX, free_tcp_port, get_cow, wait_until
+from tests.support import HTMX, free_tcp_port, get_cow, reaping, wait_until
 from dashboard.web.security import CSRF_HEADER
 
 pytestmark = pytest.mark.engine
@@ -337,3 +338,24 @@ def test_a_replayed_step_runs_in_the_script_s_folder(app):
         replayed = actions.replay(lesson, live, place, 18080)
         assert replayed == 'docker run -d --name website-live -p 18080:8000 -v "$(pwd)":/site website'
         assert actions.command(lesson, live, place, 18080).endswith(" && " + replayed)
+
+
+RUNNING_STEPS = ("hello", "ps", "ps-all", "detached", "logs", "stop", "rm", "rm-flag", "interactive")
+
+
+def test_the_running_lessons_steps_pressed_back_to_back_never_lose_a_race(client, docker_client, clean_lessons):
+    """A quick student: the running lesson's steps pressed one after another, 20 rounds, no pause, on an engine
+    that removes each ended container at once (all but hello, which the rm step removes): no press answers an
+    error. A `--rm` run's output is read however soon its container ends and goes, and Stop & remove that finds
+    the ticker already gone has done its work."""
+    with reaping(f"{LABEL}=running", spare={"hello"}):
+        for round_ in range(20):
+            for step in RUNNING_STEPS:
+                response = press(client, "running", step)
+                assert response.status_code == 200, (round_, step, response.status_code, response.text)
+                assert "Done:" in response.text, (round_, step, response.text)
+                if step == "rm-flag":
+                    assert output(response).strip() == "Gone when done", (round_, output(response))
+            left = [row["Names"] for row in lesson_containers(docker_client, "running")
+                    if "classroom.seat" not in row["Labels"]]  # a room's seats (another test's) are not ours
+            assert left == [], (round_, left)

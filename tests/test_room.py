@@ -36,7 +36,7 @@ from tests.room_support import (
     signed_out,
     student,
 )
-from tests.support import get_cow, shell, wait_until
+from tests.support import get_cow, reaping, shell, wait_until
 from dashboard.domain import checks, seats
 from dashboard.web.security import NOT_OVER_PLAIN_HTTP
 
@@ -109,6 +109,23 @@ def test_a_class_of_three_does_the_running_lesson_each_on_its_own_containers(roo
         "stop": "0 of 3", "rm": "0 of 3"})
     _, _, page = grid(room.instructor)
     assert "1 stuck" in page  # the logs step: the third seat's press failed
+
+
+def test_a_seats_running_lesson_pressed_back_to_back_never_loses_a_race(room, docker_client):
+    """A quick student on a seat: the running lesson's steps one after another, 20 rounds, no pause, on an engine
+    that removes each ended container at once (all but hello): no press answers an error, and the `--rm` run
+    shows what it printed (see test_lessons_by_button's twin for the instructor)."""
+    room.open(count=1, first_port=8612)
+    choose_lesson(room.instructor, "running")
+    (seat,) = room.students()
+    with reaping(f"{SEAT_LABEL}={seat.seat}", spare={f"{seat.seat}-hello"}):
+        for round_ in range(20):
+            for step in ("hello", "ps", "ps-all", "detached", "logs", "stop", "rm", "rm-flag", "interactive"):
+                response = seat.press("running", step)
+                assert response.status_code == 200 and "Done:" in response.text, (round_, step, response.text)
+                if step == "rm-flag":
+                    assert output(response).strip() == "Gone when done", (round_, output(response))
+            assert container_names(docker_client, seat.seat) == set()
 
 
 def test_a_seat_builds_and_runs_the_cowserv_image_as_its_own(room, docker_client, cowserv_image):
@@ -417,6 +434,46 @@ def test_ending_the_class_now_removes_every_seats_things_and_stops_the_links(roo
         assert seat.client.get("/seat").status_code == 403
 
 
+def test_a_seats_run_makes_its_named_volume_with_the_seats_label_and_only_labelled_volumes_go(room, docker_client):
+    """A seat's run naming a volume it has not made (the state lesson's run before its volume step) makes it with
+    the seat's and the lesson's labels first, as its command shows; the end of the class removes the seat's
+    labelled things only: an unlabelled volume whose name merely looks like the seat's stays."""
+    room.open(count=1, first_port=8613)
+    choose_lesson(room.instructor, "state")
+    (seat,) = room.students()
+    stranger = docker_client.api.create_volume(f"{seat.seat}-foo")["Name"]  # not a seat's: no label
+    try:
+        printed = seat.done("state", "run")
+        assert printed.split()[0] == f"{seat.seat}-pgdata", printed
+        labels = docker_client.api.inspect_volume(f"{seat.seat}-pgdata")["Labels"]
+        assert labels == {LESSON_LABEL: "state", SEAT_LABEL: seat.seat}
+        assert seat.check("state", "volume") == "passed"
+
+        ended = room.instructor.delete("/room", headers={"HX-Request": "true"})
+        assert ended.status_code == 200, ended.text
+        assert things(docker_client, seat.seat) == (0, 0, 0)
+        assert docker_client.api.inspect_volume(stranger)["Labels"] is None
+    finally:
+        docker_client.api.remove_volume(stranger, force=True)
+
+
+def test_a_volume_named_like_a_seats_that_is_not_the_seats_is_refused_not_used(room, docker_client):
+    """An unlabelled volume with the name a seat's run mounts (left from before the room) is not the seat's: the
+    run is refused with a 409 that says how to remove it, and nothing is started on it."""
+    room.open(count=1, first_port=8615)
+    choose_lesson(room.instructor, "state")
+    (seat,) = room.students()
+    stranger = docker_client.api.create_volume(f"{seat.seat}-pgdata")["Name"]
+    try:
+        refused = seat.press("state", "run")
+        assert refused.status_code == 409, refused.text
+        assert f"`docker volume rm {stranger}`" in text_of(refused)
+        assert container_names(docker_client, seat.seat) == set()
+        assert docker_client.api.inspect_volume(stranger)["Labels"] is None
+    finally:
+        docker_client.api.remove_volume(stranger, force=True)
+
+
 # 7. Reset.
 
 def test_resetting_a_seat_removes_its_things_only_and_brings_back_its_files(room, docker_client):
@@ -697,6 +754,26 @@ def test_the_commands_a_seat_is_shown_make_the_same_containers(room, docker_clie
     assert inspect(docker_client, name) is None
 
 
+def test_the_state_lessons_run_a_seat_is_shown_makes_its_volume_with_the_seats_label_first(room, docker_client):
+    """The seat's `docker run -v SEAT-pgdata:…` is shown after the `docker volume create --label …` that makes its
+    volume the seat's (the engine would make it with no label); pasted into bash, it does what the button does."""
+    room.open(count=1, first_port=8614)
+    choose_lesson(room.instructor, "state")
+    (seat,) = room.students()
+    volume = f"{seat.seat}-pgdata"
+    command = seat.commands()["run"]
+    create = (f"docker volume create --label {LESSON_LABEL}=state --label {SEAT_LABEL}={seat.seat} {volume} && "
+              "docker run -d ")
+    assert command.startswith(create) and f" -v {volume}:/var/lib/postgresql/data " in command, command
+
+    ran = shell(command)
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.split()[0] == volume  # as the button prints it: the volume's name, then the container's id
+    labels = docker_client.api.inspect_volume(volume)["Labels"]
+    assert labels == {LESSON_LABEL: "state", SEAT_LABEL: seat.seat}
+    assert seat.check("state", "volume") == "passed" and seat.check("state", "run") == "passed"
+
+
 def test_the_build_command_a_seat_is_shown_builds_the_seats_own_image(room, docker_client):
     """The seat's `cd … && docker build …` of the realistic lesson, pasted into bash, tags the seat's own image
     with its label, which the seat's check then finds."""
@@ -771,6 +848,79 @@ def test_past_its_end_time_a_seat_is_refused_even_while_the_engine_is_away(switc
     room.roster._save()
     assert signed_out(room.app).get(link).status_code == 403
     assert seat.client.get("/seat").status_code == 403
+
+
+def expire_with_the_engine_away(room, engine_switch):
+    """The end time passes while the engine is away: the room is ended, its seats' things left on the engine."""
+    engine_switch.stop()
+    room.roster.room.ends_at = time.time() - 1
+    room.roster._save()
+    assert signed_out(room.app).get("/lessons").status_code == 200
+    assert room.roster.room.ended and not room.roster.room.cleared
+
+
+def test_a_room_whose_seats_things_are_left_closes_only_once_they_are_removed(switched_room, engine_switch,
+                                                                              docker_client):
+    """Close the room with the seats' things still on the engine (it was away at the end) is refused, saying
+    what is left and why; the room page offers Close anyway. Once the engine is back, Close removes them first."""
+    room, seat, _ = switched_room
+    expire_with_the_engine_away(room, engine_switch)
+
+    refused = room.instructor.post("/room/close")
+    assert refused.status_code == 409, refused.text
+    message = text_of(refused)
+    assert f"{seat.seat}'s containers, volumes and images are still on the engine" in message, message
+    assert "does not answer" in message and "Close anyway" in message, message
+    assert room.roster.room is not None and things(docker_client, seat.seat) == (1, 0, 0)
+    page = room.instructor.get("/room").text
+    assert 'name="anyway" value="1"' in page and "Close anyway" in page
+
+    engine_switch.start()
+    closed = room.instructor.post("/room/close")
+    assert closed.status_code == 303, closed.text
+    assert room.roster.room is None and things(docker_client, seat.seat) == (0, 0, 0)
+
+
+def test_a_room_closed_anyway_leaves_its_things_for_the_next_rooms_opening_to_sweep(switched_room, engine_switch,
+                                                                                     docker_client):
+    """Close anyway puts the room away with its seats' things left (the engine may be gone for good); opening the
+    next room sweeps every seat's leftovers first, and is refused (503, nothing opened) while the engine is away."""
+    room, seat, _ = switched_room
+    expire_with_the_engine_away(room, engine_switch)
+
+    closed = room.instructor.post("/room/close", data={"anyway": "1"})
+    assert closed.status_code == 303, closed.text
+    assert room.roster.room is None and things(docker_client, seat.seat) == (1, 0, 0)
+
+    refused = room.instructor.post("/room", data=room_form(count=1, first_port=8695))
+    assert refused.status_code == 503 and "does not answer" in text_of(refused), refused.text
+    assert room.roster.room is None
+
+    engine_switch.start()
+    room.open(count=1, first_port=8695)
+    assert things(docker_client, seat.seat) == (0, 0, 0)
+
+
+def test_opening_a_room_sweeps_every_seats_labelled_leftovers_and_nothing_else(room, docker_client):
+    """A container, volume and image labelled as an earlier room's seat (a room closed anyway, a dashboard that
+    stopped) are removed when a room opens, before its seats are made; a volume merely named like a seat's stays."""
+    seat = "seat-8619"
+    labels = {LESSON_LABEL: "running", SEAT_LABEL: seat}
+    image = room.app.config["BASE_IMAGE"] or "python:3.12-slim"
+    volume = docker_client.api.create_volume(f"{seat}-pgdata", labels=labels)["Name"]
+    stranger = docker_client.api.create_volume(f"{seat}-foo")["Name"]
+    container = docker_client.api.create_container(image, ["true"], name=f"{seat}-hello", labels=labels)["Id"]
+    committed = docker_client.api.commit(container, repository="leftover", tag=seat)["Id"]  # its labels with it
+    try:
+        assert docker_client.api.inspect_image(committed)["Config"]["Labels"][SEAT_LABEL] == seat
+        room.open(count=1, first_port=8617)
+        assert inspect(docker_client, container) is None
+        assert things(docker_client, seat) == (0, 0, 0)
+        assert [v["Name"] for v in docker_client.api.volumes()["Volumes"] or [] if v["Name"] == volume] == []
+        assert docker_client.api.inspect_volume(stranger)["Labels"] is None
+    finally:
+        room.seat_names.add(seat)  # whatever is left goes with the room's
+        docker_client.api.remove_volume(stranger, force=True)
 
 
 def test_a_seats_refusal_names_its_container_in_full(room):

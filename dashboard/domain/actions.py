@@ -13,7 +13,7 @@ from pathlib import Path
 from . import commands, compose, files
 from .builds import Build, BuildPlan
 from .engine import LESSON_LABEL, SEAT_LABEL, RunSpec
-from .errors import EngineError, WorkshopUnwritable
+from .errors import EngineError, NameInUse, WorkshopUnwritable
 from .lessons import HEREDOC_END
 
 LIST_COLUMNS = ("CONTAINER ID", "IMAGE", "COMMAND", "STATUS", "PORTS", "NAMES")
@@ -100,13 +100,16 @@ def invocation(lesson, action, place, host_port=None):
     if action.kind == "build":
         return build_plan(lesson, action, place).replay
     if action.kind == "run":
-        return commands.run_invocation(
+        run = commands.run_invocation(
             place.image(action.image), detach=action.detach, interactive=action.interactive,
             remove=action.remove, name=name or None,
             label=lesson.id if labelled_by_command(lesson, action) else None,
             ports=run_ports(action, host_port), env=action.env,
             volumes=[(mount.source, mount.target) for mount in action.volumes], command=action.command,
             labels=place.labels, limits=place.limits.flags if place.limits else ())
+        creates = [commands.volume_create_command(volume, lesson.id, place.labels)
+                   for volume in seat_volumes(action, place)]
+        return " && ".join([*creates, run])
     if action.kind == "exec":
         return commands.exec_command(name, action.command, action.env)
     if action.kind == "volume_create":
@@ -141,6 +144,26 @@ def replay(lesson, action, place, host_port=None):
     return invocation(lesson, action, place, host_port)
 
 
+def seat_volumes(action, place):
+    """The named volumes a seat's run mounts: made, with the seat's label, before the run (and its command says
+    so), as the engine would make a volume a run names with no label, which the end of the class leaves."""
+    if action.kind != "run" or not place.seat:
+        return ()
+    return tuple(mount.source for mount in action.volumes if not mount.binds_folder)
+
+
+def make_seat_volumes(engine, lesson, action, place):
+    """Make the seat's run's volumes (see seat_volumes), as `docker volume create --label …` would; what the
+    command prints (each one's name). A volume of that name that is not the seat's is refused, not used."""
+    for volume in seat_volumes(action, place):
+        engine.create_volume(volume, lesson.id, place.labels)
+        labels = (engine.volume(volume, lesson.id, any_lesson=True) or {}).get("Labels") or {}
+        if labels.get(SEAT_LABEL) != place.seat:
+            raise NameInUse(f"A volume named {volume} is here that is not {place.seat}'s (left from before the "
+                            f"room?): the instructor removes it (`docker volume rm {volume}`).")
+    return "".join(f"{volume}\n" for volume in seat_volumes(action, place))
+
+
 def run_spec(lesson, action, place, host_port=None):
     """The container a run action makes: the same options as its command."""
     labels = ((LESSON_LABEL, lesson.id),) if labelled_by_command(lesson, action) else ()
@@ -158,10 +181,11 @@ def perform(engine, lesson, action, place, host_port=None, listed=None):
     engine is asked."""
     name = action.name
     if action.kind == "run":
+        made = make_seat_volumes(engine, lesson, action, place)
         result = engine.start(run_spec(lesson, action, place, host_port))
         if action.detach:
-            return Done(result.container_id, result.container_id)  # `docker run -d` prints the new id
-        return Done(result.output, result.container_id, ok=result.exit_code == 0)
+            return Done(made + result.container_id, result.container_id)  # `docker run -d` prints the new id
+        return Done(made + result.output, result.container_id, ok=result.exit_code == 0)
     if action.kind == "exec":
         exit_code, output = engine.exec(name, action.command, lesson.id, action.env, seat=place.seat)
         return Done(output, ok=exit_code == 0)

@@ -400,8 +400,9 @@ class Engine:
         return self.start(spec).container_id
 
     def start(self, spec):
-        """Create and start a container as `docker run` does with the spec's options; a one-shot run (not
-        detached) is waited for, its output read, and with --rm the container removed.
+        """Create and start a container as `docker run` does with the spec's options (with --rm the engine removes
+        it once it ends); a one-shot run (not detached) is attached to and waited for from before its start, as
+        `docker run` does, so its output and exit code are read however soon it ends and goes.
 
         A published port already taken on this machine is refused before anything is created (a remote engine's
         ports are not this machine's: there the engine's own refusal says it); when the start fails all the same
@@ -413,21 +414,21 @@ class Engine:
                 raise PortInUse(_port_in_use(host_port))
         with self._api(acting=True) as api:
             container_id = self._create(api, spec)
-            try:
-                api.start(container_id)
-            except (docker_errors.DockerException, requests.exceptions.RequestException) as error:
-                with contextlib.suppress(docker_errors.DockerException, requests.exceptions.RequestException):
-                    api.remove_container(container_id, force=True)
-                if isinstance(error, docker_errors.APIError) and _is_port_conflict(error):
-                    raise PortInUse(_port_in_use(spec.ports[0][0])) from error
-                raise
             if spec.detach:
+                _start(api, container_id, spec)
                 return RunResult(container_id)
-            exit_code = api.wait(container_id).get("StatusCode")
-            output = api.logs(container_id, stdout=True, stderr=True).decode(errors="replace")
-            if spec.remove:
-                with contextlib.suppress(docker_errors.NotFound):
-                    api.remove_container(container_id, force=True)
+            # `docker run` waits on the next exit (on the removal, with --rm) and attaches before it starts.
+            waiting = _wait_from_now(api, container_id, "removed" if spec.remove else "next-exit")
+            try:
+                printed = api.attach(container_id, stream=True, logs=True)
+                try:
+                    _start(api, container_id, spec)
+                    output = b"".join(printed).decode(errors="replace")
+                finally:
+                    printed.close()
+                exit_code = waiting.json().get("StatusCode")
+            finally:
+                waiting.close()
         return RunResult(container_id, output, exit_code)
 
     @staticmethod
@@ -444,7 +445,7 @@ class Engine:
                 host_config=api.create_host_config(
                     port_bindings={port: host for host, port in spec.ports} or None,
                     binds=binds or None,
-                    auto_remove=spec.remove and spec.detach,
+                    auto_remove=spec.remove,
                     **(spec.limits or {}),
                 ),
             )
@@ -518,17 +519,20 @@ class Engine:
 
     def remove(self, container, lesson, force=False, stop_first=False, seat=None):
         """Remove the lesson's container (the seat's, with `seat`), as `docker rm` (`-f` with force; `docker stop`
-        first with stop_first)."""
+        first with stop_first). One found here and gone (or going) by the time the engine removes it is removed:
+        its own end did it (`--rm`), or another removal did."""
         full_id = self._tutorial_attrs(container, lesson, seat)["Id"]
         try:
             with self._api(acting=True) as api:
                 if stop_first:
                     api.stop(full_id)
                 api.remove_container(full_id, force=force)
-        except ContainerNotFound as error:
-            raise ContainerNotFound(_gone(container)) from error
+        except ContainerNotFound:
+            pass
         except EngineError as error:
             if isinstance(error.__cause__, docker_errors.APIError) and error.__cause__.status_code == 409:
+                if "in progress" in str(error).lower():
+                    return full_id  # "removal of container … is already in progress"
                 if "running" in str(error).lower():
                     raise ContainerNotRunning(f"Container {container} is running: stop it first, or remove it "
                                               "with `docker rm -f`.") from error
@@ -615,17 +619,31 @@ class Engine:
         """Force-remove everything the seat made: its containers, then its volumes and images (all carry its
         label), as `docker rm -f`, `docker volume rm` and `docker rmi` of what `--filter label=classroom.seat=NAME`
         lists. Returns how many of each."""
-        selector = {"label": f"{SEAT_LABEL}={seat}"}
+        return self._remove_labelled(f"{SEAT_LABEL}={seat}")
+
+    def remove_seats(self):
+        """Force-remove everything any seat made, whichever seat and room (`--filter label=classroom.seat`), as
+        remove_seat does one seat's. Returns how many of each."""
+        return self._remove_labelled(SEAT_LABEL)
+
+    def _remove_labelled(self, label):
+        selector = {"label": label}
         with self._api(acting=True) as api:
             containers = [row["Id"] for row in api.containers(all=True, filters=selector)]
             for container_id in containers:
-                with contextlib.suppress(docker_errors.NotFound):
+                try:
                     api.remove_container(container_id, force=True, v=False)
-            # And its named volumes a run made by itself (`docker run -v NAME-data:…` before the volume step): the
-            # engine labels those with nothing, but their names are the seat's (seats.for_seat).
-            volumes = {volume["Name"] for volume in api.volumes(filters=selector).get("Volumes") or []}
-            volumes |= {volume["Name"] for volume in api.volumes(filters={"name": f"{seat}-"}).get("Volumes") or []
-                        if volume["Name"].startswith(f"{seat}-")}
+                except docker_errors.NotFound:
+                    pass
+                except docker_errors.APIError as error:
+                    if error.status_code != 409 or "in progress" not in str(error.explanation):
+                        raise
+                    # Already being removed (its own --rm, another removal): gone before its volumes are removed.
+                    with contextlib.suppress(docker_errors.NotFound):
+                        api.wait(container_id, condition="removed")
+            # Only what carries the label: a seat's run makes the volumes it names with it (actions.seat_volumes),
+            # and an unlabelled volume named like a seat's (seat-8001-…) is someone else's.
+            volumes = [volume["Name"] for volume in api.volumes(filters=selector).get("Volumes") or []]
             for name in volumes:
                 with contextlib.suppress(docker_errors.NotFound):
                     api.remove_volume(name, force=True)
@@ -666,6 +684,32 @@ class Engine:
     def _force_remove(self, container_id):
         with contextlib.suppress(ContainerNotFound), self._api(acting=True) as api:
             api.remove_container(container_id, force=True)
+
+
+def _start(api, container_id, spec):
+    """Start the created container; when the engine refuses, remove it again (where the engine still answers)."""
+    try:
+        api.start(container_id)
+    except (docker_errors.DockerException, requests.exceptions.RequestException) as error:
+        with contextlib.suppress(docker_errors.DockerException, requests.exceptions.RequestException):
+            api.remove_container(container_id, force=True)
+        if isinstance(error, docker_errors.APIError) and _is_port_conflict(error):
+            raise PortInUse(_port_in_use(spec.ports[0][0])) from error
+        raise
+
+
+def _wait_from_now(api, container_id, condition):
+    """`POST /containers/ID/wait?condition=…`, answered once the engine holds the wait (API 1.30 on sends the
+    header at once, the exit code when the condition is met): set before the start, it cannot miss the end.
+    The SDK's own wait returns only at the end, so the request is made here; read its `.json()`, then close."""
+    url = f"{api.base_url}/v{api.api_version}/containers/{container_id}/wait"
+    response = api.post(url, params={"condition": condition}, stream=True, timeout=None)
+    try:
+        response.raise_for_status()
+    except requests.exceptions.HTTPError as error:
+        response.close()
+        raise docker_errors.create_api_error_from_http_exception(error) from error
+    return response
 
 
 def _port_in_use(host_port):

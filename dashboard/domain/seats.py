@@ -41,6 +41,20 @@ class ClassStillOn(RoomError):
     """The room cannot be put away while its class is on."""
 
 
+class ThingsLeft(RoomError):
+    """The room cannot be put away while what its seats made is still on the engine (unless closed anyway)."""
+
+
+def things_left(room, reason):
+    """The refusal to close an ended room whose seats' things could not be removed: whose, why, and what to do."""
+    names = list(room.seats)
+    whose = names[0] if len(names) == 1 else f"{names[0]} … {names[-1]} ({len(names)} seats)"
+    return ThingsLeft(f"{whose}'s containers, volumes and images are still on the engine, and could not be removed "
+                      f"now ({reason}). Closing the room would leave them there. They are removed as soon as the "
+                      "engine answers (tried again every 30 s); then close the room. Or choose Close anyway (the "
+                      "engine may be gone for good): opening the next room removes every seat's leftovers first.")
+
+
 @dataclass(frozen=True)
 class Limits:
     """What each of a seat's containers may use: `docker run --memory M --cpus C --pids-limit P`."""

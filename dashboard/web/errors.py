@@ -27,7 +27,7 @@ from ..domain.errors import (
     WorkshopUnwritable,
 )
 from ..domain.failures import TooManyFailures
-from ..domain.seats import ClassStillOn, RoomError
+from ..domain.seats import ClassStillOn, RoomError, ThingsLeft
 from ..domain.workshop import WorkshopError
 from .extensions import htmx
 from .filters import engine_text
@@ -44,6 +44,7 @@ STATUS = {
     NoSuchThing: 404,
     RoomError: 404,  # no room open, or no such seat in it
     ClassStillOn: 409,
+    ThingsLeft: 409,
     ContainerNotFound: 404,  # already gone, or not the lesson's: the page refreshes its stale list
     ImageNotFound: 409,
     PortInUse: 409,

@@ -83,6 +83,7 @@ def open_room():
                                  "container more than it has.")
     previous = get_roster().room
     end_room()
+    sweep_seats()
     for name in previous.seats if previous else ():
         get_board().forget_seat(name)  # the old room's grid, kept to look at until now
     taken = {c.name for c in containers_view(get_current_lesson().lesson)["containers"]}
@@ -122,6 +123,15 @@ def end_room():
     return removed
 
 
+def sweep_seats():
+    """Remove everything any seat made, of any earlier room (one closed anyway, a dashboard that stopped with its
+    room open), so a new room's seats start with nothing of a previous class; the engine away: refused (503)."""
+    try:
+        return sum(get_engine().remove_seats())
+    finally:
+        get_snapshot().invalidate()
+
+
 @bp.delete("")
 def end():
     """End the class now, as its end time would: what the seats made is removed, and their links stop working."""
@@ -134,11 +144,21 @@ def end():
 
 @bp.post("/close")
 def close():
-    """Put away a room whose class ended: the room page offers a new one, and the presenter view drops its grid."""
-    forms.only_fields(request.form, set())
+    """Put away a room whose class ended: the room page offers a new one, and the presenter view drops its grid.
+    What its seats made must be removed first (tried again now), unless the instructor closes it anyway
+    (`anyway=1`: the engine may be gone for good; the next room's opening removes it)."""
+    forms.only_fields(request.form, {"anyway"})
+    anyway = forms.flag(request.form["anyway"], "anyway") if "anyway" in request.form else False
     room = get_roster().require()
     if not room.ended:
         raise seats.ClassStillOn("The class is still on: end it first (End the class now).")
+    if not room.cleared and not anyway:
+        try:
+            end_room()
+        except EngineError as error:
+            raise seats.things_left(room, error) from error
+        if not room.cleared:  # another request is removing them right now
+            raise seats.things_left(room, "they are being removed right now")
     for name in room.seats:
         get_board().forget_seat(name)
     get_roster().close()
