@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 import docker
 import pytest
 import requests
+import urllib3
 
 from tests.support import HTMX
 from dashboard import create_app
@@ -369,7 +370,7 @@ def test_stop_and_remove_of_a_missing_container_is_not_found(engine, api):
 def test_a_container_gone_or_going_by_its_removal_is_removed(engine, api, call, error):
     """Found, then gone (its own --rm, another removal) before the engine's stop or remove: the removal is done."""
     api.answers["inspect_container"] = lesson_container()
-    api.answers[call] = error
+    api.answers[call], api.answers["wait"] = error, {"StatusCode": 0}
 
     assert engine.stop_and_remove(FULL_ID) == FULL_ID
 
@@ -416,7 +417,61 @@ def test_a_seats_container_already_being_removed_is_waited_for_before_its_volume
 
     assert engine.remove_seat("seat-8001") == (1, 1, 0)
     assert api.names() == ["containers", "remove_container", "wait", "volumes", "remove_volume", "images"]
-    assert api.calls_to("wait") == [((FULL_ID,), {"condition": "removed"})]
+    assert api.calls_to("wait") == [((FULL_ID,), {"timeout": 60, "condition": "removed"})]
+
+
+IN_PROGRESS = sdk_error(409, f"removal of container {FULL_ID} is already in progress")
+
+
+def remove_one(engine, api):
+    """A lesson's `docker rm -f NAME`, as a step presses it."""
+    api.answers["inspect_container"] = lesson_container()
+    return engine.remove("eager_wu", "cowserv", force=True)
+
+
+def remove_a_seat(engine, api):
+    api.answers.update({"containers": [{"Id": FULL_ID}], "volumes": {"Volumes": []}, "images": []})
+    return engine.remove_seat("seat-8001")
+
+
+@pytest.mark.parametrize("remove", [remove_one, remove_a_seat])
+def test_a_container_already_being_removed_is_waited_for_until_it_is_gone(engine, api, remove):
+    """Its own --rm (or another removal) has it in hand: the removal returns once it is gone, as after a removal of
+    its own, so the next `docker run --name` of the same name finds the name free; the wait is bounded."""
+    api.answers.update({"remove_container": IN_PROGRESS, "wait": {"StatusCode": 0}})
+
+    remove(engine, api)
+    assert api.calls_to("wait") == [((FULL_ID,), {"timeout": 60, "condition": "removed"})]
+
+
+def read_timeout(*args, **kwargs):
+    """What requests raises when the engine's answer does not come within the request's timeout."""
+    try:
+        raise urllib3.exceptions.ReadTimeoutError(None, "/containers/x/wait", "Read timed out. (read timeout=60)")
+    except urllib3.exceptions.ReadTimeoutError as error:
+        raise requests.exceptions.ConnectionError(error)
+
+
+@pytest.mark.parametrize("remove", [remove_one, remove_a_seat])
+def test_a_removal_still_in_progress_after_the_wait_is_refused_clearly(engine, api, remove):
+    api.answers.update({"remove_container": IN_PROGRESS, "wait": read_timeout, "version": VERSION_26})
+
+    with pytest.raises(EngineError) as raised:
+        remove(engine, api)
+
+    assert type(raised.value) is EngineError and status_of(raised.value) == 502
+    assert str(raised.value) == f"Container {FULL_ID[:12]} is still being removed after 60 s: try again in a moment."
+    assert engine.version().version == "26.1.5+dfsg1"  # the engine answers: not taken for a silent one
+
+
+def test_a_removal_the_engine_had_in_hand_and_failed_is_its_refusal(engine, api):
+    api.answers.update({"remove_container": IN_PROGRESS,
+                        "wait": {"StatusCode": 0, "Error": {"Message": "unable to remove filesystem: busy"}}})
+
+    with pytest.raises(EngineError) as raised:
+        remove_one(engine, api)
+
+    assert type(raised.value) is EngineError and str(raised.value) == "unable to remove filesystem: busy"
 
 
 # --- run() ----------------------------------------------------------------------------------------------
@@ -502,6 +557,78 @@ def test_a_one_shot_run_is_waited_on_and_attached_to_before_it_starts(engine, ap
     assert api.calls_to("attach") == [((FULL_ID,), {"stream": True, "logs": True})]
     assert waited.closed and printed.closed
     assert port_free == []
+
+
+def one_shot(api, waited=None, printed=None):
+    """A one-shot run's answers: created as FULL_ID, its wait and its attach answered by `waited` and `printed`."""
+    api.answers["create_host_config"] = lambda **kwargs: docker.types.HostConfig(version="1.45", **kwargs)
+    api.answers["create_container"] = {"Id": FULL_ID, "Warnings": []}
+    api.answers["post"] = Streamed({"StatusCode": 0}) if waited is None else waited
+    api.answers["attach"] = Streamed(chunks=[b"moo\n"]) if printed is None else printed
+    return RunSpec("cowserv:latest", detach=False, remove=True)
+
+
+@pytest.mark.parametrize("call", ["post", "attach"])
+@pytest.mark.parametrize("error, refusal", [
+    (requests.exceptions.ConnectionError("Connection aborted."), EngineUnavailable),
+    (sdk_error(500, "configured logging driver does not support reading"), EngineError),
+])
+def test_a_one_shot_run_not_waited_on_or_attached_to_is_removed_again(engine, api, port_free, call, error, refusal):
+    """The wait or the attach refused (or the engine gone) before the start: the created container is removed, not
+    left created; the wait already held is let go."""
+    waited = Streamed({"StatusCode": 0})
+    spec = one_shot(api, waited=waited)
+    api.answers[call] = error
+
+    with pytest.raises(refusal):
+        engine.start(spec)
+
+    assert "start" not in api.names()
+    assert api.calls_to("remove_container") == [((FULL_ID,), {"force": True})]
+    assert waited.closed or call == "post"
+
+
+class Cut(Streamed):
+    """A stream the engine cuts while it is read (the engine restarting): its chunks, then `error`."""
+
+    def __init__(self, error, answer=None, chunks=()):
+        super().__init__(answer, chunks)
+        self.error = error
+
+    def __iter__(self):
+        yield from self.chunks
+        raise self.error
+
+    def json(self):
+        raise self.error
+
+
+@pytest.mark.parametrize("error", [
+    ConnectionResetError(104, "Connection reset by peer"), BrokenPipeError(32, "Broken pipe"),
+    requests.exceptions.ChunkedEncodingError("Connection broken: IncompleteRead(0 bytes read)"),
+    urllib3.exceptions.ProtocolError("Connection aborted.", ConnectionResetError(104, "Connection reset by peer")),
+])
+@pytest.mark.parametrize("cut", ["attach", "post"])
+def test_a_one_shot_run_whose_engine_goes_mid_run_is_engine_unavailable(engine, api, port_free, error, cut):
+    """The output or the wait cut while it is read (a socket error, however the SDK's layers name it): the engine
+    is away, a 503 with the banner, never a 500."""
+    streams = {"attach": Cut(error, chunks=[b"moo\n"]), "post": Cut(error)}
+    spec = one_shot(api, **{"attach": {"printed": streams["attach"]}, "post": {"waited": streams["post"]}}[cut])
+
+    with pytest.raises(EngineUnavailable) as raised:
+        engine.start(spec)
+
+    assert status_of(raised.value) == 503
+    assert "does not answer" in str(raised.value)
+    assert streams[cut].closed
+
+
+def test_this_machine_s_own_file_errors_are_not_taken_for_the_engine_s(engine, api):
+    """A build context the SDK cannot read is this machine's: it is not told as the engine gone."""
+    api.answers["history"] = PermissionError(13, "Permission denied", "/srv/workshop/Dockerfile")
+
+    with pytest.raises(PermissionError):
+        engine.history("cowserv:latest")
 
 
 def test_run_with_a_real_free_port_passes_the_pre_check(engine, api, free_port):

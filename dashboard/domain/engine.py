@@ -256,6 +256,12 @@ def _instruction_of(created_by):
     return text
 
 
+# What the SDK's calls raise when the engine refuses or goes (a socket cut mid-stream is a plain OSError).
+_ENGINE_ERRORS = (docker_errors.DockerException, requests.exceptions.RequestException, urllib3.exceptions.HTTPError,
+                  OSError)
+_FILE_ERRORS = (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError)
+
+
 def _is_port_conflict(error):
     text = str(error).lower()
     return "port is already allocated" in text or "address already in use" in text
@@ -330,10 +336,11 @@ class Engine:
             yield actor.api if acting else reader.api
         except docker_errors.NotFound as error:
             raise ContainerNotFound(error.explanation or str(error)) from error
-        except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError,
-                docker_errors.DockerException) as error:  # urllib3's: a build's stream cut while it is read
+        except _ENGINE_ERRORS as error:  # urllib3's and OSError: a stream (a build's, a run's output) cut mid-read
             if isinstance(error, docker_errors.APIError):
                 raise EngineError(error.explanation or str(error)) from error
+            if isinstance(error, _FILE_ERRORS):
+                raise  # this machine's files (a build's context), not the engine
             self._about = None  # gone: whatever answers next may be another engine
             if _timed_out(error):
                 self._silence = (f"The Docker engine accepted the connection but did not answer in time "
@@ -418,17 +425,21 @@ class Engine:
                 _start(api, container_id, spec)
                 return RunResult(container_id)
             # `docker run` waits on the next exit (on the removal, with --rm) and attaches before it starts.
-            waiting = _wait_from_now(api, container_id, "removed" if spec.remove else "next-exit")
             try:
-                printed = api.attach(container_id, stream=True, logs=True)
+                waiting = _wait_from_now(api, container_id, "removed" if spec.remove else "next-exit")
                 try:
+                    printed = api.attach(container_id, stream=True, logs=True)
+                except BaseException:
+                    waiting.close()
+                    raise
+            except Exception:
+                _remove_quietly(api, container_id)  # never started: a failed run leaves nothing behind
+                raise
+            with contextlib.closing(waiting):
+                with contextlib.closing(printed):
                     _start(api, container_id, spec)
                     output = b"".join(printed).decode(errors="replace")
-                finally:
-                    printed.close()
                 exit_code = waiting.json().get("StatusCode")
-            finally:
-                waiting.close()
         return RunResult(container_id, output, exit_code)
 
     @staticmethod
@@ -524,21 +535,41 @@ class Engine:
         full_id = self._tutorial_attrs(container, lesson, seat)["Id"]
         try:
             with self._api(acting=True) as api:
-                if stop_first:
-                    api.stop(full_id)
-                api.remove_container(full_id, force=force)
+                self._remove_container(api, full_id, force=force, stop_first=stop_first)
         except ContainerNotFound:
             pass
         except EngineError as error:
             if isinstance(error.__cause__, docker_errors.APIError) and error.__cause__.status_code == 409:
-                if "in progress" in str(error).lower():
-                    return full_id  # "removal of container … is already in progress"
                 if "running" in str(error).lower():
                     raise ContainerNotRunning(f"Container {container} is running: stop it first, or remove it "
                                               "with `docker rm -f`.") from error
                 raise ContainerNotFound(_gone(container)) from error
             raise
         return full_id
+
+    def _remove_container(self, api, container_id, force=False, stop_first=False):
+        """`docker rm` (`-f` with force, `docker stop` first with stop_first), done once the container is gone: one
+        another removal already has in hand (its own --rm, a `docker rm` elsewhere) is waited for, at most the
+        actions' timeout, so its name is free for the next `docker run --name`, as after a removal of one's own."""
+        try:
+            if stop_first:
+                api.stop(container_id)
+            api.remove_container(container_id, force=force)
+        except docker_errors.APIError as error:
+            if error.status_code != 409 or "in progress" not in str(error.explanation or error).lower():
+                raise
+            try:  # "removal of container … is already in progress"
+                answer = api.wait(container_id, timeout=self._timeout, condition="removed")
+            except docker_errors.NotFound:
+                return  # gone before the wait began
+            except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError) as failure:
+                if not _timed_out(failure):
+                    raise
+                raise EngineError(f"Container {container_id[:12]} is still being removed after {self._timeout:g} s: "
+                                  "try again in a moment.") from failure
+            failed = (answer or {}).get("Error") or {}
+            if failed.get("Message"):  # the removal the engine had in hand failed (API 1.34 on says why)
+                raise EngineError(failed["Message"])
 
     def _tutorial_attrs(self, container, lesson=None, seat=None):
         """The engine's inspection of a lesson's container (of `lesson`, and of `seat`, when given), by id or name;
@@ -631,16 +662,8 @@ class Engine:
         with self._api(acting=True) as api:
             containers = [row["Id"] for row in api.containers(all=True, filters=selector)]
             for container_id in containers:
-                try:
-                    api.remove_container(container_id, force=True, v=False)
-                except docker_errors.NotFound:
-                    pass
-                except docker_errors.APIError as error:
-                    if error.status_code != 409 or "in progress" not in str(error.explanation):
-                        raise
-                    # Already being removed (its own --rm, another removal): gone before its volumes are removed.
-                    with contextlib.suppress(docker_errors.NotFound):
-                        api.wait(container_id, condition="removed")
+                with contextlib.suppress(docker_errors.NotFound):
+                    self._remove_container(api, container_id, force=True)  # gone before its volumes are removed
             # Only what carries the label: a seat's run makes the volumes it names with it (actions.seat_volumes),
             # and an unlabelled volume named like a seat's (seat-8001-…) is someone else's.
             volumes = [volume["Name"] for volume in api.volumes(filters=selector).get("Volumes") or []]
@@ -690,12 +713,17 @@ def _start(api, container_id, spec):
     """Start the created container; when the engine refuses, remove it again (where the engine still answers)."""
     try:
         api.start(container_id)
-    except (docker_errors.DockerException, requests.exceptions.RequestException) as error:
-        with contextlib.suppress(docker_errors.DockerException, requests.exceptions.RequestException):
-            api.remove_container(container_id, force=True)
+    except _ENGINE_ERRORS as error:
+        _remove_quietly(api, container_id)
         if isinstance(error, docker_errors.APIError) and _is_port_conflict(error):
             raise PortInUse(_port_in_use(spec.ports[0][0])) from error
         raise
+
+
+def _remove_quietly(api, container_id):
+    """Force-remove a container a failed run created, where the engine still answers (gone, it says nothing)."""
+    with contextlib.suppress(*_ENGINE_ERRORS):
+        api.remove_container(container_id, force=True)
 
 
 def _wait_from_now(api, container_id, condition):
