@@ -425,20 +425,16 @@ class Engine:
                 _start(api, container_id, spec)
                 return RunResult(container_id)
             # `docker run` waits on the next exit (on the removal, with --rm) and attaches before it starts.
-            try:
-                waiting = _wait_from_now(api, container_id, "removed" if spec.remove else "next-exit")
+            with contextlib.ExitStack() as held:
                 try:
-                    printed = api.attach(container_id, stream=True, logs=True)
-                except BaseException:
-                    waiting.close()
+                    waiting = held.enter_context(contextlib.closing(
+                        _wait_from_now(api, container_id, "removed" if spec.remove else "next-exit")))
+                    printed = held.enter_context(contextlib.closing(api.attach(container_id, stream=True, logs=True)))
+                except Exception:
+                    _remove_quietly(api, container_id)  # never started: a failed run leaves nothing behind
                     raise
-            except Exception:
-                _remove_quietly(api, container_id)  # never started: a failed run leaves nothing behind
-                raise
-            with contextlib.closing(waiting):
-                with contextlib.closing(printed):
-                    _start(api, container_id, spec)
-                    output = b"".join(printed).decode(errors="replace")
+                _start(api, container_id, spec)
+                output = b"".join(printed).decode(errors="replace")
                 exit_code = waiting.json().get("StatusCode")
         return RunResult(container_id, output, exit_code)
 
