@@ -1,10 +1,13 @@
 """Run, list, stop and remove tutorial containers on the real engine, and the CLI beside each is true."""
 
 import socket
+from concurrent.futures import ThreadPoolExecutor
 
+import docker
 import pytest
 
-from tests.support import HTMX, container_ids, get_cow, page_hooks, run_by_button, shell
+from tests.support import HTMX, container_ids, get_cow, page_hooks, run_by_button, shell, wait_until
+from dashboard.domain.engine import LESSON_LABEL, Engine, RunSpec
 
 pytestmark = pytest.mark.engine
 
@@ -129,6 +132,29 @@ def test_removing_a_container_already_gone_says_so_and_refreshes_the_list(client
     assert response.status_code == 404
     assert "already gone" in response.text
     assert "containers-changed" in response.headers["HX-Trigger"]
+
+
+def test_a_removal_already_under_way_is_over_when_the_dashboard_s_removal_returns(docker_client, cowserv_image,
+                                                                                  created, unique_name):
+    """Another removal (a --rm run's own end, a `docker rm` typed in a terminal) has the container in hand, slowly (a
+    big writable layer to delete): the dashboard's `docker rm -f` of it returns once it is gone, so a `docker run
+    --name` of the same name right after finds the name free (not "already in use")."""
+    labels = {LESSON_LABEL: "running"}
+    fill = "mkdir /many && cd /many && seq 50000 | xargs touch"
+    many = docker_client.containers.run(cowserv_image, ["sh", "-c", fill], name=unique_name, labels=labels, detach=True)
+    created(unique_name)
+    assert many.wait(timeout=120)["StatusCode"] == 0
+    elsewhere = docker.from_env()  # another client, as a terminal's `docker rm` is
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        removal = pool.submit(elsewhere.api.remove_container, unique_name)
+        wait_until(lambda: docker_client.api.inspect_container(unique_name)["State"]["Status"] == "removing",
+                   f"{unique_name} being removed", every=0.001)
+
+        Engine().remove(unique_name, "running", force=True)
+        again = Engine().start(RunSpec(cowserv_image, name=unique_name, labels=tuple(labels.items())))
+        removal.result()
+    elsewhere.close()
+    assert docker_client.api.inspect_container(unique_name)["Id"] == again.container_id
 
 
 def test_run_without_htmx_renders_the_whole_page_with_the_id(client, cowserv_image, created, free_port):

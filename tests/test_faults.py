@@ -16,7 +16,9 @@ from hypothesis import strategies as st
 from tests.support import (HTMX, REAL_SOCKET, EngineSwitch, container_ids, free_tcp_port, page_hooks, run_by_button,
                            sign_in_by_form, wait_until)
 from dashboard import create_app
-from dashboard.domain.engine import LESSON_FILTER
+from dashboard.domain.engine import LESSON_FILTER, LESSON_LABEL, Engine, RunSpec
+from dashboard.domain.errors import EngineUnavailable
+from dashboard.web.errors import status_of
 from dashboard.web.security import is_instructor
 
 pytestmark = pytest.mark.engine
@@ -61,6 +63,23 @@ def test_the_engine_stops_mid_session_and_comes_back(tmp_path, engine_switch, co
     assert client.get("/healthz").status_code == 200
     assert running in page_hooks(client.get("/containers", headers=HTMX).text)[1]
     assert docker_client.containers.get(running).status == "running"  # nothing running was lost
+
+
+def test_the_engine_stops_while_a_one_shot_run_prints(engine_switch, cowserv_image, created, docker_client):
+    """A one-shot run (`docker run --rm`, attached to and waited on) whose engine goes while it runs: the press is
+    told the engine is away (a 503), never a 500, whichever of the cut streams tells it."""
+    name = f"test-{uuid.uuid4().hex[:10]}"
+    created(name)
+    spec = RunSpec(cowserv_image, name=name, detach=False, remove=True, labels=((LESSON_LABEL, "running"),),
+                   command=("sh", "-c", "echo started; sleep 60"))
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        run = pool.submit(Engine().start, spec)  # through the switch: engine_switch set DOCKER_HOST
+        wait_until(lambda: docker_client.api.containers(filters={"name": f"^{name}$", "status": "running"}),
+                   f"{name} running")
+        engine_switch.stop()
+        with pytest.raises(EngineUnavailable) as raised:
+            run.result(timeout=30)
+    assert status_of(raised.value) == 503
 
 
 @pytest.mark.parametrize("container_id, status, message", [
