@@ -544,9 +544,9 @@ class Engine:
         return full_id
 
     def _remove_container(self, api, container_id, force=False, stop_first=False):
-        """`docker rm` (`-f` with force, `docker stop` first with stop_first), done once the container is gone: one
-        another removal already has in hand (its own --rm, a `docker rm` elsewhere) is waited for, at most the
-        actions' timeout, so its name is free for the next `docker run --name`, as after a removal of one's own."""
+        """`docker rm` (`-f` with force, `docker stop` first with stop_first), done once the container is gone: a
+        container another removal already has in hand (its own --rm, a `docker rm` elsewhere) is waited for, at most
+        the actions' timeout, so its name is free for the next `docker run --name`, as after a removal of one's own."""
         try:
             if stop_first:
                 api.stop(container_id)
@@ -563,7 +563,7 @@ class Engine:
                     raise
                 raise EngineError(f"Container {container_id[:12]} is still being removed after {self._timeout:g} s: "
                                   "try again in a moment.") from failure
-            failed = (answer or {}).get("Error") or {}
+            failed = answer.get("Error") or {}
             if failed.get("Message"):  # the removal the engine had in hand failed (API 1.34 on says why)
                 raise EngineError(failed["Message"])
 
