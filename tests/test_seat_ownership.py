@@ -235,12 +235,14 @@ def test_a_class_of_thirty_behind_one_address_never_meets_the_limit(room):
             wrong_links(typo, 1, "/s/" + link[3:-1] + "{}")
 
 
-@pytest.mark.parametrize("proxies, limited", [(0, True), (1, False)])
-def test_x_forwarded_for_counts_only_behind_a_configured_proxy(tmp_path, proxies, limited):
-    """With no proxy configured, a guesser writing a new X-Forwarded-For each time is still one address (the
-    11th wrong token is 429); with DASHBOARD_PROXIES=1 the header names the client, as a proxy of ours wrote it."""
+@pytest.mark.parametrize("proxies, peer, limited", [(0, "192.0.2.80", True), (1, "192.0.2.80", True),
+                                                    (1, "127.0.0.1", False)])
+def test_x_forwarded_for_counts_only_from_a_configured_proxy_on_this_machine(tmp_path, proxies, peer, limited):
+    """A guesser writing a new X-Forwarded-For each time is still one address (the 11th wrong token is 429) with
+    no proxy configured, and with DASHBOARD_PROXIES=1 when it connects from the room itself; the header names
+    the client only on a connection from this machine (the proxy of ours that wrote it)."""
     app = create_app({"TESTING": True, "TRANSCRIPT_PATH": str(tmp_path / "t.sqlite3"), "PROXIES": proxies})
-    guesser = signed_out(app, remote_addr="192.0.2.80")
+    guesser = signed_out(app, remote_addr=peer)
     https = {"base_url": "https://localhost"}
     csrf = form_csrf(guesser.get("/signin", **https).text)
     answers = [guesser.post("/signin", data={"token": "not the instructor token", "csrf_token": csrf},

@@ -112,17 +112,40 @@ def _transport():
 
 
 def instructor_transport():
-    """True when the instructor's cookie may travel this way: from this machine (loopback, or an address
-    DASHBOARD_INSTRUCTOR_FROM names as this machine's), or over HTTPS."""
+    """True when the instructor's cookie may travel this way: over HTTPS, or from this machine (from_this_machine)
+    by the connection's own address, and, when a proxy of ours forwarded the request, by its client's too."""
     if request.is_secure:
         return True
-    if not request.remote_addr:
-        return True  # a unix socket (gunicorn gives no address): this machine
+    forwarded = forwarded_for()
+    return from_this_machine(request.remote_addr or None) and (forwarded is None or from_this_machine(forwarded))
+
+
+def from_this_machine(address):
+    """Whether a connection from `address` comes from this machine: loopback, an address DASHBOARD_INSTRUCTOR_FROM
+    names as this machine's, or none at all (a unix socket: gunicorn gives no address)."""
+    if address is None:
+        return True
     try:
-        address = ipaddress.ip_address(request.remote_addr.split("%")[0])
+        address = ipaddress.ip_address(address.split("%")[0])
     except ValueError:
-        return False
+        return False  # "" too: a forwarded address that is no address
     return address.is_loopback or address in current_app.extensions["instructor_from"]
+
+
+def forwarded_for():
+    """The client address the DASHBOARD_PROXIES proxies of ours wrote in X-Forwarded-For (each appends the
+    address it saw), read only on a connection from this machine (the proxy nearest the dashboard runs here);
+    None when the request was not forwarded so; "" when the header has fewer addresses than our proxies add."""
+    proxies, header = current_app.config["PROXIES"], request.headers.get("X-Forwarded-For")
+    if not proxies or header is None or not from_this_machine(request.remote_addr or None):
+        return None
+    addresses = [address.strip() for address in header.split(",")]
+    return addresses[-proxies] if len(addresses) >= proxies else ""
+
+
+def client_address():
+    """The client's address, as the guess limit counts it: the one our proxies forwarded, else the connection's."""
+    return forwarded_for() or request.remote_addr or ""
 
 
 def this_machine(setting, route_table="/proc/net/route"):
