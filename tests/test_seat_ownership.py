@@ -52,8 +52,8 @@ def move(browser, path):
     assert answer.status_code == 303 and answer.headers["Location"].endswith("/seat"), text_of(answer)
 
 
-def holders(room):
-    return {name: seat.holder for name, seat in room.roster.room.seats.items()}
+def sign_ins(room):
+    return {name: seat.sign_ins for name, seat in room.roster.room.seats.items()}
 
 
 # 1. Card seats and join seats never overlap.
@@ -100,7 +100,7 @@ def test_a_card_opened_in_a_second_browser_moves_the_seat_and_the_first_is_told(
     laptop = signed_out(room.app)
     text, _ = asks(laptop, link)  # held elsewhere: asks first; the GET changes nothing
     assert "open in another browser" in text and name in text
-    assert seat_of(phone)[0] == name and holders(room) == {name: 1}
+    assert seat_of(phone)[0] == name and sign_ins(room) == {name: 1}
 
     move(laptop, link)
     assert seat_of(laptop)[0] == name
@@ -145,14 +145,14 @@ def test_a_classmates_link_asks_before_switching_and_a_get_never_switches(room):
     room.open(count=2, first_port=8965)
     (mine, my_link), (theirs, their_link) = sheet_links(room.instructor).items()
     me, them = student(room.app, my_link), student(room.app, their_link)
-    before = holders(room)
+    before = sign_ins(room)
     for _ in range(3):  # a link preview, a prefetch, a reload: nothing changes
         text, _ = asks(me.client, their_link)
         assert f"You are on {mine}" in text and f"Switch to {theirs}" in text, text
         assert f'href="/seat"' in me.client.get(their_link).text  # the way back to the seat it holds
-    assert holders(room) == before and seat_of(me)[0] == mine and seat_of(them)[0] == theirs
+    assert sign_ins(room) == before and seat_of(me)[0] == mine and seat_of(them)[0] == theirs
     refused = me.client.post(their_link, data={})  # no CSRF token: a page elsewhere cannot post it
-    assert refused.status_code == 403 and holders(room) == before
+    assert refused.status_code == 403 and sign_ins(room) == before
 
     move(me.client, their_link)
     assert seat_of(me)[0] == theirs and MOVED in seat_of(them)[1]
@@ -167,7 +167,7 @@ def test_the_instructors_browser_is_never_switched_to_a_seat(room):
     (link,) = sheet_links(room.instructor).values()
     for answer in (room.instructor.get(link), room.instructor.post(link)):
         assert answer.status_code == 403 and "signed in as the instructor" in text_of(answer)
-    assert holders(room) == {name: 0 for name in room.roster.room.seats}
+    assert sign_ins(room) == {name: 0 for name in room.roster.room.seats}
 
 
 # 3. Guessing is not free.

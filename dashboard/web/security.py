@@ -199,9 +199,9 @@ def _signed_in_seat():
 
 def current_seat():
     """The seat this browser holds: signed in with its link, the link good, the room open, and no browser signed
-    in to the seat since (Seat.holder); else None."""
+    in to the seat since (Seat.sign_ins); else None."""
     seat = _signed_in_seat()
-    return seat if seat is not None and session.get("hold") == seat.holder else None
+    return seat if seat is not None and session.get("sign_in") == seat.sign_ins else None
 
 
 SEAT_MOVED = ("Your seat moved to another browser: its link was opened there (a phone or laptop you moved to?). Go "
@@ -217,10 +217,10 @@ def seat_lost():
 
 
 def grant_seat(session_, seat):
-    """Sign a session in as the seat, as its holder `seat.holder` (Roster.hold), ending any other session of this
-    browser, with a fresh CSRF token."""
+    """Sign a session in as the seat, as its sign-in number `seat.sign_ins` (Roster.hold: the latest holds the
+    seat), ending any other session of this browser, with a fresh CSRF token."""
     session_.clear()
-    session_.update(holder=SEAT_BLUEPRINT, seat=seat.name, token=_seat_fingerprint(seat), hold=seat.holder,
+    session_.update(holder=SEAT_BLUEPRINT, seat=seat.name, token=_seat_fingerprint(seat), sign_in=seat.sign_ins,
                     csrf=secrets.token_urlsafe(32))
     session_.permanent = True
 

@@ -88,7 +88,7 @@ def open_room():
         get_board().forget_seat(name)  # the old room's grid, kept to look at until now
     taken = {c.name for c in containers_view(get_current_lesson().lesson)["containers"]}
     planned = get_classroom().plan(first_port, count, taken, probe_ports=get_engine().ports_are_local)
-    room = get_roster().open([(seat.name, seat.port) for seat in planned], minutes, limits, join_seats)
+    room = get_roster().open([(seat.name, seat.port) for seat in planned], minutes, limits, cards, join_seats)
     for seat in room.seats.values():
         get_workshop().provide_seat(seat.name, seat_lessons(), replace=True)  # not a previous class's edits
     current_app.extensions["room_clock"].schedule(room.ends_at)

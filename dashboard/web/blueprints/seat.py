@@ -57,8 +57,8 @@ def sign_in(token):
     seat, mine = linked_seat(token), current_seat()
     if mine is not None and mine.name == seat.name:
         return redirect(url_for("seat.page"))
-    if mine is None and seat.holder == 0:
-        return seated(get_roster().hold(seat.name))
+    if mine is None and seat.sign_ins == 0:
+        return seated(held(seat, token))
     return render_template("seat_switch.html", seat=seat, mine=mine)
 
 
@@ -71,10 +71,18 @@ def move(token):
     seat, mine = linked_seat(token), current_seat()
     if mine is not None and mine.name == seat.name:
         return redirect(url_for("seat.page"), 303)
-    response = seated(get_roster().hold(seat.name), 303)
+    response = seated(held(seat, token), 303)
     if mine is not None:
         session["back"] = mine.token
     return response
+
+
+def held(seat, token):
+    """The seat held by this sign-in (Roster.hold); 403 when its link was given a new one since it was looked up."""
+    seat = get_roster().hold(seat.name, token[:100])
+    if seat is None:
+        raise Forbidden(LINK_REFUSED)
+    return seat
 
 
 JOIN_REFUSED = ("Joining is closed, this join code is an old one, or every seat it hands out is taken: ask the "
