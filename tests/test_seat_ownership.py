@@ -116,13 +116,16 @@ def test_a_card_opened_in_a_second_browser_moves_the_seat_and_the_first_is_told(
 
 
 def test_the_seat_page_shows_its_own_link_as_a_qr_code_and_the_instructors_copy_does_not(room):
-    """A join seat's page shows its link (text and QR code), which moves the seat to another device; the
-    instructor's read-only copy shows no link, and opening it does not move the seat."""
+    """A join seat's page shows its link (text and QR code) on DASHBOARD_ROOM_URL, as the sheet's cards do, which
+    moves the seat to another device; the instructor's read-only copy shows no link, and opening it does not move
+    the seat."""
+    room.app.config["ROOM_URL"] = "http://room.example:5000/"
     room.open(count=0, join_count=1, first_port=8962)
     phone, name, _ = joins(room.app, join_path(room.instructor))
     page = phone.get("/seat").text
     own = re.search(r'data-own-link="([^"]+)"', page)
     assert own and name and "QR code for this seat's link" in page and "<svg" in page, page[:3000]
+    assert html.unescape(own[1]).startswith("http://room.example:5000/s/"), own[1]  # not the request's host
     link = re.sub(r"^https?://[^/]+", "", html.unescape(own[1]))
     token = link.removeprefix("/s/")
     assert token == room.roster.room.seats[name].token
@@ -135,8 +138,24 @@ def test_the_seat_page_shows_its_own_link_as_a_qr_code_and_the_instructors_copy_
     move(laptop, link)
     assert seat_of(laptop)[0] == name and MOVED in seat_of(phone)[1]
 
+
+
+def test_a_join_seat_given_a_new_link_gets_a_card_on_the_sheet(room):
+    """New link on a join seat (its link stolen, say): its new link is on the sheet, for the instructor to print
+    and hand over (the join code does not hand the seat out again); the card opens it in one step, and the old
+    browser is told its link stopped."""
+    room.open(count=1, join_count=1, first_port=8963)
+    (card,) = sheet_links(room.instructor)
+    phone, name, _ = joins(room.app, join_path(room.instructor))
     revoked = room.instructor.post(f"/room/seats/{name}/revoke", headers={"HX-Request": "true"})
-    assert "it was the join code's, so no card shows it" in text_of(revoked)
+    assert "on the sheet" in text_of(revoked), text_of(revoked)
+    links = sheet_links(room.instructor)
+    assert list(links) == [card, name] and links[name] == f"/s/{room.roster.room.seats[name].token}"
+    laptop = student(room.app, links[name])  # nobody holds it: one step, as a scanned card
+    assert laptop.seat == name and seat_of(laptop)[0] == name
+    seat, refusal = seat_of(phone)
+    assert seat is None and "no longer works" in refusal
+    assert joins(room.app, join_path(room.instructor))[1] is None  # never handed out by the join code again
 
 
 # 2. A classmate's link asks before switching, and the old seat stays reachable.

@@ -99,6 +99,13 @@ class Seat:
     student: str = ""  # the name the student typed on their seat page
     kind: str = CARD  # CARD or JOIN: the sheet shows card seats only, the join code hands out join seats only
     sign_ins: int = 0  # how many browsers signed in with its link since it got it: the latest holds the seat
+    new_link: bool = False  # given a new link by the instructor: a join seat then has a card on the sheet too
+
+    @property
+    def on_sheet(self):
+        """Whether the printable sheet has a card for the seat: a card's, or a join seat given a new link (no
+        other way reaches it then)."""
+        return self.kind == CARD or self.new_link
 
 
 @dataclass
@@ -269,9 +276,10 @@ class Roster:
         """A new link for the seat: its old link and every browser signed in with it stop working at once."""
         with self.lock:
             seat = self.require_seat(name)
-            # Still taken: its new card goes to the same student, never to the join code's next browser.
+            # Still taken: its new card (on the sheet, a join seat's too) goes to the same student, never to the
+            # join code's next browser.
             # No browser holds it now (a session is good for one token only): the new link opens it in one step.
-            seat.token, seat.student, seat.sign_ins = secrets.token_urlsafe(18), "", 0
+            seat.token, seat.student, seat.sign_ins, seat.new_link = secrets.token_urlsafe(18), "", 0, True
             self._save()
             return seat
 

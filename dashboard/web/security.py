@@ -205,8 +205,9 @@ def current_seat():
 
 
 SEAT_MOVED = ("Your seat moved to another browser: its link was opened there (a phone or laptop you moved to?). Go "
-              "on there. If that was not you, open your seat's link here again to take it back, and tell the "
-              "instructor.")
+              "on there. If that was not you, tell the instructor, who can give your seat a new link (the other "
+              "browser is then out); or open your seat's link here again (your card, or the code your seat's page "
+              "showed) to take it back.")
 SEAT_LINK_STOPPED = ("This seat's link no longer works (the class ended, or the instructor gave the seat a new "
                      "link): ask the instructor for yours.")
 

@@ -10,6 +10,7 @@ from .. import forms, guesses
 from ..extensions import (get_current_lesson, get_engine, get_exec_checks, get_roster, get_seat_presses, get_workshop,
                           htmx)
 from ..fragments import render_once
+from ..links import seat_link
 from ..security import INSTRUCTOR, SEAT_BLUEPRINT, Forbidden, current_seat, grant_seat, seat_lost
 from ..views import CHANGED, board_version, lesson_named, refresh_checks, shown_already, step_named, steps_view
 from .steps import check_now, do_step, status
@@ -150,7 +151,7 @@ def render_seat(seat, can_act=True):
     room = roster.require()
     own_link = back = None
     if can_act:
-        own_link = url_for("seat.sign_in", token=seat.token, _external=True)
+        own_link = seat_link(seat)  # on DASHBOARD_ROOM_URL, as the sheet's cards
         back = roster.by_token(session.get("back") or "")
         back = back if back is not None and back.name != seat.name else None
     return render_template("seat.html", refused=refused, room=room, lesson_id=lesson.id, own_link=own_link,
