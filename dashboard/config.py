@@ -65,7 +65,8 @@ SETTINGS = {
     "SESSION_MINUTES": Setting(480, float, 0.01, 60 * 24 * 31),
     "MAX_CONTENT_LENGTH": Setting(16 * 1024, int, 1024, 10**8),  # forms are a few fields; larger is refused (413)
     # Wrong seat links, join codes and instructor tokens per client address (web/guesses.py): past the limit within
-    # the window, 429. PROXIES: how many reverse proxies of ours add X-Forwarded-For (0: the connection's address).
+    # the window, wrong ones 429. PROXIES: how many reverse proxies of ours, the last on this machine, add
+    # X-Forwarded-For (read on connections from this machine only; 0: the connection's address).
     "GUESS_LIMIT": Setting(10, int, 1, 100_000),
     "GUESS_WINDOW": Setting(300, float, 1, 24 * 3600),
     "PROXIES": Setting(0, int, 0, 10),

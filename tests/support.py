@@ -234,3 +234,9 @@ async def _pipe(reader, writer, note=None):
             writer.write(data)
             await writer.drain()
     writer.close()
+
+
+def image_in_use(app, named):
+    """The image the app runs for `named` here: the stand-in its pages use (StandIns.current), or `named` itself."""
+    stand_in = app.extensions["stand_ins"].current().get(named)
+    return stand_in.used if stand_in else named

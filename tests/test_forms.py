@@ -113,3 +113,17 @@ def test_only_fields_refuses_unknown_fields_naming_them():
         forms.only_fields(form, {"host_port"})
 
     assert str(refused.value) == "Unknown field(s): hostport, image."
+
+
+def test_seat_counts_of_a_class_and_a_room_are_read_alike():
+    """seat_count (a class start) and room_seats (cards and join seats) take and refuse numbers the same way."""
+    assert forms.seat_count(" 30 ", 300) == 30 and forms.room_seats(" 30 ", None, 300) == (30, 0)
+    assert forms.room_seats("0", "3", 300) == (0, 3)
+    for text in ("0", "301", "²", "-1", "3.0", ""):
+        with pytest.raises(InvalidInput, match="The number of seats must be a whole number from 1 to 300"):
+            forms.seat_count(text, 300)
+    for cards, joins, message in (("²", "1", "seats on cards must be a whole number from 0 to 300"),
+                                  ("1", "many", "seats by the join code must be a whole number from 0 to 300"),
+                                  ("0", "0", "at least one seat"), ("200", "200", "together is 400")):
+        with pytest.raises(InvalidInput, match=message):
+            forms.room_seats(cards, joins, 300)

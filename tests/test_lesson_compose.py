@@ -21,7 +21,7 @@ import docker
 import pytest
 import requests
 
-from tests.support import HTMX, page_hooks, shell, wait_until
+from tests.support import HTMX, image_in_use, page_hooks, shell, wait_until
 from tests.test_lessons_by_button import assert_fails, assert_passes, check, done, output, press
 from tests.test_lessons_by_command import ByCommand
 from dashboard.domain.lessons import LESSON_FILE, LessonError, load_lesson
@@ -92,7 +92,7 @@ def test_part_6_compose_by_buttons(app, client, docker_client, compose_lesson):
     assert names(docker_client) == CONTAINERS
     rows = lesson_rows(docker_client)
     assert all(row["Labels"]["com.docker.compose.project"] == LESSON for row in rows)
-    base = app.extensions["stand_ins"].image("python:3.12-slim")
+    base = image_in_use(app, "python:3.12-slim")
     assert {row["Image"] for row in rows} == {base}  # the stand-in, through BASE_IMAGE, where one is in use
     # The lesson's page lists both: they carry the lesson's label.
     page = client.get(f"/lessons/{LESSON}")
@@ -148,7 +148,7 @@ def test_the_services_find_each_other_by_name(client, docker_client, compose_les
 def test_part_6_compose_by_commands(app, docker_client, compose_lesson):
     lesson = ByCommand(app, LESSON)
     shown = lesson.shown("up")
-    base = app.extensions["stand_ins"].image("python:3.12-slim")
+    base = image_in_use(app, "python:3.12-slim")
     assert shown == f"cd {compose_lesson} && " + (f"BASE_IMAGE={base} " if base != "python:3.12-slim" else "") + \
         "docker compose up -d"
 

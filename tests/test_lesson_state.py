@@ -18,7 +18,7 @@ import sys
 import docker
 import pytest
 
-from tests.support import HTMX, shell, wait_until
+from tests.support import HTMX, image_in_use, shell, wait_until
 from tests.test_lessons_by_command import ByCommand
 from dashboard import create_app
 from dashboard.domain.checks import FAILED, PASSED, STARTING
@@ -191,7 +191,7 @@ def test_part_5_state_by_commands(app, docker_client, clean_state):
 
 def postgres_in_use(app):
     """The image the state lesson runs here: postgres:16, or the stand-in the dashboard uses for it."""
-    return app.extensions["stand_ins"].image("postgres:16")
+    return image_in_use(app, "postgres:16")
 
 
 def test_the_page_says_the_password_is_the_lesson_s_and_which_image_is_in_use(app, client):

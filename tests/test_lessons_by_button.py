@@ -21,7 +21,7 @@ from tests.lesson_support import (
     lesson_containers,
     names,
 )
-from tests.support import HTMX, free_tcp_port, get_cow, reaping, wait_until
+from tests.support import HTMX, free_tcp_port, get_cow, image_in_use, reaping, wait_until
 from dashboard.web.security import CSRF_HEADER
 
 pytestmark = pytest.mark.engine
@@ -215,7 +215,7 @@ def test_exec_in_an_absent_container_is_404_with_a_message(client, clean_lessons
 
 
 def test_exec_in_a_stopped_container_is_409_with_a_message(client, docker_client, clean_lessons):
-    base = client.application.extensions["stand_ins"].image("python:3.12-slim")
+    base = image_in_use(client.application, "python:3.12-slim")
     docker_client.api.create_container(base, command=["true"], name="website", labels={LABEL: "realistic"})
     response = press(client, "realistic", "exec")
     assert response.status_code == 409
@@ -235,7 +235,7 @@ def test_a_step_on_an_absent_container_is_404_with_a_message(client, clean_lesso
 
 
 def test_a_plain_rm_of_a_running_container_is_409_with_a_message(client, docker_client, clean_lessons):
-    base = client.application.extensions["stand_ins"].image("python:3.12-slim")
+    base = image_in_use(client.application, "python:3.12-slim")
     made = docker_client.api.create_container(base, command=["sleep", "300"], name="hello",
                                               labels={LABEL: "running"})
     docker_client.api.start(made["Id"])
@@ -247,7 +247,7 @@ def test_a_plain_rm_of_a_running_container_is_409_with_a_message(client, docker_
 
 def test_a_container_of_another_lesson_is_not_this_lesson_s(client, docker_client, clean_lessons):
     """A `website` of the running lesson is not the realistic lesson's: its exec finds none (404)."""
-    base = client.application.extensions["stand_ins"].image("python:3.12-slim")
+    base = image_in_use(client.application, "python:3.12-slim")
     made = docker_client.api.create_container(base, command=["sleep", "300"], name="website",
                                               labels={LABEL: "running"})
     docker_client.api.start(made["Id"])

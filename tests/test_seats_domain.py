@@ -56,7 +56,7 @@ def test_limits_as_flags_and_as_the_engine_takes_them():
 def test_the_roster_keeps_the_room_across_a_restart_and_hands_each_seat_out_once(tmp_path):
     path = tmp_path / "room.json"
     roster = seats.Roster(path)
-    room = roster.open([("seat-1", 1), ("seat-2", 2)], 30, seats.Limits(), join_seats=2)
+    room = roster.open([("seat-1", 1), ("seat-2", 2)], 30, seats.Limits(), cards=0, join_seats=2)
     assert oct(path.stat().st_mode & 0o777) == "0o600"  # the tokens are the seats' keys
     code = room.join_code
     assert roster.join("wrong") is None
@@ -118,7 +118,7 @@ def test_the_access_log_leaves_out_seat_links_and_join_codes():
 
 def test_the_join_code_hands_out_join_seats_only_and_cards_stay_their_students(tmp_path):
     roster = seats.Roster(tmp_path / "room.json")
-    room = roster.open([("seat-1", 1), ("seat-2", 2), ("seat-3", 3)], 30, seats.Limits(), join_seats=1)
+    room = roster.open([("seat-1", 1), ("seat-2", 2), ("seat-3", 3)], 30, seats.Limits(), cards=2, join_seats=1)
     assert [seat.kind for seat in room.seats.values()] == [seats.CARD, seats.CARD, seats.JOIN]
     assert roster.joinable(room.join_code)
     assert roster.join(room.join_code).name == "seat-3"
@@ -129,23 +129,60 @@ def test_the_join_code_hands_out_join_seats_only_and_cards_stay_their_students(t
 def test_a_seat_has_one_holder_at_a_time(tmp_path):
     path = tmp_path / "room.json"
     roster = seats.Roster(path)
-    roster.open([("seat-1", 1)], 30, seats.Limits())
-    assert roster.room.seats["seat-1"].holder == 0  # nobody opened its card yet
-    first = roster.hold("seat-1")
-    second = roster.hold("seat-1")
-    assert (first.holder, second.holder) == (1, 2) and roster.room.seats["seat-1"].holder == 2
+    roster.open([("seat-1", 1)], 30, seats.Limits(), cards=1)
+    token = roster.room.seats["seat-1"].token
+    assert roster.room.seats["seat-1"].sign_ins == 0  # nobody opened its card yet
+    first = roster.hold("seat-1", token)
+    second = roster.hold("seat-1", token)
+    assert (first.sign_ins, second.sign_ins) == (1, 2) and roster.room.seats["seat-1"].sign_ins == 2
     assert first is not roster.room.seats["seat-1"]  # a copy: a later move does not change what was granted
-    assert seats.Roster(path).room.seats["seat-1"].holder == 2  # kept across a restart
-    assert roster.revoke("seat-1").holder == 0  # a new link: nobody holds the seat until it is opened
+    assert seats.Roster(path).room.seats["seat-1"].sign_ins == 2  # kept across a restart
+    assert roster.revoke("seat-1").sign_ins == 0  # a new link: nobody holds the seat until it is opened
+
+
+def test_a_link_revoked_between_its_look_up_and_the_hold_holds_nothing(tmp_path):
+    """The link is looked up (by_token), then a New link happens, then the hold: the old link's browser gets no
+    session for the new token (None, answered 403), and nothing changes."""
+    roster = seats.Roster(tmp_path / "room.json")
+    roster.open([("seat-1", 1), ("seat-2", 2)], 30, seats.Limits(), cards=2)
+    old = roster.room.seats["seat-1"].token
+    looked_up = roster.by_token(old)
+    roster.revoke(looked_up.name)
+    assert roster.hold(looked_up.name, old) is None
+    assert roster.room.seats["seat-1"].sign_ins == 0
+    assert roster.hold("seat-1", roster.room.seats["seat-2"].token) is None  # another seat's link: nothing either
+    assert roster.hold("seat-1", roster.room.seats["seat-1"].token).sign_ins == 1
+
+
+def test_a_plan_of_other_than_the_seats_asked_for_opens_no_room(tmp_path):
+    """Cards and join seats are counted from the form, never from the plan's length: a short plan is refused."""
+    roster = seats.Roster(tmp_path / "room.json")
+    for planned, cards, join_seats in ((1, 2, 1), (2, 3, 0), (3, 1, 1)):
+        with pytest.raises(seats.TooFewSeats, match="were planned"):
+            roster.open([(f"seat-{n}", n) for n in range(planned)], 30, seats.Limits(), cards, join_seats)
+    assert roster.room is None
+    room = roster.open([("seat-1", 1), ("seat-2", 2)], 30, seats.Limits(), 1, 1)
+    assert [seat.kind for seat in room.seats.values()] == [seats.CARD, seats.JOIN]
 
 
 def test_a_room_written_before_seats_had_kinds_still_loads(tmp_path):
     path = tmp_path / "room.json"
     roster = seats.Roster(path)
-    roster.open([("seat-1", 1)], 30, seats.Limits())
+    roster.open([("seat-1", 1)], 30, seats.Limits(), cards=1)
     data = json.loads(path.read_text())
     for seat in data["seats"].values():
-        del seat["kind"], seat["holder"]
+        del seat["kind"], seat["sign_ins"]
     path.write_text(json.dumps(data))
     seat = seats.Roster(path).room.seats["seat-1"]
-    assert (seat.kind, seat.holder) == (seats.CARD, 0)
+    assert (seat.kind, seat.sign_ins) == (seats.CARD, 0)
+
+
+def test_a_room_with_the_old_holder_count_is_refused_with_what_to_do(tmp_path):
+    """room.json of 0.x before `sign_ins` (its `holder` field): the clear message, never a traceback."""
+    path = tmp_path / "room.json"
+    seats.Roster(path).open([("seat-1", 1)], 30, seats.Limits(), cards=1)
+    data = json.loads(path.read_text())
+    data["seats"]["seat-1"]["holder"] = data["seats"]["seat-1"].pop("sign_ins")
+    path.write_text(json.dumps(data))
+    with pytest.raises(seats.RoomError, match="is not a room this dashboard wrote.*remove it to close the room"):
+        seats.Roster(path)

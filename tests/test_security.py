@@ -306,3 +306,23 @@ def test_an_instructor_cookie_is_accepted_only_on_the_transport_that_issued_it(t
     assert laptop.post("/signin", data={"token": TOKEN, "csrf_token": csrf}, **https).status_code == 302
     assert "Sign out" in laptop.get("/", **https).text
     assert "Sign out" not in laptop.get("/", environ_base={"REMOTE_ADDR": "127.0.0.1"}).text
+
+
+def test_a_forwarded_for_header_never_makes_a_room_client_this_machine(tmp_path):
+    """DASHBOARD_PROXIES=1 trusts X-Forwarded-For only on a connection from this machine (the proxy runs here),
+    and "this machine" needs the connection's own address: a room client writing `X-Forwarded-For: 127.0.0.1`
+    gets no form and cannot sign in over plain HTTP; nor can a room client that a proxy here forwards."""
+    app = transport_app(tmp_path, PROXIES=1, BIND="0.0.0.0:5077")
+    laptop = app.test_client(instructor=False)
+    laptop.environ_base.update(ROOM_LAPTOP)
+    spoofed = {"X-Forwarded-For": "127.0.0.1"}
+    page = laptop.get("/signin", headers=spoofed)
+    assert page.status_code == 200 and 'name="token"' not in page.text
+    refused = laptop.post("/signin", data={"token": TOKEN, "csrf_token": csrf_of(page.text)}, headers=spoofed)
+    assert refused.status_code == 403 and not signed_in(laptop)
+
+    proxy = app.test_client(instructor=False)  # a proxy on this machine, forwarding a room client
+    proxied = proxy.get("/signin", headers={"X-Forwarded-For": "127.0.0.1, " + ROOM_LAPTOP["REMOTE_ADDR"]})
+    assert 'name="token"' not in proxied.text
+    here = proxy.get("/signin", headers={"X-Forwarded-For": "127.0.0.1"})  # a browser here, through the proxy
+    assert 'name="token"' in here.text

@@ -51,7 +51,7 @@ def test_a_stand_in_is_found_when_the_named_image_is_absent_and_again_when_image
     snapshot.current()  # starts following the engine's events
     wait_until(lambda: snapshot.following, "the engine's events followed", timeout=WAIT)
 
-    assert stand_ins.current() == {} and stand_ins.image(named) == named  # neither is here: the named one is pulled
+    assert stand_ins.current() == {}  # neither is here: the named one is pulled
     asked = len(calls)
     for _ in range(20):  # pages: no engine call while the images stay as they are
         assert stand_ins.current() == {}
@@ -59,7 +59,7 @@ def test_a_stand_in_is_found_when_the_named_image_is_absent_and_again_when_image
 
     docker_client.api.tag(base, local)
     found = wait_until(stand_ins.current, "the stand-in found after it was tagged", timeout=WAIT)
-    assert found == {named: StandIn(named, local, None)} and stand_ins.image(named) == local
+    assert found == {named: StandIn(named, local, None)}
 
     docker_client.api.tag(base, named)  # the named image arrives (pulled): it is used itself
     wait_until(lambda: stand_ins.current() == {}, "the named image used once it is here", timeout=WAIT)

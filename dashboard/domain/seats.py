@@ -41,6 +41,10 @@ class ClassStillOn(RoomError):
     """The room cannot be put away while its class is on."""
 
 
+class TooFewSeats(RoomError):
+    """The seats planned are not as many as the room form asked for (cards and join seats)."""
+
+
 class ThingsLeft(RoomError):
     """The room cannot be put away while what its seats made is still on the engine (unless closed anyway)."""
 
@@ -94,7 +98,14 @@ class Seat:
     joined: bool = False  # taken (its card's link used, or handed out by the join code): not handed out again
     student: str = ""  # the name the student typed on their seat page
     kind: str = CARD  # CARD or JOIN: the sheet shows card seats only, the join code hands out join seats only
-    holder: int = 0  # which sign-in holds the seat (0: none since it got its link); one signed in before is out
+    sign_ins: int = 0  # how many browsers signed in with its link since it got it: the latest holds the seat
+    new_link: bool = False  # given a new link by the instructor: a join seat then has a card on the sheet too
+
+    @property
+    def on_sheet(self):
+        """Whether the printable sheet has a card for the seat: a card's, or a join seat given a new link (no
+        other way reaches it then)."""
+        return self.kind == CARD or self.new_link
 
 
 @dataclass
@@ -160,13 +171,15 @@ class Roster:
         data = asdict(self.room)
         files.replace(self.path, json.dumps(data, indent=1))
 
-    def open(self, names_and_ports, minutes, limits, join_seats=0, now=None):
+    def open(self, names_and_ports, minutes, limits, cards, join_seats=0, now=None):
         """A new room of these seats ((name, host port) each) ending `minutes` from now; each seat a new token;
-        the last `join_seats` of them the join code's, the others cards'. The links of any room before stop
-        working."""
+        the first `cards` of them cards', the next `join_seats` the join code's; TooFewSeats unless that is all
+        of them. The links of any room before stop working."""
+        names_and_ports = list(names_and_ports)
+        if cards < 0 or join_seats < 0 or len(names_and_ports) != cards + join_seats:
+            raise TooFewSeats(f"The room asks for {cards} seats on cards and {join_seats} by the join code, but "
+                              f"{len(names_and_ports)} seats were planned: nothing was opened; open it again.")
         with self.lock:
-            names_and_ports = list(names_and_ports)
-            cards = len(names_and_ports) - join_seats
             seats = {name: Seat(name, port, secrets.token_urlsafe(18), kind=CARD if number < cards else JOIN)
                      for number, (name, port) in enumerate(names_and_ports)}
             self.room = Room(seats=seats, ends_at=(now or time.time()) + minutes * 60, limits=limits,
@@ -228,7 +241,7 @@ class Roster:
                 and any(seat.kind == JOIN and not seat.joined for seat in room.seats.values()))
 
     def join(self, code):
-        """The next join seat nobody has taken, handed out once and held (see hold); None when joining is
+        """The next join seat nobody has taken, handed out once and held (as by hold); None when joining is
         closed, the code is old, or every join seat is taken. A card's seat is never handed out."""
         with self.lock:
             room = self.room
@@ -237,14 +250,16 @@ class Roster:
             seat = next((seat for seat in room.seats.values() if seat.kind == JOIN and not seat.joined), None)
             return self._hold(seat) if seat is not None else None
 
-    def hold(self, name):
-        """The seat is this sign-in's now (its link opened): any browser that held it before is signed out, and
-        the join code never hands it out. A copy of the seat, with the holder to sign in as."""
+    def hold(self, name, token):
+        """The seat is this sign-in's now (its link, `token`, opened): any browser that held it before is signed
+        out, and the join code never hands it out. A copy of the seat, with the sign-in to hold it as; None when
+        `token` is not the seat's link (any more: a New link since it was looked up)."""
         with self.lock:
-            return self._hold(self.require_seat(name))
+            seat = self.by_token(token)
+            return self._hold(seat) if seat is not None and seat.name == name else None
 
     def _hold(self, seat):
-        seat.joined, seat.holder = True, seat.holder + 1
+        seat.joined, seat.sign_ins = True, seat.sign_ins + 1
         self._save()
         return replace(seat)
 
@@ -261,9 +276,10 @@ class Roster:
         """A new link for the seat: its old link and every browser signed in with it stop working at once."""
         with self.lock:
             seat = self.require_seat(name)
-            # Still taken: its new card goes to the same student, never to the join code's next browser.
+            # Still taken: its new card (on the sheet, a join seat's too) goes to the same student, never to the
+            # join code's next browser.
             # No browser holds it now (a session is good for one token only): the new link opens it in one step.
-            seat.token, seat.student, seat.holder = secrets.token_urlsafe(18), "", 0
+            seat.token, seat.student, seat.sign_ins, seat.new_link = secrets.token_urlsafe(18), "", 0, True
             self._save()
             return seat
 

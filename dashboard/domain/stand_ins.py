@@ -47,11 +47,6 @@ class StandIns:
                     return dict(self._chosen)  # asked again at the next page, as the engine may be back
             return {**self._found, **self._chosen}
 
-    def image(self, named):
-        """The image used for `named`: its stand-in, or itself."""
-        stand_in = self.current().get(named)
-        return stand_in.used if stand_in else named
-
     def _find(self):
         found = {}
         for named, local in self._known.items():

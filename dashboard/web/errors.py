@@ -27,7 +27,7 @@ from ..domain.errors import (
     WorkshopUnwritable,
 )
 from ..domain.failures import TooManyFailures
-from ..domain.seats import ClassStillOn, RoomError, ThingsLeft
+from ..domain.seats import ClassStillOn, RoomError, ThingsLeft, TooFewSeats
 from ..domain.workshop import WorkshopError
 from .extensions import htmx
 from .filters import engine_text
@@ -45,6 +45,7 @@ STATUS = {
     RoomError: 404,  # no room open, or no such seat in it
     ClassStillOn: 409,
     ThingsLeft: 409,
+    TooFewSeats: 409,  # the seats planned are not those the room form asked for: nothing opened
     ContainerNotFound: 404,  # already gone, or not the lesson's: the page refreshes its stale list
     ImageNotFound: 409,
     PortInUse: 409,

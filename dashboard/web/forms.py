@@ -65,29 +65,30 @@ def step_id(value):
     return value
 
 
-def seat_count(value, maximum):
-    """How many seats a class start makes: a whole number from 1 to the configured maximum."""
+def _number_of_seats(value, what, least, maximum):
+    """A number of seats from a form field: a whole number from `least` to `maximum`, else a 400 naming `what`."""
     text = (value or "").strip()
     count = whole_number(text, 6)
-    if count is None or not 1 <= count <= maximum:
-        raise InvalidInput(f"The number of seats must be a whole number from 1 to {maximum}, not {text[:20]!r}.")
+    if count is None or not least <= count <= maximum:
+        raise InvalidInput(f"The number of {what} must be a whole number from {least} to {maximum}, not "
+                           f"{text[:20]!r}.")
     return count
+
+
+def seat_count(value, maximum):
+    """How many seats a class start makes: a whole number from 1 to the configured maximum."""
+    return _number_of_seats(value, "seats", 1, maximum)
 
 
 def room_seats(cards, joins, maximum):
     """How many seats a room has on cards and by the join code: whole numbers from 0, at least one seat and at
     most `maximum` in all. A missing join count is 0 (every seat a card's)."""
-    counts = []
-    for value, what in ((cards, "seats on cards"), (joins or "0", "seats by the join code")):
-        text = value.strip() if value is not None else ""
-        count = whole_number(text, 6)
-        if count is None or count > maximum:
-            raise InvalidInput(f"The number of {what} must be a whole number from 0 to {maximum}, not {text[:20]!r}.")
-        counts.append(count)
+    counts = (_number_of_seats(cards, "seats on cards", 0, maximum),
+              _number_of_seats(joins or "0", "seats by the join code", 0, maximum))
     if not 1 <= sum(counts) <= maximum:
         raise InvalidInput(f"A room needs at least one seat, and at most {maximum}: the number of seats on cards "
                            f"and by the join code together is {sum(counts)}.")
-    return tuple(counts)
+    return counts
 
 
 def last_event_id(value):

@@ -112,17 +112,40 @@ def _transport():
 
 
 def instructor_transport():
-    """True when the instructor's cookie may travel this way: from this machine (loopback, or an address
-    DASHBOARD_INSTRUCTOR_FROM names as this machine's), or over HTTPS."""
+    """True when the instructor's cookie may travel this way: over HTTPS, or from this machine (from_this_machine)
+    by the connection's own address, and, when a proxy of ours forwarded the request, by its client's too."""
     if request.is_secure:
         return True
-    if not request.remote_addr:
-        return True  # a unix socket (gunicorn gives no address): this machine
+    forwarded = forwarded_for()
+    return from_this_machine(request.remote_addr or None) and (forwarded is None or from_this_machine(forwarded))
+
+
+def from_this_machine(address):
+    """Whether a connection from `address` comes from this machine: loopback, an address DASHBOARD_INSTRUCTOR_FROM
+    names as this machine's, or none at all (a unix socket: gunicorn gives no address)."""
+    if address is None:
+        return True
     try:
-        address = ipaddress.ip_address(request.remote_addr.split("%")[0])
+        address = ipaddress.ip_address(address.split("%")[0])
     except ValueError:
-        return False
+        return False  # "" too: a forwarded address that is no address
     return address.is_loopback or address in current_app.extensions["instructor_from"]
+
+
+def forwarded_for():
+    """The client address the DASHBOARD_PROXIES proxies of ours wrote in X-Forwarded-For (each appends the
+    address it saw), read only on a connection from this machine (the proxy nearest the dashboard runs here);
+    None when the request was not forwarded so; "" when the header has fewer addresses than our proxies add."""
+    proxies, header = current_app.config["PROXIES"], request.headers.get("X-Forwarded-For")
+    if not proxies or header is None or not from_this_machine(request.remote_addr or None):
+        return None
+    addresses = [address.strip() for address in header.split(",")]
+    return addresses[-proxies] if len(addresses) >= proxies else ""
+
+
+def client_address():
+    """The client's address, as the guess limit counts it: the one our proxies forwarded, else the connection's."""
+    return forwarded_for() or request.remote_addr or ""
 
 
 def this_machine(setting, route_table="/proc/net/route"):
@@ -176,14 +199,15 @@ def _signed_in_seat():
 
 def current_seat():
     """The seat this browser holds: signed in with its link, the link good, the room open, and no browser signed
-    in to the seat since (Seat.holder); else None."""
+    in to the seat since (Seat.sign_ins); else None."""
     seat = _signed_in_seat()
-    return seat if seat is not None and session.get("hold") == seat.holder else None
+    return seat if seat is not None and session.get("sign_in") == seat.sign_ins else None
 
 
 SEAT_MOVED = ("Your seat moved to another browser: its link was opened there (a phone or laptop you moved to?). Go "
-              "on there. If that was not you, open your seat's link here again to take it back, and tell the "
-              "instructor.")
+              "on there. If that was not you, tell the instructor, who can give your seat a new link (the other "
+              "browser is then out); or open your seat's link here again (your card, or the code your seat's page "
+              "showed) to take it back.")
 SEAT_LINK_STOPPED = ("This seat's link no longer works (the class ended, or the instructor gave the seat a new "
                      "link): ask the instructor for yours.")
 
@@ -194,10 +218,10 @@ def seat_lost():
 
 
 def grant_seat(session_, seat):
-    """Sign a session in as the seat, as its holder `seat.holder` (Roster.hold), ending any other session of this
-    browser, with a fresh CSRF token."""
+    """Sign a session in as the seat, as its sign-in number `seat.sign_ins` (Roster.hold: the latest holds the
+    seat), ending any other session of this browser, with a fresh CSRF token."""
     session_.clear()
-    session_.update(holder=SEAT_BLUEPRINT, seat=seat.name, token=_seat_fingerprint(seat), hold=seat.holder,
+    session_.update(holder=SEAT_BLUEPRINT, seat=seat.name, token=_seat_fingerprint(seat), sign_in=seat.sign_ins,
                     csrf=secrets.token_urlsafe(32))
     session_.permanent = True
 

@@ -4,7 +4,6 @@ opens its page read-only, resets it or gives it a new link."""
 
 import threading
 import time
-from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 
@@ -14,6 +13,7 @@ from .. import forms
 from ..extensions import get_board, get_catalog, get_classroom, get_current_lesson, get_engine, get_roster
 from ..extensions import get_snapshot, get_workshop, htmx
 from ..fragments import render_once
+from ..links import room_url, seat_link
 from ..security import Forbidden, is_instructor
 from ..views import containers_view, room_view, shown_already
 from .seat import render_seat
@@ -24,19 +24,6 @@ bp = Blueprint("room", __name__, url_prefix="/room")
 def instructor_only(what):
     if not is_instructor():
         raise Forbidden(f"Only the instructor can {what}: sign in first (from this machine, or over HTTPS).")
-
-
-def room_url():
-    """Where students reach the dashboard: DASHBOARD_ROOM_URL, else this request's host over plain HTTP (on the
-    HTTP port, when this page came over HTTPS)."""
-    configured = current_app.config["ROOM_URL"]
-    if configured:
-        return configured.rstrip("/")
-    if not request.is_secure:
-        return request.host_url.rstrip("/")
-    port = urlsplit("//" + current_app.config["BIND"]).port
-    host = request.host.rsplit(":", 1)[0] if not request.host.endswith("]") else request.host
-    return f"http://{host}:{port}" if port else f"http://{host}"
 
 
 @bp.get("")
@@ -70,7 +57,8 @@ def grid():
 @bp.post("")
 def open_room():
     """Open a room: a seat per student, each with its own link, folder, labels and limits, until the end time.
-    A room open before is ended first (its seats' things removed, its links stopped)."""
+    A room open before is ended first (its seats' things removed, its links stopped), and whatever any seat made
+    before is swept (sweep_seats), so nothing of a previous class is left."""
     values = request.form
     forms.only_fields(values, {"count", "join_count", "first_port", "minutes", "memory", "cpus", "pids"})
     cards, join_seats = forms.room_seats(values.get("count"), values.get("join_count"),
@@ -88,7 +76,7 @@ def open_room():
         get_board().forget_seat(name)  # the old room's grid, kept to look at until now
     taken = {c.name for c in containers_view(get_current_lesson().lesson)["containers"]}
     planned = get_classroom().plan(first_port, count, taken, probe_ports=get_engine().ports_are_local)
-    room = get_roster().open([(seat.name, seat.port) for seat in planned], minutes, limits, join_seats)
+    room = get_roster().open([(seat.name, seat.port) for seat in planned], minutes, limits, cards, join_seats)
     for seat in room.seats.values():
         get_workshop().provide_seat(seat.name, seat_lessons(), replace=True)  # not a previous class's edits
     current_app.extensions["room_clock"].schedule(room.ends_at)
@@ -127,7 +115,7 @@ def sweep_seats():
     """Remove everything any seat made, of any earlier room (one closed anyway, a dashboard that stopped with its
     room open), so a new room's seats start with nothing of a previous class; the engine away: refused (503)."""
     try:
-        return sum(get_engine().remove_seats())
+        get_engine().remove_seats()
     finally:
         get_snapshot().invalidate()
 
@@ -184,10 +172,11 @@ def names():
 
 @bp.get("/sheet")
 def sheet():
-    """The printable sheet: a card per card seat with its link and QR code (join seats have none: the join code
-    hands them out). The links are the seats' keys: the instructor's only, never on the projector."""
+    """The printable sheet: a card per card seat with its link and QR code, and per join seat given a new link
+    (the join code hands out the others). The links are the seats' keys: the instructor's only, never on the
+    projector."""
     instructor_only("print the seats' links")
-    return render_template("seat_sheet.html", room=get_roster().require(), room_url=room_url())
+    return render_template("seat_sheet.html", room=get_roster().require(), room_url=room_url(), seat_link=seat_link)
 
 
 @bp.get("/join")
@@ -223,8 +212,8 @@ def revoke(name):
     forms.only_fields(request.form, set())
     seat = get_roster().revoke(seat_named(name).name)
     message = (f"{seat.name} has a new link: print its card again from the sheet." if seat.kind == seats.CARD else
-               f"{seat.name} has a new link; it was the join code's, so no card shows it, and the join code does "
-               "not hand it out again.")
+               f"{seat.name} has a new link: it was the join code's (which does not hand it out again), and its card "
+               "is on the sheet now: print it and hand it to its student.")
     if htmx:
         return render_template("message.html", kind="ok", message=message)
     return redirect(url_for("room.index"), 303)

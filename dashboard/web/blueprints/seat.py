@@ -10,6 +10,7 @@ from .. import forms, guesses
 from ..extensions import (get_current_lesson, get_engine, get_exec_checks, get_roster, get_seat_presses, get_workshop,
                           htmx)
 from ..fragments import render_once
+from ..links import seat_link
 from ..security import INSTRUCTOR, SEAT_BLUEPRINT, Forbidden, current_seat, grant_seat, seat_lost
 from ..views import CHANGED, board_version, lesson_named, refresh_checks, shown_already, step_named, steps_view
 from .steps import check_now, do_step, status
@@ -57,8 +58,8 @@ def sign_in(token):
     seat, mine = linked_seat(token), current_seat()
     if mine is not None and mine.name == seat.name:
         return redirect(url_for("seat.page"))
-    if mine is None and seat.holder == 0:
-        return seated(get_roster().hold(seat.name))
+    if mine is None and seat.sign_ins == 0:
+        return seated(held(seat, token))
     return render_template("seat_switch.html", seat=seat, mine=mine)
 
 
@@ -71,10 +72,18 @@ def move(token):
     seat, mine = linked_seat(token), current_seat()
     if mine is not None and mine.name == seat.name:
         return redirect(url_for("seat.page"), 303)
-    response = seated(get_roster().hold(seat.name), 303)
+    response = seated(held(seat, token), 303)
     if mine is not None:
         session["back"] = mine.token
     return response
+
+
+def held(seat, token):
+    """The seat held by this sign-in (Roster.hold); 403 when its link was given a new one since it was looked up."""
+    seat = get_roster().hold(seat.name, token[:100])
+    if seat is None:
+        raise Forbidden(LINK_REFUSED)
+    return seat
 
 
 JOIN_REFUSED = ("Joining is closed, this join code is an old one, or every seat it hands out is taken: ask the "
@@ -142,7 +151,7 @@ def render_seat(seat, can_act=True):
     room = roster.require()
     own_link = back = None
     if can_act:
-        own_link = url_for("seat.sign_in", token=seat.token, _external=True)
+        own_link = seat_link(seat)  # on DASHBOARD_ROOM_URL, as the sheet's cards
         back = roster.by_token(session.get("back") or "")
         back = back if back is not None and back.name != seat.name else None
     return render_template("seat.html", refused=refused, room=room, lesson_id=lesson.id, own_link=own_link,
