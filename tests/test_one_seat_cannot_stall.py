@@ -16,6 +16,7 @@ import pytest
 
 from tests.room_support import choose_lesson, make_room, room, seat_images  # noqa: F401  (room: a fixture)
 from tests.support import wait_until
+from dashboard import create_app
 from dashboard.domain import presses
 
 pytestmark = pytest.mark.engine
@@ -155,6 +156,24 @@ def test_a_browsers_requests_to_its_seat_beyond_its_allowance_are_429_before_the
     assert room.app.extensions["board"].last_run(f"running@{a.seat}", "hello") is None
     assert a.client.get("/seat").status_code == 200
     assert b.client.get("/seat/board", headers=b.headers).status_code == 200
+
+
+def test_the_seat_routes_limit_counts_a_browser_by_its_session_cookie_only(tmp_path):
+    """The limit keys on the session cookie alone: a script adding a throw-away cookie to each request is still
+    limited, a browser whose other cookie changes (a student's app on another port of this host set it) keeps the
+    allowance it has (not a fresh one), and a request with no session cookie is the app's to answer."""
+    app = create_app({"TESTING": True, "TRANSCRIPT_PATH": str(tmp_path / "transcript.sqlite3"),
+                      "SEAT_REQUESTS_PER_SECOND": 0.001})  # one request, then one every 1000 s
+
+    def board(**cookies):
+        client = app.test_client(instructor=False)
+        for name, value in cookies.items():
+            client.set_cookie(name, value)
+        return client.get("/seat/board").status_code
+
+    assert [board(session="flood", **{f"junk{n}": "x"}) for n in range(4)] == [200, 429, 429, 429]
+    assert [board(theme=theme, session="browser") for theme in ("dark", "light")] == [200, 429]
+    assert [board(theme="dark", **{f"junk{n}": "x"}) for n in range(3)] == [200, 200, 200]  # no session: the app's
 
 
 def test_the_allowance_refills_at_its_rate():

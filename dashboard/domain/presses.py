@@ -97,7 +97,7 @@ class Cooldown:
 
 
 class Allowance:
-    """At most `burst` requests of one key (a browser's cookies) at once, and `rate` a second after that (a token
+    """At most `burst` requests of one key (a browser's session cookie) at once, and `rate` a second after that (a token
     bucket): `take(key)` is 0 when one more may run, else the seconds until one may. `clock`: time.monotonic."""
 
     def __init__(self, rate, burst, clock=time.monotonic):
