@@ -468,30 +468,17 @@ def print_log_tail(bench):
               file=sys.stderr)
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=int, default=60, help="how long the pages poll")
-    parser.add_argument("--seats", type=int, default=60, help="seats in the room, each a polling student page")
-    parser.add_argument("--grids", type=int, default=2, help="instructor sessions polling the progress grid")
-    parser.add_argument("--pressing", type=int, default=20, help="seats that press the lesson's steps meanwhile")
-    parser.add_argument("--think", type=float, default=1.0, help="seconds a student waits between two presses")
-    parser.add_argument("--lesson", default="running", help="the lesson made current, whose steps are pressed")
-    parser.add_argument("--first-port", type=int, help="the first seat's port (default: a free run of ports)")
-    args = parser.parse_args()
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # clean up on `kill` too
-    signal.signal(signal.SIGINT, signal.default_int_handler)  # and on Ctrl-C, even where a shell ignored it
-
-    load_before = os.getloadavg()[0]
-    bench = Bench(proxy_class=TallyingProxy)
-    rows = []
+def run_bench(bench, measure, load_before, first=None):
+    """A benchmark's run around `measure()` (its table rows and its failed presses): `first()` if given, then serve
+    counted_app() and measure; end the room whatever happened (a row: the seat containers left), print gunicorn's
+    log tail if the run failed, remove everything it started; then the report and the failed presses."""
+    rows, failed = [], []
     try:
+        if first is not None:
+            first()
         serve_counted(bench)
-        idle_rss = bench.worker_rss_mb()
         try:
-            rows, calls, failed = measure(bench, args)
-            rss = bench.worker_rss_mb()
-            rows.append(table_row("Worker resident memory after the run", f"{rss:.0f} MB", f"{idle_rss:.0f} MB idle",
-                                  f"{rss / idle_rss:.2f}"))
+            rows, failed = measure()
         finally:
             left = end_room(bench) if bench.gunicorn is not None and bench.gunicorn.poll() is None else None
         rows.append(table_row("Seat containers left after ending the room (DELETE /room)", str(left), "", "", "0",
@@ -502,18 +489,52 @@ def main():
     finally:
         bench.clean()
     report(rows, load_before)
-    print("\nEngine calls through the proxy while the room polled, by endpoint:\n")
-    print("| Endpoint | Calls |\n| --- | --- |")
-    for name, count in calls.most_common():
-        print(f"| `{name}` | {count} |")
     if failed:
         print(f"\n{len(failed)} presses failed:\n")
         for press in failed[:10]:
             print(f"- {press.seat} {press.step} ({press.status}): {press.failure}")
 
 
-if __name__ == "__main__":
+def run_main(main):
+    """Run a benchmark's `main`, cleaning up on `kill` and Ctrl-C too (even where a shell ignored it)."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         main()
     except KeyboardInterrupt:
         sys.exit("interrupted; everything the benchmark started is removed")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=60, help="how long the pages poll")
+    parser.add_argument("--seats", type=int, default=60, help="seats in the room, each a polling student page")
+    parser.add_argument("--grids", type=int, default=2, help="instructor sessions polling the progress grid")
+    parser.add_argument("--pressing", type=int, default=20, help="seats that press the lesson's steps meanwhile")
+    parser.add_argument("--think", type=float, default=1.0, help="seconds a student waits between two presses")
+    parser.add_argument("--lesson", default="running", help="the lesson made current, whose steps are pressed")
+    parser.add_argument("--first-port", type=int, help="the first seat's port (default: a free run of ports)")
+    args = parser.parse_args()
+
+    load_before = os.getloadavg()[0]
+    bench = Bench(proxy_class=TallyingProxy)
+    calls = Counter()
+
+    def measured():
+        idle_rss = bench.worker_rss_mb()
+        rows, called, failed = measure(bench, args)
+        calls.update(called)
+        rss = bench.worker_rss_mb()
+        rows.append(table_row("Worker resident memory after the run", f"{rss:.0f} MB", f"{idle_rss:.0f} MB idle",
+                              f"{rss / idle_rss:.2f}"))
+        return rows, failed
+
+    run_bench(bench, measured, load_before)
+    print("\nEngine calls through the proxy while the room polled, by endpoint:\n")
+    print("| Endpoint | Calls |\n| --- | --- |")
+    for name, count in calls.most_common():
+        print(f"| `{name}` | {count} |")
+
+
+if __name__ == "__main__":
+    run_main(main)
