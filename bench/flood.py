@@ -26,8 +26,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import requests
 
-from room import Student, guarded, open_room, run_bench, run_main, run_threads
-from run import HTMX, Bench, ensure_image, percentile, table_row
+from room import Student, guarded, open_room, run_bench, run_threads
+from run import HTMX, Bench, ensure_image, percentile, run_main, table_row
 
 PAGES = ("/", "/room")  # the instructor's lesson page and room page, loaded whole
 

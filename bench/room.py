@@ -23,7 +23,6 @@ import json
 import os
 import random
 import re
-import signal
 import statistics
 import sys
 import threading
@@ -37,7 +36,7 @@ import requests
 
 from countproxy import CONTAINER_LIST, KEEP, REQUEST_LINE, CountingProxy
 from run import (ENGINE_SOCKET, HTMX, REFRESH_SECONDS, ROOT, Bench, UnixHTTPConnection, free_port_run, get,
-                 percentile, report, table_row)
+                 percentile, report, run_main, table_row)
 
 from dashboard.domain.engine import LESSON_LABEL, SEAT_LABEL  # noqa: E402  (run put the checkout on sys.path)
 
@@ -312,6 +311,33 @@ def end_room(bench):
     return len(left)
 
 
+def run_bench(bench, measure, load_before, first=None):
+    """A benchmark's run around `measure()` (its table rows and its failed presses): `first()` if given, then serve
+    counted_app() and measure; end the room whatever happened (a row: the seat containers left), print gunicorn's
+    log tail if the run failed, remove everything it started; then the report and the failed presses."""
+    rows, failed = [], []
+    try:
+        if first is not None:
+            first()
+        serve_counted(bench)
+        try:
+            rows, failed = measure()
+        finally:
+            left = end_room(bench) if bench.gunicorn is not None and bench.gunicorn.poll() is None else None
+        rows.append(table_row("Seat containers left after ending the room (DELETE /room)", str(left), "", "", "0",
+                              left == 0))
+    except BaseException:
+        print_log_tail(bench)
+        raise
+    finally:
+        bench.clean()
+    report(rows, load_before)
+    if failed:
+        print(f"\n{len(failed)} presses failed:\n")
+        for press in failed[:10]:
+            print(f"- {press.seat} {press.step} ({press.status}): {press.failure}")
+
+
 def measure(bench, args):
     links = open_room(bench, args)
     started = time.monotonic()
@@ -466,43 +492,6 @@ def print_log_tail(bench):
     if log.exists():
         print("gunicorn's log ends:\n" + "\n".join(log.read_text(errors="replace").splitlines()[-30:]),
               file=sys.stderr)
-
-
-def run_bench(bench, measure, load_before, first=None):
-    """A benchmark's run around `measure()` (its table rows and its failed presses): `first()` if given, then serve
-    counted_app() and measure; end the room whatever happened (a row: the seat containers left), print gunicorn's
-    log tail if the run failed, remove everything it started; then the report and the failed presses."""
-    rows, failed = [], []
-    try:
-        if first is not None:
-            first()
-        serve_counted(bench)
-        try:
-            rows, failed = measure()
-        finally:
-            left = end_room(bench) if bench.gunicorn is not None and bench.gunicorn.poll() is None else None
-        rows.append(table_row("Seat containers left after ending the room (DELETE /room)", str(left), "", "", "0",
-                              left == 0))
-    except BaseException:
-        print_log_tail(bench)
-        raise
-    finally:
-        bench.clean()
-    report(rows, load_before)
-    if failed:
-        print(f"\n{len(failed)} presses failed:\n")
-        for press in failed[:10]:
-            print(f"- {press.seat} {press.step} ({press.status}): {press.failure}")
-
-
-def run_main(main):
-    """Run a benchmark's `main`, cleaning up on `kill` and Ctrl-C too (even where a shell ignored it)."""
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    try:
-        main()
-    except KeyboardInterrupt:
-        sys.exit("interrupted; everything the benchmark started is removed")
 
 
 def main():
