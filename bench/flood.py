@@ -18,7 +18,6 @@ import argparse
 import multiprocessing
 import os
 import random
-import signal
 import sys
 import threading
 import time
@@ -27,8 +26,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import requests
 
-from room import Student, end_room, guarded, open_room, print_log_tail, run_threads, serve_counted
-from run import HTMX, Bench, ensure_image, percentile, report, table_row
+from room import Student, guarded, open_room, run_bench, run_threads
+from run import HTMX, Bench, ensure_image, percentile, run_main, table_row
 
 PAGES = ("/", "/room")  # the instructor's lesson page and room page, loaded whole
 
@@ -187,36 +186,13 @@ def main():
     parser.add_argument("--first-port", type=int, help="the first seat's port (default: a free run of ports)")
     args = parser.parse_args()
     args.seats, args.lesson = 2 * args.pressing + 1, "cowserv"  # as open_room takes them
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    signal.signal(signal.SIGINT, signal.default_int_handler)
 
     random.seed(0)  # the pages' first polls (room.Poller) fall at the same points each time the bench runs
     load_before = os.getloadavg()[0]
     bench = Bench()
-    rows, failed = [], []
-    try:
-        ensure_image(bench.docker)  # the instructor's cowserv: the seats' builds take its layers from the cache
-        serve_counted(bench)
-        try:
-            rows, failed = measure(bench, args)
-        finally:
-            left = end_room(bench) if bench.gunicorn is not None and bench.gunicorn.poll() is None else None
-        rows.append(table_row("Seat containers left after ending the room (DELETE /room)", str(left), "", "", "0",
-                              left == 0))
-    except BaseException:
-        print_log_tail(bench)
-        raise
-    finally:
-        bench.clean()
-    report(rows, load_before)
-    if failed:
-        print(f"\n{len(failed)} presses failed:\n")
-        for press in failed[:10]:
-            print(f"- {press.seat} {press.step} ({press.status}): {press.failure}")
+    # The instructor's cowserv first: the seats' builds take its layers from the cache.
+    run_bench(bench, lambda: measure(bench, args), load_before, first=lambda: ensure_image(bench.docker))
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except KeyboardInterrupt:
-        sys.exit("interrupted; everything the benchmark started is removed")
+    run_main(main)

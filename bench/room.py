@@ -23,7 +23,6 @@ import json
 import os
 import random
 import re
-import signal
 import statistics
 import sys
 import threading
@@ -37,7 +36,7 @@ import requests
 
 from countproxy import CONTAINER_LIST, KEEP, REQUEST_LINE, CountingProxy
 from run import (ENGINE_SOCKET, HTMX, REFRESH_SECONDS, ROOT, Bench, UnixHTTPConnection, free_port_run, get,
-                 percentile, report, table_row)
+                 percentile, report, run_main, table_row)
 
 from dashboard.domain.engine import LESSON_LABEL, SEAT_LABEL  # noqa: E402  (run put the checkout on sys.path)
 
@@ -312,6 +311,33 @@ def end_room(bench):
     return len(left)
 
 
+def run_bench(bench, measure, load_before, first=None):
+    """A benchmark's run around `measure()` (its table rows and its failed presses): `first()` if given, then serve
+    counted_app() and measure; end the room whatever happened (a row: the seat containers left), print gunicorn's
+    log tail if the run failed, remove everything it started; then the report and the failed presses."""
+    rows, failed = [], []
+    try:
+        if first is not None:
+            first()
+        serve_counted(bench)
+        try:
+            rows, failed = measure()
+        finally:
+            left = end_room(bench) if bench.gunicorn is not None and bench.gunicorn.poll() is None else None
+        rows.append(table_row("Seat containers left after ending the room (DELETE /room)", str(left), "", "", "0",
+                              left == 0))
+    except BaseException:
+        print_log_tail(bench)
+        raise
+    finally:
+        bench.clean()
+    report(rows, load_before)
+    if failed:
+        print(f"\n{len(failed)} presses failed:\n")
+        for press in failed[:10]:
+            print(f"- {press.seat} {press.step} ({press.status}): {press.failure}")
+
+
 def measure(bench, args):
     links = open_room(bench, args)
     started = time.monotonic()
@@ -478,42 +504,26 @@ def main():
     parser.add_argument("--lesson", default="running", help="the lesson made current, whose steps are pressed")
     parser.add_argument("--first-port", type=int, help="the first seat's port (default: a free run of ports)")
     args = parser.parse_args()
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # clean up on `kill` too
-    signal.signal(signal.SIGINT, signal.default_int_handler)  # and on Ctrl-C, even where a shell ignored it
 
     load_before = os.getloadavg()[0]
     bench = Bench(proxy_class=TallyingProxy)
-    rows = []
-    try:
-        serve_counted(bench)
+    calls = Counter()
+
+    def measured():
         idle_rss = bench.worker_rss_mb()
-        try:
-            rows, calls, failed = measure(bench, args)
-            rss = bench.worker_rss_mb()
-            rows.append(table_row("Worker resident memory after the run", f"{rss:.0f} MB", f"{idle_rss:.0f} MB idle",
-                                  f"{rss / idle_rss:.2f}"))
-        finally:
-            left = end_room(bench) if bench.gunicorn is not None and bench.gunicorn.poll() is None else None
-        rows.append(table_row("Seat containers left after ending the room (DELETE /room)", str(left), "", "", "0",
-                              left == 0))
-    except BaseException:
-        print_log_tail(bench)
-        raise
-    finally:
-        bench.clean()
-    report(rows, load_before)
+        rows, called, failed = measure(bench, args)
+        calls.update(called)
+        rss = bench.worker_rss_mb()
+        rows.append(table_row("Worker resident memory after the run", f"{rss:.0f} MB", f"{idle_rss:.0f} MB idle",
+                              f"{rss / idle_rss:.2f}"))
+        return rows, failed
+
+    run_bench(bench, measured, load_before)
     print("\nEngine calls through the proxy while the room polled, by endpoint:\n")
     print("| Endpoint | Calls |\n| --- | --- |")
     for name, count in calls.most_common():
         print(f"| `{name}` | {count} |")
-    if failed:
-        print(f"\n{len(failed)} presses failed:\n")
-        for press in failed[:10]:
-            print(f"- {press.seat} {press.step} ({press.status}): {press.failure}")
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except KeyboardInterrupt:
-        sys.exit("interrupted; everything the benchmark started is removed")
+    run_main(main)

@@ -399,8 +399,6 @@ def main():
     parser.add_argument("--class-size", type=int, default=30, help="seats started, by the dashboard and by the CLI")
     parser.add_argument("--rounds", type=int, default=3, help="class starts of each kind; the median counts")
     args = parser.parse_args()
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # clean up on `kill` too
-    signal.signal(signal.SIGINT, signal.default_int_handler)  # and on Ctrl-C, even where a shell ignored it
 
     ensure_wrk()
     load_before = os.getloadavg()[0]
@@ -414,8 +412,15 @@ def main():
     report(rows, load_before)
 
 
-if __name__ == "__main__":
+def run_main(main):
+    """Run a benchmark's `main`, cleaning up on `kill` and Ctrl-C too (even where a shell ignored it)."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         main()
     except KeyboardInterrupt:
         sys.exit("interrupted; everything the benchmark started is removed")
+
+
+if __name__ == "__main__":
+    run_main(main)

@@ -38,6 +38,11 @@ def form_csrf(page):
     return re.search(r'name="csrf_token" value="([^"]+)"', page)[1]
 
 
+def text_of(response):
+    """A page's text as a reader sees it: no tags, entities unescaped, whitespace as single spaces."""
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", response.text)).split())
+
+
 def room_form(count=3, first_port=8601, minutes=60, memory="256m", cpus="0.5", pids="100", **more):
     return {"count": str(count), "first_port": str(first_port), "minutes": str(minutes), "memory": memory,
             "cpus": str(cpus), "pids": str(pids), **more}

@@ -8,27 +8,30 @@ for as long as the test says and no timing is asserted. Rooms here open on ports
 """
 
 import contextlib
-import html
-import re
 import threading
 
 import pytest
 
-from tests.room_support import choose_lesson, make_room, room, seat_images  # noqa: F401  (room: a fixture)
+from tests.room_support import (
+    choose_lesson,
+    make_room,
+    room,  # noqa: F401  (a fixture)
+    seat_containers,
+    seat_images,
+    text_of,
+)
 from tests.support import wait_until
+from dashboard import create_app
 from dashboard.domain import presses
 
 pytestmark = pytest.mark.engine
 
 
-def text_of(response):
-    return html.unescape(re.sub(r"<[^>]+>|\s+", " ", response.text))
-
-
 @contextlib.contextmanager
 def turn_held(app, seat):
     """The seats' build turn, taken as `seat`'s build would take it, for as long as the block runs."""
-    with app.extensions["build_turns"].turn(seat):
+    roster = app.extensions["roster"]
+    with app.extensions["build_turns"].turn(roster.stint(roster.room.seat(seat))):
         yield
 
 
@@ -53,6 +56,19 @@ def waiting_for_turn(app, seat):
     """Wait until `seat`'s press waits for the build turn (it is queued behind the holder)."""
     turns = app.extensions["build_turns"]
     wait_until(lambda: seat in turns.queued, f"{seat}'s build waiting for its turn")
+
+
+@contextlib.contextmanager
+def build_waiting(room, first_port):
+    """A room of two seats on the cowserv lesson whose first seat pressed Build, its build waiting for the turn the
+    other seat holds until the block ends: the pressing student, and its Pressing."""
+    room.open(count=2, first_port=first_port)
+    choose_lesson(room.instructor, "cowserv")
+    builder, other = room.students()
+    with turn_held(room.app, other.seat):
+        pressed = Pressing(builder, "cowserv", "build")
+        waiting_for_turn(room.app, builder.seat)
+        yield builder, pressed
 
 
 @pytest.fixture
@@ -82,12 +98,7 @@ def spaced_checks_room(tmp_path, docker_client):
 def test_a_second_press_while_the_seats_first_runs_is_409_naming_the_running_step(room, docker_client, cowserv_image):
     """While a seat's build waits for its turn, any other press of that seat answers 409 with what runs (and
     starts nothing); the instructor presses as usual; once the build ends the seat presses again."""
-    room.open(count=2, first_port=8501)
-    choose_lesson(room.instructor, "cowserv")
-    builder, other = room.students()
-    with turn_held(room.app, other.seat):
-        first = Pressing(builder, "cowserv", "build")
-        waiting_for_turn(room.app, builder.seat)
+    with build_waiting(room, 8501) as (builder, first):
         for step in ("run", "build"):
             refused = builder.press("cowserv", step)
             assert refused.status_code == 409, refused.text
@@ -128,17 +139,29 @@ def test_a_seats_build_waiting_past_the_limit_is_503_while_the_instructors_build
 def test_a_build_that_waited_past_the_class_end_is_refused_and_builds_nothing(room, docker_client, cowserv_image):
     """The class ends while a seat's build waits for its turn: when its turn comes it answers 409 and the engine
     builds nothing for it."""
-    room.open(count=2, first_port=8521)
-    choose_lesson(room.instructor, "cowserv")
-    builder, other = room.students()
-    with turn_held(room.app, other.seat):
-        pressed = Pressing(builder, "cowserv", "build")
-        waiting_for_turn(room.app, builder.seat)
+    with build_waiting(room, 8521) as (builder, pressed):
         room.roster.room.ends_at = 0  # the end time passed while it waited (no request ends it meanwhile)
     refused = pressed.result()
     assert refused.status_code == 409, refused.text
     assert "The class ended while your build waited for its turn: nothing was built." in text_of(refused)
     assert seat_images(docker_client, builder.seat) == []
+
+
+def test_a_build_that_waited_while_the_next_room_opened_does_nothing_in_its_seat_of_the_same_name(room, docker_client,
+                                                                                                  cowserv_image):
+    """The instructor ends the class and opens the next room, whose seats have the same names, while a seat's
+    build waits for its turn: when its turn comes it answers 409, and the next room's seat of that name has
+    nothing of it (no image built, no container run)."""
+    with build_waiting(room, 8551) as (builder, pressed):
+        ended = room.instructor.delete("/room", headers={"HX-Request": "true"})
+        assert ended.status_code == 200, ended.text
+        assert builder.seat in room.open(count=2, first_port=8551).seats
+    refused = pressed.result()
+    assert refused.status_code == 409, refused.text
+    assert ("The class ended and the next room opened while your build waited for its turn: nothing was built."
+            in text_of(refused)), refused.text
+    assert seat_images(docker_client, builder.seat) == []
+    assert seat_containers(docker_client, builder.seat) == []
 
 
 def test_a_browsers_requests_to_its_seat_beyond_its_allowance_are_429_before_the_app(slow_browsers_room):
@@ -155,6 +178,24 @@ def test_a_browsers_requests_to_its_seat_beyond_its_allowance_are_429_before_the
     assert room.app.extensions["board"].last_run(f"running@{a.seat}", "hello") is None
     assert a.client.get("/seat").status_code == 200
     assert b.client.get("/seat/board", headers=b.headers).status_code == 200
+
+
+def test_the_seat_routes_limit_counts_a_browser_by_its_session_cookie_only(tmp_path):
+    """The limit keys on the session cookie alone: a script adding a throw-away cookie to each request is still
+    limited, a browser whose other cookie changes (a student's app on another port of this host set it) keeps the
+    allowance it has (not a fresh one), and a request with no session cookie is the app's to answer."""
+    app = create_app({"TESTING": True, "TRANSCRIPT_PATH": str(tmp_path / "transcript.sqlite3"),
+                      "SEAT_REQUESTS_PER_SECOND": 0.001})  # one request, then one every 1000 s
+
+    def board(**cookies):
+        client = app.test_client(instructor=False)
+        for name, value in cookies.items():
+            client.set_cookie(name, value)
+        return client.get("/seat/board").status_code
+
+    assert [board(session="flood", **{f"junk{n}": "x"}) for n in range(4)] == [200, 429, 429, 429]
+    assert [board(theme=theme, session="browser") for theme in ("dark", "light")] == [200, 429]
+    assert [board(theme="dark", **{f"junk{n}": "x"}) for n in range(3)] == [200, 200, 200]  # no session: the app's
 
 
 def test_the_allowance_refills_at_its_rate():

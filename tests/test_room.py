@@ -35,6 +35,7 @@ from tests.room_support import (
     sheet_links,
     signed_out,
     student,
+    text_of,
 )
 from tests.support import get_cow, reaping, shell, wait_until
 from dashboard.domain import checks, seats
@@ -60,10 +61,6 @@ def wait_for_grid(instructor, expected, counts=None, timeout=20):
         wait_until(matches, "the grid showing what each seat did", timeout=timeout, every=0.3)
     except AssertionError:
         raise AssertionError(f"cells and counts that differ (shown): {matches.last}") from None
-
-
-def text_of(response):
-    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", response.text)).split())
 
 
 # 1. A class of several seats.

@@ -20,8 +20,9 @@ from tests.room_support import (
     sheet_links,
     signed_out,
     student,
+    text_of,
 )
-from tests.test_room import join_path, joins, text_of
+from tests.test_room import join_path, joins
 from dashboard import create_app
 
 pytestmark = pytest.mark.engine

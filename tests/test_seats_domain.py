@@ -77,6 +77,26 @@ def test_the_roster_keeps_the_room_across_a_restart_and_hands_each_seat_out_once
     assert json.loads(path.read_text())["ended"] is True
 
 
+def test_a_press_acts_only_in_the_room_and_with_the_link_it_began_with(tmp_path):
+    """Roster.lost: a press's Stint holds while its room is open and on and its seat keeps the link; the next room
+    (the same seats' names, its id kept in room.json) is never the press's."""
+    path = tmp_path / "room.json"
+    roster = seats.Roster(path)
+    room = roster.open([("seat-1", 1), ("seat-2", 2)], 30, seats.Limits())
+    stint, other = roster.stint(room.seats["seat-1"]), roster.stint(room.seats["seat-2"])
+    assert roster.lost(stint) is None and roster.class_on(stint.room)
+    assert seats.Roster(path).room.id == room.id  # a restart keeps the room's id
+    roster.revoke("seat-1")
+    assert roster.lost(stint) == "Your seat was given a new link" and roster.class_on(stint.room)
+    roster.end()
+    assert roster.lost(other) == "The class ended" and not roster.class_on(other.room)
+    next_room = roster.open([("seat-1", 1), ("seat-2", 2)], 30, seats.Limits())
+    assert next_room.id != room.id and not roster.class_on(other.room)
+    assert roster.lost(other) == "The class ended and the next room opened"
+    roster.close()
+    assert roster.lost(other) == "The class ended" and not roster.class_on(other.room)
+
+
 def test_a_grid_cell_is_passed_not_yet_or_failed(catalog):
     lesson = catalog.get("running")
     board, seat = Board(), seats.Seat("seat-1", 1, "t")

@@ -31,6 +31,7 @@ class Place:
     seat: str | None = None  # a student's seat doing the lesson (seats.py): its steps touch only its own things
     limits: object = None  # the seat's seats.Limits, given to every run
     build_turns: object = None  # a seat's: the seats' presses.BuildTurns, which its builds wait for
+    stint: object = None  # a seat's: its room and link as its press began (seats.Stint), which its build must keep
 
     def image(self, name):
         return self.stand_ins.get(name, name)
@@ -228,7 +229,7 @@ def _build_now(engine, plan, place):
     """A seat's build, done within its request (the lesson's layers come from the cache the instructor's build
     left, so it takes seconds), in the seats' build turn (one at a time, a bounded wait); the log is its output."""
     build = Build(plan=plan)
-    with place.build_turns.turn(place.seat):
+    with place.build_turns.turn(place.stint):
         try:
             for chunk in engine.build(plan.context, plan.tag, plan.build_args, plan.labels):
                 build.record(chunk)

@@ -58,4 +58,5 @@ class BuildQueueFull(Exception):
 
 
 class ClassOver(Exception):
-    """A seat's press that would start once its class is over (it waited past the end): nothing is done."""
+    """A seat's press that would start once its class is over, the next room open or its link changed (it waited
+    meanwhile): nothing is done."""

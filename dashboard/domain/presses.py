@@ -42,8 +42,8 @@ class SeatPresses:
 
 class BuildTurns:
     """Seats' builds, one at a time (two cores build a class's images in turn): a seat waits at most `wait`
-    seconds for its turn (BuildQueueFull), and once it has it, builds only while its seat is in the `roster`'s room
-    and the class is on (ClassOver)."""
+    seconds for its turn (BuildQueueFull), and once it has it, builds only while its press's room is the
+    `roster`'s, its class on and the seat's link unchanged (ClassOver): never in the next room's seat of that name."""
 
     def __init__(self, wait, roster):
         self.wait = wait
@@ -53,8 +53,9 @@ class BuildTurns:
         self.queued = []  # seats holding or waiting for the turn, in the order they came
 
     @contextmanager
-    def turn(self, seat):
-        """Run the block as `seat`'s build turn."""
+    def turn(self, stint):
+        """Run the block as the build turn of the press that began as `stint` (seats.Stint)."""
+        seat = stint.seat
         with self._lock:
             self.queued.append(seat)
         try:
@@ -65,9 +66,9 @@ class BuildTurns:
                     f"{ahead} build{' is' if ahead == 1 else 's are'} ahead of yours (seats build one at a time, "
                     f"and yours waited {self.wait:g} s): try again in a moment.")
             try:
-                room = self._roster.room
-                if room is None or room.over or room.seat(seat) is None:
-                    raise ClassOver("The class ended while your build waited for its turn: nothing was built.")
+                why = self._roster.lost(stint)
+                if why:
+                    raise ClassOver(f"{why} while your build waited for its turn: nothing was built.")
                 yield
             finally:
                 self._turn.release()
@@ -97,7 +98,7 @@ class Cooldown:
 
 
 class Allowance:
-    """At most `burst` requests of one key (a browser's cookies) at once, and `rate` a second after that (a token
+    """At most `burst` requests of one key (a browser's session cookie) at once, and `rate` a second after that (a token
     bucket): `take(key)` is 0 when one more may run, else the seconds until one may. `clock`: time.monotonic."""
 
     def __init__(self, rate, burst, clock=time.monotonic):

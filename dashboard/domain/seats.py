@@ -118,6 +118,7 @@ class Room:
     hide_names: bool = True  # signed-out screens show seat names only, until the instructor shows names
     ended: bool = False
     cleared: bool = False  # what the seats made is removed (after the end; retried while the engine is away)
+    id: str = field(default_factory=lambda: secrets.token_hex(8))  # this room's, not the next's of the same seats
 
     def seat(self, name):
         return self.seats.get(name)
@@ -134,6 +135,16 @@ class Room:
     def over(self):
         """Ended, or past its end time (while the engine is away, its things are removed later): links are off."""
         return self.ended or self.expired()
+
+
+@dataclass(frozen=True)
+class Stint:
+    """A seat as a press found it at its start: its room (Room.id) and its link (the token). The press acts only
+    while both still hold (Roster.lost): never in the next room's seat of the same name, nor after New link."""
+
+    room: str
+    seat: str
+    token: str
 
 
 @dataclass
@@ -227,6 +238,26 @@ class Roster:
             if secrets.compare_digest(seat.token.encode(), token.encode()):
                 return seat
         return None
+
+    def stint(self, seat):
+        """The open room's `seat` as a press starting now finds it (see Stint)."""
+        return Stint(self.require().id, seat.name, seat.token)
+
+    def class_on(self, room_id):
+        """Whether the room `room_id` is still the open one, and its class on."""
+        room = self.room
+        return room is not None and room.id == room_id and not room.over
+
+    def lost(self, stint):
+        """Why a press that began as `stint` may not act now (None while it may): the class ended, the next room
+        opened, or the seat got a new link."""
+        room = self.room
+        if room is None or room.id != stint.room:
+            return "The class ended and the next room opened" if room is not None else "The class ended"
+        if room.over:
+            return "The class ended"
+        seat = room.seat(stint.seat)
+        return None if seat is not None and seat.token == stint.token else "Your seat was given a new link"
 
     def code_matches(self, code, room=None):
         """Whether `code` is the open room's join code (however joining stands)."""

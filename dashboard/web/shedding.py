@@ -4,21 +4,25 @@ pages stay quick. (The app's own rule, one press per seat at a time, answers the
 
 import math
 
+from werkzeug.http import parse_cookie
+
 SEAT_ROUTES = "/seat/"  # a seat's presses, checks, board polls and name
 TOO_MANY = ('<div class="message error" role="alert"><p>Too many requests from this browser at once: wait a moment '
             'and press again.</p></div>').encode()
 
 
 def shed_floods(app):
-    """Put the limit in front of the app, per browser (its cookies); a request without cookies is the app's to
-    refuse, and the seat's page itself (/seat) is not limited."""
+    """Put the limit in front of the app, per browser: its session cookie's value alone (other cookies, a script's
+    throw-away ones or those a student's app on another port of this host sets, change nothing). A request with
+    no session cookie is the app's to refuse, and the seat's page itself (/seat) is not limited."""
     inner, allowance = app.wsgi_app, app.extensions["seat_allowance"]
+    session_cookie = app.config["SESSION_COOKIE_NAME"]
 
     def wsgi(environ, start_response):
-        key = environ.get("HTTP_COOKIE")
-        if not key or not environ.get("PATH_INFO", "").startswith(SEAT_ROUTES):
+        if not environ.get("PATH_INFO", "").startswith(SEAT_ROUTES):
             return inner(environ, start_response)
-        wait = allowance.take(key)
+        key = parse_cookie(environ).get(session_cookie)
+        wait = allowance.take(key) if key else 0
         if not wait:
             return inner(environ, start_response)
         start_response("429 Too Many Requests", [("Content-Type", "text/html; charset=utf-8"),

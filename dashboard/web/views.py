@@ -80,8 +80,9 @@ def _place(lesson, seat):
     base_image = stand_ins.get(BASE_IMAGE)
     if seat is None:
         return actions.Place(folder, workshop.home, stand_ins, base_image)
+    roster = get_roster()
     return actions.Place(folder, workshop.home, stand_ins, base_image, seat=seat.name,
-                         limits=get_roster().require().limits, build_turns=get_build_turns())
+                         limits=roster.require().limits, build_turns=get_build_turns(), stint=roster.stint(seat))
 
 
 def ports_host():

@@ -12,7 +12,8 @@ from ..extensions import (get_current_lesson, get_engine, get_exec_checks, get_r
 from ..fragments import render_once
 from ..links import seat_link
 from ..security import INSTRUCTOR, SEAT_BLUEPRINT, Forbidden, current_seat, grant_seat, seat_lost
-from ..views import CHANGED, board_version, lesson_named, refresh_checks, shown_already, step_named, steps_view
+from ..views import (CHANGED, board_version, lesson_named, place_for, refresh_checks, shown_already, step_named,
+                     steps_view)
 from .steps import check_now, do_step, status
 
 bp = Blueprint("seat", __name__)
@@ -200,16 +201,16 @@ def seat_step(seat, lesson_id, step_id):
 @bp.post("/seat/lessons/<lesson_id>/steps/<step_id>")
 def press(lesson_id, step_id):
     """Do the step on the seat's own things, as the command beside it does; one press of the seat at a time (a
-    second meanwhile is refused, naming the first)."""
+    second meanwhile is refused, naming the first). It acts in the room it began in only (seats.Stint)."""
     seat = my_seat()
     lesson, step = seat_step(seat, lesson_id, step_id)
     forms.only_fields(request.form, set())
+    stint = place_for(lesson, seat).stint  # the room and link this press began with; its build keeps to them
     with get_seat_presses().pressing(seat.name, step.title):
         get_workshop().provide_seat(seat.name, [lesson])  # its files, should the folder have gone since the room opened
         answer = do_step(lesson, step, seat=seat)
-        room = get_roster().room
-        if room is None or room.over:  # the class ended while the step ran: what it made goes too
-            seats.clear_seats(get_engine(), [seat.name], 1)
+        if not get_roster().class_on(stint.room):  # it ended (or the next room opened) as the step ran:
+            seats.clear_seats(get_engine(), [seat.name], 1)  # what the step made goes too
     return answer if answer is not None else redirect(url_for("seat.page"), 303)
 
 
