@@ -19,8 +19,10 @@ TOKEN = "correct horse battery staple"
 @pytest.fixture
 def secured_app(tmp_path, engine_switch, docker_client, unique_name, monkeypatch):
     prefix = f"{unique_name}-seat-"
+    # SEAT_REQUESTS_PER_SECOND: one browser here asks every seat route in a burst, which the seat routes' allowance
+    # would answer 429 (test_one_seat_cannot_stall.py tests that allowance); these tests check who may do what.
     app = create_app({"TESTING": True, "INSTRUCTOR_TOKEN": TOKEN, "SEAT_PREFIX": prefix,
-                      "TRANSCRIPT_PATH": str(tmp_path / "transcript.sqlite3")})
+                      "SEAT_REQUESTS_PER_SECOND": 10_000, "TRANSCRIPT_PATH": str(tmp_path / "transcript.sqlite3")})
     # A step's check asked on request (POST …/check), noted: the background refresh every page triggers is not.
     app.checks_asked = []
     evaluate = steps_blueprint.evaluate_check
