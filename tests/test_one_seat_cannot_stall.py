@@ -198,6 +198,15 @@ def test_the_seat_routes_limit_counts_a_browser_by_its_session_cookie_only(tmp_p
     assert [board(theme="dark", **{f"junk{n}": "x"}) for n in range(3)] == [200, 200, 200]  # no session: the app's
 
 
+def test_a_cookie_header_of_any_bytes_is_read_as_flask_reads_it(tmp_path):
+    """A Cookie header with bytes that are not UTF-8 (a latin-1 '²') neither breaks the limit nor dodges it."""
+    app = create_app({"TESTING": True, "TRANSCRIPT_PATH": str(tmp_path / "transcript.sqlite3"),
+                      "SEAT_REQUESTS_PER_SECOND": 0.001})
+    client = app.test_client(instructor=False, use_cookies=False)  # the header as written, not from a cookie jar
+    environ = {"HTTP_COOKIE": "\xb2; session=flood\xb2"}
+    assert [client.get("/seat/board", environ_overrides=environ).status_code for _ in range(2)] == [200, 429]
+
+
 def test_the_allowance_refills_at_its_rate():
     """presses.Allowance(2 a second, 3 at once), on a clock the test moves: 3 at once, then one each half second."""
     now = [100.0]

@@ -82,7 +82,7 @@ def test_a_press_acts_only_in_the_room_and_with_the_link_it_began_with(tmp_path)
     (the same seats' names, its id kept in room.json) is never the press's."""
     path = tmp_path / "room.json"
     roster = seats.Roster(path)
-    room = roster.open([("seat-1", 1), ("seat-2", 2)], 30, seats.Limits())
+    room = roster.open([("seat-1", 1), ("seat-2", 2)], 30, seats.Limits(), cards=2)
     stint, other = roster.stint(room.seats["seat-1"]), roster.stint(room.seats["seat-2"])
     assert roster.lost(stint) is None and roster.class_on(stint.room)
     assert seats.Roster(path).room.id == room.id  # a restart keeps the room's id
@@ -90,7 +90,7 @@ def test_a_press_acts_only_in_the_room_and_with_the_link_it_began_with(tmp_path)
     assert roster.lost(stint) == "Your seat was given a new link" and roster.class_on(stint.room)
     roster.end()
     assert roster.lost(other) == "The class ended" and not roster.class_on(other.room)
-    next_room = roster.open([("seat-1", 1), ("seat-2", 2)], 30, seats.Limits())
+    next_room = roster.open([("seat-1", 1), ("seat-2", 2)], 30, seats.Limits(), cards=2)
     assert next_room.id != room.id and not roster.class_on(other.room)
     assert roster.lost(other) == "The class ended and the next room opened"
     roster.close()

@@ -4,7 +4,7 @@ pages stay quick. (The app's own rule, one press per seat at a time, answers the
 
 import math
 
-from werkzeug.http import parse_cookie
+from werkzeug.wrappers import Request
 
 SEAT_ROUTES = "/seat/"  # a seat's presses, checks, board polls and name
 TOO_MANY = ('<div class="message error" role="alert"><p>Too many requests from this browser at once: wait a moment '
@@ -21,7 +21,7 @@ def shed_floods(app):
     def wsgi(environ, start_response):
         if not environ.get("PATH_INFO", "").startswith(SEAT_ROUTES):
             return inner(environ, start_response)
-        key = parse_cookie(environ).get(session_cookie)
+        key = Request(environ).cookies.get(session_cookie)  # read as Flask reads it: any bytes, never an error
         wait = allowance.take(key) if key else 0
         if not wait:
             return inner(environ, start_response)
