@@ -5,7 +5,6 @@ Whatever a test creates on the engine it records, and teardown force-removes it,
 """
 
 import os
-import socket
 import uuid
 
 import docker
@@ -13,7 +12,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.support import REAL_SOCKET, EngineSwitch
+from tests.support import free_tcp_port
+from tests.support.engine import REAL_SOCKET, EngineSwitch
 from dashboard import create_app
 from dashboard.domain.snapshot import stop_watchers
 from dashboard.web.security import CSRF_HEADER, grant_instructor
@@ -140,7 +140,7 @@ def created(docker_client):
 @pytest.fixture
 def engine_switch(tmp_path, monkeypatch):
     """The engine behind a proxy the test can stop, which notes every state-changing call the app makes
-    (tests/support.py): DOCKER_HOST points at the proxy."""
+    (tests/support/engine.py): DOCKER_HOST points at the proxy."""
     switch = EngineSwitch(tmp_path / "engine.sock", REAL_SOCKET).start()
     monkeypatch.setenv("DOCKER_HOST", f"unix://{switch.listen_path}")
     yield switch
@@ -150,9 +150,7 @@ def engine_switch(tmp_path, monkeypatch):
 @pytest.fixture
 def free_port():
     """A host port nothing listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("0.0.0.0", 0))
-        return probe.getsockname()[1]
+    return free_tcp_port()
 
 
 @pytest.fixture

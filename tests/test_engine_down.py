@@ -3,7 +3,8 @@
 
 import pytest
 
-from tests.support import HTMX, REAL_SOCKET, page_hooks
+from tests.support import HTMX, page_hooks
+from tests.support.engine import REAL_SOCKET
 from dashboard import create_app
 
 pytestmark = pytest.mark.engine

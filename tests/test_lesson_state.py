@@ -19,6 +19,7 @@ import docker
 import pytest
 
 from tests.support import HTMX, image_in_use, shell, wait_until
+from tests.support.engine import LESSON_LABEL
 from tests.test_lessons_by_command import ByCommand
 from dashboard import create_app
 from dashboard.domain.checks import FAILED, PASSED, STARTING
@@ -28,7 +29,7 @@ from dashboard.web.views import evaluate_check
 pytestmark = pytest.mark.engine
 
 LESSON = "state"
-LABEL = f"classroom.lesson={LESSON}"
+LABEL = f"{LESSON_LABEL}={LESSON}"
 SHIPPED = os.path.join(os.path.dirname(__file__), "..", "dashboard", "lessons", "05-state")
 POSTGRES_STARTS = 120  # seconds: generous, never the assertion (a first start runs initdb)
 

@@ -17,7 +17,7 @@ import time
 import pytest
 import requests
 
-from tests.lesson_support import (
+from tests.support.lessons import (
     assert_fails_unless_another_answers,
     clean_lessons,  # noqa: F401  (a fixture)
     cowserv_app,  # noqa: F401  (a fixture)

@@ -1,14 +1,13 @@
 """Read-only by default; the instructor signs in; CSRF on every state change; headers; refusing a public bind."""
 
 import os
-import re
 import subprocess
 import sys
 import time
 
 import pytest
 
-from tests.support import HTMX, free_ports, sign_in_by_form, start_class, wait_until
+from tests.support import HTMX, csrf_of, form_csrf, free_ports, sign_in_by_form, start_class, wait_until
 from dashboard import create_app
 from dashboard.web.blueprints import steps as steps_blueprint
 
@@ -46,10 +45,6 @@ def seat(secured_app, cowserv_image):
     transcript = secured_app.extensions["transcript"]
     wait_until(lambda: transcript.entries(), "the class start written down")
     return start.seats[0].container_id
-
-
-def csrf_of(page):
-    return re.search(r'"X-CSRF-Token": "([^"]+)"', page).group(1)
 
 
 def sign_in(client, token=TOKEN):
@@ -304,7 +299,7 @@ def test_an_instructor_cookie_is_accepted_only_on_the_transport_that_issued_it(t
     laptop = app.test_client(instructor=False)
     laptop.environ_base.update(ROOM_LAPTOP)
     https = {"base_url": "https://localhost"}
-    csrf = re.search(r'name="csrf_token" value="([^"]+)"', laptop.get("/signin", **https).text)[1]
+    csrf = form_csrf(laptop.get("/signin", **https).text)
     assert laptop.post("/signin", data={"token": TOKEN, "csrf_token": csrf}, **https).status_code == 302
     assert "Sign out" in laptop.get("/", **https).text
     assert "Sign out" not in laptop.get("/", environ_base={"REMOTE_ADDR": "127.0.0.1"}).text
