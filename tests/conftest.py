@@ -13,7 +13,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.support import free_tcp_port
-from tests.support.engine import REAL_SOCKET, EngineSwitch
+from tests.support.engine import REAL_SOCKET, EngineSwitch, Tripwire
 from dashboard import create_app
 from dashboard.domain.snapshot import stop_watchers
 from dashboard.web.security import CSRF_HEADER, grant_instructor
@@ -97,7 +97,45 @@ def docker_client():
     client.close()
 
 
-@pytest.fixture(autouse=True, scope="session")
+# A test that uses one of these fixtures (itself or through another) talks to the engine: it is marked `engine`
+# without saying so. A test that reaches the engine otherwise (an app's page that lists containers, the docker CLI)
+# says so with the marker; one that does not is run against a tripwire (below) and fails if it reaches for one.
+ENGINE_FIXTURES = {"docker_client", "engine_switch", "live_server", "fresh_build_server"}
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark `engine` every test an engine fixture reaches, and every `engine_specific` one (scripts/test runs those
+    on each engine it tests, the rest on the first only)."""
+    for item in items:
+        if item.get_closest_marker("engine_specific") or ENGINE_FIXTURES & set(item.fixturenames):
+            item.add_marker(pytest.mark.engine)
+
+
+@pytest.fixture(scope="session")
+def tripwire(tmp_path_factory):
+    wire = Tripwire(tmp_path_factory.mktemp("no-engine") / "docker.sock")
+    yield wire
+    wire.close()
+
+
+@pytest.fixture(autouse=True)
+def engine_only_where_marked(request, monkeypatch):
+    """An `engine` test gets the engine under test; any other gets DOCKER_HOST pointing at a tripwire, and fails if
+    it connected there: `pytest -m "not engine"` then runs with no engine at all, and the marker stays honest."""
+    if request.node.get_closest_marker("engine"):
+        request.getfixturevalue("engine_under_test")
+        yield
+        return
+    wire = request.getfixturevalue("tripwire")
+    monkeypatch.setenv("DOCKER_HOST", wire.docker_host)
+    before = wire.connections
+    yield
+    if wire.connections != before:
+        pytest.fail(f"this test reached for the Docker engine ({wire.connections - before} connection(s)) but is not "
+                    "marked engine: mark it (pytest.mark.engine), or keep it off the engine", pytrace=False)
+
+
+@pytest.fixture(scope="session")
 def engine_under_test(docker_client):
     """With DASHBOARD_EXPECT_ENGINE set (.ci/run for the first pass, scripts/test for the second), the engine must
     be that version:

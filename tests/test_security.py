@@ -140,6 +140,7 @@ def test_signing_in_gives_the_buttons_and_signing_out_takes_them_back(secured_ap
     assert "Build cowserv" not in client.get("/").text
 
 
+@pytest.mark.engine  # its pages show the engine's version
 def test_sessions_expire_even_while_the_page_keeps_polling(tmp_path):
     app = create_app({"TESTING": True, "INSTRUCTOR_TOKEN": TOKEN, "SESSION_MINUTES": 2 / 60,
                       "TRANSCRIPT_PATH": str(tmp_path / "t.sqlite3")})
@@ -242,6 +243,7 @@ def transport_app(tmp_path, **config):
                        **config})
 
 
+@pytest.mark.engine  # its pages show the engine's version
 def test_over_plain_http_from_the_room_the_sign_in_page_redirects_to_https(tmp_path):
     """With an HTTPS listener, /signin over plain HTTP from another machine is a redirect to it (the host the
     browser used, the listener's port), never the form; the read-only pages' sign-in link goes there too."""
@@ -259,6 +261,7 @@ def test_over_plain_http_from_the_room_the_sign_in_page_redirects_to_https(tmp_p
     assert 'name="token"' in here.get("/signin").text and 'href="/signin"' in here.get("/").text
 
 
+@pytest.mark.engine  # its pages show the engine's version
 def test_over_plain_http_from_the_room_without_https_the_sign_in_page_says_how_to_sign_in(tmp_path):
     """Without an HTTPS listener, /signin over plain HTTP from another machine shows no form: it says to sign in
     on this machine (at its loopback address and port) or to serve HTTPS."""
@@ -271,6 +274,7 @@ def test_over_plain_http_from_the_room_without_https_the_sign_in_page_says_how_t
     assert "http://127.0.0.1:5077/signin" in answer.text and "DASHBOARD_HTTPS_BIND" in answer.text
 
 
+@pytest.mark.engine  # its pages show the engine's version
 def test_an_address_counted_as_this_machine_gets_the_form_over_plain_http(tmp_path):
     """compose.yaml's DASHBOARD_INSTRUCTOR_FROM=gateway: the host's browser arrives from the gateway, this
     machine's, and gets the form over plain HTTP (and signs in)."""
@@ -281,6 +285,7 @@ def test_an_address_counted_as_this_machine_gets_the_form_over_plain_http(tmp_pa
     assert sign_in(host).status_code == 302 and signed_in(host)
 
 
+@pytest.mark.engine  # its pages show the engine's version
 def test_an_instructor_cookie_is_accepted_only_on_the_transport_that_issued_it(tmp_path):
     """Signed in over this machine's plain HTTP, the cookie is refused over HTTPS (from the room, or even from
     here); signed in over HTTPS, it is refused over this machine's plain HTTP."""
@@ -305,6 +310,7 @@ def test_an_instructor_cookie_is_accepted_only_on_the_transport_that_issued_it(t
     assert "Sign out" not in laptop.get("/", environ_base={"REMOTE_ADDR": "127.0.0.1"}).text
 
 
+@pytest.mark.engine  # its pages show the engine's version
 def test_a_forwarded_for_header_never_makes_a_room_client_this_machine(tmp_path):
     """DASHBOARD_PROXIES=1 trusts X-Forwarded-For only on a connection from this machine (the proxy runs here),
     and "this machine" needs the connection's own address: a room client writing `X-Forwarded-For: 127.0.0.1`

@@ -22,6 +22,8 @@ import requests
 from tests.support import csrf_of, free_tcp_port
 from tests.support.netns import Namespace
 
+pytestmark = pytest.mark.engine  # gunicorn serves pages that ask the engine
+
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "serving-a-room-token-0123456789"
 

@@ -12,6 +12,8 @@ from tests.test_config import gunicorn
 from dashboard import PACKAGE, create_app
 from dashboard.config import ConfigError
 
+pytestmark = pytest.mark.engine  # its pages show the engine's version
+
 SHIPPED = (PACKAGE / "lessons" / "03-images" / "Dockerfile").read_text()
 EDIT = "ENV WORKSHOP_EDIT=mine\n"
 

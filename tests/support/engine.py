@@ -1,10 +1,12 @@
 """The engine as tests see it: the real socket, an engine a test can stop (EngineSwitch), the engine's race at its
-worst (reaping), and the labels the product puts on what it makes (taken from the product, never redefined)."""
+worst (reaping), the labels the product puts on what it makes (taken from the product, never redefined), and the
+tripwire that tests not marked `engine` run against."""
 
 import asyncio
 import contextlib
 import os
 import re
+import socket
 import threading
 
 import docker
@@ -120,3 +122,34 @@ async def _pipe(reader, writer, note=None):
             writer.write(data)
             await writer.drain()
     writer.close()
+
+
+class Tripwire:
+    """A unix socket where no engine answers: each connection is counted and closed at once. Tests not marked
+    `engine` run with DOCKER_HOST pointing here, so one that reaches for the engine (the SDK, the docker CLI, a
+    server it starts) fails saying so, rather than passing by an engine that `-m "not engine"` runs lack."""
+
+    def __init__(self, path):
+        self.path, self.connections = str(path), 0
+        self._listener = socket.socket(socket.AF_UNIX)
+        self._listener.bind(self.path)
+        self._listener.listen(64)
+        threading.Thread(target=self._refuse, name="engine-tripwire", daemon=True).start()
+
+    @property
+    def docker_host(self):
+        return f"unix://{self.path}"
+
+    def _refuse(self):
+        while True:
+            try:
+                connection, _ = self._listener.accept()
+            except OSError:  # closed
+                return
+            self.connections += 1
+            connection.close()
+
+    def close(self):
+        with contextlib.suppress(OSError):
+            self._listener.shutdown(socket.SHUT_RDWR)
+        self._listener.close()
