@@ -104,10 +104,10 @@ ENGINE_FIXTURES = {"docker_client", "engine_switch", "live_server", "fresh_build
 
 
 def pytest_collection_modifyitems(config, items):
-    """Mark `engine` every test an engine fixture reaches, and every `engine_specific` one (scripts/test runs those
-    on each engine it tests, the rest on the first only)."""
+    """Mark `engine` every test an engine fixture reaches. (`engine_specific` says what an engine test checks may
+    differ from one engine to another: scripts/test runs those on each engine it tests, the others on the first.)"""
     for item in items:
-        if item.get_closest_marker("engine_specific") or ENGINE_FIXTURES & set(item.fixturenames):
+        if ENGINE_FIXTURES & set(item.fixturenames):
             item.add_marker(pytest.mark.engine)
 
 

@@ -18,7 +18,8 @@ from tests.support import csrf_of, page_hooks, wait_until
 from tests.test_lesson_compose import API_TEXT, compose_lesson, web_page  # noqa: F401  (a fixture)
 from tests.test_lesson_state import clean_state  # noqa: F401  (a fixture)
 
-pytestmark = pytest.mark.engine
+# Both engine passes (engine_specific): Compose (v1 and v2) against the engine.
+pytestmark = [pytest.mark.engine, pytest.mark.engine_specific]
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -22,7 +22,8 @@ from dashboard.domain.errors import EngineUnavailable
 from dashboard.web.errors import status_of
 from dashboard.web.security import is_instructor
 
-pytestmark = pytest.mark.engine
+# Both engine passes (engine_specific): the engine's errors and races, as the dashboard translates them.
+pytestmark = [pytest.mark.engine, pytest.mark.engine_specific]
 
 NOT_REACHABLE = "The Docker engine is not reachable"
 

@@ -29,7 +29,8 @@ from dashboard.domain.lessons import LESSON_FILE, LessonError, load_lesson
 from dashboard.domain.ports import host_port_free
 from dashboard.web.views import place_for
 
-pytestmark = pytest.mark.engine
+# Both engine passes (engine_specific): Compose v2 against the engine.
+pytestmark = [pytest.mark.engine, pytest.mark.engine_specific]
 
 LESSON = "compose"
 WEB_PORT = 8090  # compose.yaml's `ports: ["8090:8000"]`

@@ -26,7 +26,8 @@ from dashboard.domain.checks import FAILED, PASSED, STARTING
 from dashboard.domain.lessons import LESSON_FILE, LessonError, load_catalog, load_lesson
 from dashboard.web.views import evaluate_check
 
-pytestmark = pytest.mark.engine
+# Both engine passes (engine_specific): named volumes and exec.
+pytestmark = [pytest.mark.engine, pytest.mark.engine_specific]
 
 LESSON = "state"
 LABEL = f"{LESSON_LABEL}={LESSON}"

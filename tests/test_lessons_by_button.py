@@ -24,7 +24,8 @@ from tests.support import HTMX, free_tcp_port, get_cow, image_in_use, wait_until
 from tests.support.engine import LESSON_LABEL, reaping
 from dashboard.web.security import CSRF_HEADER
 
-pytestmark = pytest.mark.engine
+# Both engine passes (engine_specific): builds, exec, mounts and the engine's error texts.
+pytestmark = [pytest.mark.engine, pytest.mark.engine_specific]
 
 def press(client, lesson_id, step_id, **form):
     return client.post(f"/lessons/{lesson_id}/steps/{step_id}", data=form, headers=HTMX)

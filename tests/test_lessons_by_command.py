@@ -28,7 +28,8 @@ from dashboard.domain import actions
 from dashboard.domain.checks import FAILED, PASSED
 from dashboard.web.views import evaluate_check, place_for
 
-pytestmark = pytest.mark.engine
+# Both engine passes (engine_specific): the shown commands, pasted into the docker CLI.
+pytestmark = [pytest.mark.engine, pytest.mark.engine_specific]
 
 class ByCommand:
     """Walks a lesson's steps in order, each by its shown command pasted into bash, its check asked around it."""

@@ -38,7 +38,8 @@ from tests.support.engine import LESSON_LABEL, SEAT_LABEL, reaping
 from dashboard.domain import checks, seats
 from dashboard.web.security import NOT_OVER_PLAIN_HTTP
 
-pytestmark = pytest.mark.engine
+# Both engine passes (engine_specific): seats' limits, labels, volumes, builds and exec.
+pytestmark = [pytest.mark.engine, pytest.mark.engine_specific]
 
 TOKEN = "correct horse battery staple"
 SHIPPED = Path(__file__).parent.parent / "dashboard" / "lessons"

@@ -25,7 +25,8 @@ from tests.support.room import (
 )
 from tests.support import csrf_of, get_cow, wait_until
 
-pytestmark = pytest.mark.engine
+# Both engine passes (engine_specific): a seat's scope rests on the engine's label filters and name lookups.
+pytestmark = [pytest.mark.engine, pytest.mark.engine_specific]
 
 STATE_CHANGING = {"POST", "DELETE", "PUT", "PATCH"}
 INSTRUCTOR_ONLY_READS = {"room.sheet", "room.watch", "room.seat_board", "classroom.new"}
