@@ -24,7 +24,8 @@ from tests.support import wait_until
 from dashboard import create_app
 from dashboard.domain import presses
 
-pytestmark = pytest.mark.engine
+# Both engine passes (engine_specific): a seat's builds and the checks that exec in its container.
+pytestmark = [pytest.mark.engine, pytest.mark.engine_specific]
 
 
 @contextlib.contextmanager
