@@ -5,7 +5,6 @@ Whatever a test creates on the engine it records, and teardown force-removes it,
 """
 
 import os
-import socket
 import uuid
 
 import docker
@@ -13,7 +12,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.support import REAL_SOCKET, EngineSwitch
+from tests.support import free_tcp_port
+from tests.support.engine import REAL_SOCKET, EngineSwitch, Tripwire
 from dashboard import create_app
 from dashboard.domain.snapshot import stop_watchers
 from dashboard.web.security import CSRF_HEADER, grant_instructor
@@ -97,7 +97,45 @@ def docker_client():
     client.close()
 
 
-@pytest.fixture(autouse=True, scope="session")
+# A test that uses one of these fixtures (itself or through another) talks to the engine: it is marked `engine`
+# without saying so. A test that reaches the engine otherwise (an app's page that lists containers, the docker CLI)
+# says so with the marker; one that does not is run against a tripwire (below) and fails if it reaches for one.
+ENGINE_FIXTURES = {"docker_client", "engine_switch", "live_server", "fresh_build_server"}
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark `engine` every test an engine fixture reaches. (`engine_specific` says what an engine test checks may
+    differ from one engine to another: scripts/test runs those on each engine it tests, the others on the first.)"""
+    for item in items:
+        if ENGINE_FIXTURES & set(item.fixturenames):
+            item.add_marker(pytest.mark.engine)
+
+
+@pytest.fixture(scope="session")
+def tripwire(tmp_path_factory):
+    wire = Tripwire(tmp_path_factory.mktemp("no-engine") / "docker.sock")
+    yield wire
+    wire.close()
+
+
+@pytest.fixture(autouse=True)
+def engine_only_where_marked(request, monkeypatch):
+    """An `engine` test gets the engine under test; any other gets DOCKER_HOST pointing at a tripwire, and fails if
+    it connected there: `pytest -m "not engine"` then runs with no engine at all, and the marker stays honest."""
+    if request.node.get_closest_marker("engine"):
+        request.getfixturevalue("engine_under_test")
+        yield
+        return
+    wire = request.getfixturevalue("tripwire")
+    monkeypatch.setenv("DOCKER_HOST", wire.docker_host)
+    before = wire.connections
+    yield
+    if wire.connections != before:
+        pytest.fail(f"this test reached for the Docker engine ({wire.connections - before} connection(s)) but is not "
+                    "marked engine: mark it (pytest.mark.engine), or keep it off the engine", pytrace=False)
+
+
+@pytest.fixture(scope="session")
 def engine_under_test(docker_client):
     """With DASHBOARD_EXPECT_ENGINE set (.ci/run for the first pass, scripts/test for the second), the engine must
     be that version:
@@ -140,7 +178,7 @@ def created(docker_client):
 @pytest.fixture
 def engine_switch(tmp_path, monkeypatch):
     """The engine behind a proxy the test can stop, which notes every state-changing call the app makes
-    (tests/support.py): DOCKER_HOST points at the proxy."""
+    (tests/support/engine.py): DOCKER_HOST points at the proxy."""
     switch = EngineSwitch(tmp_path / "engine.sock", REAL_SOCKET).start()
     monkeypatch.setenv("DOCKER_HOST", f"unix://{switch.listen_path}")
     yield switch
@@ -150,9 +188,7 @@ def engine_switch(tmp_path, monkeypatch):
 @pytest.fixture
 def free_port():
     """A host port nothing listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("0.0.0.0", 0))
-        return probe.getsockname()[1]
+    return free_tcp_port()
 
 
 @pytest.fixture

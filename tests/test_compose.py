@@ -14,11 +14,12 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.support import page_hooks, wait_until
+from tests.support import csrf_of, page_hooks, wait_until
 from tests.test_lesson_compose import API_TEXT, compose_lesson, web_page  # noqa: F401  (a fixture)
 from tests.test_lesson_state import clean_state  # noqa: F401  (a fixture)
 
-pytestmark = pytest.mark.engine
+# Both engine passes (engine_specific): Compose (v1 and v2) against the engine.
+pytestmark = [pytest.mark.engine, pytest.mark.engine_specific]
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -72,10 +73,10 @@ def composed_dashboard(free_port):
 def sign_in(url, token):
     """A session signed in as the instructor through the form, as the host's browser would; and its CSRF token."""
     instructor = requests.Session()
-    csrf = re.search(r'"X-CSRF-Token": "([^"]+)"', instructor.get(f"{url}/signin", timeout=5).text)[1]
+    csrf = csrf_of(instructor.get(f"{url}/signin", timeout=5).text)
     signed_in = instructor.post(f"{url}/signin", data={"token": token, "csrf_token": csrf}, timeout=5)
     assert "Sign out" in signed_in.text
-    return instructor, re.search(r'"X-CSRF-Token": "([^"]+)"', signed_in.text)[1]  # signing in gives a fresh token
+    return instructor, csrf_of(signed_in.text)  # signing in gives a fresh token
 
 
 def wait_healthy(url, timeout=60):

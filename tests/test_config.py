@@ -22,6 +22,7 @@ def make_app(monkeypatch, tmp_path, **environ):
     return create_app({"TESTING": True, "TRANSCRIPT_PATH": str(tmp_path / "t.sqlite3")})
 
 
+@pytest.mark.engine  # its pages show the engine's version
 def test_a_token_that_looks_like_json_stays_the_string_typed(monkeypatch, tmp_path):
     app = make_app(monkeypatch, tmp_path, DASHBOARD_INSTRUCTOR_TOKEN=DIGITS_TOKEN)
     assert app.config["INSTRUCTOR_TOKEN"] == DIGITS_TOKEN
@@ -51,6 +52,7 @@ def test_a_bad_setting_stops_the_start_naming_the_variable(monkeypatch, tmp_path
     assert variable in str(refused.value) and reason in str(refused.value)
 
 
+@pytest.mark.engine  # its pages show the engine's version
 def test_numbers_are_read_as_numbers(monkeypatch, tmp_path):
     app = make_app(monkeypatch, tmp_path, DASHBOARD_MAX_SEATS="50", DASHBOARD_REFRESH_SECONDS="0.5")
     assert app.config["MAX_SEATS"] == 50 and app.config["REFRESH_SECONDS"] == 0.5
@@ -65,6 +67,7 @@ def test_a_kept_secret_that_is_empty_stops_the_start(monkeypatch, tmp_path):
         create_app({"TESTING": True})
 
 
+@pytest.mark.engine  # its pages show the engine's version
 def test_an_empty_sign_in_never_matches(monkeypatch, tmp_path):
     client = make_app(monkeypatch, tmp_path, DASHBOARD_INSTRUCTOR_TOKEN=DIGITS_TOKEN).test_client(instructor=False)
     response = sign_in_by_form(client, "")

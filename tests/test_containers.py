@@ -9,7 +9,8 @@ import pytest
 from tests.support import HTMX, container_ids, get_cow, page_hooks, run_by_button, shell, wait_until
 from dashboard.domain.engine import LESSON_LABEL, Engine, RunSpec
 
-pytestmark = pytest.mark.engine
+# Both engine passes (engine_specific): run, list, remove, the engine's error texts, the CLI's output.
+pytestmark = [pytest.mark.engine, pytest.mark.engine_specific]
 
 
 def listed_ids(client):

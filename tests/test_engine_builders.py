@@ -18,6 +18,7 @@ from dashboard.web.views import build_plan, current_lesson
 
 pytestmark = [
     pytest.mark.engine,
+    pytest.mark.engine_specific,  # BuildKit, as Engine 26's CLI builds
     pytest.mark.skipif(not os.environ.get("ENGINE26_ROOT"), reason="needs scripts/engine26's root (pass 2)"),
 ]
 

@@ -3,7 +3,8 @@
 
 import pytest
 
-from tests.support import HTMX, REAL_SOCKET, page_hooks
+from tests.support import HTMX, page_hooks
+from tests.support.engine import REAL_SOCKET
 from dashboard import create_app
 
 pytestmark = pytest.mark.engine
@@ -93,6 +94,7 @@ def test_actions_answer_503_with_a_message(down_client, free_port, method, url, 
     assert "The Docker engine does not answer" in response.text
 
 
+@pytest.mark.engine_specific  # reconnecting: the API version is agreed again
 def test_the_dashboard_recovers_when_the_engine_comes_back(down_client, dead_socket):
     assert down_client.get("/healthz").status_code == 503
     dead_socket.symlink_to(REAL_SOCKET)
@@ -102,6 +104,7 @@ def test_the_dashboard_recovers_when_the_engine_comes_back(down_client, dead_soc
     assert "not reachable" not in down_client.get("/").text
 
 
+@pytest.mark.engine_specific  # the version the engine gives
 def test_healthz_reports_the_engine_version(client):
     response = client.get("/healthz")
     assert response.status_code == 200

@@ -15,7 +15,8 @@ from dashboard import create_app
 from dashboard.domain.engine import LESSON_FILTER
 from dashboard.web.views import build_plan, current_lesson
 
-pytestmark = pytest.mark.engine
+# Both engine passes (engine_specific): the engine's events.
+pytestmark = [pytest.mark.engine, pytest.mark.engine_specific]
 
 WAIT = 30  # seconds: only so that a broken test ends; what is asserted is what arrives, never how fast
 

@@ -23,6 +23,9 @@ from dashboard.domain import dockerfile
 from dashboard.domain.engine import (LESSON_FILTER, Endpoint, EngineAbout, endpoint_from_environment, older_than_tested,
                               release_of)
 
+# Both engine passes for the engine tests here (engine_specific): the engine's version, API and builder.
+pytestmark = pytest.mark.engine_specific
+
 LESSON_DOCKERFILE = PACKAGE / "lessons" / "03-images" / "Dockerfile"  # the build context's, as create_app sets it by default
 DEFAULT_SOCKET = "unix:///var/run/docker.sock"
 

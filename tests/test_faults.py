@@ -13,15 +13,17 @@ import pytest
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
-from tests.support import (HTMX, REAL_SOCKET, EngineSwitch, container_ids, free_tcp_port, page_hooks, run_by_button,
-                           sign_in_by_form, wait_until)
+from tests.support import (HTMX, container_ids, free_tcp_port, form_csrf, page_hooks, run_by_button, sign_in_by_form,
+                           wait_until)
+from tests.support.engine import REAL_SOCKET, EngineSwitch
 from dashboard import create_app
 from dashboard.domain.engine import LESSON_FILTER, LESSON_LABEL, Engine, RunSpec
 from dashboard.domain.errors import EngineUnavailable
 from dashboard.web.errors import status_of
 from dashboard.web.security import is_instructor
 
-pytestmark = pytest.mark.engine
+# Both engine passes (engine_specific): the engine's errors and races, as the dashboard translates them.
+pytestmark = [pytest.mark.engine, pytest.mark.engine_specific]
 
 NOT_REACHABLE = "The Docker engine is not reachable"
 
@@ -214,7 +216,7 @@ def sign_in(app):
     client = app.test_client(instructor=False)
     response = sign_in_by_form(client, app.config["INSTRUCTOR_TOKEN"])
     assert response.status_code == 302, response.text
-    csrf = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/signin").text)[1]
+    csrf = form_csrf(client.get("/signin").text)
     cookie = client.get_cookie(app.config["SESSION_COOKIE_NAME"])
     return f"{cookie.key}={cookie.value}", csrf
 

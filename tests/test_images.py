@@ -11,7 +11,8 @@ from tests.support import HTMX, container_ids, page_hooks, wait_until
 from dashboard import create_app
 from dashboard.domain.engine import LESSON, LESSON_FILTER, LESSON_LABEL
 
-pytestmark = pytest.mark.engine
+# Both engine passes (engine_specific): builds: the builder's log, cache and errors.
+pytestmark = [pytest.mark.engine, pytest.mark.engine_specific]
 
 
 def build_through(client):

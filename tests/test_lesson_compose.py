@@ -22,16 +22,17 @@ import pytest
 import requests
 
 from tests.support import HTMX, image_in_use, page_hooks, shell, wait_until
+from tests.support.engine import LESSON_LABEL
 from tests.test_lessons_by_button import assert_fails, assert_passes, check, done, output, press
 from tests.test_lessons_by_command import ByCommand
 from dashboard.domain.lessons import LESSON_FILE, LessonError, load_lesson
 from dashboard.domain.ports import host_port_free
 from dashboard.web.views import place_for
 
-pytestmark = pytest.mark.engine
+# Both engine passes (engine_specific): Compose v2 against the engine.
+pytestmark = [pytest.mark.engine, pytest.mark.engine_specific]
 
 LESSON = "compose"
-LABEL = "classroom.lesson"
 WEB_PORT = 8090  # compose.yaml's `ports: ["8090:8000"]`
 API_TEXT = "Hello from the api service, found by its name."  # api/index.html, as shipped
 CONTAINERS = {"compose-api-1", "compose-web-1"}
@@ -40,7 +41,7 @@ SHIPPED = os.path.join(os.path.dirname(__file__), os.pardir, "dashboard", "lesso
 
 
 def lesson_rows(docker_client):
-    return docker_client.api.containers(all=True, filters={"label": f"{LABEL}={LESSON}"})
+    return docker_client.api.containers(all=True, filters={"label": f"{LESSON_LABEL}={LESSON}"})
 
 
 def names(docker_client):
@@ -228,6 +229,6 @@ def test_the_shipped_compose_file_takes_its_image_from_base_image():
         assert set(services) == {"api", "web"}
         for service in services.values():
             assert service["image"] == image and "build" not in service
-            assert service["labels"] == {LABEL: LESSON}
+            assert service["labels"] == {LESSON_LABEL: LESSON}
         assert "ports" not in services["api"]
         assert [(port["published"], port["target"]) for port in services["web"]["ports"]] == [(str(WEB_PORT), 8000)]

@@ -232,6 +232,7 @@ def mixed_app(tmp_path):
     return app
 
 
+@pytest.mark.engine  # its pages show the engine's version
 def test_an_app_with_a_broken_lesson_starts_and_serves_the_good_one(mixed_app):
     client = mixed_app.test_client()
     assert mixed_app.extensions["catalog"].ids == ["sample"]
@@ -247,6 +248,7 @@ def test_an_app_with_a_broken_lesson_starts_and_serves_the_good_one(mixed_app):
     assert client.post("/lessons/broken/steps/serve", headers=HTMX).status_code == 404
 
 
+@pytest.mark.engine  # its pages show the engine's version
 def test_the_instructor_s_lessons_page_lists_the_refusal_and_a_viewer_s_does_not(mixed_app):
     instructor = mixed_app.test_client().get("/lessons")
     assert instructor.status_code == 200
@@ -262,6 +264,7 @@ def test_the_instructor_s_lessons_page_lists_the_refusal_and_a_viewer_s_does_not
     assert str(mixed_app.broken_file) not in viewer.text
 
 
+@pytest.mark.engine  # its pages show the engine's version
 def test_html_in_a_lesson_file_is_shown_escaped(mixed_app):
     for client in (mixed_app.test_client(), mixed_app.test_client(instructor=False)):
         page = client.get("/lessons/sample").text
@@ -276,6 +279,7 @@ def test_html_in_a_lesson_file_is_shown_escaped(mixed_app):
     assert not re.search(r"<script>\s*alert", page)
 
 
+@pytest.mark.engine  # its pages show the engine's version
 def test_the_lessons_page_shows_a_title_escaped(mixed_app):
     page = mixed_app.test_client(instructor=False).get("/lessons").text
     assert "<em>sample</em>" not in page and "A &lt;em&gt;sample&lt;/em&gt; lesson" in page

@@ -19,16 +19,18 @@ import docker
 import pytest
 
 from tests.support import HTMX, image_in_use, shell, wait_until
+from tests.support.engine import LESSON_LABEL
 from tests.test_lessons_by_command import ByCommand
 from dashboard import create_app
 from dashboard.domain.checks import FAILED, PASSED, STARTING
 from dashboard.domain.lessons import LESSON_FILE, LessonError, load_catalog, load_lesson
 from dashboard.web.views import evaluate_check
 
-pytestmark = pytest.mark.engine
+# Both engine passes (engine_specific): named volumes and exec.
+pytestmark = [pytest.mark.engine, pytest.mark.engine_specific]
 
 LESSON = "state"
-LABEL = f"classroom.lesson={LESSON}"
+LABEL = f"{LESSON_LABEL}={LESSON}"
 SHIPPED = os.path.join(os.path.dirname(__file__), "..", "dashboard", "lessons", "05-state")
 POSTGRES_STARTS = 120  # seconds: generous, never the assertion (a first start runs initdb)
 

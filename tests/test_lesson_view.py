@@ -8,7 +8,8 @@ import pytest
 from tests.support import HTMX, get_cow, page_hooks, run_by_button, wait_until
 from dashboard import create_app
 
-pytestmark = pytest.mark.engine
+# Both engine passes (engine_specific): image history (layers) and logs as the engine gives them.
+pytestmark = [pytest.mark.engine, pytest.mark.engine_specific]
 
 
 def test_the_dockerfile_is_read_from_the_build_context_and_explained(tmp_path):

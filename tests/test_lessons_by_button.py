@@ -13,18 +13,19 @@ import re
 import pytest
 import requests
 
-from tests.lesson_support import (
-    LABEL,
+from tests.support.lessons import (
     assert_fails_unless_another_answers,
     clean_lessons,  # noqa: F401  (a fixture)
     cowserv_app,  # noqa: F401  (a fixture)
     lesson_containers,
     names,
 )
-from tests.support import HTMX, free_tcp_port, get_cow, image_in_use, reaping, wait_until
+from tests.support import HTMX, free_tcp_port, get_cow, image_in_use, wait_until
+from tests.support.engine import LESSON_LABEL, reaping
 from dashboard.web.security import CSRF_HEADER
 
-pytestmark = pytest.mark.engine
+# Both engine passes (engine_specific): builds, exec, mounts and the engine's error texts.
+pytestmark = [pytest.mark.engine, pytest.mark.engine_specific]
 
 def press(client, lesson_id, step_id, **form):
     return client.post(f"/lessons/{lesson_id}/steps/{step_id}", data=form, headers=HTMX)
@@ -216,7 +217,7 @@ def test_exec_in_an_absent_container_is_404_with_a_message(client, clean_lessons
 
 def test_exec_in_a_stopped_container_is_409_with_a_message(client, docker_client, clean_lessons):
     base = image_in_use(client.application, "python:3.12-slim")
-    docker_client.api.create_container(base, command=["true"], name="website", labels={LABEL: "realistic"})
+    docker_client.api.create_container(base, command=["true"], name="website", labels={LESSON_LABEL: "realistic"})
     response = press(client, "realistic", "exec")
     assert response.status_code == 409
     assert "Container website is not running" in response.text
@@ -237,7 +238,7 @@ def test_a_step_on_an_absent_container_is_404_with_a_message(client, clean_lesso
 def test_a_plain_rm_of_a_running_container_is_409_with_a_message(client, docker_client, clean_lessons):
     base = image_in_use(client.application, "python:3.12-slim")
     made = docker_client.api.create_container(base, command=["sleep", "300"], name="hello",
-                                              labels={LABEL: "running"})
+                                              labels={LESSON_LABEL: "running"})
     docker_client.api.start(made["Id"])
     response = press(client, "running", "rm")
     assert response.status_code == 409
@@ -249,7 +250,7 @@ def test_a_container_of_another_lesson_is_not_this_lesson_s(client, docker_clien
     """A `website` of the running lesson is not the realistic lesson's: its exec finds none (404)."""
     base = image_in_use(client.application, "python:3.12-slim")
     made = docker_client.api.create_container(base, command=["sleep", "300"], name="website",
-                                              labels={LABEL: "running"})
+                                              labels={LESSON_LABEL: "running"})
     docker_client.api.start(made["Id"])
     assert press(client, "realistic", "exec").status_code == 404
     assert press(client, "realistic", "remove").status_code == 404
@@ -348,7 +349,7 @@ def test_the_running_lessons_steps_pressed_back_to_back_never_lose_a_race(client
     that removes each ended container at once (all but hello, which the rm step removes): no press answers an
     error. A `--rm` run's output is read however soon its container ends and goes, and Stop & remove that finds
     the ticker already gone has done its work."""
-    with reaping(f"{LABEL}=running", spare={"hello"}):
+    with reaping(f"{LESSON_LABEL}=running", spare={"hello"}):
         for round_ in range(20):
             for step in RUNNING_STEPS:
                 response = press(client, "running", step)

@@ -17,7 +17,7 @@ import time
 import pytest
 import requests
 
-from tests.lesson_support import (
+from tests.support.lessons import (
     assert_fails_unless_another_answers,
     clean_lessons,  # noqa: F401  (a fixture)
     cowserv_app,  # noqa: F401  (a fixture)
@@ -28,7 +28,8 @@ from dashboard.domain import actions
 from dashboard.domain.checks import FAILED, PASSED
 from dashboard.web.views import evaluate_check, place_for
 
-pytestmark = pytest.mark.engine
+# Both engine passes (engine_specific): the shown commands, pasted into the docker CLI.
+pytestmark = [pytest.mark.engine, pytest.mark.engine_specific]
 
 class ByCommand:
     """Walks a lesson's steps in order, each by its shown command pasted into bash, its check asked around it."""

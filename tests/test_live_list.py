@@ -13,7 +13,8 @@ import pytest
 from tests.support import HTMX, page_hooks, run_by_button, wait_until
 from dashboard import create_app
 
-pytestmark = pytest.mark.engine
+# Both engine passes (engine_specific): the list follows the engine's events.
+pytestmark = [pytest.mark.engine, pytest.mark.engine_specific]
 
 
 @pytest.fixture

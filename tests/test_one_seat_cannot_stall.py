@@ -4,7 +4,7 @@ reason) while the instructor's own build goes on, a build that waited past the c
 seat's checks that run a command in its container are spaced out (an extra ask answers the latest result).
 
 The tests hold the seats' build turn themselves (the app's BuildTurns, as a seat's build would), so a press waits
-for as long as the test says and no timing is asserted. Rooms here open on ports 8501-8599 (see room_support.py).
+for as long as the test says and no timing is asserted. Rooms here open on ports 8501-8599 (see tests/support/room.py).
 """
 
 import contextlib
@@ -12,7 +12,7 @@ import threading
 
 import pytest
 
-from tests.room_support import (
+from tests.support.room import (
     choose_lesson,
     make_room,
     room,  # noqa: F401  (a fixture)
@@ -24,7 +24,8 @@ from tests.support import wait_until
 from dashboard import create_app
 from dashboard.domain import presses
 
-pytestmark = pytest.mark.engine
+# Both engine passes (engine_specific): a seat's builds and the checks that exec in its container.
+pytestmark = [pytest.mark.engine, pytest.mark.engine_specific]
 
 
 @contextlib.contextmanager

@@ -15,14 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.room_support import (
-    LESSON_LABEL,
+from tests.support.room import (
     MIB,
-    SEAT_LABEL,
     choose_lesson,
     container_names,
-    csrf_of,
-    form_csrf,
     grid,
     inspect,
     make_room,
@@ -37,11 +33,13 @@ from tests.room_support import (
     student,
     text_of,
 )
-from tests.support import get_cow, reaping, shell, wait_until
+from tests.support import csrf_of, form_csrf, get_cow, shell, wait_until
+from tests.support.engine import LESSON_LABEL, SEAT_LABEL, reaping
 from dashboard.domain import checks, seats
 from dashboard.web.security import NOT_OVER_PLAIN_HTTP
 
-pytestmark = pytest.mark.engine
+# Both engine passes (engine_specific): seats' limits, labels, volumes, builds and exec.
+pytestmark = [pytest.mark.engine, pytest.mark.engine_specific]
 
 TOKEN = "correct horse battery staple"
 SHIPPED = Path(__file__).parent.parent / "dashboard" / "lessons"
@@ -235,7 +233,7 @@ def joins(app, path, browser=None):
     browser = browser or signed_out(app)
     answer = browser.get(path)
     if answer.status_code == 200:  # the join page's button: a GET alone takes no seat
-        csrf = re.search(r'name="csrf_token" value="([^"]+)"', answer.text)[1]
+        csrf = form_csrf(answer.text)
         answer = browser.post(path, data={"csrf_token": csrf})
     if answer.status_code not in (302, 303):
         return browser, None, answer

@@ -12,10 +12,9 @@ import re
 
 import pytest
 
-from tests.room_support import (
+from tests.support import csrf_of, form_csrf
+from tests.support.room import (
     ROOM_NETWORK,
-    csrf_of,
-    form_csrf,
     room,  # noqa: F401  (a fixture)
     sheet_links,
     signed_out,

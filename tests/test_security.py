@@ -1,14 +1,13 @@
 """Read-only by default; the instructor signs in; CSRF on every state change; headers; refusing a public bind."""
 
 import os
-import re
 import subprocess
 import sys
 import time
 
 import pytest
 
-from tests.support import HTMX, free_ports, sign_in_by_form, start_class, wait_until
+from tests.support import HTMX, csrf_of, form_csrf, free_ports, sign_in_by_form, start_class, wait_until
 from dashboard import create_app
 from dashboard.web.blueprints import steps as steps_blueprint
 
@@ -46,10 +45,6 @@ def seat(secured_app, cowserv_image):
     transcript = secured_app.extensions["transcript"]
     wait_until(lambda: transcript.entries(), "the class start written down")
     return start.seats[0].container_id
-
-
-def csrf_of(page):
-    return re.search(r'"X-CSRF-Token": "([^"]+)"', page).group(1)
 
 
 def sign_in(client, token=TOKEN):
@@ -145,6 +140,7 @@ def test_signing_in_gives_the_buttons_and_signing_out_takes_them_back(secured_ap
     assert "Build cowserv" not in client.get("/").text
 
 
+@pytest.mark.engine  # its pages show the engine's version
 def test_sessions_expire_even_while_the_page_keeps_polling(tmp_path):
     app = create_app({"TESTING": True, "INSTRUCTOR_TOKEN": TOKEN, "SESSION_MINUTES": 2 / 60,
                       "TRANSCRIPT_PATH": str(tmp_path / "t.sqlite3")})
@@ -247,6 +243,7 @@ def transport_app(tmp_path, **config):
                        **config})
 
 
+@pytest.mark.engine  # its pages show the engine's version
 def test_over_plain_http_from_the_room_the_sign_in_page_redirects_to_https(tmp_path):
     """With an HTTPS listener, /signin over plain HTTP from another machine is a redirect to it (the host the
     browser used, the listener's port), never the form; the read-only pages' sign-in link goes there too."""
@@ -264,6 +261,7 @@ def test_over_plain_http_from_the_room_the_sign_in_page_redirects_to_https(tmp_p
     assert 'name="token"' in here.get("/signin").text and 'href="/signin"' in here.get("/").text
 
 
+@pytest.mark.engine  # its pages show the engine's version
 def test_over_plain_http_from_the_room_without_https_the_sign_in_page_says_how_to_sign_in(tmp_path):
     """Without an HTTPS listener, /signin over plain HTTP from another machine shows no form: it says to sign in
     on this machine (at its loopback address and port) or to serve HTTPS."""
@@ -276,6 +274,7 @@ def test_over_plain_http_from_the_room_without_https_the_sign_in_page_says_how_t
     assert "http://127.0.0.1:5077/signin" in answer.text and "DASHBOARD_HTTPS_BIND" in answer.text
 
 
+@pytest.mark.engine  # its pages show the engine's version
 def test_an_address_counted_as_this_machine_gets_the_form_over_plain_http(tmp_path):
     """compose.yaml's DASHBOARD_INSTRUCTOR_FROM=gateway: the host's browser arrives from the gateway, this
     machine's, and gets the form over plain HTTP (and signs in)."""
@@ -286,6 +285,7 @@ def test_an_address_counted_as_this_machine_gets_the_form_over_plain_http(tmp_pa
     assert sign_in(host).status_code == 302 and signed_in(host)
 
 
+@pytest.mark.engine  # its pages show the engine's version
 def test_an_instructor_cookie_is_accepted_only_on_the_transport_that_issued_it(tmp_path):
     """Signed in over this machine's plain HTTP, the cookie is refused over HTTPS (from the room, or even from
     here); signed in over HTTPS, it is refused over this machine's plain HTTP."""
@@ -304,12 +304,13 @@ def test_an_instructor_cookie_is_accepted_only_on_the_transport_that_issued_it(t
     laptop = app.test_client(instructor=False)
     laptop.environ_base.update(ROOM_LAPTOP)
     https = {"base_url": "https://localhost"}
-    csrf = re.search(r'name="csrf_token" value="([^"]+)"', laptop.get("/signin", **https).text)[1]
+    csrf = form_csrf(laptop.get("/signin", **https).text)
     assert laptop.post("/signin", data={"token": TOKEN, "csrf_token": csrf}, **https).status_code == 302
     assert "Sign out" in laptop.get("/", **https).text
     assert "Sign out" not in laptop.get("/", environ_base={"REMOTE_ADDR": "127.0.0.1"}).text
 
 
+@pytest.mark.engine  # its pages show the engine's version
 def test_a_forwarded_for_header_never_makes_a_room_client_this_machine(tmp_path):
     """DASHBOARD_PROXIES=1 trusts X-Forwarded-For only on a connection from this machine (the proxy runs here),
     and "this machine" needs the connection's own address: a room client writing `X-Forwarded-For: 127.0.0.1`

@@ -2,7 +2,7 @@
 the instructor may not sign in, and HTTPS beside it (a self-signed certificate made at first start), where they
 may; the access log never shows a seat's link.
 
-The room's network is a network namespace of this test's own (tests/netns_support.py): gunicorn listens on this
+The room's network is a network namespace of this test's own (tests/support/netns.py): gunicorn listens on this
 machine's end of its veth pair (and on loopback, as the instructor's own machine), and the room's browsers run in
 the namespace, so their requests come from an address that is not loopback, as a laptop's would. No request goes to
 this machine's own interface addresses.
@@ -11,7 +11,6 @@ this machine's own interface addresses.
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,26 +19,13 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.netns_support import Namespace
+from tests.support import csrf_of, free_tcp_port
+from tests.support.netns import Namespace
+
+pytestmark = pytest.mark.engine  # gunicorn serves pages that ask the engine
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "serving-a-room-token-0123456789"
-
-
-def free_port(host, *also):
-    """A port nothing listens on at `host`, nor at the `also` addresses."""
-    for _ in range(50):
-        with socket.socket() as probe:
-            probe.bind((host, 0))
-            port = probe.getsockname()[1]
-        try:
-            for other in also:
-                with socket.socket() as probe:
-                    probe.bind((other, port))
-        except OSError:
-            continue
-        return port
-    raise AssertionError(f"no port free at {host} and {also}")
 
 
 @pytest.fixture(scope="module")
@@ -50,8 +36,8 @@ def served(tmp_path_factory):
     with Namespace() as room:
         address = room.host_address
         folder = tmp_path_factory.mktemp("room-instance")
-        port = free_port(address, "127.0.0.1")
-        http, https = f"{address}:{port}", f"{address}:{free_port(address)}"
+        port = free_tcp_port(address, "127.0.0.1")
+        http, https = f"{address}:{port}", f"{address}:{free_tcp_port(address)}"
         log = folder / "gunicorn.log"
         env = {**os.environ, "DASHBOARD_INSTANCE_PATH": str(folder), "DASHBOARD_INSTRUCTOR_TOKEN": TOKEN,
                "DASHBOARD_BIND": http, "DASHBOARD_HTTPS_BIND": https}
@@ -96,10 +82,6 @@ class LoopbackClient(requests.Session):
 
 
 client = LoopbackClient
-
-
-def csrf_of(html):
-    return re.search(r'"X-CSRF-Token": "([^"]+)"', html)[1]
 
 
 def sign_in(session, base):
@@ -155,7 +137,7 @@ def test_over_https_the_instructor_signs_in_and_the_cookie_stays_off_plain_http(
     assert cookie.secure
     page = laptop.get(f"{served['https']}/room")
     opened = laptop.post(f"{served['https']}/room", timeout=60, data={
-        "csrf_token": csrf_of(page.text), "count": "1", "first_port": str(free_port("0.0.0.0")), "minutes": "5",
+        "csrf_token": csrf_of(page.text), "count": "1", "first_port": str(free_tcp_port()), "minutes": "5",
         "memory": "64m", "cpus": "0.5", "pids": "50"})
     assert opened.status_code == 200 and "Print the seat cards" in opened.text
     sheet = laptop.get(f"{served['https']}/room/sheet").text

@@ -6,6 +6,8 @@ import pytest
 from tests.support import HTMX, sign_in_by_form
 from dashboard import create_app
 
+pytestmark = pytest.mark.engine  # its pages show the engine's version
+
 TOKEN = "correct horse battery staple"
 
 

@@ -10,7 +10,8 @@ from tests.support import wait_until
 from dashboard import create_app
 from dashboard.domain.stand_ins import StandIn, StandIns
 
-pytestmark = pytest.mark.engine
+# Both engine passes (engine_specific): the engine's image lists and filters.
+pytestmark = [pytest.mark.engine, pytest.mark.engine_specific]
 
 WAIT = 30  # seconds: only so that a broken test ends
 

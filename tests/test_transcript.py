@@ -14,7 +14,8 @@ from dashboard.domain.engine import LESSON_FILTER
 from dashboard.domain.replay import replay_script
 from dashboard.domain.transcript import Entry
 
-pytestmark = pytest.mark.engine
+# Both engine passes (engine_specific): the replay script runs through the docker CLI.
+pytestmark = [pytest.mark.engine, pytest.mark.engine_specific]
 
 
 def build(client):

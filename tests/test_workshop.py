@@ -12,6 +12,8 @@ from tests.test_config import gunicorn
 from dashboard import PACKAGE, create_app
 from dashboard.config import ConfigError
 
+pytestmark = pytest.mark.engine  # its pages show the engine's version
+
 SHIPPED = (PACKAGE / "lessons" / "03-images" / "Dockerfile").read_text()
 EDIT = "ENV WORKSHOP_EDIT=mine\n"
 
@@ -116,6 +118,7 @@ def test_a_workshop_folder_that_cannot_be_made_stops_the_start_with_a_message(tm
 
 
 @pytest.mark.engine
+@pytest.mark.engine_specific  # the shown build command, run by the docker CLI
 def test_the_shown_build_command_from_a_workshop_under_home_builds_the_image(tmp_path, monkeypatch, cowserv_image):
     """The default ~/docker-workshop of a user whose HOME is a temporary folder: the command starts from `~`,
     and pasted into bash by that user (same HOME) it builds the same image."""

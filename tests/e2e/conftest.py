@@ -11,7 +11,6 @@ import re
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +21,8 @@ from pathlib import Path
 import docker
 import pytest
 from playwright.sync_api import expect
+
+from tests.support import free_tcp_port
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -54,12 +55,6 @@ def _failed(item):
     return any(
         getattr(getattr(item, f"e2e_report_{when}", None), "failed", False) for when in ("setup", "call")
     )
-
-
-def _free_local_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 # --- the server -------------------------------------------------------------------------------------------
@@ -104,7 +99,7 @@ def fresh_build_server(tmp_path, server_log, instructor_token):
 @contextlib.contextmanager
 def _serve(log_path, env):
     """Run gunicorn with `env` over this environment until the block ends; yields the base URL."""
-    port = _free_local_port()
+    port = free_tcp_port("127.0.0.1")
     url = f"http://127.0.0.1:{port}"
     command = [
         sys.executable, "-m", "gunicorn",

@@ -4,11 +4,12 @@ axe-core comes from the npm registry (scripts/test installs it into .test-tools/
 inline script, so the pages are opened in contexts that bypass it, for axe's script alone.
 """
 
-import socket
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
+
+from tests.support import free_tcp_port
 
 from .test_lesson import REFRESH_TIMEOUT_MS, build_cowserv, row_of, run_container
 
@@ -89,19 +90,13 @@ def test_no_serious_accessibility_violation_on_any_page(
     assert not found, "axe found serious or critical violations:\n" + "\n".join(found)
 
 
-def host_port_free_now():
-    with socket.socket() as probe:
-        probe.bind(("0.0.0.0", 0))
-        return probe.getsockname()[1]
-
-
 def test_no_serious_accessibility_violation_after_run_logs_and_cow(open_page, cowserv_image, engine_cleanup, axe_script):
     """What Run prints, then a row's logs and its cow, on the lesson page and on the presenter view."""
     page = open_page(None, bypass_csp=True)
     found = []
     for path in ("/", "/present"):
         page.goto(path)
-        container_id = run_container(page, host_port_free_now(), engine_cleanup)
+        container_id = run_container(page, free_tcp_port(), engine_cleanup)
         row = page.locator("#containers tbody.container").filter(
             has=page.locator(f'tr[data-container-id="{container_id}"]'))
         for button, shown in (("Logs", "Logs of"), ("Is it answering?", f"Is {container_id[:12]} answering?")):

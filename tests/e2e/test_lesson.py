@@ -181,6 +181,7 @@ def removal_message(page: Page, short_id):
     return page.get_by_role("status").filter(has_text=f"Stopped and removed {short_id}.")
 
 
+@pytest.mark.engine_specific  # a fresh build's log, streamed into the browser
 def test_the_whole_lesson_by_clicks(open_page, fresh_build_server, engine_cleanup, free_port):
     """Build (watching the log stream in), run on a port typed in, visit the cow, find the row, copy its command,
     stop and remove it.

@@ -8,12 +8,13 @@ that use the same names must not run at the same time on the same engine.
 
 import os
 import re
-import socket
 from pathlib import Path
 
-import docker
 import pytest
 from playwright.sync_api import Page, expect
+
+from tests.support import free_ports
+from tests.support.lessons import remove_lesson_containers
 
 from .test_lesson import BUILD_TIMEOUT_MS, REFRESH_TIMEOUT_MS, build_cowserv, open_link
 
@@ -26,33 +27,14 @@ FOLLOW_TIMEOUT_MS = 15_000  # pages that follow the current lesson ask every two
 OTHER_LESSONS = ("realistic", "running")
 
 
-def free_host_ports(count):
-    """`count` different host ports nothing listens on right now."""
-    probes = [socket.socket() for _ in range(count)]
-    try:
-        for probe in probes:
-            probe.bind(("0.0.0.0", 0))
-        return [probe.getsockname()[1] for probe in probes]
-    finally:
-        for probe in probes:
-            probe.close()
-
-
-def remove_lesson_containers(docker_client, lessons=OTHER_LESSONS):
-    for lesson in lessons:
-        for container in docker_client.api.containers(all=True, filters={"label": f"classroom.lesson={lesson}"}):
-            try:
-                docker_client.api.remove_container(container["Id"], force=True)
-            except docker.errors.NotFound:
-                pass
-
-
 @pytest.fixture(autouse=True)
 def other_lessons_cleared(docker_client):
     """No container of the realistic or the running lesson before each test here, nor after it, pass or fail."""
-    remove_lesson_containers(docker_client)
+    for lesson in OTHER_LESSONS:
+        remove_lesson_containers(docker_client, lesson)
     yield
-    remove_lesson_containers(docker_client)
+    for lesson in OTHER_LESSONS:
+        remove_lesson_containers(docker_client, lesson)
 
 
 @pytest.fixture
@@ -145,7 +127,7 @@ def build_website(page: Page):
 def test_the_images_lesson_by_clicks_on_its_own_page(open_page, engine_cleanup):
     """Part 3 on /lessons/cowserv: build, then run on a host port typed in; each check passes, the active step
     moves from the build to the run, and the link the run's status shows serves the cow."""
-    port, = free_host_ports(1)
+    port, = free_ports(1)
     page = open_page("/lessons/cowserv")
     expect(page).to_have_title("Docker workshop: Docker images: cowserv")
     expect(page.get_by_role("button", name="Teach this lesson now")).to_have_count(0)  # it is the current one
@@ -167,7 +149,7 @@ def test_the_realistic_dockerfile_lesson_by_clicks(open_page, website_page_as_sh
     """Part 4 by its buttons, in order: build, serve (on a host port typed in), exec, logs, rm -f, serve the folder
     with a bind mount, edit the page and see the served page change without a rebuild, clean up. Each check
     passes, and the active step moves on with the lesson, on the instructor's page and on a student's."""
-    run_port, live_port = free_host_ports(2)
+    run_port, live_port = free_ports(2)
     page = open_page("/lessons/realistic")
     viewer = open_page("/lessons/realistic", instructor=False)
     viewer.evaluate("() => { window.__neverReloaded = true; }")

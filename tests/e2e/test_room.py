@@ -16,9 +16,10 @@ import re
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import docker
 import pytest
 from playwright.sync_api import Page, expect
+
+from tests.support.room import remove_seat_things, seat_containers
 
 from .test_accessibility import VIEWPORTS, axe_script, axe_violations  # noqa: F401 (axe_script: a fixture)
 from .test_lessons import teach
@@ -101,30 +102,9 @@ def room(running_lesson_current, open_page, docker_client, allowed_console_error
         remove_seat_things(docker_client, track.seats)
 
 
-def remove_seat_things(docker_client, names):
-    for name in names:
-        label = {"label": f"classroom.seat={name}"}
-        for container in docker_client.api.containers(all=True, filters=label):
-            try:
-                docker_client.api.remove_container(container["Id"], force=True, v=True)
-            except docker.errors.NotFound:
-                pass
-        for volume in docker_client.api.volumes(filters=label).get("Volumes") or []:
-            try:
-                docker_client.api.remove_volume(volume["Name"], force=True)
-            except docker.errors.NotFound:
-                pass
-        for image in docker_client.api.images(filters=label):
-            try:
-                docker_client.api.remove_image(image["Id"], force=True)
-            except docker.errors.NotFound:
-                pass
-
-
 def seat_things(docker_client, name):
     """The containers that carry the seat's label, by name."""
-    return [c["Names"][0].lstrip("/")
-            for c in docker_client.api.containers(all=True, filters={"label": f"classroom.seat={name}"})]
+    return [c["Names"][0].lstrip("/") for c in seat_containers(docker_client, name)]
 
 
 # --- the instructor --------------------------------------------------------------------------------------------

@@ -16,26 +16,13 @@ from dataclasses import dataclass
 import docker
 import pytest
 
-from tests.support import page_hooks
+from tests.support import csrf_of, page_hooks
+from tests.support.engine import SEAT_LABEL
 from dashboard import create_app
 
-SEAT_LABEL = "classroom.seat"
-LESSON_LABEL = "classroom.lesson"
 LESSON_LOCK = "/tmp/lesson-tests.lock"  # held by tests that make, or sweep away, a lesson's containers
 ROOM_NETWORK = {"REMOTE_ADDR": "192.0.2.50"}  # a student's laptop on the room's network, not this machine
 MIB = 1024 * 1024
-
-
-def csrf_of(page):
-    """The CSRF token a page's hx-headers carry (what htmx sends as X-CSRF-Token)."""
-    found = re.search(r'"X-CSRF-Token": "([^"]+)"', page)
-    assert found, page[:2000]
-    return found[1]
-
-
-def form_csrf(page):
-    """The CSRF token a page's forms carry (the hidden csrf_token field)."""
-    return re.search(r'name="csrf_token" value="([^"]+)"', page)[1]
 
 
 def text_of(response):
@@ -193,7 +180,7 @@ def remove_seat_things(docker_client, seats):
     for seat in seats:
         for row in seat_containers(docker_client, seat):
             try:
-                docker_client.api.remove_container(row["Id"], force=True)
+                docker_client.api.remove_container(row["Id"], force=True, v=True)
             except docker.errors.NotFound:
                 pass
         for volume in seat_volumes(docker_client, seat):

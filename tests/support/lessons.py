@@ -7,13 +7,13 @@ import uuid
 import docker
 import pytest
 
+from tests.support.engine import LESSON_LABEL
 from dashboard import create_app
 
-LABEL = "classroom.lesson"
 
 
 def lesson_containers(docker_client, lesson_id):
-    return docker_client.api.containers(all=True, filters={"label": f"{LABEL}={lesson_id}"})
+    return docker_client.api.containers(all=True, filters={"label": f"{LESSON_LABEL}={lesson_id}"})
 
 
 def remove_lesson_containers(docker_client, lesson_id):
@@ -71,5 +71,5 @@ def assert_fails_unless_another_answers(docker_client, state, reason):
         return
     assert state == "passed", reason
     port = re.search(r"http://[^:]+:(\d+)/ answers", reason)[1]
-    others = docker_client.api.containers(filters={"label": f"{LABEL}=cowserv", "publish": port})
+    others = docker_client.api.containers(filters={"label": f"{LESSON_LABEL}=cowserv", "publish": port})
     assert others, f"{reason}: and no other cowserv container publishes port {port}"
