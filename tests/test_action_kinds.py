@@ -9,7 +9,8 @@ import pytest
 from tests.support import HTMX
 from dashboard import create_app
 from dashboard.domain import action_kinds, lesson_fields
-from dashboard.domain.action_kinds import KINDS, Done, Kind
+from dashboard.domain.action_kinds import KINDS, Kind
+from dashboard.domain.actions import Done
 from dashboard.domain.lessons import LESSON_FILE, LessonError, load_lesson
 
 

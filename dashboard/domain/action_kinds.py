@@ -5,26 +5,17 @@ A new kind is one class here, listed in KINDS: loading a lesson (lessons.py), a 
 and the step template all read a kind from KINDS, so the button and the command beside it cannot drift apart.
 """
 
-import os
 import shlex
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import PurePosixPath
 
 from . import builds, commands, compose, files
 from . import lesson_fields as field
+from .actions import Done, build_plan, labelled_by_command, run_ports
 from .engine import LESSON_LABEL, SEAT_LABEL, RunSpec
 from .errors import EngineError, NameInUse, WorkshopUnwritable
 
 LIST_COLUMNS = ("CONTAINER ID", "IMAGE", "COMMAND", "STATUS", "PORTS", "NAMES")
-
-
-@dataclass(frozen=True)
-class Done:
-    """What an action did: the terminal's output, the container it made or acted on, and whether it succeeded."""
-
-    output: str = ""
-    container_id: str | None = None
-    ok: bool = True
 
 
 class Kind:
@@ -74,28 +65,6 @@ class Kind:
 
     def transcript_name(self, action):
         return self.transcript or self.name
-
-
-def labelled_by_command(lesson, action):
-    """True when a run's image does not carry the lesson's label (an image the lesson does not build): the
-    command then gives it with `--label`, so the container is the lesson's however it was started."""
-    return action.kind == Run.name and action.image not in lesson.builds
-
-
-def build_plan(lesson, action, place):
-    """The build the button starts, and the command that does the same from the lesson's folder."""
-    context = os.path.normpath(place.folder / action.context)
-    tag = place.image(action.tag)
-    return builds.BuildPlan(
-        context=context,
-        tag=tag,
-        build_args={"BASE_IMAGE": place.base_image} if place.base_image else {},
-        command=commands.build_command(context, tag, place.base_image, home=place.home, labels=place.labels),
-        # the replay script runs in the lesson's folder
-        replay=commands.build_invocation(tag, place.base_image, place.labels),
-        lesson=lesson.id,
-        labels=dict(place.labels),
-    )
 
 
 class Build(Kind):
@@ -189,11 +158,7 @@ class Run(Kind):
         return len(action.ports) == 1
 
     def published(self, action, host_port=None):
-        """The run's (host, container) ports; `host_port` replaces the host port of a run publishing one port."""
-        ports = [(port.host, port.container) for port in action.ports]
-        if host_port is not None and len(ports) == 1:
-            ports = [(host_port, ports[0][1])]
-        return tuple(ports)
+        return run_ports(action, host_port)
 
     def transcript_name(self, action):
         """A detached run is "run" (the replay keeps its id in a variable); one run to its end, "run-once"."""

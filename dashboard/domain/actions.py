@@ -6,9 +6,12 @@ plan in the background (builds.py); every other action is done within the reques
 terminal would have printed.
 """
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import commands
+from .builds import BuildPlan
 from .engine import SEAT_LABEL
 
 
@@ -38,6 +41,45 @@ class Place:
     def seat_label(self):
         """The classroom.seat label of what is made here, as engine.Container.seat has it ("" for none)."""
         return self.seat or ""
+
+
+@dataclass(frozen=True)
+class Done:
+    """What an action did: the terminal's output, the container it made or acted on, and whether it succeeded."""
+
+    output: str = ""
+    container_id: str | None = None
+    ok: bool = True
+
+
+def labelled_by_command(lesson, action):
+    """True when a run's image does not carry the lesson's label (an image the lesson does not build): the
+    command then gives it with `--label`, so the container is the lesson's however it was started."""
+    return action.kind == "run" and action.image not in lesson.builds
+
+
+def build_plan(lesson, action, place):
+    """The build the button starts, and the command that does the same from the lesson's folder."""
+    context = os.path.normpath(place.folder / action.context)
+    tag = place.image(action.tag)
+    return BuildPlan(
+        context=context,
+        tag=tag,
+        build_args={"BASE_IMAGE": place.base_image} if place.base_image else {},
+        command=commands.build_command(context, tag, place.base_image, home=place.home, labels=place.labels),
+        # the replay script runs in the lesson's folder
+        replay=commands.build_invocation(tag, place.base_image, place.labels),
+        lesson=lesson.id,
+        labels=dict(place.labels),
+    )
+
+
+def run_ports(action, host_port=None):
+    """The run's (host, container) ports; `host_port` replaces the host port of a run publishing one port."""
+    ports = [(port.host, port.container) for port in action.ports]
+    if host_port is not None and len(ports) == 1:
+        ports = [(host_port, ports[0][1])]
+    return tuple(ports)
 
 
 def command(lesson, action, place, host_port=None):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from flask import current_app, g, render_template, request, url_for
 
-from ..domain import action_kinds, actions, checks, commands, dockerfile, progress, seats
+from ..domain import actions, checks, commands, dockerfile, progress, seats
 from ..domain.engine import LESSON
 from ..domain.errors import EngineError
 from ..domain.lessons import BASE_IMAGE
@@ -96,7 +96,7 @@ def build_step(lesson):
 
 def build_plan(lesson):
     """The build the lesson's build step starts, and the command that does the same."""
-    return action_kinds.build_plan(lesson, build_step(lesson).action, place_for(lesson))
+    return actions.build_plan(lesson, build_step(lesson).action, place_for(lesson))
 
 
 def shown_already(version):
@@ -271,7 +271,7 @@ def lesson_view(lesson, host_port=None):
     """Everything a lesson page shows."""
     view = steps_view(lesson, host_port)
     view.update({
-        "labelled_by_command": any(action_kinds.labelled_by_command(lesson, step.action) for step in lesson.steps),
+        "labelled_by_command": any(actions.labelled_by_command(lesson, step.action) for step in lesson.steps),
         "stand_ins": stand_ins_shown(lesson), "changed_files": changed_files(lesson),
         "current_id": get_current_lesson().id, "catalog": get_catalog()})
     if build_step(lesson) is not None:
