@@ -109,6 +109,7 @@ class Lesson:
     files: tuple[str, ...]
     steps: tuple[Step, ...]
     order: str = ""  # the shipped folder's name: lessons are listed in its order ("02-running" before "03-images")
+    default: bool = False  # the class starts on it (`default = true` in its file; see Catalog.default)
 
     def step(self, step_id):
         return next((step for step in self.steps if step.id == step_id), None)
@@ -210,9 +211,10 @@ def load_lesson(source):
         raise LessonError(path, f"cannot be read ({error.strerror or error})") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
         raise LessonError(path, f"is not valid TOML: {error}") from None
-    unknown = set(data) - {"id", "title", "intro", "folder", "files", "steps"}
+    unknown = set(data) - {"id", "title", "intro", "folder", "files", "steps", "default"}
     if unknown:
-        raise LessonError(path, "a lesson takes id, title, intro, folder, files, steps", field_name=sorted(unknown)[0])
+        raise LessonError(path, "a lesson takes id, title, intro, folder, files, steps, default",
+                          field_name=sorted(unknown)[0])
     lesson_id = data.get("id")
     if not isinstance(lesson_id, str) or not IDENTIFIER.fullmatch(lesson_id):
         raise LessonError(path, "lowercase letters, digits and '-', 1 to 40 (it is the label's value)", field_name="id")
@@ -237,8 +239,12 @@ def load_lesson(source):
     if not isinstance(steps_data, list) or not steps_data:
         raise LessonError(path, "missing: a lesson has at least one [[steps]]", field_name="steps")
     steps = tuple(_step(step, path, index) for index, step in enumerate(steps_data, start=1))
+    try:
+        default = parse.boolean(data.get("default", False))
+    except ValueError as error:
+        raise LessonError(path, str(error), field_name="default") from None
     lesson = Lesson(lesson_id, _required_text(data, "title", path), _required_text(data, "intro", path),
-                    source, folder, tuple(files), steps, order=source.name)
+                    source, folder, tuple(files), steps, order=source.name, default=default)
     _check_lesson(lesson, path)
     return lesson
 
@@ -281,11 +287,17 @@ class Catalog:
     def ids(self):
         return [lesson.id for lesson in self.lessons]
 
+    @property
+    def default(self):
+        """The lesson the class starts on: the one whose file says `default = true`, else the first."""
+        return next((lesson for lesson in self.lessons if lesson.default), self.lessons[0] if self.lessons else None)
+
 
 def load_catalog(root):
     """The lessons of every folder in `root` that holds a lesson file, in the folders' order (02-… before 03-…).
 
-    A lesson with a mistake is left out and its message kept, as is a second lesson with an id already taken.
+    A lesson with a mistake is left out and its message kept, as is a second lesson with an id or a folder already
+    taken, or a second `default = true`.
     """
     catalog = Catalog()
     for source in sorted(Path(root).iterdir()):
@@ -303,6 +315,10 @@ def load_catalog(root):
         if lesson.folder and any(other.folder == lesson.folder for other in catalog.lessons):
             catalog.errors.append(str(LessonError(source / LESSON_FILE, f"the folder {lesson.folder!r} is taken "
                                                                         "by another lesson", field_name="folder")))
+            continue
+        if lesson.default and any(other.default for other in catalog.lessons):
+            catalog.errors.append(str(LessonError(source / LESSON_FILE, f"{catalog.default.id!r} is the default "
+                                                                        "lesson already", field_name="default")))
             continue
         catalog.lessons.append(lesson)
     return catalog
