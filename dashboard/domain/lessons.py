@@ -126,7 +126,6 @@ class Lesson:
                      if step.action.kind == "run" and step.action.detach and step.action.ports), None)
 
 
-
 # What each check takes: field -> (parser, required), as an action kind's `fields`. Anything else is refused.
 ABSENCE = {"gone", "empty", "volume_gone"}  # checks that something is not there
 CHECKS = {
