@@ -103,8 +103,7 @@ class Build(Kind):
         dockerfile = lesson.source / action.context / "Dockerfile"
         if not dockerfile.is_file():
             return "action.context", f"there is no Dockerfile in {dockerfile.parent}"
-        if str(PurePosixPath(action.context) / "Dockerfile") not in {str(PurePosixPath(f))
-                                                                           for f in lesson.files}:
+        if str(PurePosixPath(action.context) / "Dockerfile") not in {str(PurePosixPath(f)) for f in lesson.files}:
             return "action.context", ("the build's Dockerfile must be one of the lesson's files (it is built from the "
                                       "workshop folder's copy)")
         label = f'LABEL {LESSON_LABEL}="{lesson.id}"'
