@@ -73,9 +73,8 @@ def create_app(test_config=None):
 
     catalog = app.extensions["catalog"] = open_lessons(app.config)
     app.extensions["workshop"] = open_workshop(app.config, catalog)
-    images = catalog.get(engine.LESSON)
-    if app.config["BUILD_CONTEXT"] is None and images is not None:
-        app.config["BUILD_CONTEXT"] = str(app.extensions["workshop"].folder(images))
+    if app.config["BUILD_CONTEXT"] is None:
+        app.config["BUILD_CONTEXT"] = str(app.extensions["workshop"].folder(catalog.default))
 
     os.makedirs(app.instance_path, exist_ok=True)
     if app.config["TRANSCRIPT_PATH"] is None:
@@ -98,7 +97,7 @@ def create_app(test_config=None):
     rate = app.config["SEAT_REQUESTS_PER_SECOND"]
     app.extensions["seat_allowance"] = presses.Allowance(rate, max(1, round(2 * rate)))
     app.extensions["current_lesson"] = CurrentLesson(
-        os.path.join(app.instance_path, "current-lesson"), catalog, engine.LESSON)
+        os.path.join(app.instance_path, "current-lesson"), catalog, catalog.default.id)
     htmx.init_app(app)
     security.configure(app)
     guesses.configure(app)

@@ -26,10 +26,10 @@ class Setting:
 
 
 SETTINGS = {
-    "IMAGE": Setting("cowserv"),  # the tag the images lesson builds and runs
+    "IMAGE": Setting(None),  # the tag the default lesson builds and runs, for the one its file names
     "WORKSHOP_DIR": Setting("~/docker-workshop"),  # the files a person builds from or edits; ~ is the dashboard user's
     "LESSONS_DIR": Setting(None),  # default: the lessons shipped in the package (dashboard/lessons)
-    "BUILD_CONTEXT": Setting(None),  # the images lesson's build folder; default: WORKSHOP_DIR/images
+    "BUILD_CONTEXT": Setting(None),  # the default lesson's build folder; default: its folder in WORKSHOP_DIR
     "BASE_IMAGE": Setting(None),  # a local image standing in for python:3.12-slim where no registry answers
     "POSTGRES_IMAGE": Setting(None),  # a local image standing in for postgres:16 where no registry answers
     "REFRESH_SECONDS": Setting(1, float, 0.1, 60),

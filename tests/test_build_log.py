@@ -69,7 +69,8 @@ FAILED_RUN = [
 
 
 PLAN = BuildPlan(context="/srv/cowserv", tag="cowserv", build_args={},
-                 command="cd /srv/cowserv && docker build -t cowserv .", replay="docker build -t cowserv .")
+                 command="cd /srv/cowserv && docker build -t cowserv .", replay="docker build -t cowserv .",
+                 lesson="cowserv")
 
 
 def fed(chunks):

@@ -180,7 +180,7 @@ def test_a_script_of_every_kind_of_entry_replays_to_the_containers_the_dashboard
 def entry(number, action, command, output="", ok=True, container_id=None):
     """A transcript entry as the store reads it back, its replay line the command."""
     return Entry(number, datetime(2026, 1, 1, tzinfo=timezone.utc), action, command, command, output, ok,
-                 container_id)
+                 container_id, "cowserv")
 
 
 def test_a_seat_removed_on_its_own_is_removed_by_name_in_the_script():
@@ -189,13 +189,13 @@ def test_a_seat_removed_on_its_own_is_removed_by_name_in_the_script():
     ids = ["a" * 64, "b" * 64, "c" * 64]
     removals = [entry(number, "remove", f"docker stop {gone[:12]} && docker rm {gone[:12]}", container_id=gone)
                 for number, gone in ((2, ids[1]), (3, "d" * 64))]
-    script = replay_script([entry(1, "class-start", loop, "\n".join(ids)), *removals], "/srv/cowserv")
+    script = replay_script([entry(1, "class-start", loop, "\n".join(ids)), *removals], "/srv/cowserv", "cowserv")
     assert "docker stop seat-8003 && docker rm seat-8003" in script
     assert f"# not started by this script: docker stop {'d' * 12} && docker rm {'d' * 12}" in script
 
 
 def test_a_stop_all_kept_in_the_old_form_replays_as_one_that_does_nothing_without_seats():
     old = "docker rm -f $(docker ps -aq --filter label=classroom.lesson=cowserv --filter 'name=^seat-')"
-    script = replay_script([entry(1, "class-stop", old)], "/srv/cowserv")
+    script = replay_script([entry(1, "class-stop", old)], "/srv/cowserv", "cowserv")
     assert ("docker ps -aq --filter label=classroom.lesson=cowserv --filter 'name=^seat-' | xargs -r docker rm -f"
             in script.splitlines())

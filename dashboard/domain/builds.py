@@ -27,7 +27,7 @@ class BuildPlan:
     build_args: dict
     command: str
     replay: str
-    lesson: str = "cowserv"  # whose build: its transcript entry goes in that lesson's
+    lesson: str  # whose build: its transcript entry goes in that lesson's
     labels: dict = field(default_factory=dict)  # a seat's build: its label (`--label classroom.seat=NAME`)
 
 

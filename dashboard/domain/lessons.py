@@ -1,26 +1,22 @@
 """Lessons as data: each lesson is a folder holding `lesson.toml` and the files its steps use.
 
 A lesson has an id (the value of its `classroom.lesson` label), a title, an introduction and ordered steps; a step
-has one action from a fixed vocabulary (ACTIONS) and an optional check (CHECKS). Loading validates everything a
-step will need before anyone presses a button, and names the file, the step and the field of each mistake; a
-broken lesson is left out with its message, and never takes the others down.
+has one action of a kind from a fixed vocabulary (action_kinds.KINDS) and an optional check (CHECKS). Loading
+validates everything a step will need before anyone presses a button, and names the file, the step and the field of
+each mistake; a broken lesson is left out with its message, and never takes the others down.
 """
 
-import re
 import tomllib
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
+
+from . import lesson_fields as parse
+from .action_kinds import KINDS
+from .lesson_fields import IDENTIFIER, Mount, Port
 
 LESSON_FILE = "lesson.toml"
 BASE_IMAGE = "python:3.12-slim"  # what lessons name for a plain Python; DASHBOARD_BASE_IMAGE stands in for it
 POSTGRES_IMAGE = "postgres:16"  # what the state lesson names; DASHBOARD_POSTGRES_IMAGE stands in for it
-LABEL = "classroom.lesson"  # every container and image a lesson makes carries LABEL=<lesson id>
-IDENTIFIER = re.compile(r"[a-z0-9][a-z0-9-]{0,39}")  # lesson and step ids: URL- and label-safe
-CONTAINER_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}")  # as the engine takes `--name`
-VOLUME_NAME = CONTAINER_NAME  # the engine takes the same characters for a named volume
-IMAGE_REF = re.compile(r"[a-z0-9][a-z0-9._/-]{0,127}(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?")
-ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
-HEREDOC_END = "EOF"  # an edit's shell command is `cat > FILE <<'EOF'`: the content may not hold that line
 
 
 class LessonError(Exception):
@@ -36,24 +32,8 @@ class LessonError(Exception):
 
 
 @dataclass(frozen=True)
-class Port:
-    host: int
-    container: int
-
-
-@dataclass(frozen=True)
-class Mount:
-    source: str  # "." is the lesson's workshop folder (a bind mount, written "$(pwd)"); else a named volume
-    target: str
-
-    @property
-    def binds_folder(self):
-        return self.source == "."
-
-
-@dataclass(frozen=True)
 class Action:
-    """One action of the vocabulary and its arguments, as the lesson file gives them (see ACTIONS)."""
+    """One action of the vocabulary and its arguments, as the lesson file gives them (see action_kinds.KINDS)."""
 
     kind: str
     image: str = ""  # run
@@ -73,10 +53,19 @@ class Action:
     content: str = ""  # edit
 
     @property
+    def definition(self):
+        """Its kind (action_kinds.KINDS): its command, its effect, its button."""
+        return KINDS[self.kind]
+
+    @property
+    def button(self):
+        return self.definition.button(self)
+
+    @property
     def needs_folder(self):
         """True when the command runs in the lesson's folder: a build, Compose (its compose.yaml is there), or a
         run bind-mounting `$(pwd)`."""
-        return self.kind in ("build", "compose") or any(mount.binds_folder for mount in self.volumes)
+        return self.definition.needs_folder or any(mount.binds_folder for mount in self.volumes)
 
 
 @dataclass(frozen=True)
@@ -120,6 +109,7 @@ class Lesson:
     files: tuple[str, ...]
     steps: tuple[Step, ...]
     order: str = ""  # the shipped folder's name: lessons are listed in its order ("02-running" before "03-images")
+    default: bool = False  # the class starts on it (`default = true` in its file; see Catalog.default)
 
     def step(self, step_id):
         return next((step for step in self.steps if step.id == step_id), None)
@@ -136,156 +126,24 @@ class Lesson:
                      if step.action.kind == "run" and step.action.detach and step.action.ports), None)
 
 
-# What each action and check takes: field -> (parser, required). Anything else in the table is refused.
-def _text(value):
-    if not isinstance(value, str):
-        raise ValueError("must be text")
-    return value
-
-
-def _line(value):
-    value = _text(value).strip()
-    if not value or "\n" in value:
-        raise ValueError("must be one non-empty line")
-    return value
-
-
-def _matching(pattern, what):
-    def parse(value):
-        value = _text(value)
-        if not pattern.fullmatch(value):
-            raise ValueError(f"{value[:60]!r} is not {what}")
-        return value
-    return parse
-
-
-def _boolean(value):
-    if not isinstance(value, bool):
-        raise ValueError("must be true or false")
-    return value
-
-
-def _words(value):
-    if not isinstance(value, list) or not value or not all(isinstance(word, str) and word for word in value):
-        raise ValueError('must be a list of non-empty strings, as in ["echo", "hello"]')
-    if any("\x00" in word or "\n" in word for word in value):
-        raise ValueError("words may not hold a newline or a NUL")
-    return tuple(value)
-
-
-def _port_number(text):
-    if not (text.isascii() and text.isdigit() and len(text) <= 5 and 1 <= int(text) <= 65535):
-        raise ValueError(f"{text[:20]!r} is not a port from 1 to 65535")
-    return int(text)
-
-
-def _ports(value):
-    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-        raise ValueError('must be a list like ["8000:8000"] (host port:container port)')
-    ports = []
-    for item in value:
-        host, colon, container = item.partition(":")
-        if not colon:
-            raise ValueError(f"{item[:20]!r} is not HOST:CONTAINER, as in \"8000:8000\"")
-        ports.append(Port(_port_number(host), _port_number(container)))
-    return tuple(ports)
-
-
-def _env(value):
-    if not isinstance(value, dict):
-        raise ValueError('must be a table, as in { POSTGRES_DB = "lesson" }')
-    pairs = []
-    for name, text in value.items():
-        if not ENV_NAME.fullmatch(name):
-            raise ValueError(f"{name[:40]!r} is not a variable name")
-        if not isinstance(text, str) or "\n" in text or "\x00" in text:
-            raise ValueError(f"{name}'s value must be one line of text")
-        pairs.append((name, text))
-    return tuple(pairs)
-
-
-def _volumes(value):
-    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-        raise ValueError('must be a list like [".:/site"] or ["data:/var/lib/data"]')
-    mounts = []
-    for item in value:
-        source, colon, target = item.partition(":")
-        if not colon or not target.startswith("/") or ":" in target or not _safe_in_container(target):
-            raise ValueError(f"{item[:60]!r} is not SOURCE:/absolute/path")
-        if source != "." and not VOLUME_NAME.fullmatch(source):
-            raise ValueError(f"{source[:40]!r}: a source is \".\" (the lesson's folder) or a volume's name")
-        mounts.append(Mount(source, target))
-    return tuple(mounts)
-
-
-def _safe_in_container(path):
-    return re.fullmatch(r"/[A-Za-z0-9_./-]*", path) is not None and ".." not in path.split("/")
-
-
-def _relative(value):
-    """A path inside the lesson's folder: relative, no `..`, simple characters (it is typed in shell commands)."""
-    value = _text(value)
-    path = PurePosixPath(value)
-    if (not value or path.is_absolute() or ".." in path.parts
-            or not re.fullmatch(r"[A-Za-z0-9_.][A-Za-z0-9_./-]*", value)):
-        raise ValueError(f"{value[:60]!r} is outside the lesson's folder: give a path inside it, as in \"index.html\"")
-    return value
-
-
-def _tail(value):
-    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 10_000:
-        raise ValueError("must be a whole number from 1 to 10000")
-    return value
-
-
-def _content(value):
-    value = _text(value)
-    if HEREDOC_END in value.splitlines():
-        raise ValueError(f"may not hold a line that is exactly {HEREDOC_END} (it ends the shell command's heredoc)")
-    if "\x00" in value:
-        raise ValueError("may not hold a NUL")
-    return value if value.endswith("\n") else value + "\n"
-
-
-_NAME = _matching(CONTAINER_NAME, "a container name (letters, digits, _ . -)")
-_VOLUME = _matching(VOLUME_NAME, "a volume name (letters, digits, _ . -)")
-_IMAGE = _matching(IMAGE_REF, "an image reference such as python:3.12-slim")
-
-ACTIONS = {
-    "build": {"tag": (_matching(IDENTIFIER, "a tag (lowercase letters, digits, -)"), True),
-              "context": (_relative, False)},
-    "run": {"image": (_IMAGE, True), "name": (_NAME, False), "detach": (_boolean, False),
-            "remove": (_boolean, False), "interactive": (_boolean, False), "ports": (_ports, False),
-            "env": (_env, False), "volumes": (_volumes, False), "command": (_words, False)},
-    "exec": {"name": (_NAME, True), "command": (_words, True), "env": (_env, False)},
-    "logs": {"name": (_NAME, True), "tail": (_tail, False)},
-    "list": {"all": (_boolean, False)},
-    "remove": {"name": (_NAME, True)},
-    "stop_and_remove": {"name": (_NAME, True)},
-    "force_remove": {"name": (_NAME, True)},
-    "edit": {"file": (_relative, True), "content": (_content, True)},
-    "volume_create": {"name": (_VOLUME, True)},
-    "volume_list": {},
-    "volume_remove": {"name": (_VOLUME, True)},
-    "compose": {"command": (_words, True)},  # Compose's subcommand and its options: ["up", "-d"]
-}
-
+# What each check takes: field -> (parser, required), as an action kind's `fields`. Anything else is refused.
 ABSENCE = {"gone", "empty", "volume_gone"}  # checks that something is not there
 CHECKS = {
-    "image": {"tag": (_matching(IDENTIFIER, "a tag the lesson builds"), True)},
-    "running": {"container": (_NAME, False)},  # without one: any of the lesson's containers
+    "image": {"tag": (parse.matching(IDENTIFIER, "a tag the lesson builds"), True)},
+    "running": {"container": (parse.NAME, False)},  # without one: any of the lesson's containers
     # A published port answers with the text; `file`: the lesson's file the text is in (the page a container
     # serves), so that the file as it is in the workshop folder now, when it was changed, is accepted too.
-    "answers": {"container": (_NAME, False), "text": (_line, True), "file": (_relative, False)},
+    "answers": {"container": (parse.NAME, False), "text": (parse.line, True), "file": (parse.relative, False)},
     # An exec check's `starting`: a text its output holds while the program is still starting (pg_isready's
     # "no response"): the check then says "starting", not "failed".
-    "exec": {"container": (_NAME, True), "command": (_words, True), "text": (_line, False), "env": (_env, False),
-             "starting": (_line, False)},
-    "volume": {"name": (_VOLUME, True)},  # the lesson's volume exists
-    "volume_gone": {"name": (_VOLUME, True)},  # no volume of that name is the lesson's
+    "exec": {"container": (parse.NAME, True), "command": (parse.words, True), "text": (parse.line, False),
+             "env": (parse.env, False), "starting": (parse.line, False)},
+    "volume": {"name": (parse.VOLUME, True)},  # the lesson's volume exists
+    "volume_gone": {"name": (parse.VOLUME, True)},  # no volume of that name is the lesson's
     "empty": {},  # no container of the lesson is left
-    "printed": {"container": (_NAME, True), "text": (_line, True)},  # the container's output holds the text
-    "gone": {"container": (_NAME, True)},
+    # the container's output holds the text
+    "printed": {"container": (parse.NAME, True), "text": (parse.line, True)},
+    "gone": {"container": (parse.NAME, True)},
 }
 
 
@@ -332,7 +190,8 @@ def _step(data, path, index):
         raise LessonError(path, "a step takes id, title, text, hint, action, check", step_id, sorted(unknown)[0])
     if "action" not in data:
         raise LessonError(path, "missing: every step has one action", step_id, "action")
-    action = Action(**_fields(data["action"], ACTIONS, path, step_id, "action"))
+    action = Action(**_fields(data["action"], {name: kind.fields for name, kind in KINDS.items()}, path, step_id,
+                              "action"))
     check = Check(**_fields(data["check"], CHECKS, path, step_id, "check")) if "check" in data else None
     hint = data.get("hint", "")
     if not isinstance(hint, str):
@@ -351,9 +210,10 @@ def load_lesson(source):
         raise LessonError(path, f"cannot be read ({error.strerror or error})") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
         raise LessonError(path, f"is not valid TOML: {error}") from None
-    unknown = set(data) - {"id", "title", "intro", "folder", "files", "steps"}
+    unknown = set(data) - {"id", "title", "intro", "folder", "files", "steps", "default"}
     if unknown:
-        raise LessonError(path, "a lesson takes id, title, intro, folder, files, steps", field_name=sorted(unknown)[0])
+        raise LessonError(path, "a lesson takes id, title, intro, folder, files, steps, default",
+                          field_name=sorted(unknown)[0])
     lesson_id = data.get("id")
     if not isinstance(lesson_id, str) or not IDENTIFIER.fullmatch(lesson_id):
         raise LessonError(path, "lowercase letters, digits and '-', 1 to 40 (it is the label's value)", field_name="id")
@@ -365,7 +225,7 @@ def load_lesson(source):
         raise LessonError(path, 'must be a list of file names, as in ["Dockerfile"]', field_name="files")
     for name in files:
         try:
-            _relative(name)
+            parse.relative(name)
         except ValueError as error:
             raise LessonError(path, str(error), field_name="files") from None
         if not (source / name).is_file():
@@ -378,14 +238,19 @@ def load_lesson(source):
     if not isinstance(steps_data, list) or not steps_data:
         raise LessonError(path, "missing: a lesson has at least one [[steps]]", field_name="steps")
     steps = tuple(_step(step, path, index) for index, step in enumerate(steps_data, start=1))
+    try:
+        default = parse.boolean(data.get("default", False))
+    except ValueError as error:
+        raise LessonError(path, str(error), field_name="default") from None
     lesson = Lesson(lesson_id, _required_text(data, "title", path), _required_text(data, "intro", path),
-                    source, folder, tuple(files), steps, order=source.name)
+                    source, folder, tuple(files), steps, order=source.name, default=default)
     _check_lesson(lesson, path)
     return lesson
 
 
 def _check_lesson(lesson, path):
-    """What no single field says: unique step ids, folders where a step needs one, builds that label their image."""
+    """What no single field says: unique step ids, folders where a step needs one, what each kind asks of its
+    lesson (its `problem`: a build's Dockerfile, an edit's file), a check's file."""
     seen = set()
     for step in lesson.steps:
         if step.id in seen:
@@ -395,22 +260,9 @@ def _check_lesson(lesson, path):
         if action.needs_folder and not lesson.folder:
             raise LessonError(path, "this action runs in the lesson's workshop folder: give the lesson a folder",
                               step.id, "action")
-        if action.kind == "compose" and "compose.yaml" not in lesson.files:
-            raise LessonError(path, "a compose step needs compose.yaml among the lesson's files", step.id,
-                              "action.command")
-        if action.kind == "edit" and action.file not in lesson.files:
-            raise LessonError(path, f"{action.file!r} is not one of the lesson's files", step.id, "action.file")
-        if action.kind == "build":
-            dockerfile = lesson.source / action.context / "Dockerfile"
-            if not dockerfile.is_file():
-                raise LessonError(path, f"there is no Dockerfile in {dockerfile.parent}", step.id, "action.context")
-            if str(PurePosixPath(action.context) / "Dockerfile") not in {str(PurePosixPath(f)) for f in lesson.files}:
-                raise LessonError(path, "the build's Dockerfile must be one of the lesson's files (it is built from "
-                                        "the workshop folder's copy)", step.id, "action.context")
-            label = f'LABEL {LABEL}="{lesson.id}"'
-            if label not in dockerfile.read_text().splitlines():
-                raise LessonError(path, f"{dockerfile} must carry the line {label}, so its containers are the "
-                                        "lesson's", step.id, "action.context")
+        problem = action.definition.problem(lesson, action)
+        if problem is not None:
+            raise LessonError(path, problem[1], step.id, problem[0])
         check = step.check
         if check is not None and check.file:
             if check.file not in lesson.files:
@@ -418,9 +270,6 @@ def _check_lesson(lesson, path):
             if check.text not in (lesson.source / check.file).read_text(errors="replace"):
                 raise LessonError(path, f"{check.file} does not hold the check's text {check.text!r}", step.id,
                                   "check.file")
-        if action.kind == "run" and action.interactive and action.detach:
-            raise LessonError(path, "a run is interactive (-it) or detached (-d), not both", step.id,
-                              "action.interactive")
 
 
 @dataclass
@@ -437,11 +286,17 @@ class Catalog:
     def ids(self):
         return [lesson.id for lesson in self.lessons]
 
+    @property
+    def default(self):
+        """The lesson the class starts on: the one whose file says `default = true`, else the first."""
+        return next((lesson for lesson in self.lessons if lesson.default), self.lessons[0] if self.lessons else None)
+
 
 def load_catalog(root):
     """The lessons of every folder in `root` that holds a lesson file, in the folders' order (02-… before 03-…).
 
-    A lesson with a mistake is left out and its message kept, as is a second lesson with an id already taken.
+    A lesson with a mistake is left out and its message kept, as is a second lesson with an id or a folder already
+    taken, or a second `default = true`.
     """
     catalog = Catalog()
     for source in sorted(Path(root).iterdir()):
@@ -459,6 +314,10 @@ def load_catalog(root):
         if lesson.folder and any(other.folder == lesson.folder for other in catalog.lessons):
             catalog.errors.append(str(LessonError(source / LESSON_FILE, f"the folder {lesson.folder!r} is taken "
                                                                         "by another lesson", field_name="folder")))
+            continue
+        if lesson.default and any(other.default for other in catalog.lessons):
+            catalog.errors.append(str(LessonError(source / LESSON_FILE, f"{catalog.default.id!r} is the default "
+                                                                        "lesson already", field_name="default")))
             continue
         catalog.lessons.append(lesson)
     return catalog

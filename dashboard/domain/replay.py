@@ -9,7 +9,7 @@ SEAT_LOOP = re.compile(r'for port in ([0-9 $()seq]+); do docker run -d --name "(
 STRETCH = re.compile(r"\$\(seq (\d+) (\d+)\)|(\d+)")
 
 
-def replay_script(entries, folder, title="cowserv"):
+def replay_script(entries, folder, title):
     """A script that runs the transcript's successful actions in order, in the lesson's folder (when it has one).
 
     Containers go into variables as the tutorial does (`cid=$(docker run -d ...)`, then `docker stop $cid`), so

@@ -22,10 +22,9 @@ CREATE TABLE IF NOT EXISTS entry (
     output TEXT NOT NULL,        -- what the CLI would have printed
     ok INTEGER NOT NULL,
     container_id TEXT,
-    lesson TEXT NOT NULL DEFAULT 'cowserv'  -- the lesson's id; before lessons were data, everything was cowserv's
+    lesson TEXT NOT NULL         -- the lesson's id
 )
 """
-LESSON_COLUMN = "ALTER TABLE entry ADD COLUMN lesson TEXT NOT NULL DEFAULT 'cowserv'"
 
 
 @dataclass(frozen=True)
@@ -38,7 +37,7 @@ class Entry:
     output: str
     ok: bool
     container_id: str | None
-    lesson: str = "cowserv"
+    lesson: str
 
 
 class TranscriptStore:
@@ -47,9 +46,6 @@ class TranscriptStore:
         self._lock = threading.Lock()
         with self._connect() as db:
             db.execute(SCHEMA)
-            columns = {row[1] for row in db.execute("PRAGMA table_info(entry)")}
-            if "lesson" not in columns:  # a transcript kept from before lessons were data
-                db.execute(LESSON_COLUMN)
 
     @contextlib.contextmanager
     def _connect(self):
@@ -60,7 +56,7 @@ class TranscriptStore:
         finally:
             db.close()
 
-    def append(self, action, command, output, ok=True, replay=None, container_id=None, lesson="cowserv"):
+    def append(self, action, command, output, *, lesson, ok=True, replay=None, container_id=None):
         with self._lock, self._connect() as db:
             db.execute(
                 "INSERT INTO entry (at, action, command, replay, output, ok, container_id, lesson) "
@@ -70,7 +66,7 @@ class TranscriptStore:
             )
 
     @contextlib.contextmanager
-    def action(self, action, command, replay=None, lesson="cowserv"):
+    def action(self, action, command, *, lesson, replay=None):
         """Record the action in the block: `record["output"]`, `["container_id"]`, `["ok"]` and `["lesson"]` as set
         there, or the refusal (the engine's, or a workshop file that cannot be written)."""
         record = {"output": "", "container_id": None, "ok": True, "lesson": lesson}

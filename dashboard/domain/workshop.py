@@ -48,7 +48,7 @@ class Workshop:
 
     def restore(self, lesson, folder=None):
         """Bring back the lesson's shipped files, over the workshop's copies (or those in `folder`, where its steps
-        run: the images lesson's DASHBOARD_BUILD_CONTEXT); nothing else there is touched."""
+        run: the default lesson's DASHBOARD_BUILD_CONTEXT); nothing else there is touched."""
         return self._write(lesson, files.replace, folder)
 
     def changed(self, lesson, folder=None):

@@ -7,7 +7,6 @@ from pathlib import Path
 from flask import current_app, g, render_template, request, url_for
 
 from ..domain import actions, checks, commands, dockerfile, progress, seats
-from ..domain.engine import LESSON
 from ..domain.errors import EngineError
 from ..domain.lessons import BASE_IMAGE
 from . import forms
@@ -59,9 +58,10 @@ def step_named(lesson, value):
 
 
 def place_for(lesson, seat=None):
-    """Where the lesson's steps run: its workshop folder (the images lesson's: BUILD_CONTEXT; a seat's: the
+    """Where the lesson's steps run: its workshop folder (the default lesson's: BUILD_CONTEXT; a seat's: the
     lesson's folder in the seat's own), and the images that stand in for those it names (for python:3.12-slim and
-    postgres:16, those domain/stand_ins.py gives; DASHBOARD_IMAGE for cowserv). Made once per request."""
+    postgres:16, those domain/stand_ins.py gives; DASHBOARD_IMAGE for the default lesson's build). Made once per
+    request."""
     places = g.setdefault("places", {})
     key = (lesson.id, seat.name if seat else None)
     if key not in places:
@@ -75,8 +75,9 @@ def _place(lesson, seat):
     if seat is not None:
         folder = workshop.seat_folder(seat.name) / lesson.folder
     else:
-        folder = Path(config["BUILD_CONTEXT"]) if lesson.id == LESSON else workshop.folder(lesson)
-    stand_ins = {LESSON: config["IMAGE"]} | {named: s.used for named, s in get_stand_ins().current().items()}
+        folder = Path(config["BUILD_CONTEXT"]) if lesson == get_catalog().default else workshop.folder(lesson)
+    own_tag = {tag: config["IMAGE"] for tag in get_catalog().default.builds} if config["IMAGE"] else {}
+    stand_ins = own_tag | {named: s.used for named, s in get_stand_ins().current().items()}
     base_image = stand_ins.get(BASE_IMAGE)
     if seat is None:
         return actions.Place(folder, workshop.home, stand_ins, base_image)

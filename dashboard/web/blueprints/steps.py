@@ -27,7 +27,7 @@ def lesson_step(lesson_id, step_id):
 def host_port_field(step, values):
     """The host port typed for a run that publishes one port (None when not given); refused for other steps."""
     action = step.action
-    takes_port = action.kind == "run" and len(action.ports) == 1
+    takes_port = action.definition.takes_host_port(action)
     forms.only_fields(values, {"host_port"} if takes_port else set())
     return forms.host_port(values["host_port"]) if takes_port and "host_port" in values else None
 
@@ -52,23 +52,12 @@ def check_now(lesson, step, settle=False, seat=None):
     get_board().put(scope_of(lesson.id, seat and seat.name), step.id, result)
 
 
-TRANSCRIPT_ACTIONS = {"remove": "rm", "force_remove": "rm-f", "stop_and_remove": "stop-rm"}
-
-
-def transcript_action(action):
-    """How the transcript names the action: a detached run is "run" (the replay keeps its id in a variable); a
-    removal by name is not "remove", which is the list's removal by id."""
-    if action.kind == "run":
-        return "run" if action.detach else "run-once"
-    return TRANSCRIPT_ACTIONS.get(action.kind, action.kind)
-
-
 def recorded(lesson, step, place, command, host_port, seat):
     """The transcript entry of an instructor's step (the lesson's replay script); a seat's steps are its own and
     go on its row of the progress grid instead."""
     if seat is not None:
         return contextlib.nullcontext({})
-    return get_transcript().action(transcript_action(step.action), command,
+    return get_transcript().action(step.action.definition.transcript_name(step.action), command,
                                    replay=actions.replay(lesson, step.action, place, host_port), lesson=lesson.id)
 
 
@@ -91,7 +80,7 @@ def do_step(lesson, step, host_port=None, seat=None):
     finally:
         if seat is None:
             snapshot.invalidate()
-    ports = actions.run_ports(step.action, host_port) if step.action.kind == "run" else ()
+    ports = step.action.definition.published(step.action, host_port)
     board.ran(scope, step.id, Ran(command, done.output, done.ok, done.container_id,
                                   ports[0][0] if len(ports) == 1 else None))
     if step.check is not None:
@@ -107,7 +96,7 @@ def do_step(lesson, step, host_port=None, seat=None):
 def press(lesson_id, step_id):
     """Do the step's action (a build starts in the background, and every open page follows it)."""
     lesson, step = lesson_step(lesson_id, step_id)
-    if step.action.kind == "build":
+    if step.action.definition.background:
         forms.only_fields(request.form, set())
         return start_build(lesson)
     return do_step(lesson, step, host_port_field(step, request.form))

@@ -1,0 +1,373 @@
+"""The action kinds of the lesson vocabulary, one class each: the fields a lesson file gives it, its button's label,
+the command shown beside the button and the button's effect on the engine (or the workshop folder).
+
+A new kind is one class here, listed in KINDS: loading a lesson (lessons.py), a press (actions.py), the step views
+and the step template all read a kind from KINDS, so the button and the command beside it cannot drift apart.
+"""
+
+import shlex
+from dataclasses import replace
+from pathlib import PurePosixPath
+
+from . import builds, commands, compose, files
+from . import lesson_fields as field
+from .actions import Done, build_plan, labelled_by_command, run_ports
+from .engine import LESSON_LABEL, SEAT_LABEL, RunSpec
+from .errors import EngineError, NameInUse, WorkshopUnwritable
+
+LIST_COLUMNS = ("CONTAINER ID", "IMAGE", "COMMAND", "STATUS", "PORTS", "NAMES")
+
+
+class Kind:
+    """One action kind. A subclass names it, labels its button, gives its fields (field -> (parser, required):
+    anything else in the lesson file is refused) and defines `typed` (its command) and `effect` (its button's)."""
+
+    name = ""
+    label = ""  # its button's label
+    fields = {}
+    needs_folder = False  # its command runs in the lesson's workshop folder
+    transcript = ""  # how the transcript names it, when not by its name
+    background = False  # the instructor's press starts it in the background (builds.Builder), not in the request
+
+    def button(self, action):
+        return self.label
+
+    def command(self, lesson, action, place, host_port=None):
+        """The shell command that does what the button does, true from any folder: an action that needs the
+        lesson's folder goes there first (`cd ~/docker-workshop/FOLDER && …`)."""
+        text = self.typed(lesson, action, place, host_port)
+        return commands.in_folder(place.folder, text, place.home) if action.needs_folder else text
+
+    def typed(self, lesson, action, place, host_port=None):
+        """The command itself, quoted with shlex, as typed in the folder it needs (see command)."""
+        raise NotImplementedError
+
+    def replayed(self, lesson, action, place, host_port=None):
+        """The line a replay script runs in the lesson's folder: the command as typed there."""
+        return self.typed(lesson, action, place, host_port)
+
+    def effect(self, engine, lesson, action, place, host_port=None, listed=None):
+        """Do the action as its command does; a Done with what the terminal would have printed. `listed`: gives the
+        lessons' containers as listed after the press (a seat's `docker ps` reads the shared list)."""
+        raise NotImplementedError
+
+    def problem(self, lesson, action):
+        """What no single field says that is wrong with the action in its lesson: (field, message), or None."""
+        return None
+
+    def takes_host_port(self, action):
+        """Whether the page offers a host port for this action (a run publishing one port)."""
+        return False
+
+    def published(self, action, host_port=None):
+        """The (host, container) ports the action publishes."""
+        return ()
+
+    def transcript_name(self, action):
+        return self.transcript or self.name
+
+
+class Build(Kind):
+    """`docker build`: the instructor's starts in the background (builds.Builder); a seat's is done in its request."""
+
+    name, label = "build", "Build"
+    fields = {"tag": (field.TAG, True), "context": (field.relative, False)}
+    needs_folder = background = True
+
+    def command(self, lesson, action, place, host_port=None):
+        return build_plan(lesson, action, place).command
+
+    def typed(self, lesson, action, place, host_port=None):
+        return build_plan(lesson, action, place).replay
+
+    def effect(self, engine, lesson, action, place, host_port=None, listed=None):
+        """A seat's build, done within its request (the lesson's layers come from the cache the instructor's build
+        left, so it takes seconds), in the seats' build turn (one at a time, a bounded wait); the log is its output.
+        The instructor's build is not done here: it starts in the background."""
+        if not place.seat:
+            raise ValueError("the instructor's build is started in the background, not done within a request")
+        plan = build_plan(lesson, action, place)
+        build = builds.Build(plan=plan)
+        with place.build_turns.turn(place.stint):
+            try:
+                for chunk in engine.build(plan.context, plan.tag, plan.build_args, plan.labels):
+                    build.record(chunk)
+            except EngineError as error:
+                build.finish(error=str(error))
+            else:
+                build.finish()
+        return Done("\n".join(line.text for line in build.lines) + "\n", build.image_id,
+                    ok=build.state == "succeeded")
+
+    def problem(self, lesson, action):
+        dockerfile = lesson.source / action.context / "Dockerfile"
+        if not dockerfile.is_file():
+            return "action.context", f"there is no Dockerfile in {dockerfile.parent}"
+        if str(PurePosixPath(action.context) / "Dockerfile") not in {str(PurePosixPath(f)) for f in lesson.files}:
+            return "action.context", ("the build's Dockerfile must be one of the lesson's files (it is built from the "
+                                      "workshop folder's copy)")
+        label = f'LABEL {LESSON_LABEL}="{lesson.id}"'
+        if label not in dockerfile.read_text().splitlines():
+            return "action.context", f"{dockerfile} must carry the line {label}, so its containers are the lesson's"
+        return None
+
+
+class Run(Kind):
+    """`docker run`: a container from an image, detached or run to its end (`-it` shown, run without a terminal)."""
+
+    name, label = "run", "Run"
+    fields = {"image": (field.IMAGE, True), "name": (field.NAME, False), "detach": (field.boolean, False),
+              "remove": (field.boolean, False), "interactive": (field.boolean, False),
+              "ports": (field.ports, False), "env": (field.env, False), "volumes": (field.volumes, False),
+              "command": (field.words, False)}
+
+    def button(self, action):
+        return "Run without a terminal" if action.interactive else self.label
+
+    def typed(self, lesson, action, place, host_port=None):
+        run = commands.run_invocation(
+            place.image(action.image), detach=action.detach, interactive=action.interactive,
+            remove=action.remove, name=action.name or None,
+            label=lesson.id if labelled_by_command(lesson, action) else None,
+            ports=self.published(action, host_port), env=action.env,
+            volumes=[(mount.source, mount.target) for mount in action.volumes], command=action.command,
+            labels=place.labels, limits=place.limits.flags if place.limits else ())
+        creates = [commands.volume_create_command(volume, lesson.id, place.labels)
+                   for volume in self.seat_volumes(action, place)]
+        return " && ".join([*creates, run])
+
+    def replayed(self, lesson, action, place, host_port=None):
+        """A script has no terminal to give `-it`, so an interactive run is replayed without one, as its button
+        ran it."""
+        return self.typed(lesson, replace(action, interactive=False), place, host_port)
+
+    def effect(self, engine, lesson, action, place, host_port=None, listed=None):
+        made = self.make_seat_volumes(engine, lesson, action, place)
+        result = engine.start(self.spec(lesson, action, place, host_port))
+        if action.detach:
+            return Done(made + result.container_id, result.container_id)  # `docker run -d` prints the new id
+        return Done(made + result.output, result.container_id, ok=result.exit_code == 0)
+
+    def problem(self, lesson, action):
+        if action.interactive and action.detach:
+            return "action.interactive", "a run is interactive (-it) or detached (-d), not both"
+        return None
+
+    def takes_host_port(self, action):
+        return len(action.ports) == 1
+
+    def published(self, action, host_port=None):
+        return run_ports(action, host_port)
+
+    def transcript_name(self, action):
+        """A detached run is "run" (the replay keeps its id in a variable); one run to its end, "run-once"."""
+        return "run" if action.detach else "run-once"
+
+    def spec(self, lesson, action, place, host_port=None):
+        """The container the run makes: the same options as its command."""
+        labels = ((LESSON_LABEL, lesson.id),) if labelled_by_command(lesson, action) else ()
+        volumes = tuple((str(place.folder) if mount.binds_folder else mount.source, mount.target)
+                        for mount in action.volumes)
+        return RunSpec(place.image(action.image), name=action.name or None, detach=action.detach,
+                       remove=action.remove, ports=self.published(action, host_port), env=action.env,
+                       volumes=volumes, command=action.command, labels=labels + place.labels,
+                       limits=place.limits.host_config if place.limits else None)
+
+    @staticmethod
+    def seat_volumes(action, place):
+        """The named volumes a seat's run mounts: made, with the seat's label, before the run (and its command says
+        so), as the engine would make a volume a run names with no label, which the end of the class leaves."""
+        if not place.seat:
+            return ()
+        return tuple(mount.source for mount in action.volumes if not mount.binds_folder)
+
+    def make_seat_volumes(self, engine, lesson, action, place):
+        """Make the seat's run's volumes (see seat_volumes), as `docker volume create --label …` would; what the
+        command prints (each one's name). A volume of that name that is not the seat's is refused, not used."""
+        for volume in self.seat_volumes(action, place):
+            engine.create_volume(volume, lesson.id, place.labels)
+            labels = (engine.volume(volume, lesson.id, any_lesson=True) or {}).get("Labels") or {}
+            if labels.get(SEAT_LABEL) != place.seat:
+                raise NameInUse(f"A volume named {volume} is here that is not {place.seat}'s (left from before the "
+                                f"room?): the instructor removes it (`docker volume rm {volume}`).")
+        return "".join(f"{volume}\n" for volume in self.seat_volumes(action, place))
+
+
+class Exec(Kind):
+    """`docker exec`: another process in a running container of the lesson."""
+
+    name, label = "exec", "Run it inside"
+    fields = {"name": (field.NAME, True), "command": (field.words, True), "env": (field.env, False)}
+
+    def typed(self, lesson, action, place, host_port=None):
+        return commands.exec_command(action.name, action.command, action.env)
+
+    def effect(self, engine, lesson, action, place, host_port=None, listed=None):
+        exit_code, output = engine.exec(action.name, action.command, lesson.id, action.env, seat=place.seat)
+        return Done(output, ok=exit_code == 0)
+
+
+class Logs(Kind):
+    """`docker logs --tail N`: what a container of the lesson printed."""
+
+    name, label = "logs", "Show the logs"
+    fields = {"name": (field.NAME, True), "tail": (field.tail, False)}
+
+    def typed(self, lesson, action, place, host_port=None):
+        return commands.logs_command(action.name, action.tail)
+
+    def effect(self, engine, lesson, action, place, host_port=None, listed=None):
+        return Done(engine.logs(action.name, action.tail, lesson.id, seat=place.seat))
+
+
+class List(Kind):
+    """`docker ps [-a]` of the lesson's containers (a seat's own, for a seat)."""
+
+    name, label = "list", "List"
+    fields = {"all": (field.boolean, False)}
+
+    def typed(self, lesson, action, place, host_port=None):
+        return commands.lesson_list_command(lesson.id, action.all, place.labels)
+
+    def effect(self, engine, lesson, action, place, host_port=None, listed=None):
+        shown = [c for c in (listed or engine.containers)() if c.lesson == lesson.id and (action.all or c.running)
+                 and (place.seat is None or c.seat == place.seat)]
+        return Done(list_table(shown))
+
+
+class Remove(Kind):
+    """`docker rm NAME`: a stopped container of the lesson."""
+
+    name, label, transcript = "remove", "Remove", "rm"
+    fields = {"name": (field.NAME, True)}
+    force = stop_first = False
+
+    def typed(self, lesson, action, place, host_port=None):
+        return commands.rm_command(action.name, force=self.force, stop_first=self.stop_first)
+
+    def effect(self, engine, lesson, action, place, host_port=None, listed=None):
+        full_id = engine.remove(action.name, lesson.id, force=self.force, stop_first=self.stop_first, seat=place.seat)
+        # `docker stop` and `docker rm` each echo the name they were given.
+        return Done("\n".join([action.name] * (2 if self.stop_first else 1)), full_id)
+
+
+class ForceRemove(Remove):
+    """`docker rm -f NAME`: a container of the lesson, running or not."""
+
+    name, label, transcript = "force_remove", "Remove it (-f)", "rm-f"
+    force = True
+
+
+class StopAndRemove(Remove):
+    """`docker stop NAME && docker rm NAME`."""
+
+    name, label, transcript = "stop_and_remove", "Stop & remove", "stop-rm"
+    stop_first = True
+
+
+class Edit(Kind):
+    """Write one of the lesson's files in its workshop folder, shown as `cat > FILE <<'EOF'`."""
+
+    name, label = "edit", "Write the file"
+    fields = {"file": (field.relative, True), "content": (field.content, True)}
+
+    def typed(self, lesson, action, place, host_port=None):
+        return commands.write_file_command(place.folder / action.file, action.content, place.home, field.HEREDOC_END)
+
+    def effect(self, engine, lesson, action, place, host_port=None, listed=None):
+        path = place.folder / action.file
+        try:
+            files.replace(path, action.content, mode=0o644)
+        except OSError as error:
+            raise WorkshopUnwritable(f"{path} cannot be written ({error.strerror or error}): the workshop folder "
+                                     "must be the dashboard user's to write.") from error
+        return Done("")
+
+    def problem(self, lesson, action):
+        if action.file not in lesson.files:
+            return "action.file", f"{action.file!r} is not one of the lesson's files"
+        return None
+
+
+class VolumeCreate(Kind):
+    """`docker volume create` with the lesson's label (and a seat's)."""
+
+    name, label = "volume_create", "Create the volume"
+    fields = {"name": (field.VOLUME, True)}
+
+    def typed(self, lesson, action, place, host_port=None):
+        return commands.volume_create_command(action.name, lesson.id, place.labels)
+
+    def effect(self, engine, lesson, action, place, host_port=None, listed=None):
+        return Done(engine.create_volume(action.name, lesson.id, place.labels) + "\n")  # the CLI prints its name
+
+
+class VolumeList(Kind):
+    """`docker volume ls` of the lesson's volumes (a seat's own, for a seat)."""
+
+    name, label = "volume_list", "List volumes"
+
+    def typed(self, lesson, action, place, host_port=None):
+        return commands.volume_list_command(lesson.id, place.labels)
+
+    def effect(self, engine, lesson, action, place, host_port=None, listed=None):
+        names = engine.volumes(lesson.id, place.labels)
+        return Done("DRIVER    VOLUME NAME\n" + "".join(f"local     {volume}\n" for volume in names))
+
+
+class VolumeRemove(Kind):
+    """`docker volume rm`: one of the lesson's volumes."""
+
+    name, label = "volume_remove", "Remove the volume"
+    fields = {"name": (field.VOLUME, True)}
+
+    def typed(self, lesson, action, place, host_port=None):
+        return commands.volume_remove_command(action.name)
+
+    def effect(self, engine, lesson, action, place, host_port=None, listed=None):
+        return Done(engine.remove_volume(action.name, lesson.id, seat=place.seat) + "\n")
+
+
+class Compose(Kind):
+    """`docker compose WORDS…` in the lesson's folder, by its compose.yaml."""
+
+    name, label = "compose", "Run Compose"
+    fields = {"command": (field.words, True)}  # Compose's subcommand and its options: ["up", "-d"]
+    needs_folder = True
+
+    def typed(self, lesson, action, place, host_port=None):
+        # A compose.yaml names its base image as ${BASE_IMAGE:-python:3.12-slim}: the stand-in, when there is one,
+        # is given as bash gives it, so the command pasted does what the button does.
+        prefix = f"BASE_IMAGE={shlex.quote(place.base_image)} " if place.base_image else ""
+        return prefix + commands.compose_command(action.command)
+
+    def effect(self, engine, lesson, action, place, host_port=None, listed=None):
+        exit_code, output = compose.run(place.folder, action.command,
+                                        {"BASE_IMAGE": place.base_image} if place.base_image else {})
+        return Done(output, ok=exit_code == 0)
+
+    def problem(self, lesson, action):
+        if "compose.yaml" not in lesson.files:
+            return "action.command", "a compose step needs compose.yaml among the lesson's files"
+        return None
+
+
+KINDS = {kind.name: kind for kind in (Build(), Run(), Exec(), Logs(), List(), Remove(), StopAndRemove(),
+                                      ForceRemove(), Edit(), VolumeCreate(), VolumeList(), VolumeRemove(), Compose())}
+
+
+def list_table(containers):
+    """Containers as `docker ps` prints them: a header, then a row each, columns padded to line up."""
+    rows = [LIST_COLUMNS] + [
+        (c.short_id, c.image, _quoted_command(c.command), c.status,
+         ", ".join(f"0.0.0.0:{host}->{port}/tcp" for host, port in c.ports), c.name)
+        for c in containers
+    ]
+    widths = [max(len(row[column]) for row in rows) for column in range(len(LIST_COLUMNS) - 1)]
+    return "\n".join("   ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "   " + row[-1]
+                     for row in rows).rstrip() + "\n"
+
+
+def _quoted_command(text, width=20):
+    """The command column as `docker ps` shows it: quoted, cut with … past 20 characters."""
+    return f'"{text[:width]}…"' if len(text) > width else f'"{text}"'
