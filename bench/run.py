@@ -39,7 +39,7 @@ from countproxy import CountingProxy
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from dashboard.domain.engine import LESSON_FILTER  # noqa: E402  (the checkout's dashboard, installed or not)
+from dashboard.domain.lessons import LESSON_FILTER  # noqa: E402  (the checkout's dashboard, installed or not)
 from dashboard.domain.ports import host_port_free  # noqa: E402
 
 ENGINE_SOCKET = "/var/run/docker.sock"

@@ -68,12 +68,13 @@ def create_app(test_config=None):
         app.config.update(test_config)
     from .domain import builds, checks, classroom, engine, presses, seats, snapshot, stand_ins, transcript
     from .domain.current_lesson import CurrentLesson
+    from .domain.lessons import LESSON
     from .web import blueprints, errors, filters, guesses, security, shedding
     from .web.extensions import htmx
 
     catalog = app.extensions["catalog"] = open_lessons(app.config)
     app.extensions["workshop"] = open_workshop(app.config, catalog)
-    images = catalog.get(engine.LESSON)
+    images = catalog.get(LESSON)
     if app.config["BUILD_CONTEXT"] is None and images is not None:
         app.config["BUILD_CONTEXT"] = str(app.extensions["workshop"].folder(images))
 
@@ -98,7 +99,7 @@ def create_app(test_config=None):
     rate = app.config["SEAT_REQUESTS_PER_SECOND"]
     app.extensions["seat_allowance"] = presses.Allowance(rate, max(1, round(2 * rate)))
     app.extensions["current_lesson"] = CurrentLesson(
-        os.path.join(app.instance_path, "current-lesson"), catalog, engine.LESSON)
+        os.path.join(app.instance_path, "current-lesson"), catalog, LESSON)
     htmx.init_app(app)
     security.configure(app)
     guesses.configure(app)

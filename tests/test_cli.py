@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from dashboard.domain import commands
-from dashboard.domain.engine import LESSON_FILTER
+from dashboard.domain.lessons import LESSON_FILTER
 
 FULL_ID = "4f1c2b3a5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f7a8"
 

@@ -7,7 +7,8 @@ import docker
 import pytest
 
 from tests.support import HTMX, container_ids, get_cow, page_hooks, run_by_button, shell, wait_until
-from dashboard.domain.engine import LESSON_LABEL, Engine, RunSpec
+from dashboard.domain.engine import Engine, RunSpec
+from dashboard.domain.lessons import LESSON_LABEL
 
 pytestmark = pytest.mark.engine
 

@@ -16,7 +16,9 @@ from tests.support import HTMX
 from dashboard import create_app
 from dashboard.domain import classroom, cowcheck
 from dashboard.domain import engine as engine_module
-from dashboard.domain.engine import CONTAINER_PORT, Container, Endpoint, Engine, EngineAbout, Image, RunSpec
+from dashboard.domain.engine import Container, Engine, Image, RunSpec
+from dashboard.domain.engine_facts import Endpoint, EngineAbout
+from dashboard.domain.lessons import CONTAINER_PORT
 from dashboard.domain.errors import ContainerNotFound, EngineError, EngineUnavailable, ImageNotFound, PortInUse
 from dashboard.web.errors import status_of
 

@@ -12,7 +12,7 @@ import pytest
 
 from tests.support import HTMX, shell, wait_until
 from dashboard import create_app
-from dashboard.domain.engine import LESSON_FILTER
+from dashboard.domain.lessons import LESSON_FILTER
 from dashboard.web.views import build_plan, current_lesson
 
 pytestmark = pytest.mark.engine

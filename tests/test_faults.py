@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 from tests.support import (HTMX, REAL_SOCKET, EngineSwitch, container_ids, free_tcp_port, page_hooks, run_by_button,
                            sign_in_by_form, wait_until)
 from dashboard import create_app
-from dashboard.domain.engine import LESSON_FILTER, LESSON_LABEL, Engine, RunSpec
+from dashboard.domain.engine import Engine, RunSpec
+from dashboard.domain.lessons import LESSON_FILTER, LESSON_LABEL
 from dashboard.domain.errors import EngineUnavailable
 from dashboard.web.errors import status_of
 from dashboard.web.security import is_instructor

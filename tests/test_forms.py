@@ -7,7 +7,7 @@ import pytest
 from werkzeug.datastructures import MultiDict
 
 from tests.support import HTMX, container_ids
-from dashboard.domain.engine import LESSON_FILTER
+from dashboard.domain.lessons import LESSON_FILTER
 from dashboard.web import forms
 from dashboard.web.forms import InvalidInput
 

@@ -9,7 +9,7 @@ import pytest
 
 from tests.support import HTMX, container_ids, page_hooks, wait_until
 from dashboard import create_app
-from dashboard.domain.engine import LESSON, LESSON_FILTER, LESSON_LABEL
+from dashboard.domain.lessons import LESSON, LESSON_FILTER, LESSON_LABEL
 
 pytestmark = pytest.mark.engine
 

@@ -10,7 +10,7 @@ import requests
 
 from tests.support import HTMX, free_ports, run_by_button, start_class, wait_until
 from dashboard import create_app
-from dashboard.domain.engine import LESSON_FILTER
+from dashboard.domain.lessons import LESSON_FILTER
 from dashboard.domain.replay import replay_script
 from dashboard.domain.transcript import Entry
 

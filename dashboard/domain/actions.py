@@ -12,9 +12,10 @@ from pathlib import Path
 
 from . import commands, compose, files
 from .builds import Build, BuildPlan
-from .engine import LESSON_LABEL, SEAT_LABEL, RunSpec
+from .engine import RunSpec
 from .errors import EngineError, NameInUse, WorkshopUnwritable
-from .lessons import HEREDOC_END
+from .lessons import HEREDOC_END, LESSON_LABEL
+from .seats import SEAT_LABEL
 
 LIST_COLUMNS = ("CONTAINER ID", "IMAGE", "COMMAND", "STATUS", "PORTS", "NAMES")
 

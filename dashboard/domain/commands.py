@@ -3,7 +3,7 @@
 import os
 import shlex
 
-from .engine import CONTAINER_PORT, LESSON, LESSON_LABEL
+from .lessons import CONTAINER_PORT, LESSON, LESSON_LABEL
 
 FOLDER_MOUNT = '"$(pwd)"'  # a bind mount of the folder the command runs in, as the tutorials write it
 

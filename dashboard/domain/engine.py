@@ -1,7 +1,6 @@
 """The one module that talks to Docker: SDK calls go in, plain data and the domain's own errors (errors.py) come out."""
 
 import contextlib
-import ipaddress
 import os
 import re
 import threading
@@ -9,7 +8,6 @@ import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from urllib.parse import urlsplit
 
 import docker
 import requests
@@ -18,6 +16,8 @@ from docker import errors as docker_errors
 from docker.constants import DEFAULT_UNIX_SOCKET
 from docker.context import ContextAPI
 
+from .breaker import Breaker
+from .engine_facts import Endpoint, EngineAbout, is_build_step
 from .errors import (
     ContainerNotFound,
     ContainerNotRunning,
@@ -28,20 +28,9 @@ from .errors import (
     PortInUse,
     VolumeInUse,
 )
+from .lessons import CONTAINER_PORT, LESSON, LESSON_LABEL
 from .ports import host_port_free
-
-# Every lesson container carries this label, whether the dashboard or the docker CLI started it: inherited from
-# the LABEL line of the Dockerfile a lesson builds, or given with `--label` when it runs an image from elsewhere.
-# It is how the dashboard knows what is its own, and which lesson's.
-LESSON_LABEL = "classroom.lesson"
-LESSON = "cowserv"  # the images lesson, whose Dockerfile carries the label
-LESSON_FILTER = f"{LESSON_LABEL}={LESSON}"
-SEAT_LABEL = "classroom.seat"  # and a student's seat's things carry this one too (see seats.py)
-CONTAINER_PORT = 8000
-
-OLDEST_TESTED = (20, 10)  # the oldest Docker Engine the test suite runs on (Debian bookworm's docker.io)
-BUILDKIT_CLI_SINCE = 23  # from Docker Engine 23 on, the `docker build` a person types is BuildKit's (buildx)
-RELEASE = re.compile(r"(\d+)\.(\d+)")
+from .seats import SEAT_LABEL, seat_matches
 
 
 @dataclass(frozen=True)
@@ -114,58 +103,6 @@ class EngineEvent:
     of_lesson: bool  # a container event of a lesson's container, any lesson (image events: False)
 
 
-def release_of(version):
-    """(major, minor) of a Docker Engine version ("20.10.24+dfsg1" is (20, 10)); None when it does not begin with
-    them ("dev", a source build; "")."""
-    found = RELEASE.match(version or "")
-    return (int(found[1]), int(found[2])) if found else None
-
-
-def older_than_tested(version):
-    """True for a Docker Engine older than the oldest one the tests run on (20.10); a version that says no release
-    ("dev", "") is not taken for an old one."""
-    release = release_of(version)
-    return release is not None and release < OLDEST_TESTED
-
-
-@dataclass(frozen=True)
-class EngineAbout:
-    """What the engine says of itself (as `docker version` prints the server) and the endpoint it is reached at."""
-
-    name: str  # "Docker Engine"; another engine speaking Docker's API names itself ("Podman Engine")
-    version: str
-    api_version: str
-    os: str
-    arch: str
-    endpoint: str
-
-    @property
-    def is_docker(self):
-        return self.name == "Docker Engine"
-
-    @property
-    def release(self):
-        """(major, minor), or None when the version does not say."""
-        return release_of(self.version)
-
-    @property
-    def release_text(self):
-        """The release as the version writes it: "19.03" of "19.03.15"."""
-        found = RELEASE.match(self.version)  # as written: "19.03", where release is (19, 3)
-        return found[0] if found else self.version
-
-    @property
-    def older_than_tested(self):
-        """True for a Docker Engine older than 20.10, the oldest the dashboard is tested on: the page warns."""
-        return self.is_docker and older_than_tested(self.version)
-
-    @property
-    def cli_builds_with_buildkit(self):
-        """True from Docker Engine 23 on, where `docker build` typed in a terminal is BuildKit's, not the classic
-        builder the dashboard drives through the SDK: the build panel shows how their logs differ."""
-        return self.is_docker and self.release is not None and self.release[0] >= BUILDKIT_CLI_SINCE
-
-
 def _about_from(info, endpoint):
     """An EngineAbout from the engine's `GET /version` answer."""
     components = [c.get("Name", "") for c in info.get("Components") or [] if c.get("Name")]
@@ -178,44 +115,6 @@ def _about_from(info, endpoint):
         arch=info.get("Arch") or "",
         endpoint=endpoint,
     )
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    """Where the engine is reached, as DOCKER_HOST writes it (unix:///var/run/docker.sock, tcp://10.0.0.5:2375,
-    ssh://user@host), with its TLS settings; `error` when the docker context naming it cannot be read."""
-
-    url: str
-    tls: object = None
-    error: str | None = None
-
-    @property
-    def is_tcp(self):
-        """True when the engine is reached over the network (tcp://, http(s)://, ssh://), not a socket of this
-        machine: whoever reads such an address may try it, so only the instructor is shown it."""
-        scheme, separator, _ = self.url.partition("://")
-        return bool(separator) and scheme not in ("unix", "npipe", "fd")
-
-    @property
-    def remote_address(self):
-        """The address of the machine the engine runs on, where its published ports answer, when that is another
-        machine (tcp:// or ssh:// to a host that is not loopback), bracketed when IPv6; None for this machine."""
-        scheme, _, rest = self.url.partition("://")
-        if scheme not in ("tcp", "ssh", "http", "https"):
-            return None  # unix://, npipe://, fd://: a socket of this machine
-        try:
-            host = urlsplit(f"//{rest}").hostname
-        except ValueError:
-            return None
-        if not host or host == "localhost" or host.endswith(".localhost"):
-            return None  # an empty host is the SDK's 127.0.0.1
-        try:
-            address = ipaddress.ip_address(host)
-        except ValueError:
-            return host  # a name: the engine's host, as this machine reaches it
-        if address.is_loopback or address.is_unspecified:
-            return None
-        return f"[{host}]" if address.version == 6 else host
 
 
 def endpoint_from_environment(environ=None):
@@ -237,13 +136,6 @@ def endpoint_from_environment(environ=None):
     if context is not None and context.name != "default" and context.Host:
         return Endpoint(context.Host, context.TLSConfig)
     return Endpoint(DEFAULT_UNIX_SOCKET.removeprefix("http+"))
-
-
-def is_build_step(command):
-    """True for the classic builder's containers: each instruction runs in one, and those after the Dockerfile's
-    LABEL carry the lesson's label while they exist. Metadata steps (ENV, CMD, LABEL) run `/bin/sh -c #(nop) …`,
-    which no container a person starts runs."""
-    return "#(nop)" in (command or "")
 
 
 def _instruction_of(created_by):
@@ -271,18 +163,16 @@ class Engine:
     """Docker clients made on first use and kept, so the dashboard recovers when the engine comes back.
 
     Two clients: pages read through one with a short timeout (`read_timeout`), actions (create, start, stop, build)
-    go through one with a long one. An engine that accepts connections and does not answer in time is given up on
-    for `hold` seconds: calls in that time fail at once with the same reason, so pages come back with the banner
-    within about `read_timeout` however many engine calls they make, instead of each waiting on its own.
+    through one with a long one; reads stop for `hold` seconds once the engine is found silent (breaker.py).
     """
 
     def __init__(self, timeout=60, read_timeout=3, hold=10, about_seconds=30):
-        self._timeout, self._read_timeout, self._hold = timeout, read_timeout, hold
+        self._timeout, self._read_timeout = timeout, read_timeout
         self._about_seconds = about_seconds
+        self._breaker = Breaker(hold)
         self._endpoint = None
         self._clients = None  # (reader, actor)
         self._lock = threading.Lock()
-        self._silent_until, self._silence = 0.0, ""
         self._about = None  # (when asked, EngineAbout), for pages
 
     @property
@@ -302,12 +192,11 @@ class Engine:
     def ports_are_local(self):
         """True when the engine publishes its ports on this machine, so binding a port here says whether a
         container can publish it; for a remote engine only the engine itself can say (see run)."""
-        return self.remote_address is None
+        return self.endpoint.ports_are_local
 
     def ports_host(self, here):
-        """Where a published port answers: the engine's address when it is another machine, else `here` (the
-        host the browser used, or 127.0.0.1 for the server's own look at a cow)."""
-        return self.remote_address or here
+        """Where a published port answers (see Endpoint.ports_host)."""
+        return self.endpoint.ports_host(here)
 
     def _connected(self):
         """(reader, actor), made outside any lock: a silent engine must not make every caller queue behind one."""
@@ -329,8 +218,8 @@ class Engine:
         """The SDK's low-level client for a read (or an action), and the one place that turns its exceptions into
         the dashboard's. Reads are refused at once while the engine is known silent; an action, which may take
         long on a busy engine (a class of 300 starting), waits its own timeout."""
-        if not acting and time.monotonic() < self._silent_until:
-            raise EngineUnavailable(self._silence)
+        if not acting:
+            self._breaker.check()
         try:
             reader, actor = self._connected()
             yield actor.api if acting else reader.api
@@ -343,10 +232,7 @@ class Engine:
                 raise  # this machine's files (a build's context), not the engine
             self._about = None  # gone: whatever answers next may be another engine
             if _timed_out(error):
-                self._silence = (f"The Docker engine accepted the connection but did not answer in time "
-                                 f"({type(error).__name__}); the dashboard tries again every {self._hold:g} s.")
-                self._silent_until = time.monotonic() + self._hold
-                raise EngineUnavailable(self._silence) from error
+                raise self._breaker.open(error) from error
             raise EngineUnavailable(f"The Docker engine does not answer: {error}") from error
 
     def version(self):
@@ -490,7 +376,7 @@ class Engine:
             except docker_errors.NotFound:
                 return None
         labels = attrs.get("Labels") or {}
-        if any_lesson or (labels.get(LESSON_LABEL) == lesson and _seat_matches(labels, seat)):
+        if any_lesson or (labels.get(LESSON_LABEL) == lesson and seat_matches(labels, seat)):
             return attrs
         return None
 
@@ -578,7 +464,7 @@ class Engine:
         config = attrs.get("Config") or {}
         label = (config.get("Labels") or {}).get(LESSON_LABEL)
         if label is None or (lesson is not None and label != lesson) \
-                or not _seat_matches(config.get("Labels") or {}, seat) \
+                or not seat_matches(config.get("Labels") or {}, seat) \
                 or is_build_step(" ".join(config.get("Cmd") or [])):
             raise ContainerNotFound(_gone(container))
         return attrs
@@ -802,8 +688,3 @@ def _container_from_row(row):
         seat=(row.get("Labels") or {}).get(SEAT_LABEL, ""),
     )
 
-
-def _seat_matches(labels, seat):
-    """True when `seat` is None (the instructor may touch any seat's) or the labels say that seat made it (with
-    seat "", that no seat made it)."""
-    return seat is None or labels.get(SEAT_LABEL, "") == seat

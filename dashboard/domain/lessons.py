@@ -14,7 +14,12 @@ from pathlib import Path, PurePosixPath
 LESSON_FILE = "lesson.toml"
 BASE_IMAGE = "python:3.12-slim"  # what lessons name for a plain Python; DASHBOARD_BASE_IMAGE stands in for it
 POSTGRES_IMAGE = "postgres:16"  # what the state lesson names; DASHBOARD_POSTGRES_IMAGE stands in for it
-LABEL = "classroom.lesson"  # every container and image a lesson makes carries LABEL=<lesson id>
+# Every container and image a lesson makes carries LESSON_LABEL=<lesson id>, whether the dashboard or the docker CLI
+# made it (the LABEL line of the Dockerfile a lesson builds, or `--label`): how the dashboard knows what is its own.
+LESSON_LABEL = "classroom.lesson"
+LESSON = "cowserv"  # the images lesson, whose Dockerfile carries the label
+LESSON_FILTER = f"{LESSON_LABEL}={LESSON}"
+CONTAINER_PORT = 8000  # where the images lesson's cow listens in its container
 IDENTIFIER = re.compile(r"[a-z0-9][a-z0-9-]{0,39}")  # lesson and step ids: URL- and label-safe
 CONTAINER_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}")  # as the engine takes `--name`
 VOLUME_NAME = CONTAINER_NAME  # the engine takes the same characters for a named volume
@@ -407,7 +412,7 @@ def _check_lesson(lesson, path):
             if str(PurePosixPath(action.context) / "Dockerfile") not in {str(PurePosixPath(f)) for f in lesson.files}:
                 raise LessonError(path, "the build's Dockerfile must be one of the lesson's files (it is built from "
                                         "the workshop folder's copy)", step.id, "action.context")
-            label = f'LABEL {LABEL}="{lesson.id}"'
+            label = f'LABEL {LESSON_LABEL}="{lesson.id}"'
             if label not in dockerfile.read_text().splitlines():
                 raise LessonError(path, f"{dockerfile} must carry the line {label}, so its containers are the "
                                         "lesson's", step.id, "action.context")

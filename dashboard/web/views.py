@@ -7,9 +7,8 @@ from pathlib import Path
 from flask import current_app, g, render_template, request, url_for
 
 from ..domain import actions, checks, commands, dockerfile, progress, seats
-from ..domain.engine import LESSON
 from ..domain.errors import EngineError
-from ..domain.lessons import BASE_IMAGE
+from ..domain.lessons import BASE_IMAGE, LESSON
 from . import forms
 from .security import is_instructor
 from .extensions import (

@@ -9,7 +9,7 @@ from markupsafe import Markup
 
 from ...domain import actions, commands
 from ...domain.classroom import SeatRun
-from ...domain.engine import LESSON_LABEL
+from ...domain.lessons import LESSON_LABEL
 from .. import forms
 from ..extensions import get_classroom, get_engine, get_snapshot, get_transcript, htmx
 from ..filters import ports_host

@@ -74,7 +74,7 @@ def remove(container_id):
 
 def viewable_seat():
     """Whose containers this viewer may read: the instructor any; everyone else none of the students' seats' ("",
-    see engine._seat_matches), which no page but the seat's own shows."""
+    see seats.seat_matches), which no page but the seat's own shows."""
     return None if is_instructor() else ""
 
 
