@@ -167,12 +167,12 @@ class Bench:
         fields = Path(f"/proc/{self.worker_pid()}/stat").read_text().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
-    def tutorial_count(self):
+    def lesson_container_count(self):
         return len(self.docker.api.containers(all=True, filters={"label": LESSON_FILTER}))
 
     def fill(self, total):
-        """Create (not start) tutorial containers until the engine lists `total`; they inherit the label."""
-        missing = total - self.tutorial_count()
+        """Create (not start) lesson containers until the engine lists `total`; they inherit the label."""
+        missing = total - self.lesson_container_count()
         names = [f"bench-{self.run_id}-{len(self.filler) + k}" for k in range(max(0, missing))]
         with ThreadPoolExecutor(max_workers=8) as pool:
             self.filler += pool.map(lambda name: self.docker.api.create_container(IMAGE, name=name)["Id"], names)

@@ -67,7 +67,7 @@ def create_app(test_config=None):
     if test_config is not None:
         app.config.update(test_config)
     from .domain import builds, checks, classroom, engine, presses, seats, snapshot, stand_ins, transcript
-    from .domain.current_lesson import CurrentLesson
+    from .domain.current_lesson import LessonPick
     from .domain.lessons import LESSON
     from .web import blueprints, errors, filters, guesses, security, shedding
     from .web.extensions import htmx
@@ -98,7 +98,7 @@ def create_app(test_config=None):
     app.extensions["exec_checks"] = presses.Cooldown(app.config["EXEC_CHECK_SECONDS"])
     rate = app.config["SEAT_REQUESTS_PER_SECOND"]
     app.extensions["seat_allowance"] = presses.Allowance(rate, max(1, round(2 * rate)))
-    app.extensions["current_lesson"] = CurrentLesson(
+    app.extensions["lesson_pick"] = LessonPick(
         os.path.join(app.instance_path, "current-lesson"), catalog, LESSON)
     htmx.init_app(app)
     security.configure(app)

@@ -1,4 +1,4 @@
-"""Run, list, stop and remove tutorial containers on the real engine, and the CLI beside each is true."""
+"""Run, list, stop and remove lesson containers on the real engine, and the CLI beside each is true."""
 
 import socket
 from concurrent.futures import ThreadPoolExecutor

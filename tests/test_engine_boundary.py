@@ -646,7 +646,7 @@ def test_a_remote_engine_s_ports_are_not_probed_on_this_machine(api, port_free):
     api.answers["create_container"] = {"Id": FULL_ID, "Warnings": []}
 
     assert engine.remote_address == "10.0.0.5" and not engine.ports_are_local
-    assert engine.ports_host("localhost") == "10.0.0.5"
+    assert engine.endpoint.published_host("localhost") == "10.0.0.5"
     assert engine.run("cowserv:latest", 8001) == FULL_ID
     assert port_free == []  # this machine's port 8001 says nothing of 10.0.0.5's
     assert api.names() == ["create_host_config", "create_container", "start"]

@@ -89,7 +89,7 @@ def test_the_engine_stops_while_a_one_shot_run_prints(engine_switch, cowserv_ima
     ("ABCDEF123456", 400, "A container id is 12 to 64 hex digits, as `docker ps` shows it."),
     ("a" * 65, 400, "A container id is 12 to 64 hex digits, as `docker ps` shows it."),
     ("0123456789ab" * 5, 404,
-     "No tutorial container 0123456789ab: it is already gone, or it is not one of the lesson's."),
+     "No lesson container 0123456789ab: it is already gone, or it is not one of the lesson's."),
 ])
 def test_container_ids_that_are_malformed_or_unknown(client, container_id, status, message):
     for response in (client.delete(f"/containers/{container_id}", headers=HTMX),
@@ -110,7 +110,7 @@ def test_an_unknown_id_and_a_container_not_of_the_lesson_get_the_same_404(client
         assert [answer.status_code for answer in answers] == [404, 404]
         messages = {message_of(answer).replace(container_id[:12], "ID")
                     for answer, container_id in zip(answers, (other.id, unknown))}
-        assert messages == {"No tutorial container ID: it is already gone, or it is not one of the lesson's."}
+        assert messages == {"No lesson container ID: it is already gone, or it is not one of the lesson's."}
     other.reload()
     assert other.status == "running"  # nothing touched
 

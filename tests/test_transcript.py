@@ -117,7 +117,7 @@ def test_removing_a_container_the_script_did_not_start_stays_a_comment(client, c
 
 
 def ours(docker_client, ports, prefix):
-    """The tutorial containers publishing one of `ports` or named with the seat prefix: this test's, not another's."""
+    """The lesson containers publishing one of `ports` or named with the seat prefix: this test's, not another's."""
     for container in docker_client.containers.list(all=True, filters={"label": LESSON_FILTER}):
         bindings = (container.attrs["HostConfig"]["PortBindings"] or {}).get("8000/tcp") or []
         if container.name.startswith(prefix) or any(int(binding["HostPort"]) in ports for binding in bindings):

@@ -194,10 +194,6 @@ class Engine:
         container can publish it; for a remote engine only the engine itself can say (see run)."""
         return self.endpoint.ports_are_local
 
-    def ports_host(self, here):
-        """Where a published port answers (see Endpoint.ports_host)."""
-        return self.endpoint.ports_host(here)
-
     def _connected(self):
         """(reader, actor), made outside any lock: a silent engine must not make every caller queue behind one."""
         clients = self._clients
@@ -397,7 +393,7 @@ class Engine:
     def exec(self, container, command, lesson, env=(), seat=None):
         """Run `command` in the lesson's running container (the seat's, with `seat`), as `docker exec` (`-e` for
         each of `env`): (exit code, output)."""
-        full_id = self._tutorial_attrs(container, lesson, seat)["Id"]
+        full_id = self._lesson_attrs(container, lesson, seat)["Id"]
         try:
             with self._api(acting=True) as api:
                 made = api.exec_create(full_id, list(command), environment=dict(env) or None)
@@ -414,7 +410,7 @@ class Engine:
         """Remove the lesson's container (the seat's, with `seat`), as `docker rm` (`-f` with force; `docker stop`
         first with stop_first). One found here and gone (or going) by the time the engine removes it is removed:
         its own end did it (`--rm`), or another removal did."""
-        full_id = self._tutorial_attrs(container, lesson, seat)["Id"]
+        full_id = self._lesson_attrs(container, lesson, seat)["Id"]
         try:
             with self._api(acting=True) as api:
                 self._remove_container(api, full_id, force=force, stop_first=stop_first)
@@ -453,7 +449,7 @@ class Engine:
             if failed.get("Message"):  # the removal the engine had in hand failed (API 1.34 on says why)
                 raise EngineError(failed["Message"])
 
-    def _tutorial_attrs(self, container, lesson=None, seat=None):
+    def _lesson_attrs(self, container, lesson=None, seat=None):
         """The engine's inspection of a lesson's container (of `lesson`, and of `seat`, when given), by id or name;
         any other container (a build's step too, another seat's) is "not found"."""
         try:
@@ -469,18 +465,18 @@ class Engine:
             raise ContainerNotFound(_gone(container))
         return attrs
 
-    def tutorial_container(self, container_id, lesson=None, seat=None):
+    def lesson_container_id(self, container_id, lesson=None, seat=None):
         """The full id of the lesson's container with this id (or name)."""
-        return self._tutorial_attrs(container_id, lesson, seat)["Id"]
+        return self._lesson_attrs(container_id, lesson, seat)["Id"]
 
     def owner(self, container):
         """(full id, lesson) of a lesson's container; ContainerNotFound for any other."""
-        attrs = self._tutorial_attrs(container)
+        attrs = self._lesson_attrs(container)
         return attrs["Id"], attrs["Config"]["Labels"][LESSON_LABEL]
 
     def state(self, container, lesson, seat=None):
         """(running, published host ports) of the lesson's container with this name or id; ContainerNotFound."""
-        attrs = self._tutorial_attrs(container, lesson, seat)
+        attrs = self._lesson_attrs(container, lesson, seat)
         bindings = (attrs.get("NetworkSettings") or {}).get("Ports") or {}
         ports = sorted({int(b["HostPort"]) for rows in bindings.values() for b in rows or [] if b.get("HostPort")})
         return bool((attrs.get("State") or {}).get("Running")), ports
@@ -491,7 +487,7 @@ class Engine:
 
     def logs(self, container_id, tail, lesson=None, seat=None):
         """The last `tail` lines a lesson's container printed, stdout and stderr together, as `docker logs`."""
-        full_id = self.tutorial_container(container_id, lesson, seat)
+        full_id = self.lesson_container_id(container_id, lesson, seat)
         with self._api() as api:
             return api.logs(full_id, stdout=True, stderr=True, tail=tail).decode(errors="replace")
 
@@ -634,7 +630,7 @@ def _no_image(image):
 def _gone(container):
     """Not found: a hex id shortened as `docker ps` shows it, a name whole."""
     shown = container[:12] if re.fullmatch(r"[0-9a-f]{13,64}", container) else container[:64]
-    return f"No tutorial container {shown}: it is already gone, or it is not one of the lesson's."
+    return f"No lesson container {shown}: it is already gone, or it is not one of the lesson's."
 
 
 def _client(endpoint, timeout, version=None):

@@ -107,7 +107,7 @@ class Endpoint:
         container can publish it; for a remote engine only the engine itself can say."""
         return self.remote_address is None
 
-    def ports_host(self, here):
+    def published_host(self, here):
         """Where a published port answers: the engine's address when it is another machine, else `here` (the
         host the browser used, or 127.0.0.1 for the server's own look at a cow)."""
         return self.remote_address or here
