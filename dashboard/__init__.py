@@ -56,14 +56,14 @@ def open_workshop(settings, catalog):
 
 def create_app(test_config=None):
     """Make the app; settings come from DASHBOARD_* environment variables, then `test_config`."""
+    settings = {**config.defaults(), **config.from_environment(os.environ)}
     app = Flask(
         __name__,
         template_folder=_resource_dir("templates"),
         static_folder=_resource_dir("static"),
-        instance_path=os.environ.get("DASHBOARD_INSTANCE_PATH"),  # secrets and the transcript live here
+        instance_path=settings["INSTANCE_PATH"],
     )
-    app.config.from_mapping(config.defaults())
-    app.config.update(config.from_environment(os.environ))
+    app.config.from_mapping(settings)
     if test_config is not None:
         app.config.update(test_config)
     from .domain import builds, checks, classroom, engine, presses, seats, snapshot, stand_ins, transcript
