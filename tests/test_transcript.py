@@ -192,9 +192,3 @@ def test_a_seat_removed_on_its_own_is_removed_by_name_in_the_script():
     assert "docker stop seat-8003 && docker rm seat-8003" in script
     assert f"# not started by this script: docker stop {'d' * 12} && docker rm {'d' * 12}" in script
 
-
-def test_a_stop_all_kept_in_the_old_form_replays_as_one_that_does_nothing_without_seats():
-    old = "docker rm -f $(docker ps -aq --filter label=classroom.lesson=cowserv --filter 'name=^seat-')"
-    script = replay_script([entry(1, "class-stop", old)], "/srv/cowserv")
-    assert ("docker ps -aq --filter label=classroom.lesson=cowserv --filter 'name=^seat-' | xargs -r docker rm -f"
-            in script.splitlines())

@@ -241,9 +241,8 @@ class Engine:
         return about
 
     def about(self):
-        """The engine's version for a page, asked at most every `about_seconds` (30 s) and forgotten as soon as a
-        call finds the engine gone, so a page costs no engine call for it while the engine answers (while it does
-        not, each page asks again, which fails at once); None while the engine does not answer."""
+        """The engine's version for a page, kept `about_seconds` and forgotten once a call finds the engine gone;
+        None while the engine does not answer."""
         kept = self._about
         if kept is not None and time.monotonic() - kept[0] < self._about_seconds:
             return kept[1]
@@ -253,12 +252,8 @@ class Engine:
             return None
 
     def containers(self):
-        """Every lesson's containers, running or not, in one engine call (as `docker ps -a --filter label=…`); each
-        says its lesson, so one list serves every lesson's page.
-
-        A build's own step containers carry the label too while they exist, and are left out: they are the
-        build's, with nothing to press.
-        """
+        """Every lesson's containers, running or not, in one engine call (`docker ps -a --filter label=…`), less a
+        build's own step containers (they carry the label while they exist)."""
         with self._api() as api:
             rows = api.containers(all=True, filters={"label": LESSON_LABEL})
         return [_container_from_row(row) for row in rows if not is_build_step(row.get("Command"))]
@@ -289,14 +284,11 @@ class Engine:
         return self.start(spec).container_id
 
     def start(self, spec):
-        """Create and start a container as `docker run` does with the spec's options (with --rm the engine removes
-        it once it ends); a one-shot run (not detached) is attached to and waited for from before its start, as
-        `docker run` does, so its output and exit code are read however soon it ends and goes.
+        """Create and start a container as `docker run` does with the spec's options; a one-shot run is attached to
+        and waited for from before its start, so its output and exit code are read however soon it ends.
 
-        A published port already taken on this machine is refused before anything is created (a remote engine's
-        ports are not this machine's: there the engine's own refusal says it); when the start fails all the same
-        (the port taken in between, the engine gone), the created container is removed again where the engine
-        still answers, so a failed run leaves nothing behind.
+        A published port taken on this machine is refused before anything is created; a start that fails all the
+        same removes the created container again, so a failed run leaves nothing behind.
         """
         for host_port, _ in spec.ports:
             if self.ports_are_local and not host_port_free(host_port):
@@ -465,10 +457,6 @@ class Engine:
             raise ContainerNotFound(_gone(container))
         return attrs
 
-    def lesson_container_id(self, container_id, lesson=None, seat=None):
-        """The full id of the lesson's container with this id (or name)."""
-        return self._lesson_attrs(container_id, lesson, seat)["Id"]
-
     def owner(self, container):
         """(full id, lesson) of a lesson's container; ContainerNotFound for any other."""
         attrs = self._lesson_attrs(container)
@@ -487,7 +475,7 @@ class Engine:
 
     def logs(self, container_id, tail, lesson=None, seat=None):
         """The last `tail` lines a lesson's container printed, stdout and stderr together, as `docker logs`."""
-        full_id = self.lesson_container_id(container_id, lesson, seat)
+        full_id = self._lesson_attrs(container_id, lesson, seat)["Id"]
         with self._api() as api:
             return api.logs(full_id, stdout=True, stderr=True, tail=tail).decode(errors="replace")
 
@@ -634,10 +622,7 @@ def _gone(container):
 
 
 def _client(endpoint, timeout, version=None):
-    """A Docker SDK client for the endpoint (see endpoint_from_environment).
-
-    Without `version` the client asks the engine which API version to speak, within `timeout`.
-    """
+    """A Docker SDK client for the endpoint; without `version` it asks the engine which API version to speak."""
     return docker.DockerClient(base_url=endpoint.url, tls=endpoint.tls or False, timeout=timeout, version=version)
 
 

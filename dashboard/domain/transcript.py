@@ -25,7 +25,6 @@ CREATE TABLE IF NOT EXISTS entry (
     lesson TEXT NOT NULL DEFAULT 'cowserv'  -- the lesson's id; before lessons were data, everything was cowserv's
 )
 """
-LESSON_COLUMN = "ALTER TABLE entry ADD COLUMN lesson TEXT NOT NULL DEFAULT 'cowserv'"
 
 
 @dataclass(frozen=True)
@@ -47,9 +46,6 @@ class TranscriptStore:
         self._lock = threading.Lock()
         with self._connect() as db:
             db.execute(SCHEMA)
-            columns = {row[1] for row in db.execute("PRAGMA table_info(entry)")}
-            if "lesson" not in columns:  # a transcript kept from before lessons were data
-                db.execute(LESSON_COLUMN)
 
     @contextlib.contextmanager
     def _connect(self):
