@@ -22,7 +22,8 @@ from dashboard import PACKAGE, create_app
 from dashboard.domain import dockerfile
 from dashboard.domain.engine import endpoint_from_environment
 from dashboard.domain.engine_facts import Endpoint, EngineAbout, release_of
-from dashboard.domain.lessons import LESSON_FILTER
+from dashboard.domain.commands import lesson_filter
+from dashboard.domain.lessons import LESSON
 
 LESSON_DOCKERFILE = PACKAGE / "lessons" / "03-images" / "Dockerfile"  # the build context's, as create_app sets it by default
 DEFAULT_SOCKET = "unix:///var/run/docker.sock"
@@ -353,11 +354,11 @@ def test_a_loopback_tcp_docker_host_is_this_machine(loopback_tcp_engine, docker_
         squatter.bind(("0.0.0.0", 0))
         squatter.listen()
         taken = squatter.getsockname()[1]
-        before = container_ids(docker_client, label=LESSON_FILTER)
+        before = container_ids(docker_client, label=lesson_filter(LESSON))
         refused = client.post("/containers", data={"host_port": str(taken)}, headers=HTMX)
         assert refused.status_code == 409
         assert f"Host port {taken} is already in use" in refused.text
-        assert container_ids(docker_client, label=LESSON_FILTER) == before
+        assert container_ids(docker_client, label=lesson_filter(LESSON)) == before
 
 
 # --- a TCP endpoint is the instructor's to see --------------------------------------------------------------------

@@ -18,7 +18,6 @@ POSTGRES_IMAGE = "postgres:16"  # what the state lesson names; DASHBOARD_POSTGRE
 # made it (the LABEL line of the Dockerfile a lesson builds, or `--label`): how the dashboard knows what is its own.
 LESSON_LABEL = "classroom.lesson"
 LESSON = "cowserv"  # the images lesson, whose Dockerfile carries the label
-LESSON_FILTER = f"{LESSON_LABEL}={LESSON}"
 CONTAINER_PORT = 8000  # where the images lesson's cow listens in its container
 IDENTIFIER = re.compile(r"[a-z0-9][a-z0-9-]{0,39}")  # lesson and step ids: URL- and label-safe
 CONTAINER_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}")  # as the engine takes `--name`
