@@ -10,7 +10,7 @@ from flask import Blueprint, current_app, redirect, render_template, request, ur
 from ...domain import seats
 from ...domain.errors import EngineError
 from .. import forms
-from ..extensions import get_board, get_catalog, get_classroom, get_lesson_pick, get_engine, get_roster
+from ..extensions import get_board, get_catalog, get_classroom, get_engine, get_lesson_pick, get_roster
 from ..extensions import get_snapshot, get_workshop, htmx
 from ..fragments import render_once
 from ..links import room_url, seat_link

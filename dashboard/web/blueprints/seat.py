@@ -7,7 +7,7 @@ from flask import Blueprint, redirect, render_template, request, session, url_fo
 
 from ...domain import checks, seats
 from .. import forms, guesses
-from ..extensions import (get_lesson_pick, get_engine, get_exec_checks, get_roster, get_seat_presses, get_workshop,
+from ..extensions import (get_engine, get_exec_checks, get_lesson_pick, get_roster, get_seat_presses, get_workshop,
                           htmx)
 from ..fragments import render_once
 from ..links import seat_link
