@@ -38,7 +38,7 @@ from countproxy import CONTAINER_LIST, KEEP, REQUEST_LINE, CountingProxy
 from run import (ENGINE_SOCKET, HTMX, REFRESH_SECONDS, ROOT, Bench, UnixHTTPConnection, free_port_run, get,
                  percentile, report, run_main, table_row)
 
-from dashboard.domain.engine import LESSON_LABEL, SEAT_LABEL  # noqa: E402  (run put the checkout on sys.path)
+from dashboard.domain.labels import LESSON_LABEL, SEAT_LABEL  # noqa: E402  (run put the checkout on sys.path)
 
 COUNTERS = "/_bench/counters"
 CELL = r'<td data-seat="([^"]+)" data-step="([^"]+)" data-check="([a-z-]+)"'  # a progress grid's cell

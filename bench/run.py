@@ -39,7 +39,8 @@ from countproxy import CountingProxy
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from dashboard.domain.engine import LESSON_FILTER  # noqa: E402  (the checkout's dashboard, installed or not)
+from dashboard.domain.commands import lesson_filter  # noqa: E402  (the checkout's dashboard, installed or not)
+from dashboard.domain.lessons import LESSON  # noqa: E402
 from dashboard.domain.ports import host_port_free  # noqa: E402
 
 ENGINE_SOCKET = "/var/run/docker.sock"
@@ -167,12 +168,12 @@ class Bench:
         fields = Path(f"/proc/{self.worker_pid()}/stat").read_text().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
-    def tutorial_count(self):
-        return len(self.docker.api.containers(all=True, filters={"label": LESSON_FILTER}))
+    def lesson_container_count(self):
+        return len(self.docker.api.containers(all=True, filters={"label": lesson_filter(LESSON)}))
 
     def fill(self, total):
-        """Create (not start) tutorial containers until the engine lists `total`; they inherit the label."""
-        missing = total - self.tutorial_count()
+        """Create (not start) lesson containers until the engine lists `total`; they inherit the label."""
+        missing = total - self.lesson_container_count()
         names = [f"bench-{self.run_id}-{len(self.filler) + k}" for k in range(max(0, missing))]
         with ThreadPoolExecutor(max_workers=8) as pool:
             self.filler += pool.map(lambda name: self.docker.api.create_container(IMAGE, name=name)["Id"], names)
@@ -221,7 +222,7 @@ def list_latency(bench, total, samples):
     """p50/p95 of the list fragment and of the engine's own `GET /containers/json`, asked in turn."""
     bench.fill(total)
     api = json.loads(get(UnixHTTPConnection(ENGINE_SOCKET), "/version")[2])["ApiVersion"]
-    raw_path = f"/v{api}/containers/json?all=1&filters={quote(json.dumps({'label': [LESSON_FILTER]}))}"
+    raw_path = f"/v{api}/containers/json?all=1&filters={quote(json.dumps({'label': [lesson_filter(LESSON)]}))}"
     dashboard, engine = bench.dashboard(), UnixHTTPConnection(ENGINE_SOCKET)
     listed = 0
     deadline = time.monotonic() + 30

@@ -56,18 +56,18 @@ def open_workshop(settings, catalog):
 
 def create_app(test_config=None):
     """Make the app; settings come from DASHBOARD_* environment variables, then `test_config`."""
+    settings = {**config.defaults(), **config.from_environment(os.environ)}
     app = Flask(
         __name__,
         template_folder=_resource_dir("templates"),
         static_folder=_resource_dir("static"),
-        instance_path=os.environ.get("DASHBOARD_INSTANCE_PATH"),  # secrets and the transcript live here
+        instance_path=settings["INSTANCE_PATH"],
     )
-    app.config.from_mapping(config.defaults())
-    app.config.update(config.from_environment(os.environ))
+    app.config.from_mapping(settings)
     if test_config is not None:
         app.config.update(test_config)
     from .domain import builds, checks, classroom, engine, presses, seats, snapshot, stand_ins, transcript
-    from .domain.current_lesson import CurrentLesson
+    from .domain.current_lesson import LessonPick
     from .web import blueprints, errors, filters, guesses, security, shedding
     from .web.extensions import htmx
 
@@ -96,7 +96,7 @@ def create_app(test_config=None):
     app.extensions["exec_checks"] = presses.Cooldown(app.config["EXEC_CHECK_SECONDS"])
     rate = app.config["SEAT_REQUESTS_PER_SECOND"]
     app.extensions["seat_allowance"] = presses.Allowance(rate, max(1, round(2 * rate)))
-    app.extensions["current_lesson"] = CurrentLesson(
+    app.extensions["lesson_pick"] = LessonPick(
         os.path.join(app.instance_path, "current-lesson"), catalog, catalog.default.id)
     htmx.init_app(app)
     security.configure(app)

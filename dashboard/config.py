@@ -1,8 +1,8 @@
 """The dashboard's settings: their defaults, and DASHBOARD_* environment variables parsed by type.
 
 Strings stay strings (Flask's `from_prefixed_env` would read `null` as None and `2024` as a number); numbers are
-checked when the app starts, and a bad one stops it with a message naming the variable. gunicorn's start-up
-check (gunicorn_conf.py) reads the same values through `from_environment`, so both agree on what is set.
+checked at start, and a bad one stops it with a message naming the variable. The app and gunicorn (gunicorn_conf.py)
+read this one table through `from_environment`, so both agree on what is set.
 """
 
 import re
@@ -57,8 +57,14 @@ SETTINGS = {
     "BUILD_WAIT_SECONDS": Setting(60, float, 0, 3600),
     "EXEC_CHECK_SECONDS": Setting(5, float, 0, 3600),
     "SEAT_REQUESTS_PER_SECOND": Setting(10, float, 0.001, 10_000),  # one browser's to its seat's routes (twice at once)
-    "BIND": Setting("127.0.0.1:5000"),  # gunicorn's plain-HTTP address (the room's)
-    "HTTPS_BIND": Setting(None),  # the instructor's HTTPS listener (scripts/up sets it when serving a room)
+    # gunicorn's (gunicorn_conf.py): its plain-HTTP address (the room's), the instructor's HTTPS listener (scripts/up
+    # sets it when serving a room), its worker count (exactly 1: check_workers), request timeout and access log.
+    "BIND": Setting("127.0.0.1:5000"),
+    "HTTPS_BIND": Setting(None),
+    "WORKERS": Setting(1, int, 1, 1000),
+    "WORKER_TIMEOUT": Setting(120, int, 1, 24 * 3600),
+    "ACCESS_LOG": Setting("-"),  # a file, or - for standard output
+    "INSTANCE_PATH": Setting(None),  # secrets, the room and the transcript; default: Flask's instance folder
     "INSTRUCTOR_FROM": Setting(None),  # addresses counted as this machine's for the instructor (compose: gateway)
     "INSTRUCTOR_TOKEN": Setting(None),  # default: generated on first start, kept in the instance folder, printed
     "SECRET_KEY": Setting(None),  # default: generated on first start, kept in the instance folder

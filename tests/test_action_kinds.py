@@ -89,6 +89,7 @@ def test_a_kind_s_fields_are_validated_from_its_definition(tmp_path, echo_kind):
         load_lesson(folder)
 
 
+@pytest.mark.engine  # its press runs through the app, whose pages ask the engine
 def test_a_kind_defined_in_one_place_gets_its_button_its_command_and_its_effect(tmp_path, echo_kind):
     lesson_folder(tmp_path / "lessons")
     app = create_app({"TESTING": True, "LESSONS_DIR": str(tmp_path / "lessons"),

@@ -108,7 +108,7 @@ def test_compose_runs_the_dashboard_on_the_hosts_engine(composed_dashboard, dock
     [own] = docker_client.containers.list(filters={"label": f"com.docker.compose.project={project}"})
     response = instructor.delete(f"{url}/containers/{own.id}", timeout=10,
                                  headers={"HX-Request": "true", "X-CSRF-Token": csrf})
-    assert response.status_code == 404  # the dashboard's own container is not a tutorial container
+    assert response.status_code == 404  # the dashboard's own container is not a lesson container
     own.reload()
     assert own.status == "running"
 

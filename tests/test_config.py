@@ -1,17 +1,21 @@
 """Settings from DASHBOARD_* variables: strings stay strings, numbers are checked, secrets are long and agreed on,
-and gunicorn refuses what the app would refuse, with one worker only."""
+gunicorn reads the same table and refuses what the app would refuse, with one worker only."""
 
+import importlib
 import os
+import re
 import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 
+import dashboard
 from tests.support import sign_in_by_form
-from dashboard import create_app
-from dashboard.config import ConfigError
+from dashboard import create_app, gunicorn_conf
+from dashboard.config import SETTINGS, ConfigError
 
 DIGITS_TOKEN = "12345678901234567890"  # as JSON it would be a number
 
@@ -144,3 +148,30 @@ def test_the_bind_check_and_the_app_agree_that_null_is_no_token():
     result = gunicorn("--bind", "0.0.0.0:0", DASHBOARD_INSTRUCTOR_TOKEN="null")
     assert result.returncode != 0
     assert "DASHBOARD_INSTRUCTOR_TOKEN is 4 characters long" in result.stderr
+
+
+def test_gunicorn_takes_its_settings_from_the_one_table(monkeypatch):
+    monkeypatch.setenv("DASHBOARD_BIND", "127.0.0.1:5999")
+    monkeypatch.setenv("DASHBOARD_ACCESS_LOG", "/dev/null")
+    monkeypatch.setenv("DASHBOARD_WORKER_TIMEOUT", "300")
+    try:
+        conf = importlib.reload(gunicorn_conf)
+        assert (conf.bind, conf.accesslog, conf.timeout) == ("127.0.0.1:5999", "/dev/null", 300)
+    finally:
+        monkeypatch.undo()
+        importlib.reload(gunicorn_conf)
+    assert {"BIND", "HTTPS_BIND", "WORKERS", "WORKER_TIMEOUT", "ACCESS_LOG", "INSTANCE_PATH"} <= set(SETTINGS)
+
+
+def test_gunicorn_refuses_a_bad_gunicorn_setting_naming_it():
+    result = gunicorn("--bind", "127.0.0.1:0", DASHBOARD_WORKER_TIMEOUT="soon")
+    assert result.returncode != 0
+    assert "Refusing to start: DASHBOARD_WORKER_TIMEOUT must be a whole number" in result.stderr
+
+
+def test_no_dashboard_variable_is_read_outside_the_table():
+    read = re.compile(r"""(environ\.get\(|environ\[|getenv\()\s*["']DASHBOARD_""")
+    package = Path(dashboard.__file__).parent
+    readers = [str(path.relative_to(package)) for path in package.rglob("*.py")
+               if path.name != "config.py" and read.search(path.read_text())]
+    assert readers == []

@@ -1,4 +1,4 @@
-"""Run, list, stop and remove tutorial containers on the real engine, and the CLI beside each is true."""
+"""Run, list, stop and remove lesson containers on the real engine, and the CLI beside each is true."""
 
 import socket
 from concurrent.futures import ThreadPoolExecutor
@@ -7,7 +7,8 @@ import docker
 import pytest
 
 from tests.support import HTMX, container_ids, get_cow, page_hooks, run_by_button, shell, wait_until
-from dashboard.domain.engine import LESSON_LABEL, Engine, RunSpec
+from dashboard.domain.engine import Engine, RunSpec
+from dashboard.domain.labels import LESSON_LABEL
 
 # Both engine passes (engine_specific): run, list, remove, the engine's error texts, the CLI's output.
 pytestmark = [pytest.mark.engine, pytest.mark.engine_specific]

@@ -16,7 +16,9 @@ from tests.support import HTMX
 from dashboard import create_app
 from dashboard.domain import classroom, cowcheck
 from dashboard.domain import engine as engine_module
-from dashboard.domain.engine import CONTAINER_PORT, Container, Endpoint, Engine, EngineAbout, Image, RunSpec
+from dashboard.domain.engine import Container, Engine, Image, RunSpec
+from dashboard.domain.engine_facts import Endpoint, EngineAbout
+from dashboard.domain.lessons import CONTAINER_PORT
 from dashboard.domain.errors import ContainerNotFound, EngineError, EngineUnavailable, ImageNotFound, PortInUse
 from dashboard.web.errors import status_of
 
@@ -131,6 +133,11 @@ def lesson_container(container_id=FULL_ID, labels=LESSON_LABELS):
 
 
 # --- containers() --------------------------------------------------------------------------------------
+
+
+def run_cow(engine, host_port):
+    """The lesson's cow started detached on host_port, as `docker run -d -p HOST_PORT:8000 cowserv:latest`."""
+    return engine.start(RunSpec("cowserv:latest", None, ports=((host_port, 8000),))).container_id
 
 
 def test_containers_is_one_filtered_call_for_all_states(engine, api):
@@ -481,7 +488,7 @@ def test_run_creates_publishes_and_starts(engine, api, port_free):
     api.answers["create_host_config"] = lambda **kwargs: docker.types.HostConfig(version="1.45", **kwargs)
     api.answers["create_container"] = {"Id": FULL_ID, "Warnings": []}
 
-    assert engine.run("cowserv:latest", 8001) == FULL_ID
+    assert run_cow(engine, 8001) == FULL_ID
 
     assert port_free == [8001]
     assert api.names() == ["create_host_config", "create_container", "start"]
@@ -634,7 +641,7 @@ def test_this_machine_s_own_file_errors_are_not_taken_for_the_engine_s(engine, a
 def test_run_with_a_real_free_port_passes_the_pre_check(engine, api, free_port):
     api.answers["create_container"] = {"Id": FULL_ID, "Warnings": []}
 
-    assert engine.run("cowserv:latest", free_port) == FULL_ID
+    assert run_cow(engine, free_port) == FULL_ID
     assert api.names() == ["create_host_config", "create_container", "start"]
 
 
@@ -644,8 +651,8 @@ def test_a_remote_engine_s_ports_are_not_probed_on_this_machine(api, port_free):
     api.answers["create_container"] = {"Id": FULL_ID, "Warnings": []}
 
     assert engine.remote_address == "10.0.0.5" and not engine.ports_are_local
-    assert engine.ports_host("localhost") == "10.0.0.5"
-    assert engine.run("cowserv:latest", 8001) == FULL_ID
+    assert engine.endpoint.published_host("localhost") == "10.0.0.5"
+    assert run_cow(engine, 8001) == FULL_ID
     assert port_free == []  # this machine's port 8001 says nothing of 10.0.0.5's
     assert api.names() == ["create_host_config", "create_container", "start"]
 
@@ -657,7 +664,7 @@ def test_run_refuses_a_port_taken_on_this_host_before_creating_anything(engine, 
         port = taken.getsockname()[1]
 
         with pytest.raises(PortInUse) as raised:
-            engine.run("cowserv:latest", port)
+            run_cow(engine, port)
 
     assert status_of(raised.value) == 409
     assert str(port) in str(raised.value)
@@ -673,7 +680,7 @@ def test_run_removes_the_container_when_start_finds_the_port_allocated(engine, a
     )
 
     with pytest.raises(PortInUse) as raised:
-        engine.run("cowserv:latest", 8001)
+        run_cow(engine, 8001)
 
     assert "8001" in str(raised.value)
     assert api.names() == ["create_host_config", "create_container", "start", "remove_container"]
@@ -685,7 +692,7 @@ def test_run_removes_the_container_when_start_fails_otherwise(engine, api, port_
     api.answers["start"] = sdk_error(500, "failed to create task for container: OCI runtime create failed")
 
     with pytest.raises(EngineError) as raised:
-        engine.run("cowserv:latest", 8001)
+        run_cow(engine, 8001)
 
     assert type(raised.value) is EngineError
     assert status_of(raised.value) == 502
@@ -697,7 +704,7 @@ def test_run_without_the_image_is_image_not_found(engine, api, port_free):
     api.answers["create_container"] = sdk_error(404, "No such image: cowserv:latest")
 
     with pytest.raises(ImageNotFound) as raised:
-        engine.run("cowserv:latest", 8001)
+        run_cow(engine, 8001)
 
     assert status_of(raised.value) == 409
     assert "build it first" in str(raised.value)
@@ -708,7 +715,7 @@ def test_run_when_the_engine_is_down_is_engine_unavailable(engine, api, port_fre
     api.answers["create_container"] = requests.exceptions.ConnectionError("Connection refused")
 
     with pytest.raises(EngineUnavailable):
-        engine.run("cowserv:latest", 8001)
+        run_cow(engine, 8001)
 
 
 # --- a build's own step containers ------------------------------------------------------------------------

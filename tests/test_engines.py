@@ -20,8 +20,10 @@ from flask import render_template
 from tests.support import HTMX, container_ids, get_cow, page_hooks, run_by_button
 from dashboard import PACKAGE, create_app
 from dashboard.domain import dockerfile
-from dashboard.domain.engine import (LESSON_FILTER, Endpoint, EngineAbout, endpoint_from_environment, older_than_tested,
-                              release_of)
+from dashboard.domain.engine import endpoint_from_environment
+from dashboard.domain.engine_facts import Endpoint, EngineAbout, release_of
+from dashboard.domain.commands import lesson_filter
+from dashboard.domain.lessons import LESSON
 
 # Both engine passes for the engine tests here (engine_specific): the engine's version, API and builder.
 pytestmark = pytest.mark.engine_specific
@@ -58,7 +60,6 @@ def engine_major(docker_client):
 )
 def test_an_engine_is_older_than_tested_only_before_20_10(version, release, older):
     assert release_of(version) == release
-    assert older_than_tested(version) is older
     about = EngineAbout("Docker Engine", version, "1.41", "linux", "amd64", DEFAULT_SOCKET)
     assert about.older_than_tested is older
 
@@ -222,7 +223,7 @@ def test_healthz_names_the_engine_and_the_endpoint_it_talks_to(client, docker_cl
 @pytest.mark.engine
 def test_a_tested_engine_gets_no_warning(client, docker_client):
     version = docker_client.version()["Version"]
-    assert not older_than_tested(version)  # 20.10 and 26: both tested
+    assert not EngineAbout("Docker Engine", version, "", "", "", "").older_than_tested  # 20.10 and 26: both tested
     for url in ("/", "/classroom"):
         assert "data-engine-warning" not in client.get(url).text
 
@@ -356,11 +357,11 @@ def test_a_loopback_tcp_docker_host_is_this_machine(loopback_tcp_engine, docker_
         squatter.bind(("0.0.0.0", 0))
         squatter.listen()
         taken = squatter.getsockname()[1]
-        before = container_ids(docker_client, label=LESSON_FILTER)
+        before = container_ids(docker_client, label=lesson_filter(LESSON))
         refused = client.post("/containers", data={"host_port": str(taken)}, headers=HTMX)
         assert refused.status_code == 409
         assert f"Host port {taken} is already in use" in refused.text
-        assert container_ids(docker_client, label=LESSON_FILTER) == before
+        assert container_ids(docker_client, label=lesson_filter(LESSON)) == before
 
 
 # --- a TCP endpoint is the instructor's to see --------------------------------------------------------------------

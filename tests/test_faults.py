@@ -17,8 +17,11 @@ from tests.support import (HTMX, container_ids, free_tcp_port, form_csrf, page_h
                            wait_until)
 from tests.support.engine import REAL_SOCKET, EngineSwitch
 from dashboard import create_app
-from dashboard.domain.engine import LESSON_FILTER, LESSON_LABEL, Engine, RunSpec
+from dashboard.domain.engine import Engine, RunSpec
+from dashboard.domain.commands import lesson_filter
 from dashboard.domain.errors import EngineUnavailable
+from dashboard.domain.labels import LESSON_LABEL
+from dashboard.domain.lessons import LESSON
 from dashboard.web.errors import status_of
 from dashboard.web.security import is_instructor
 
@@ -90,7 +93,7 @@ def test_the_engine_stops_while_a_one_shot_run_prints(engine_switch, cowserv_ima
     ("ABCDEF123456", 400, "A container id is 12 to 64 hex digits, as `docker ps` shows it."),
     ("a" * 65, 400, "A container id is 12 to 64 hex digits, as `docker ps` shows it."),
     ("0123456789ab" * 5, 404,
-     "No tutorial container 0123456789ab: it is already gone, or it is not one of the lesson's."),
+     "No lesson container 0123456789ab: it is already gone, or it is not one of the lesson's."),
 ])
 def test_container_ids_that_are_malformed_or_unknown(client, container_id, status, message):
     for response in (client.delete(f"/containers/{container_id}", headers=HTMX),
@@ -111,25 +114,25 @@ def test_an_unknown_id_and_a_container_not_of_the_lesson_get_the_same_404(client
         assert [answer.status_code for answer in answers] == [404, 404]
         messages = {message_of(answer).replace(container_id[:12], "ID")
                     for answer, container_id in zip(answers, (other.id, unknown))}
-        assert messages == {"No tutorial container ID: it is already gone, or it is not one of the lesson's."}
+        assert messages == {"No lesson container ID: it is already gone, or it is not one of the lesson's."}
     other.reload()
     assert other.status == "running"  # nothing touched
 
 
 def test_unknown_fields_are_refused_and_start_nothing(client, docker_client, free_port):
-    before = container_ids(docker_client, label=LESSON_FILTER)
+    before = container_ids(docker_client, label=lesson_filter(LESSON))
     response = client.post("/containers", data={"host_port": str(free_port), "privileged": "true"}, headers=HTMX)
     assert response.status_code == 400
     assert message_of(response) == "Unknown field(s): privileged."
-    assert container_ids(docker_client, label=LESSON_FILTER) == before
+    assert container_ids(docker_client, label=lesson_filter(LESSON)) == before
 
 
 def test_an_oversized_body_is_a_413_with_a_message(client, docker_client):
-    before = container_ids(docker_client, label=LESSON_FILTER)
+    before = container_ids(docker_client, label=lesson_filter(LESSON))
     response = client.post("/containers", data={"host_port": "8" * 100_000}, headers=HTMX)
     assert response.status_code == 413
     assert message_of(response) == "The request is larger than 16 kB; the dashboard's forms are a few short fields."
-    assert container_ids(docker_client, label=LESSON_FILTER) == before
+    assert container_ids(docker_client, label=lesson_filter(LESSON)) == before
 
 
 def build_log_ids(client, last_event_id=None):

@@ -1,4 +1,4 @@
-"""Building the tutorial image on the real engine: streamed log, cache on a rebuild, failures shown."""
+"""Building the images lesson's image on the real engine: streamed log, cache on a rebuild, failures shown."""
 
 import shutil
 import subprocess
@@ -9,7 +9,9 @@ import pytest
 
 from tests.support import HTMX, container_ids, page_hooks, wait_until
 from dashboard import create_app
-from dashboard.domain.engine import LESSON, LESSON_FILTER, LESSON_LABEL
+from dashboard.domain.commands import lesson_filter
+from dashboard.domain.labels import LESSON_LABEL
+from dashboard.domain.lessons import LESSON
 
 # Both engine passes (engine_specific): builds: the builder's log, cache and errors.
 pytestmark = [pytest.mark.engine, pytest.mark.engine_specific]
@@ -74,7 +76,7 @@ def test_broken_dockerfile_shows_the_failing_step_and_keeps_the_image(tmp_path, 
     dockerfile.write_text(dockerfile.read_text().replace("CMD ", "RUN exit 3\nCMD ", 1))
     app = create_app({"TESTING": True, "BUILD_CONTEXT": str(context), "IMAGE": "cowserv"})
     client = app.test_client()
-    tutorial_containers = container_ids(docker_client, label=LESSON_FILTER)
+    lesson_containers = container_ids(docker_client, label=lesson_filter(LESSON))
 
     stream = build_through(client)
     assert "returned a non-zero code: 3" in stream
@@ -82,8 +84,8 @@ def test_broken_dockerfile_shows_the_failing_step_and_keeps_the_image(tmp_path, 
     assert "The build failed at step" in panel and "failed here" in panel
     assert docker_client.images.get("cowserv:latest").id == cowserv_image  # the previous image keeps working
     # The failed step's container is removed, not left in the lesson's list.
-    assert container_ids(docker_client, label=LESSON_FILTER) \
-        <= tutorial_containers
+    assert container_ids(docker_client, label=lesson_filter(LESSON)) \
+        <= lesson_containers
 
 
 def test_the_log_streams_while_the_build_runs(tmp_path, docker_client):

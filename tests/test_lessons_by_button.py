@@ -212,7 +212,7 @@ def test_a_class_after_one_that_edited_the_page_serves_it_and_the_check_passes(a
 def test_exec_in_an_absent_container_is_404_with_a_message(client, clean_lessons):
     response = press(client, "realistic", "exec")
     assert response.status_code == 404
-    assert "No tutorial container website" in response.text
+    assert "No lesson container website" in response.text
 
 
 def test_exec_in_a_stopped_container_is_409_with_a_message(client, docker_client, clean_lessons):
@@ -230,9 +230,9 @@ def test_exec_in_a_stopped_container_is_409_with_a_message(client, docker_client
 def test_a_step_on_an_absent_container_is_404_with_a_message(client, clean_lessons, lesson_id, step_id, container):
     response = press(client, lesson_id, step_id)
     assert response.status_code == 404
-    assert f"No tutorial container {container}" in response.text
+    assert f"No lesson container {container}" in response.text
     state = client.get(f"/lessons/{lesson_id}/steps/{step_id}", headers=HTMX).text
-    assert f"Error: No tutorial container {container}" in html.unescape(state)  # every page sees what failed
+    assert f"Error: No lesson container {container}" in html.unescape(state)  # every page sees what failed
 
 
 def test_a_plain_rm_of_a_running_container_is_409_with_a_message(client, docker_client, clean_lessons):

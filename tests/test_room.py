@@ -82,7 +82,7 @@ def test_a_class_of_three_does_the_running_lesson_each_on_its_own_containers(roo
     assert re.search(r"\d\d:\d\d:\d\d", first.done("running", "logs"))
     assert second.done("running", "ps").startswith("CONTAINER ID")
     refused = third.press("running", "logs")  # third has no ticker: its press fails, and its cell says so
-    assert refused.status_code == 404 and "No tutorial container" in refused.text
+    assert refused.status_code == 404 and "No lesson container" in refused.text
 
     assert container_names(docker_client, first.seat) == {f"{first.seat}-hello", f"{first.seat}-ticker"}
     assert container_names(docker_client, second.seat) == {f"{second.seat}-hello"}
@@ -556,12 +556,12 @@ def test_an_instructor_session_is_refused_over_plain_http_from_another_machine(t
     https = {"base_url": "https://localhost"}
     assert sign_in(browser, **https).status_code == 302
     csrf = csrf_of(browser.get("/", **https).text)
-    current = token_room.app.extensions["current_lesson"].id
+    current = token_room.app.extensions["lesson_pick"].id
 
     refused = browser.post("/lessons/current", data={"lesson": "running"}, headers={"X-CSRF-Token": csrf})
     assert refused.status_code == 403
     assert NOT_OVER_PLAIN_HTTP[:60] in html.unescape(refused.text)
-    assert token_room.app.extensions["current_lesson"].id == current
+    assert token_room.app.extensions["lesson_pick"].id == current
     assert browser.post("/room", data=room_form(count=1, first_port=8663),
                         headers={"X-CSRF-Token": csrf}).status_code == 403
     assert token_room.roster.room is None
@@ -925,4 +925,4 @@ def test_a_seats_refusal_names_its_container_in_full(room):
     (seat,) = room.students()
     refused = seat.press("running", "logs")
     assert refused.status_code == 404
-    assert f"No tutorial container {seat.seat}-ticker:" in text_of(refused)
+    assert f"No lesson container {seat.seat}-ticker:" in text_of(refused)

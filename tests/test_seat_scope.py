@@ -95,7 +95,7 @@ def test_a_seats_buttons_touch_its_own_containers_never_the_other_seats(two_seat
     for step in ("logs", "stop", "rm"):
         answer = a.press("running", step)
         assert answer.status_code == 404, (step, answer.status_code)
-        assert "No tutorial container" in message_of(answer)
+        assert "No lesson container" in message_of(answer)
     listed = a.done("running", "ps-all")
     assert listed.strip().splitlines() == [listed.splitlines()[0]] and b.seat not in listed  # the header only
     assert a.check("running", "hello") == "failed" and b.check("running", "hello") == "passed"
@@ -234,7 +234,7 @@ def test_every_route_refuses_seat_a_anything_of_seat_bs(two_seats, docker_client
     assert a.client.get("/seat").status_code == 200 and b.client.get("/seat").status_code == 200
     assert {name: seat.token for name, seat in room.roster.room.seats.items()} == tokens
     assert not room.roster.room.ended and room.roster.room.joining and room.roster.room.hide_names
-    assert app.extensions["current_lesson"].id == "running"
+    assert app.extensions["lesson_pick"].id == "running"
     assert app.extensions["transcript"].entries() == transcript
     assert container_names(docker_client, a.seat) == set()
 
@@ -258,7 +258,7 @@ def test_a_signed_out_browser_is_refused_every_state_changing_route(two_seats, d
     assert not wrong, "\n".join(map(str, wrong))
     things.assert_intact(docker_client)
     assert {name: seat.token for name, seat in room.roster.room.seats.items()} == tokens
-    assert app.extensions["current_lesson"].id == "running" and not room.roster.room.ended
+    assert app.extensions["lesson_pick"].id == "running" and not room.roster.room.ended
     assert b.client.get("/seat").status_code == 200
 
 

@@ -63,7 +63,7 @@ def state(app, switch):
     return (len(switch.writes), app.extensions["transcript"].entries(), app.extensions["builder"].current,
             app.extensions["classroom"].current,
             [(path, path.stat().st_mtime_ns) for lesson in catalog.lessons for path in workshop.files(lesson)],
-            app.extensions["current_lesson"].id,
+            app.extensions["lesson_pick"].id,
             {(lesson.id, step.id): board.last_run(lesson.id, step.id) for lesson in catalog.lessons
              for step in lesson.steps},
             len(app.checks_asked))

@@ -10,7 +10,8 @@ import requests
 
 from tests.support import HTMX, free_ports, run_by_button, start_class, wait_until
 from dashboard import create_app
-from dashboard.domain.engine import LESSON_FILTER
+from dashboard.domain.commands import lesson_filter
+from dashboard.domain.lessons import LESSON
 from dashboard.domain.replay import replay_script
 from dashboard.domain.transcript import Entry
 
@@ -118,8 +119,8 @@ def test_removing_a_container_the_script_did_not_start_stays_a_comment(client, c
 
 
 def ours(docker_client, ports, prefix):
-    """The tutorial containers publishing one of `ports` or named with the seat prefix: this test's, not another's."""
-    for container in docker_client.containers.list(all=True, filters={"label": LESSON_FILTER}):
+    """The lesson containers publishing one of `ports` or named with the seat prefix: this test's, not another's."""
+    for container in docker_client.containers.list(all=True, filters={"label": lesson_filter(LESSON)}):
         bindings = (container.attrs["HostConfig"]["PortBindings"] or {}).get("8000/tcp") or []
         if container.name.startswith(prefix) or any(int(binding["HostPort"]) in ports for binding in bindings):
             yield container, int(bindings[0]["HostPort"])
@@ -193,9 +194,3 @@ def test_a_seat_removed_on_its_own_is_removed_by_name_in_the_script():
     assert "docker stop seat-8003 && docker rm seat-8003" in script
     assert f"# not started by this script: docker stop {'d' * 12} && docker rm {'d' * 12}" in script
 
-
-def test_a_stop_all_kept_in_the_old_form_replays_as_one_that_does_nothing_without_seats():
-    old = "docker rm -f $(docker ps -aq --filter label=classroom.lesson=cowserv --filter 'name=^seat-')"
-    script = replay_script([entry(1, "class-stop", old)], "/srv/cowserv", "cowserv")
-    assert ("docker ps -aq --filter label=classroom.lesson=cowserv --filter 'name=^seat-' | xargs -r docker rm -f"
-            in script.splitlines())

@@ -12,7 +12,8 @@ from pathlib import PurePosixPath
 from . import builds, commands, compose, files
 from . import lesson_fields as field
 from .actions import Done, build_plan, labelled_by_command, run_ports
-from .engine import LESSON_LABEL, SEAT_LABEL, RunSpec
+from .engine import RunSpec
+from .labels import LESSON_LABEL, SEAT_LABEL
 from .errors import EngineError, NameInUse, WorkshopUnwritable
 
 LIST_COLUMNS = ("CONTAINER ID", "IMAGE", "COMMAND", "STATUS", "PORTS", "NAMES")

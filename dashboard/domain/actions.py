@@ -12,7 +12,7 @@ from pathlib import Path
 
 from . import commands
 from .builds import BuildPlan
-from .engine import SEAT_LABEL
+from .labels import SEAT_LABEL
 
 
 @dataclass(frozen=True)

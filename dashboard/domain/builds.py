@@ -1,4 +1,4 @@
-"""Builds of the tutorial image, run in the background and kept so that any number of viewers can follow one."""
+"""Builds of a lesson's image, run in the background and kept so that any number of viewers can follow one."""
 
 import logging
 import re

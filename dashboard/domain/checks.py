@@ -29,14 +29,14 @@ class Result:
     reason: str
 
 
-def evaluate(engine, lesson, check, place, ports_host, containers=None):
-    """The check's result now; `ports_host` is where published ports answer (127.0.0.1, or the engine's host).
+def evaluate(engine, lesson, check, place, probe_host, containers=None):
+    """The check's result now; `probe_host` is where published ports answer (127.0.0.1, or the engine's host).
     `containers`: the lessons' containers as just listed (the shared snapshot's), else listed here. A seat's
     place (place.seat) looks at that seat's things only; the instructor's at the lesson's that no seat made."""
     try:
         listed = [c for c in (engine.containers() if containers is None else containers)
                   if c.lesson == lesson.id and c.seat == place.seat_label]
-        return _evaluate(engine, lesson, check, place, ports_host, listed)
+        return _evaluate(engine, lesson, check, place, probe_host, listed)
     except EngineUnavailable as error:
         return Result(UNKNOWN, f"Cannot check now: {error}")
     except ContainerNotFound:
@@ -47,7 +47,7 @@ def evaluate(engine, lesson, check, place, ports_host, containers=None):
         return Result(FAILED, f"The engine refused: {error}")
 
 
-def _evaluate(engine, lesson, check, place, ports_host, listed):
+def _evaluate(engine, lesson, check, place, probe_host, listed):
     if check.kind == "image":
         tag = place.image(check.tag)
         image = engine.image(tag)
@@ -94,7 +94,7 @@ def _evaluate(engine, lesson, check, place, ports_host, listed):
         return Result(PASSED, f"`{' '.join(check.command)}` in {check.container} exited 0"
                               + (f" and printed {check.text!r}." if check.text else "."))
     if check.kind == "answers":
-        return _answers(listed, check, ports_host, _changed_file(lesson, check, place))
+        return _answers(listed, check, probe_host, _changed_file(lesson, check, place))
     raise ValueError(f"unknown check {check.kind}")
 
 
@@ -129,7 +129,7 @@ def _changed_file(lesson, check, place):
     return None if now == (lesson.source / check.file).read_text(errors="replace") else ChangedFile(place.folder, now)
 
 
-def _answers(listed, check, ports_host, changed=None):
+def _answers(listed, check, probe_host, changed=None):
     """Whether a published port of the container (or of any running container of the lesson) answers with the
     text, asked over HTTP as a browser would. Where the text comes from a file that was changed (`changed`: an
     earlier class's edit, never overwritten), the file as it is now is what a build or a bind mount serves, and is
@@ -142,7 +142,7 @@ def _answers(listed, check, ports_host, changed=None):
     reasons = []
     for container in candidates:
         for host_port, _ in container.ports:
-            url = f"http://{ports_host}:{host_port}/"
+            url = f"http://{probe_host}:{host_port}/"
             try:
                 page = requests.get(url, timeout=3).content.decode("utf-8", errors="replace")
             except requests.RequestException as error:

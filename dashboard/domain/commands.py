@@ -3,7 +3,7 @@
 import os
 import shlex
 
-from .engine import CONTAINER_PORT, LESSON, LESSON_LABEL
+from .labels import LESSON_LABEL
 
 FOLDER_MOUNT = '"$(pwd)"'  # a bind mount of the folder the command runs in, as the tutorials write it
 
@@ -63,7 +63,7 @@ def remove_command(container_id):
     return f"docker stop {short_id} && docker rm {short_id}"
 
 
-def class_command(image, ports, name_prefix, container_port=CONTAINER_PORT, label=None):
+def class_command(image, ports, name_prefix, container_port=8000, label=None):
     """The loop that starts the class one seat at a time: a container per port, named after its seat.
 
     Ports run in `$(seq FIRST LAST)` stretches; a port skipped because it was in use splits the stretch.
@@ -81,7 +81,7 @@ def class_command(image, ports, name_prefix, container_port=CONTAINER_PORT, labe
             f"{shlex.quote(image)}; done")
 
 
-def class_remove_command(name_prefix, lesson=LESSON):
+def class_remove_command(name_prefix, lesson="cowserv"):
     """`docker rm -f` of every container with the lesson label and a seat's name: the whole class, nothing else.
 
     Piped through `xargs -r`, so that with no seats it does nothing and succeeds: `docker rm -f $(…)` of an

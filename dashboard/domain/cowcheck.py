@@ -1,4 +1,4 @@
-"""Asks a tutorial container's port for its page from the server side, as a student would by opening it."""
+"""Asks a lesson container's port for its page from the server side, as a student would by opening it."""
 
 import html
 import re

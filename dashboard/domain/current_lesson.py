@@ -8,7 +8,9 @@ from pathlib import Path
 from . import files
 
 
-class CurrentLesson:
+class LessonPick:
+    """The instructor's pick: the lesson's id, falling back to the default while the pick is not a loaded lesson."""
+
     def __init__(self, path, catalog, default):
         self._path = Path(path)
         self._catalog = catalog

@@ -1,7 +1,6 @@
 """The one module that talks to Docker: SDK calls go in, plain data and the domain's own errors (errors.py) come out."""
 
 import contextlib
-import ipaddress
 import os
 import re
 import threading
@@ -9,7 +8,6 @@ import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from urllib.parse import urlsplit
 
 import docker
 import requests
@@ -18,6 +16,8 @@ from docker import errors as docker_errors
 from docker.constants import DEFAULT_UNIX_SOCKET
 from docker.context import ContextAPI
 
+from .breaker import Breaker
+from .engine_facts import Endpoint, EngineAbout, is_build_step
 from .errors import (
     ContainerNotFound,
     ContainerNotRunning,
@@ -28,20 +28,9 @@ from .errors import (
     PortInUse,
     VolumeInUse,
 )
+from .labels import LESSON_LABEL, SEAT_LABEL
 from .ports import host_port_free
-
-# Every lesson container carries this label, whether the dashboard or the docker CLI started it: inherited from
-# the LABEL line of the Dockerfile a lesson builds, or given with `--label` when it runs an image from elsewhere.
-# It is how the dashboard knows what is its own, and which lesson's.
-LESSON_LABEL = "classroom.lesson"
-LESSON = "cowserv"  # the images lesson, whose Dockerfile carries the label
-LESSON_FILTER = f"{LESSON_LABEL}={LESSON}"
-SEAT_LABEL = "classroom.seat"  # and a student's seat's things carry this one too (see seats.py)
-CONTAINER_PORT = 8000
-
-OLDEST_TESTED = (20, 10)  # the oldest Docker Engine the test suite runs on (Debian bookworm's docker.io)
-BUILDKIT_CLI_SINCE = 23  # from Docker Engine 23 on, the `docker build` a person types is BuildKit's (buildx)
-RELEASE = re.compile(r"(\d+)\.(\d+)")
+from .seats import seat_matches
 
 
 @dataclass(frozen=True)
@@ -53,7 +42,7 @@ class Container:
     status: str
     created: datetime
     ports: tuple[tuple[int, int], ...]  # (host port, container port), as `docker ps` shows them
-    lesson: str = LESSON  # the value of its classroom.lesson label
+    lesson: str = ""  # the value of its classroom.lesson label
     command: str = ""  # as `docker ps` shows it
     seat: str = ""  # the value of its classroom.seat label: a student's seat made it (see seats.py)
 
@@ -114,58 +103,6 @@ class EngineEvent:
     of_lesson: bool  # a container event of a lesson's container, any lesson (image events: False)
 
 
-def release_of(version):
-    """(major, minor) of a Docker Engine version ("20.10.24+dfsg1" is (20, 10)); None when it does not begin with
-    them ("dev", a source build; "")."""
-    found = RELEASE.match(version or "")
-    return (int(found[1]), int(found[2])) if found else None
-
-
-def older_than_tested(version):
-    """True for a Docker Engine older than the oldest one the tests run on (20.10); a version that says no release
-    ("dev", "") is not taken for an old one."""
-    release = release_of(version)
-    return release is not None and release < OLDEST_TESTED
-
-
-@dataclass(frozen=True)
-class EngineAbout:
-    """What the engine says of itself (as `docker version` prints the server) and the endpoint it is reached at."""
-
-    name: str  # "Docker Engine"; another engine speaking Docker's API names itself ("Podman Engine")
-    version: str
-    api_version: str
-    os: str
-    arch: str
-    endpoint: str
-
-    @property
-    def is_docker(self):
-        return self.name == "Docker Engine"
-
-    @property
-    def release(self):
-        """(major, minor), or None when the version does not say."""
-        return release_of(self.version)
-
-    @property
-    def release_text(self):
-        """The release as the version writes it: "19.03" of "19.03.15"."""
-        found = RELEASE.match(self.version)  # as written: "19.03", where release is (19, 3)
-        return found[0] if found else self.version
-
-    @property
-    def older_than_tested(self):
-        """True for a Docker Engine older than 20.10, the oldest the dashboard is tested on: the page warns."""
-        return self.is_docker and older_than_tested(self.version)
-
-    @property
-    def cli_builds_with_buildkit(self):
-        """True from Docker Engine 23 on, where `docker build` typed in a terminal is BuildKit's, not the classic
-        builder the dashboard drives through the SDK: the build panel shows how their logs differ."""
-        return self.is_docker and self.release is not None and self.release[0] >= BUILDKIT_CLI_SINCE
-
-
 def _about_from(info, endpoint):
     """An EngineAbout from the engine's `GET /version` answer."""
     components = [c.get("Name", "") for c in info.get("Components") or [] if c.get("Name")]
@@ -178,44 +115,6 @@ def _about_from(info, endpoint):
         arch=info.get("Arch") or "",
         endpoint=endpoint,
     )
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    """Where the engine is reached, as DOCKER_HOST writes it (unix:///var/run/docker.sock, tcp://10.0.0.5:2375,
-    ssh://user@host), with its TLS settings; `error` when the docker context naming it cannot be read."""
-
-    url: str
-    tls: object = None
-    error: str | None = None
-
-    @property
-    def is_tcp(self):
-        """True when the engine is reached over the network (tcp://, http(s)://, ssh://), not a socket of this
-        machine: whoever reads such an address may try it, so only the instructor is shown it."""
-        scheme, separator, _ = self.url.partition("://")
-        return bool(separator) and scheme not in ("unix", "npipe", "fd")
-
-    @property
-    def remote_address(self):
-        """The address of the machine the engine runs on, where its published ports answer, when that is another
-        machine (tcp:// or ssh:// to a host that is not loopback), bracketed when IPv6; None for this machine."""
-        scheme, _, rest = self.url.partition("://")
-        if scheme not in ("tcp", "ssh", "http", "https"):
-            return None  # unix://, npipe://, fd://: a socket of this machine
-        try:
-            host = urlsplit(f"//{rest}").hostname
-        except ValueError:
-            return None
-        if not host or host == "localhost" or host.endswith(".localhost"):
-            return None  # an empty host is the SDK's 127.0.0.1
-        try:
-            address = ipaddress.ip_address(host)
-        except ValueError:
-            return host  # a name: the engine's host, as this machine reaches it
-        if address.is_loopback or address.is_unspecified:
-            return None
-        return f"[{host}]" if address.version == 6 else host
 
 
 def endpoint_from_environment(environ=None):
@@ -237,13 +136,6 @@ def endpoint_from_environment(environ=None):
     if context is not None and context.name != "default" and context.Host:
         return Endpoint(context.Host, context.TLSConfig)
     return Endpoint(DEFAULT_UNIX_SOCKET.removeprefix("http+"))
-
-
-def is_build_step(command):
-    """True for the classic builder's containers: each instruction runs in one, and those after the Dockerfile's
-    LABEL carry the lesson's label while they exist. Metadata steps (ENV, CMD, LABEL) run `/bin/sh -c #(nop) …`,
-    which no container a person starts runs."""
-    return "#(nop)" in (command or "")
 
 
 def _instruction_of(created_by):
@@ -271,18 +163,16 @@ class Engine:
     """Docker clients made on first use and kept, so the dashboard recovers when the engine comes back.
 
     Two clients: pages read through one with a short timeout (`read_timeout`), actions (create, start, stop, build)
-    go through one with a long one. An engine that accepts connections and does not answer in time is given up on
-    for `hold` seconds: calls in that time fail at once with the same reason, so pages come back with the banner
-    within about `read_timeout` however many engine calls they make, instead of each waiting on its own.
+    through one with a long one; reads stop for `hold` seconds once the engine is found silent (breaker.py).
     """
 
     def __init__(self, timeout=60, read_timeout=3, hold=10, about_seconds=30):
-        self._timeout, self._read_timeout, self._hold = timeout, read_timeout, hold
+        self._timeout, self._read_timeout = timeout, read_timeout
         self._about_seconds = about_seconds
+        self._breaker = Breaker(hold)
         self._endpoint = None
         self._clients = None  # (reader, actor)
         self._lock = threading.Lock()
-        self._silent_until, self._silence = 0.0, ""
         self._about = None  # (when asked, EngineAbout), for pages
 
     @property
@@ -302,12 +192,7 @@ class Engine:
     def ports_are_local(self):
         """True when the engine publishes its ports on this machine, so binding a port here says whether a
         container can publish it; for a remote engine only the engine itself can say (see run)."""
-        return self.remote_address is None
-
-    def ports_host(self, here):
-        """Where a published port answers: the engine's address when it is another machine, else `here` (the
-        host the browser used, or 127.0.0.1 for the server's own look at a cow)."""
-        return self.remote_address or here
+        return self.endpoint.ports_are_local
 
     def _connected(self):
         """(reader, actor), made outside any lock: a silent engine must not make every caller queue behind one."""
@@ -329,8 +214,8 @@ class Engine:
         """The SDK's low-level client for a read (or an action), and the one place that turns its exceptions into
         the dashboard's. Reads are refused at once while the engine is known silent; an action, which may take
         long on a busy engine (a class of 300 starting), waits its own timeout."""
-        if not acting and time.monotonic() < self._silent_until:
-            raise EngineUnavailable(self._silence)
+        if not acting:
+            self._breaker.check()
         try:
             reader, actor = self._connected()
             yield actor.api if acting else reader.api
@@ -343,10 +228,7 @@ class Engine:
                 raise  # this machine's files (a build's context), not the engine
             self._about = None  # gone: whatever answers next may be another engine
             if _timed_out(error):
-                self._silence = (f"The Docker engine accepted the connection but did not answer in time "
-                                 f"({type(error).__name__}); the dashboard tries again every {self._hold:g} s.")
-                self._silent_until = time.monotonic() + self._hold
-                raise EngineUnavailable(self._silence) from error
+                raise self._breaker.open(error) from error
             raise EngineUnavailable(f"The Docker engine does not answer: {error}") from error
 
     def version(self):
@@ -359,9 +241,8 @@ class Engine:
         return about
 
     def about(self):
-        """The engine's version for a page, asked at most every `about_seconds` (30 s) and forgotten as soon as a
-        call finds the engine gone, so a page costs no engine call for it while the engine answers (while it does
-        not, each page asks again, which fails at once); None while the engine does not answer."""
+        """The engine's version for a page, kept `about_seconds` and forgotten once a call finds the engine gone;
+        None while the engine does not answer."""
         kept = self._about
         if kept is not None and time.monotonic() - kept[0] < self._about_seconds:
             return kept[1]
@@ -371,12 +252,8 @@ class Engine:
             return None
 
     def containers(self):
-        """Every lesson's containers, running or not, in one engine call (as `docker ps -a --filter label=…`); each
-        says its lesson, so one list serves every lesson's page.
-
-        A build's own step containers carry the label too while they exist, and are left out: they are the
-        build's, with nothing to press.
-        """
+        """Every lesson's containers, running or not, in one engine call (`docker ps -a --filter label=…`), less a
+        build's own step containers (they carry the label while they exist)."""
         with self._api() as api:
             rows = api.containers(all=True, filters={"label": LESSON_LABEL})
         return [_container_from_row(row) for row in rows if not is_build_step(row.get("Command"))]
@@ -401,20 +278,12 @@ class Engine:
         if self.image(tag) is None:
             raise _no_image(tag)
 
-    def run(self, image, host_port, name=None, container_port=CONTAINER_PORT, labels=()):
-        """Start a detached container publishing host_port on all interfaces, as `docker run -d -p` (and `--name`)."""
-        spec = RunSpec(image, name, ports=((host_port, container_port),), labels=tuple(labels))
-        return self.start(spec).container_id
-
     def start(self, spec):
-        """Create and start a container as `docker run` does with the spec's options (with --rm the engine removes
-        it once it ends); a one-shot run (not detached) is attached to and waited for from before its start, as
-        `docker run` does, so its output and exit code are read however soon it ends and goes.
+        """Create and start a container as `docker run` does with the spec's options; a one-shot run is attached to
+        and waited for from before its start, so its output and exit code are read however soon it ends.
 
-        A published port already taken on this machine is refused before anything is created (a remote engine's
-        ports are not this machine's: there the engine's own refusal says it); when the start fails all the same
-        (the port taken in between, the engine gone), the created container is removed again where the engine
-        still answers, so a failed run leaves nothing behind.
+        A published port taken on this machine is refused before anything is created; a start that fails all the
+        same removes the created container again, so a failed run leaves nothing behind.
         """
         for host_port, _ in spec.ports:
             if self.ports_are_local and not host_port_free(host_port):
@@ -490,7 +359,7 @@ class Engine:
             except docker_errors.NotFound:
                 return None
         labels = attrs.get("Labels") or {}
-        if any_lesson or (labels.get(LESSON_LABEL) == lesson and _seat_matches(labels, seat)):
+        if any_lesson or (labels.get(LESSON_LABEL) == lesson and seat_matches(labels, seat)):
             return attrs
         return None
 
@@ -511,7 +380,7 @@ class Engine:
     def exec(self, container, command, lesson, env=(), seat=None):
         """Run `command` in the lesson's running container (the seat's, with `seat`), as `docker exec` (`-e` for
         each of `env`): (exit code, output)."""
-        full_id = self._tutorial_attrs(container, lesson, seat)["Id"]
+        full_id = self._lesson_attrs(container, lesson, seat)["Id"]
         try:
             with self._api(acting=True) as api:
                 made = api.exec_create(full_id, list(command), environment=dict(env) or None)
@@ -528,7 +397,7 @@ class Engine:
         """Remove the lesson's container (the seat's, with `seat`), as `docker rm` (`-f` with force; `docker stop`
         first with stop_first). One found here and gone (or going) by the time the engine removes it is removed:
         its own end did it (`--rm`), or another removal did."""
-        full_id = self._tutorial_attrs(container, lesson, seat)["Id"]
+        full_id = self._lesson_attrs(container, lesson, seat)["Id"]
         try:
             with self._api(acting=True) as api:
                 self._remove_container(api, full_id, force=force, stop_first=stop_first)
@@ -567,7 +436,7 @@ class Engine:
             if failed.get("Message"):  # the removal the engine had in hand failed (API 1.34 on says why)
                 raise EngineError(failed["Message"])
 
-    def _tutorial_attrs(self, container, lesson=None, seat=None):
+    def _lesson_attrs(self, container, lesson=None, seat=None):
         """The engine's inspection of a lesson's container (of `lesson`, and of `seat`, when given), by id or name;
         any other container (a build's step too, another seat's) is "not found"."""
         try:
@@ -578,23 +447,19 @@ class Engine:
         config = attrs.get("Config") or {}
         label = (config.get("Labels") or {}).get(LESSON_LABEL)
         if label is None or (lesson is not None and label != lesson) \
-                or not _seat_matches(config.get("Labels") or {}, seat) \
+                or not seat_matches(config.get("Labels") or {}, seat) \
                 or is_build_step(" ".join(config.get("Cmd") or [])):
             raise ContainerNotFound(_gone(container))
         return attrs
 
-    def tutorial_container(self, container_id, lesson=None, seat=None):
-        """The full id of the lesson's container with this id (or name)."""
-        return self._tutorial_attrs(container_id, lesson, seat)["Id"]
-
     def owner(self, container):
         """(full id, lesson) of a lesson's container; ContainerNotFound for any other."""
-        attrs = self._tutorial_attrs(container)
+        attrs = self._lesson_attrs(container)
         return attrs["Id"], attrs["Config"]["Labels"][LESSON_LABEL]
 
     def state(self, container, lesson, seat=None):
         """(running, published host ports) of the lesson's container with this name or id; ContainerNotFound."""
-        attrs = self._tutorial_attrs(container, lesson, seat)
+        attrs = self._lesson_attrs(container, lesson, seat)
         bindings = (attrs.get("NetworkSettings") or {}).get("Ports") or {}
         ports = sorted({int(b["HostPort"]) for rows in bindings.values() for b in rows or [] if b.get("HostPort")})
         return bool((attrs.get("State") or {}).get("Running")), ports
@@ -605,7 +470,7 @@ class Engine:
 
     def logs(self, container_id, tail, lesson=None, seat=None):
         """The last `tail` lines a lesson's container printed, stdout and stderr together, as `docker logs`."""
-        full_id = self.tutorial_container(container_id, lesson, seat)
+        full_id = self._lesson_attrs(container_id, lesson, seat)["Id"]
         with self._api() as api:
             return api.logs(full_id, stdout=True, stderr=True, tail=tail).decode(errors="replace")
 
@@ -672,7 +537,7 @@ class Engine:
                     api.remove_image(image_id, force=True)
         return len(containers), len(volumes), len(images)
 
-    def run_many(self, image, seats, workers, container_port=CONTAINER_PORT, labels=()):
+    def run_many(self, image, seats, workers, container_port=8000, labels=()):
         """Start one container per (name, host port) in `seats`, `workers` at a time; yield each seat as it ends.
 
         Each yields (seat, container id, None), or (seat, None, the engine's refusal). Concurrent requests let the
@@ -688,7 +553,7 @@ class Engine:
                     container_id, error = None, str(refusal)
                 yield futures[future], container_id, error
 
-    def remove_named(self, prefix, workers, lesson=LESSON):
+    def remove_named(self, prefix, workers, lesson="cowserv"):
         """Force-remove every container of the lesson whose name starts with `prefix`, `workers` at a time; their ids.
 
         As `docker ps -aq --filter label=classroom.lesson=LESSON --filter name=^PREFIX | xargs -r docker rm -f`: the
@@ -748,14 +613,11 @@ def _no_image(image):
 def _gone(container):
     """Not found: a hex id shortened as `docker ps` shows it, a name whole."""
     shown = container[:12] if re.fullmatch(r"[0-9a-f]{13,64}", container) else container[:64]
-    return f"No tutorial container {shown}: it is already gone, or it is not one of the lesson's."
+    return f"No lesson container {shown}: it is already gone, or it is not one of the lesson's."
 
 
 def _client(endpoint, timeout, version=None):
-    """A Docker SDK client for the endpoint (see endpoint_from_environment).
-
-    Without `version` the client asks the engine which API version to speak, within `timeout`.
-    """
+    """A Docker SDK client for the endpoint; without `version` it asks the engine which API version to speak."""
     return docker.DockerClient(base_url=endpoint.url, tls=endpoint.tls or False, timeout=timeout, version=version)
 
 
@@ -802,8 +664,3 @@ def _container_from_row(row):
         seat=(row.get("Labels") or {}).get(SEAT_LABEL, ""),
     )
 
-
-def _seat_matches(labels, seat):
-    """True when `seat` is None (the instructor may touch any seat's) or the labels say that seat made it (with
-    seat "", that no seat made it)."""
-    return seat is None or labels.get(SEAT_LABEL, "") == seat

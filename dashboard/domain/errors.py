@@ -10,7 +10,7 @@ class EngineUnavailable(EngineError):
 
 
 class ContainerNotFound(EngineError):
-    """No such tutorial container: already gone, or not one of the lesson's."""
+    """No such lesson container: already gone, or not one of the lesson's."""
 
 
 class ImageNotFound(EngineError):

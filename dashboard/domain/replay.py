@@ -2,8 +2,6 @@
 
 import re
 
-# A stop-all as transcripts kept it before it went through `xargs -r`: with no seats it fails, and stops the script.
-LEGACY_STOP_ALL = re.compile(r"docker rm -f \$\((docker ps -aq [^()]*)\)")
 # The class loop (commands.class_command): its ports (numbers and `$(seq FIRST LAST)` stretches), the seats' prefix.
 SEAT_LOOP = re.compile(r'for port in ([0-9 $()seq]+); do docker run -d --name "([a-zA-Z0-9_-]+)\$port"')
 STRETCH = re.compile(r"\$\(seq (\d+) (\d+)\)|(\d+)")
@@ -43,8 +41,6 @@ def _line(entry, variables, known):
         return f"docker stop {name} && docker rm {name}"
     if entry.action == "remove":
         return f"# not started by this script: {entry.command}"
-    if entry.action == "class-stop":
-        return _stop_all(entry.replay)
     return entry.replay
 
 
@@ -61,12 +57,6 @@ def _seat_names(entries):
                      for port in (range(int(first), int(last) + 1) if first else [int(single)])]
             names.update(zip(entry.output.split(), (f"{loop[2]}{port}" for port in ports)))
     return names
-
-
-def _stop_all(replay):
-    """The stop-all line, as the page shows it now even when an older transcript kept `docker rm -f $(…)`."""
-    legacy = LEGACY_STOP_ALL.fullmatch(replay)
-    return f"{legacy[1]} | xargs -r docker rm -f" if legacy else replay
 
 
 def _quoted_default(path):

@@ -22,7 +22,8 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from . import files
-from .lessons import Mount, Port
+from .labels import SEAT_LABEL
+from .lesson_fields import Mount, Port
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +32,12 @@ MIN_MEMORY = 6 * 1024 * 1024  # the engine refuses less than 6 MB
 STUDENT_NAME = 40  # characters of a name a student types
 SEAT_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_-]{0,62}")
 CARD, JOIN = "card", "join"  # a seat's kind: opened by its printed card's link, or handed out by the join code
+
+
+def seat_matches(labels, seat):
+    """True when `seat` is None (the instructor may touch any seat's) or the labels say that seat made it (with
+    seat "", that no seat made it)."""
+    return seat is None or labels.get(SEAT_LABEL, "") == seat
 
 
 class RoomError(ValueError):

@@ -46,9 +46,9 @@ def get_board():
     return current_app.extensions["board"]
 
 
-def get_current_lesson():
-    """The lesson the class is on, which `/`, the read-only screen and the presenter view follow."""
-    return current_app.extensions["current_lesson"]
+def get_lesson_pick():
+    """The instructor's pick of the lesson the class is on (its id, its lesson, choose()); see current_lesson()."""
+    return current_app.extensions["lesson_pick"]
 
 
 def get_roster():

@@ -40,10 +40,10 @@ def browser_host(host_header):
     return f"[{host}]" if ":" in host else host
 
 
-def ports_host(host_header):
+def port_link_host(host_header):
     """The host the links to published ports name: the engine's address when DOCKER_HOST is another machine
     (its ports are there), else the host the browser used to reach the dashboard."""
-    return get_engine().ports_host(browser_host(host_header))
+    return get_engine().endpoint.published_host(browser_host(host_header))
 
 
 def engine_about():
@@ -111,7 +111,7 @@ def register(app):
     app.add_template_filter(ago)
     app.add_template_filter(size)
     app.add_template_filter(browser_host)
-    app.add_template_filter(ports_host)
+    app.add_template_filter(port_link_host)
     app.add_template_filter(engine_text)
     app.add_template_global(engine_about)
     app.add_template_global(engine_endpoint)

@@ -16,8 +16,8 @@ from .extensions import (
     get_build_turns,
     get_builder,
     get_catalog,
-    get_current_lesson,
     get_engine,
+    get_lesson_pick,
     get_roster,
     get_snapshot,
     get_stand_ins,
@@ -33,7 +33,7 @@ CHECKS_EVERY = 10  # seconds: a watched lesson's checks are refreshed at least t
 
 def current_lesson():
     """The lesson the class is on."""
-    return get_current_lesson().lesson
+    return get_lesson_pick().lesson
 
 
 def lesson_named(value):
@@ -86,9 +86,9 @@ def _place(lesson, seat):
                          limits=roster.require().limits, build_turns=get_build_turns(), stint=roster.stint(seat))
 
 
-def ports_host():
+def probe_host():
     """Where the server asks a published port: DASHBOARD_COW_HOST, else the engine's host (127.0.0.1 when local)."""
-    return current_app.config["COW_HOST"] or get_engine().ports_host("127.0.0.1")
+    return current_app.config["COW_HOST"] or get_engine().endpoint.published_host("127.0.0.1")
 
 
 def build_step(lesson):
@@ -193,7 +193,7 @@ def evaluate_check(lesson, check, seat=None):
         containers = get_snapshot().read_after(time.monotonic())[1]
     except EngineError:
         containers = None  # checks.evaluate says why it cannot check
-    return checks.evaluate(get_engine(), lesson, check, place_for(lesson, seat), ports_host(), containers)
+    return checks.evaluate(get_engine(), lesson, check, place_for(lesson, seat), probe_host(), containers)
 
 
 def refresh_checks(lesson, seats_=None):
@@ -206,7 +206,7 @@ def refresh_checks(lesson, seats_=None):
     except EngineError:
         containers = None
     common = (get_snapshot().images_version, int(listed_at // CHECKS_EVERY))
-    engine, host = get_engine(), ports_host()
+    engine, host = get_engine(), probe_host()
 
     def wanted(lesson, seat):
         place = place_for(lesson, seat)
@@ -274,7 +274,7 @@ def lesson_view(lesson, host_port=None):
     view.update({
         "labelled_by_command": any(actions.labelled_by_command(lesson, step.action) for step in lesson.steps),
         "stand_ins": stand_ins_shown(lesson), "changed_files": changed_files(lesson),
-        "current_id": get_current_lesson().id, "catalog": get_catalog()})
+        "current_id": get_lesson_pick().id, "catalog": get_catalog()})
     if build_step(lesson) is not None:
         view.update(image_view(lesson))
         view.update(dockerfile_view(lesson))

@@ -9,10 +9,10 @@ from markupsafe import Markup
 
 from ...domain import actions, commands
 from ...domain.classroom import SeatRun
-from ...domain.engine import LESSON_LABEL
+from ...domain.labels import LESSON_LABEL
 from .. import forms
 from ..extensions import get_classroom, get_engine, get_snapshot, get_transcript, htmx
-from ..filters import ports_host
+from ..filters import port_link_host
 from ..security import Forbidden, is_instructor
 from ..views import CHANGED, containers_view, current_lesson, place_for, shown_already
 
@@ -76,7 +76,7 @@ def class_view():
     """The class panel: the latest start and its progress, and the seats among the shared snapshot's containers."""
     lesson, classroom = current_lesson(), get_classroom()
     view, run = containers_view(lesson), seat_run(lesson)
-    host = ports_host(request.host)
+    host = port_link_host(request.host)
     seats = sorted((c for c in view["containers"] if c.name.startswith(classroom.prefix)),
                    key=lambda c: (not c.ports, c.ports, c.name))  # running seats first, by port
     seats = [(c, seat_url(c, host, run.container_port if run else None)) for c in seats]

@@ -7,7 +7,7 @@ from .. import forms
 from ..extensions import get_engine, get_snapshot, get_transcript, htmx
 from ..fragments import render_once
 from ..security import is_instructor
-from ..views import CHANGED, containers_view, current_lesson, lesson_asked, ports_host, render_lesson, shown_already
+from ..views import CHANGED, containers_view, current_lesson, lesson_asked, probe_host, render_lesson, shown_already
 from .steps import command as step_command
 from .steps import do_step, host_port_field
 
@@ -74,7 +74,7 @@ def remove(container_id):
 
 def viewable_seat():
     """Whose containers this viewer may read: the instructor any; everyone else none of the students' seats' ("",
-    see engine._seat_matches), which no page but the seat's own shows."""
+    see seats.seat_matches), which no page but the seat's own shows."""
     return None if is_instructor() else ""
 
 
@@ -98,7 +98,7 @@ def cow(container_id):
     """
     container_id = forms.container_id(container_id)
     engine = get_engine()
-    host = ports_host()
+    host = probe_host()
     answers = [cowcheck.ask(host, port) for port in engine.published_ports(container_id, seat=viewable_seat())]
     return render_template("cow_answer.html", container_id=container_id, answers=answers)
 

@@ -3,7 +3,7 @@
 from flask import Blueprint, redirect, render_template, request, url_for
 
 from .. import forms
-from ..extensions import get_catalog, get_current_lesson, htmx
+from ..extensions import get_catalog, get_lesson_pick, htmx
 from ..fragments import render_once
 from ..security import is_instructor
 from ..views import board_version, lesson_named, refresh_checks, render_lesson, shown_already, steps_view
@@ -26,7 +26,7 @@ def present():
 @bp.get("/lessons")
 def catalog():
     """Every lesson in workshop order, the current one marked; the instructor also sees lessons refused."""
-    return render_template("lessons.html", catalog=get_catalog(), current_id=get_current_lesson().id)
+    return render_template("lessons.html", catalog=get_catalog(), current_id=get_lesson_pick().id)
 
 
 @bp.get("/lessons/<lesson_id>")
@@ -38,7 +38,7 @@ def show(lesson_id):
 @bp.get("/lessons/current")
 def current():
     """Which lesson is current: pages that follow it poll with theirs, get 204 while it is, and reload when not."""
-    if shown_already(get_current_lesson().id):
+    if shown_already(get_lesson_pick().id):
         return "", 204
     if htmx:
         return "", 200, {"HX-Refresh": "true"}
@@ -50,7 +50,7 @@ def choose():
     """Make a lesson the current one: `/`, the read-only screen and the presenter view move to it."""
     forms.only_fields(request.form, {"lesson"})
     lesson = lesson_named(request.form.get("lesson", ""))
-    get_current_lesson().choose(lesson.id)
+    get_lesson_pick().choose(lesson.id)
     if htmx:
         return "", 200, {"HX-Redirect": url_for("lessons.index")}
     return redirect(url_for("lessons.index"))

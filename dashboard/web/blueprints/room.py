@@ -10,7 +10,7 @@ from flask import Blueprint, current_app, redirect, render_template, request, ur
 from ...domain import seats
 from ...domain.errors import EngineError
 from .. import forms
-from ..extensions import get_board, get_catalog, get_classroom, get_current_lesson, get_engine, get_roster
+from ..extensions import get_board, get_catalog, get_classroom, get_engine, get_lesson_pick, get_roster
 from ..extensions import get_snapshot, get_workshop, htmx
 from ..fragments import render_once
 from ..links import room_url, seat_link
@@ -74,7 +74,7 @@ def open_room():
     sweep_seats()
     for name in previous.seats if previous else ():
         get_board().forget_seat(name)  # the old room's grid, kept to look at until now
-    taken = {c.name for c in containers_view(get_current_lesson().lesson)["containers"]}
+    taken = {c.name for c in containers_view(get_lesson_pick().lesson)["containers"]}
     planned = get_classroom().plan(first_port, count, taken, probe_ports=get_engine().ports_are_local)
     room = get_roster().open([(seat.name, seat.port) for seat in planned], minutes, limits, cards, join_seats)
     for seat in room.seats.values():

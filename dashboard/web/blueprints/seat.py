@@ -7,7 +7,7 @@ from flask import Blueprint, redirect, render_template, request, session, url_fo
 
 from ...domain import checks, seats
 from .. import forms, guesses
-from ..extensions import (get_current_lesson, get_engine, get_exec_checks, get_roster, get_seat_presses, get_workshop,
+from ..extensions import (get_engine, get_exec_checks, get_lesson_pick, get_roster, get_seat_presses, get_workshop,
                           htmx)
 from ..fragments import render_once
 from ..links import seat_link
@@ -32,7 +32,7 @@ def my_seat():
 
 def seat_current_lesson(seat):
     """The current lesson as this seat does it; 409 when seats cannot do it (Compose), with why."""
-    lesson = get_current_lesson().lesson
+    lesson = get_lesson_pick().lesson
     return seats.for_seat(lesson, seat), seats.not_for_seats(lesson)
 
 
@@ -147,7 +147,7 @@ def render_seat(seat, can_act=True):
     shows the seat's link, to move to another device, and the way back to a seat this browser left; the
     instructor's read-only copy shows neither."""
     lesson, refused = seat_current_lesson(seat)
-    refresh_checks(get_current_lesson().lesson, [seat])
+    refresh_checks(get_lesson_pick().lesson, [seat])
     roster = get_roster()
     room = roster.require()
     own_link = back = None
@@ -180,7 +180,7 @@ def board_update(seat, can_act):
     lesson, refused = seat_current_lesson(seat)
     if request.args.get("lesson", lesson.id) != lesson.id:
         return "", 200, {"HX-Refresh": "true"}
-    refresh_checks(get_current_lesson().lesson, [seat])
+    refresh_checks(get_lesson_pick().lesson, [seat])
     version = board_version(lesson, seat)
     if shown_already(version):
         return "", 204
