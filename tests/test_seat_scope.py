@@ -28,7 +28,7 @@ from tests.support import get_cow, wait_until
 pytestmark = pytest.mark.engine
 
 STATE_CHANGING = {"POST", "DELETE", "PUT", "PATCH"}
-INSTRUCTOR_ONLY_READS = {"room.sheet", "room.watch", "room.seat_board", "classroom.new"}
+INSTRUCTOR_ONLY_READS = {"room.sheet", "room.watch", "room.seat_board", "room.every_seat_preview"}
 
 
 @dataclass
@@ -185,7 +185,7 @@ def forms_for(things):
         "room.open_room": room_form(count=1, first_port=things.port),
         "room.joining": {"open": "0"}, "room.names": {"hide": "0"},
         "lessons.choose": {"lesson": "cowserv"},
-        "classroom.start": {"count": "1", "first_port": str(things.port)},
+        "room.run_on_every_seat": {"step": "detached"},
         "containers.run": {"host_port": str(things.port)},
         "auth.signin": {"token": "not the token"},
         "seat.name": {"student": "A"},

@@ -5,16 +5,15 @@ import math
 
 from flask import Blueprint, redirect, render_template, request, session, url_for
 
-from ...domain import checks, seats
+from ...domain import checks, room, seats
 from .. import forms, guesses
-from ..extensions import (get_current_lesson, get_engine, get_exec_checks, get_roster, get_seat_presses, get_workshop,
-                          htmx)
+from ..extensions import get_current_lesson, get_engine, get_exec_checks, get_roster, get_room_life, htmx
 from ..fragments import render_once
 from ..links import seat_link
 from ..security import INSTRUCTOR, SEAT_BLUEPRINT, Forbidden, current_seat, grant_seat, seat_lost
-from ..views import (CHANGED, board_version, lesson_named, place_for, refresh_checks, shown_already, step_named,
-                     steps_view)
-from .steps import check_now, do_step, status
+from ..views import (CHANGED, board_version, lesson_named, place_for, ports_host, refresh_checks, shown_already,
+                     step_named, steps_view)
+from .steps import check_now, status
 
 bp = Blueprint("seat", __name__)
 
@@ -205,13 +204,13 @@ def press(lesson_id, step_id):
     seat = my_seat()
     lesson, step = seat_step(seat, lesson_id, step_id)
     forms.only_fields(request.form, set())
-    stint = place_for(lesson, seat).stint  # the room and link this press began with; its build keeps to them
-    with get_seat_presses().pressing(seat.name, step.title):
-        get_workshop().provide_seat(seat.name, [lesson])  # its files, should the folder have gone since the room opened
-        answer = do_step(lesson, step, seat=seat)
-        if not get_roster().class_on(stint.room):  # it ended (or the next room opened) as the step ran:
-            seats.clear_seats(get_engine(), [seat.name], 1)  # what the step made goes too
-    return answer if answer is not None else redirect(url_for("seat.page"), 303)
+    # The place holds the room and link this press began with (seats.Stint); its build keeps to them.
+    done = room.run_on_seat(get_engine(), get_room_life(), seat, lesson, step, place_for(lesson, seat), ports_host())
+    if not htmx:  # a form sent without JavaScript: the page, the step's run shown in its status
+        return redirect(url_for("seat.page"), 303)
+    message = render_template("message.html", kind="ok" if done.ok else "error",
+                              message=f"Done: {step.title}." if done.ok else "It ran, and failed: see its output.")
+    return message + status(lesson, step, oob=True, seat=seat), CHANGED
 
 
 @bp.post("/seat/lessons/<lesson_id>/steps/<step_id>/check")

@@ -5,8 +5,8 @@ import time
 
 from flask import Blueprint, render_template, request
 
-from ...domain import actions
-from ...domain.checks import FAILED, STARTING, Ran, scope_of
+from ...domain import actions, room
+from ...domain.checks import Ran, scope_of
 from ...domain.errors import EngineError, WorkshopUnwritable
 from .. import forms
 from ..extensions import get_board, get_engine, get_snapshot, get_transcript, htmx
@@ -14,9 +14,6 @@ from ..views import CHANGED, evaluate_check, lesson_named, place_for, render_les
 from .images import start_build
 
 bp = Blueprint("steps", __name__, url_prefix="/lessons/<lesson_id>/steps")
-
-SETTLE_SECONDS = 5  # a check right after its step may find a server still starting: asked again for this long
-SETTLING = {"answers", "printed", "exec"}
 
 
 def lesson_step(lesson_id, step_id):
@@ -43,12 +40,7 @@ def status(lesson, step, oob=False, seat=None, note=None):
 def check_now(lesson, step, settle=False, seat=None):
     """Evaluate the step's check and put it on the board; with `settle`, ask again for a few seconds while it
     fails, as a server just started may not answer yet."""
-    deadline = time.monotonic() + (SETTLE_SECONDS if settle and step.check.kind in SETTLING else 0)
-    while True:
-        result = evaluate_check(lesson, step.check, seat)
-        if result.state not in (FAILED, STARTING) or time.monotonic() >= deadline:
-            break
-        time.sleep(0.5)
+    result = room.settled_check(lambda: evaluate_check(lesson, step.check, seat), step, settle)
     get_board().put(scope_of(lesson.id, seat and seat.name), step.id, result)
 
 
