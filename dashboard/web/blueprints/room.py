@@ -10,9 +10,9 @@ from .. import forms
 from ..extensions import get_catalog, get_engine, get_roster, get_room_life, htmx
 from ..fragments import render_once
 from ..links import room_url, seat_link
+from ..seat_views import board_update, render_seat
 from ..security import Forbidden, is_instructor
 from ..views import containers_view, current_lesson, place_for, ports_host, room_view, shown_already, step_named
-from .seat import render_seat
 
 bp = Blueprint("room", __name__, url_prefix="/room")
 # Classroom mode's old address (the room does what it did): its bookmarks open the room page.
@@ -208,7 +208,6 @@ def watch(name):
 def seat_board(name):
     """The watched seat's board, for its read-only page to swap in."""
     instructor_only("watch a seat")
-    from .seat import board_update
     return board_update(seat_named(name), can_act=False)
 
 
