@@ -324,7 +324,7 @@ def shell(command):
 
 def class_start_by_cli(bench, size):
     """Seconds the loop shown for Run on every seat takes in bash (each seat's own `docker run -d`, in turn)."""
-    preview = get(bench.dashboard(), f"/room/every-seat?step={CLASS_STEP}", {**HTMX, **bench.instructor})[2]
+    preview = get(bench.dashboard(), f"/room/every-seat/command?step={CLASS_STEP}", {**HTMX, **bench.instructor})[2]
     seconds = shell(bench.shown(preview, "for port in"))
     assert len(bench.docker.api.containers(filters={"name": f"^{bench.prefix}"})) == size
     return seconds

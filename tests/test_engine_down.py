@@ -26,7 +26,7 @@ def down_client(dead_socket):
 
 BANNER = "The Docker engine is not reachable"
 
-PAGES = ["/", "/present", "/room",
+PAGES = ["/", "/present",
          # without htmx, the fragments' URLs answer with the whole lesson page
          "/containers", "/images/build", "/containers/new?host_port=8080", "/transcript"]
 

@@ -756,10 +756,10 @@ def test_run_on_every_seat_is_the_instructors_and_refuses_bad_input(room):
     choose_lesson(room.instructor, "running")
     assert room.instructor.post("/room/every-seat", data={"step": "no-such-step"}).status_code == 404
     assert room.instructor.post("/room/every-seat", data={"step": "detached", "extra": "1"}).status_code == 400
-    assert room.instructor.get("/room/every-seat?step=nope").status_code == 404
+    assert room.instructor.get("/room/every-seat/command?step=nope").status_code == 404
     (seat,) = room.students()
     assert seat.post("/room/every-seat", data={"step": "detached"}).status_code == 403
-    assert signed_out(room.app).get("/room/every-seat?step=detached").status_code == 403
+    assert signed_out(room.app).get("/room/every-seat/command?step=detached").status_code == 403
     assert room.app.extensions["room_life"].every_seat is None
 
 

@@ -176,7 +176,7 @@ def every_route(app, values):
 def aimed_at(things):
     """Path parameters naming B's things (or, for sign-in links, text that is no link)."""
     return {"container_id": things.ticker, "lesson_id": "running", "step_id": "stop", "name": things.seat,
-            "folder": "website", "token": "not-a-seat-link", "code": "not-a-join-code"}
+            "folder": "website", "token": "not-a-seat-link", "code": "not-a-join-code", "rest": "sheet"}
 
 
 def forms_for(things):

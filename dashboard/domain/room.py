@@ -2,6 +2,7 @@
 ending it (its clock, one clearing at a time), closing it; running a step on every seat, and removing every seat's
 things. A seat's press and the instructor's run on every seat go through one call, run_on_seat."""
 
+import contextlib
 import logging
 import re
 import threading
@@ -276,28 +277,35 @@ def run_on_seat(engine, room, seat, lesson, step, place, host):
     it began in only (seats.Stint): a class that ended meanwhile has what the step made removed too."""
     with room.presses.pressing(seat.name, step.title):
         room.workshop.provide_seat(seat.name, [lesson])  # its files, should the folder have gone since the room opened
-        done = _do_on_seat(engine, room, seat, lesson, step, place, host)
+        done = press_step(engine, room.board, room.snapshot, lesson, step, place, host)
         if place.stint is not None and not room.roster.class_on(place.stint.room):
             seats.clear_seats(engine, [seat.name], 1)  # it ended (or the next room opened) as the step ran
     return done
 
 
-def _do_on_seat(engine, room, seat, lesson, step, place, host):
-    command = actions.command(lesson, step.action, place)
-    scope = scope_of(lesson.id, seat.name)
+def press_step(engine, board, snapshot, lesson, step, place, host, host_port=None, record=None):
+    """Do the step's action as its command does, put its run and its settled check on the board (the lesson's, or
+    the seat's for a seat's place). `record(command)`: a context manager around the action, given a dict to note
+    what it did in (the instructor's transcript). A seat's `docker ps` reads the shared list as next read."""
+    command = actions.command(lesson, step.action, place, host_port)
+    scope = scope_of(lesson.id, place.seat)
     pressed = time.monotonic()
-    listed = lambda: room.snapshot.read_after(pressed)[1]  # the shared list, one read a refresh period for the room
+    listed = (lambda: snapshot.read_after(pressed)[1]) if place.seat else None  # one read a period for the room
     try:
-        done = actions.perform(engine, lesson, step.action, place, None, listed)
+        with (record or (lambda _: contextlib.nullcontext({})))(command) as noted:
+            done = actions.perform(engine, lesson, step.action, place, host_port, listed)
+            noted.update(output=done.output, container_id=done.container_id, ok=done.ok)
     except (EngineError, WorkshopUnwritable) as error:
-        room.board.ran(scope, step.id, Ran(command, f"Error: {error}", False))
+        board.ran(scope, step.id, Ran(command, f"Error: {error}", False))
         raise
-    ports = actions.run_ports(step.action, None) if step.action.kind == "run" else ()
-    room.board.ran(scope, step.id, Ran(command, done.output, done.ok, done.container_id,
-                                       ports[0][0] if len(ports) == 1 else None))
+    ports = actions.run_ports(step.action, host_port) if step.action.kind == "run" else ()
+    board.ran(scope, step.id, Ran(command, done.output, done.ok, done.container_id,
+                                  ports[0][0] if len(ports) == 1 else None))
     if step.check is not None:
-        room.board.put(scope, step.id, settled_check(
-            lambda: checks.evaluate(engine, lesson, step.check, place, host, listed_now(room.snapshot)), step))
+        if not place.seat:
+            snapshot.invalidate()  # the instructor's press: every page's list, and the check, read afresh
+        board.put(scope, step.id, settled_check(
+            lambda: checks.evaluate(engine, lesson, step.check, place, host, listed_now(snapshot)), step))
     return done
 
 

@@ -1,17 +1,13 @@
 """What a step's press, check, status and command preview answer, alike from the lesson's URLs, the container
 list's Run (the port run) and a seat's page."""
 
-import contextlib
-import time
-
 from flask import redirect, render_template, request, url_for
 
 from ..domain import actions, room
-from ..domain.checks import Ran, scope_of
-from ..domain.errors import EngineError, WorkshopUnwritable
+from ..domain.checks import scope_of
 from . import forms
 from .extensions import get_board, get_builder, get_engine, get_snapshot, get_transcript, htmx
-from .views import CHANGED, build_plan, evaluate_check, place_for, render_lesson, steps_view
+from .views import CHANGED, build_plan, evaluate_check, place_for, ports_host, render_lesson, steps_view
 
 
 def host_port_field(step, values):
@@ -48,41 +44,29 @@ def transcript_action(action):
     return TRANSCRIPT_ACTIONS.get(action.kind, action.kind)
 
 
-def recorded(lesson, step, place, command, host_port, seat):
+def recorded(lesson, step, place, command, host_port):
     """The transcript entry of an instructor's step (the lesson's replay script); a seat's steps are its own and
     go on its row of the progress grid instead."""
-    if seat is not None:
-        return contextlib.nullcontext({})
     return get_transcript().action(transcript_action(step.action), command,
                                    replay=actions.replay(lesson, step.action, place, host_port), lesson=lesson.id)
 
 
-def do_step(lesson, step, host_port=None, seat=None):
-    """Do the step's action as its command does, note it on the board and in the transcript, check it. A seat
-    does its own lesson (seats.for_seat) on its own things; the page then shows the seat's status."""
-    place = place_for(lesson, seat)
-    command = actions.command(lesson, step.action, place, host_port)
-    board, scope, snapshot = get_board(), scope_of(lesson.id, seat and seat.name), get_snapshot()
-    # A seat's press reads the shared list as next read after it, at most one read a refresh period for the room.
-    pressed = time.monotonic()
-    listed = (lambda: snapshot.read_after(pressed)[1]) if seat is not None else None
+def do_step(lesson, step, host_port=None):
+    """The instructor's press: the step's action as its command does (room.press_step), noted in the transcript;
+    every page's list is read afresh after it."""
+    place = place_for(lesson)
     try:
-        with recorded(lesson, step, place, command, host_port, seat) as record:
-            done = actions.perform(get_engine(), lesson, step.action, place, host_port, listed)
-            record.update(output=done.output, container_id=done.container_id, ok=done.ok)
-    except (EngineError, WorkshopUnwritable) as error:
-        board.ran(scope, step.id, Ran(command, f"Error: {error}", False))
-        raise
+        done = room.press_step(get_engine(), get_board(), get_snapshot(), lesson, step, place, ports_host(), host_port,
+                               record=lambda command: recorded(lesson, step, place, command, host_port))
     finally:
-        if seat is None:
-            snapshot.invalidate()
-    ports = actions.run_ports(step.action, host_port) if step.action.kind == "run" else ()
-    board.ran(scope, step.id, Ran(command, done.output, done.ok, done.container_id,
-                                  ports[0][0] if len(ports) == 1 else None))
-    if step.check is not None:
-        check_now(lesson, step, settle=True, seat=seat)
+        get_snapshot().invalidate()
     if not htmx:  # a form sent without JavaScript: the whole page, the step's run shown in its status
-        return None if seat is not None else render_lesson(lesson, host_port=host_port)
+        return render_lesson(lesson, host_port=host_port)
+    return step_answer(lesson, step, done)
+
+
+def step_answer(lesson, step, done, seat=None):
+    """What a press answers htmx: done or failed, and the step's status in place (the seat's, for a seat)."""
     message = render_template("message.html", kind="ok" if done.ok else "error",
                               message=f"Done: {step.title}." if done.ok else "It ran, and failed: see its output.")
     return message + status(lesson, step, oob=True, seat=seat), CHANGED

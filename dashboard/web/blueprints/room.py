@@ -123,7 +123,7 @@ def every_seat_step(values):
     return lesson, step_named(lesson, values.get("step", ""))
 
 
-@bp.get("/every-seat")
+@bp.get("/every-seat/command")
 def every_seat_preview():
     """The loop a run of the step on every seat does, for the picker to show before the click."""
     instructor_only("run a step on every seat")

@@ -10,7 +10,7 @@ from .. import forms, guesses
 from ..extensions import get_engine, get_exec_checks, get_roster, get_room_life, htmx
 from ..security import INSTRUCTOR, SEAT_BLUEPRINT, Forbidden, current_seat, grant_seat, seat_lost
 from ..seat_views import board_update, render_seat, seat_current_lesson
-from ..step_views import check_now, status
+from ..step_views import check_now, status, step_answer
 from ..views import CHANGED, lesson_named, place_for, ports_host, step_named
 
 bp = Blueprint("seat", __name__)
@@ -169,9 +169,7 @@ def press(lesson_id, step_id):
     done = room.run_on_seat(get_engine(), get_room_life(), seat, lesson, step, place_for(lesson, seat), ports_host())
     if not htmx:  # a form sent without JavaScript: the page, the step's run shown in its status
         return redirect(url_for("seat.page"), 303)
-    message = render_template("message.html", kind="ok" if done.ok else "error",
-                              message=f"Done: {step.title}." if done.ok else "It ran, and failed: see its output.")
-    return message + status(lesson, step, oob=True, seat=seat), CHANGED
+    return step_answer(lesson, step, done, seat)
 
 
 @bp.post("/seat/lessons/<lesson_id>/steps/<step_id>/check")
