@@ -12,7 +12,7 @@ import pytest
 
 from tests.support import HTMX, free_ports, run_by_button, sign_in_by_form
 from dashboard import create_app
-from dashboard.web.blueprints import steps as steps_blueprint
+from dashboard.web import step_views
 
 
 TOKEN = "correct horse battery staple"
@@ -27,8 +27,8 @@ def secured_app(tmp_path, engine_switch, docker_client, unique_name, monkeypatch
                       "SEAT_REQUESTS_PER_SECOND": 10_000, "TRANSCRIPT_PATH": str(tmp_path / "transcript.sqlite3")})
     # A step's check asked on request (POST …/check), noted: the background refresh every page triggers is not.
     app.checks_asked = []
-    evaluate = steps_blueprint.evaluate_check
-    monkeypatch.setattr(steps_blueprint, "evaluate_check",
+    evaluate = step_views.evaluate_check
+    monkeypatch.setattr(step_views, "evaluate_check",
                         lambda lesson, check, *seat: app.checks_asked.append((lesson.id, check))
                         or evaluate(lesson, check, *seat))
     yield app
