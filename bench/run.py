@@ -98,7 +98,7 @@ class Bench:
         self.prefix = f"bench-{self.run_id}-seat-"
         self.workdir = Path(tempfile.mkdtemp(prefix=f"bench-{self.run_id}-"))
         self.docker = docker.DockerClient(base_url=f"unix://{ENGINE_SOCKET}", timeout=120)
-        self.proxy = proxy_class(self.workdir / "engine.sock").start()
+        self.proxy = proxy_class(self.workdir / "engine.sock", ENGINE_SOCKET).start()  # the engine measured
         self.port = free_port()
         self.base = f"127.0.0.1:{self.port}"
         self.gunicorn = None
@@ -289,6 +289,8 @@ def class_start_by_dashboard(bench, size):
         time.sleep(0.05)
     seconds = time.perf_counter() - started
     assert page.count('data-every-seat="done"') == size, page
+    running = bench.docker.api.containers(filters={"name": f"^{bench.prefix}"})
+    assert len(running) == size, f"{len(running)} of {size} seats running"
     return seconds, bench.proxy.list_calls - calls
 
 
@@ -299,7 +301,7 @@ def seat_containers(bench):
 def class_stop(bench):
     started = time.perf_counter()
     status, body = bench.send("DELETE", "/room/seats")
-    assert status == 200 and "Removed every seat's things" in body, body
+    assert status == 200 and "Removed every seat's things" in html.unescape(body), body
     seconds = time.perf_counter() - started
     assert not seat_containers(bench)
     return seconds

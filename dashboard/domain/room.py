@@ -174,8 +174,11 @@ class RoomLife:
         images). Refused while a run on every seat is under way."""
         with self._every_seat_lock:
             self._refuse_while_running()
-            try:
-                return self.engine.remove_seats()
+            room = self.roster.room
+            try:  # the room's seats `workers` at a time (as `docker rm -f` removes its ids at once), then any others
+                counts = [seats.clear_seats_counts(self.engine, list(room.seats) if room else [], self.workers),
+                          self.engine.remove_seats()]
+                return tuple(map(sum, zip(*counts)))
             finally:
                 self.snapshot.invalidate()
 

@@ -367,5 +367,10 @@ def for_seat(lesson, seat):
 
 def clear_seats(engine, names, workers):
     """Remove everything these seats made (engine.remove_seat), `workers` seats at a time; how many things."""
+    return sum(clear_seats_counts(engine, names, workers))
+
+
+def clear_seats_counts(engine, names, workers):
+    """As clear_seats: how many (containers, volumes, images)."""
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        return sum(sum(counts) for counts in pool.map(engine.remove_seat, names))
+        return tuple(map(sum, zip((0, 0, 0), *pool.map(engine.remove_seat, names))))
