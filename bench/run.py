@@ -1,12 +1,14 @@
-"""Is the dashboard cheap to watch, and does classroom mode start a class faster than the CLI loop it shows?
+"""Is the dashboard cheap to watch, and does the room start a class (a step run on every seat) faster than the CLI
+loop it shows?
 
     DASHBOARD_BASE_IMAGE=cowserv-base:bookworm .venv/bin/python bench/run.py
 
-Needs a Docker engine on /var/run/docker.sock and wrk (installed from Debian when missing); builds cowserv when
+Needs a Docker engine on /var/run/docker.sock (or DOCKER_HOST's unix socket) and wrk (installed from Debian when missing); builds cowserv when
 the engine does not have it. Starts gunicorn, as scripts/up does, on a free loopback port with DOCKER_HOST on a
 counting proxy, measures on this machine in one run, each against its reference, and prints a Markdown table.
 Whatever it starts (containers, gunicorn, the proxy's socket) it removes again, on success, failure or Ctrl-C.
-Its containers are named bench-RUN-…, its seats bench-RUN-seat-PORT: it touches no other container.
+Its containers are named bench-RUN-…, its seats bench-RUN-seat-PORT; but opening its room and its stop-all remove
+every seat's things on the engine, as a room's do: run it on an engine no class is using.
 """
 
 import argparse
@@ -43,7 +45,7 @@ from dashboard.domain.commands import lesson_filter  # noqa: E402  (the checkout
 from dashboard.domain.lessons import LESSON  # noqa: E402
 from dashboard.domain.ports import host_port_free  # noqa: E402
 
-ENGINE_SOCKET = "/var/run/docker.sock"
+ENGINE_SOCKET = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock").removeprefix("unix://")
 IMAGE = "cowserv:latest"
 REFRESH_SECONDS = 1  # the period of every open page's poll, given to the dashboard under test
 HTMX = {"HX-Request": "true"}
@@ -97,7 +99,7 @@ class Bench:
         self.prefix = f"bench-{self.run_id}-seat-"
         self.workdir = Path(tempfile.mkdtemp(prefix=f"bench-{self.run_id}-"))
         self.docker = docker.DockerClient(base_url=f"unix://{ENGINE_SOCKET}", timeout=120)
-        self.proxy = proxy_class(self.workdir / "engine.sock").start()
+        self.proxy = proxy_class(self.workdir / "engine.sock", ENGINE_SOCKET).start()  # the engine measured
         self.port = free_port()
         self.base = f"127.0.0.1:{self.port}"
         self.gunicorn = None
@@ -258,37 +260,62 @@ def load(bench, how, seconds, viewers):
     return rps, int(errors[4]) if errors else 0, calls
 
 
-def class_start_by_dashboard(bench, size, first_port):
-    """Seconds from pressing Start to every seat up (as the page sees it), and the engine list calls meanwhile."""
+CLASS_LESSON, CLASS_STEP = "running", "detached"  # what a class start runs on every seat: the running lesson's ticker
+
+
+def open_class(bench, size, first_port):
+    """Make the running lesson current and open a room of `size` seats from `first_port` (default limits)."""
+    status, body = bench.send("POST", "/lessons/current", f"lesson={CLASS_LESSON}")
+    assert status in (200, 204, 303), body
+    form = f"count={size}&join_count=0&first_port={first_port}&minutes=120&memory=256m&cpus=0.5&pids=100"
+    status, body = bench.send("POST", "/room", form)
+    assert status == 303, body
+
+
+def class_start_by_dashboard(bench, size):
+    """Seconds from pressing Run on every seat to every seat done (as the grid sees it), and the engine list calls
+    meanwhile."""
     dashboard = bench.dashboard()
     started = time.perf_counter()
-    status, body = bench.send("POST", "/classroom", f"count={size}&first_port={first_port}")
+    status, body = bench.send("POST", "/room/every-seat", f"step={CLASS_STEP}")
     assert status == 200, body
     calls = bench.proxy.list_calls  # from here: the click itself re-reads the list the stop before changed
-    path = "/classroom"
+    path = "/room/grid"
     while True:  # as an open page polls, only faster: with the version it shows, so a 204 while unchanged
-        _, status, html = get(dashboard, path, HTMX)
-        if 'data-class-start="finished"' in html:
+        _, status, page = get(dashboard, path, {**HTMX, **bench.instructor})
+        if 'data-every-seat-run="finished"' in page:
             break
         if status == 200:
-            path = re.search(r'hx-get="(/classroom\?since=[^"]+)"', html)[1]
+            path = html.unescape(re.search(r'hx-get="(/room/grid\?since=[^"]+)"', page)[1])
         time.sleep(0.05)
     seconds = time.perf_counter() - started
-    assert f'data-done="{size}" data-total="{size}"' in html and "did not start" not in html, html
+    assert page.count('data-every-seat="done"') == size, page
+    running = bench.docker.api.containers(filters={"name": f"^{bench.prefix}"})
+    assert len(running) == size, f"{len(running)} of {size} seats running"
     return seconds, bench.proxy.list_calls - calls
 
 
-def class_stop(bench, size):
+def seat_containers(bench):
+    return bench.docker.api.containers(all=True, filters={"name": f"^{bench.prefix}"})
+
+
+def class_stop(bench):
     started = time.perf_counter()
-    status, body = bench.send("DELETE", "/classroom")
-    assert status == 200 and f"Stopped and removed {size} seats." in body, body
-    return time.perf_counter() - started
+    status, body = bench.send("DELETE", "/room/seats")
+    assert status == 200 and "Removed every seat's things" in html.unescape(body), body
+    seconds = time.perf_counter() - started
+    assert not seat_containers(bench)
+    return seconds
+
+
+def room_page(bench):
+    return get(bench.dashboard(), "/room", bench.instructor)[2]
 
 
 def class_stop_by_cli(bench):
-    """Seconds the stop-all command shown beside the button takes in bash."""
-    seconds = shell(bench.shown(get(bench.dashboard(), "/classroom", HTMX)[2], "docker ps -aq"))
-    assert not bench.docker.api.containers(all=True, filters={"name": f"^{bench.prefix}"})
+    """Seconds the stop-all command shown beside the room's button takes in bash."""
+    seconds = shell(bench.shown(room_page(bench), "docker ps -aq --filter label=classroom.seat"))
+    assert not seat_containers(bench)
     return seconds
 
 
@@ -298,12 +325,10 @@ def shell(command):
     return time.perf_counter() - started
 
 
-def class_start_by_cli(bench, size, first_port):
-    """Seconds the loop shown beside the Start button takes in bash (a sequential `docker run -d` each)."""
-    loop = bench.shown(get(bench.dashboard(), f"/classroom/new?count={size}&first_port={first_port}",
-                           {**HTMX, **bench.instructor})[2],
-                       "for port in")
-    seconds = shell(loop)
+def class_start_by_cli(bench, size):
+    """Seconds the loop shown for Run on every seat takes in bash (each seat's own `docker run -d`, in turn)."""
+    preview = get(bench.dashboard(), f"/room/every-seat/command?step={CLASS_STEP}", {**HTMX, **bench.instructor})[2]
+    seconds = shell(bench.shown(preview, "for port in"))
     assert len(bench.docker.api.containers(filters={"name": f"^{bench.prefix}"})) == size
     return seconds
 
@@ -372,22 +397,22 @@ def measure(bench, args):
         f"{rss / idle_rss:.2f}")
 
     bench.unfill()  # the class starts on an engine with the class only
+    open_class(bench, args.class_size, free_port_run(args.class_size))
     runs = {"start": [], "start by CLI": [], "stop": [], "stop by CLI": []}
     for _ in range(args.rounds):
-        first_port = free_port_run(args.class_size)
-        seconds, calls = class_start_by_dashboard(bench, args.class_size, first_port)
+        seconds, calls = class_start_by_dashboard(bench, args.class_size)
         runs["start"].append(seconds)
-        runs["stop"].append(class_stop(bench, args.class_size))
-        runs["start by CLI"].append(class_start_by_cli(bench, args.class_size, first_port))
+        runs["stop"].append(class_stop(bench))
+        runs["start by CLI"].append(class_start_by_cli(bench, args.class_size))
         runs["stop by CLI"].append(class_stop_by_cli(bench))
     median = {what: statistics.median(seconds) for what, seconds in runs.items()}
-    row(3, f"Start {args.class_size} seats (median of {args.rounds})", f"{median['start']:.2f} s",
+    row(3, f"Start {args.class_size} seats: run on every seat (median of {args.rounds})", f"{median['start']:.2f} s",
         f"CLI loop {median['start by CLI']:.2f} s", f"{median['start by CLI'] / median['start']:.2f}× as fast",
         "≥ 1.5×", median["start by CLI"] / median["start"] >= 1.5)
     periods = math.ceil(seconds / REFRESH_SECONDS)  # the refresh periods the last start began or ran through
     row(3, "… engine list calls during the last start", str(calls), f"{periods} refresh periods",
         f"{calls / periods:.2f}", "≤ 1", calls <= periods)
-    row(3, f"Stop & remove the {args.class_size} seats (median of {args.rounds})", f"{median['stop']:.2f} s",
+    row(3, f"Stop & remove every seat's things, {args.class_size} seats (median of {args.rounds})", f"{median['stop']:.2f} s",
         f"the command shown {median['stop by CLI']:.2f} s", f"{median['stop by CLI'] / median['stop']:.2f}× as fast")
     return [text for _, text in sorted(rows, key=lambda numbered: numbered[0])]  # in the issue's order
 

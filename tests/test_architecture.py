@@ -52,6 +52,18 @@ def test_the_domain_imports_nothing_from_the_web_layer():
     assert offending == []
 
 
+def test_no_blueprint_calls_another_blueprints_views():
+    """A blueprint imports no other blueprint: what two of them share lives in the web layer's helpers (views.py,
+    step_views.py, seat_views.py) or in the domain."""
+    blueprints = PACKAGE / "web" / "blueprints"
+    names = {f"dashboard.web.blueprints.{path.stem}" for path in modules(blueprints)}
+    offending = [f"{where(path)}:{line} imports {name}" for path in modules(blueprints) if path.stem != "__init__"
+                 for line, name in imports(path)
+                 if any(name == other or name.startswith(other + ".") for other in names - {
+                     f"dashboard.web.blueprints.{path.stem}", "dashboard.web.blueprints.__init__"})]
+    assert offending == []
+
+
 def test_only_the_engine_module_imports_the_docker_sdk():
     engine = DOMAIN / "engine.py"
     sdk = {path: [f"{where(path)}:{line} imports {name}" for line, name in imports(path)

@@ -153,19 +153,17 @@ def test_remove_command_with_a_short_id_keeps_it():
     assert commands.remove_command(FULL_ID[:12]) == "docker stop 4f1c2b3a5d6e && docker rm 4f1c2b3a5d6e"
 
 
-def test_class_command_splits_the_seq_where_a_port_is_skipped():
-    command = commands.class_command("cowserv:latest", [8001, 8003, 8004], "seat-")
-
-    assert command == ('for port in 8001 $(seq 8003 8004); do docker run -d --name "seat-$port" -p "$port:8000" '
-                       "cowserv:latest; done")
+def test_port_words_split_the_seq_where_a_port_is_skipped():
+    assert commands.port_words([8003, 8001, 8004]) == "8001 $(seq 8003 8004)"
 
 
-def test_class_remove_command_lists_the_seats_and_removes_them_only_when_there_are_some():
-    command = commands.class_remove_command("seat-")
+def test_removing_everything_labelled_removes_only_when_there_is_something():
+    command = commands.remove_labelled_command("classroom.seat")
 
-    assert command == ("docker ps -aq --filter label=classroom.lesson=cowserv --filter 'name=^seat-[0-9]+$' "
-                       "| xargs -r docker rm -f")
-    assert "$(" not in command  # `docker rm -f $()` of no seats fails, and stops a script under `set -e`
+    assert command == ("docker ps -aq --filter label=classroom.seat | xargs -r docker rm -f ; "
+                       "docker volume ls -q --filter label=classroom.seat | xargs -r docker volume rm -f ; "
+                       "docker images -q --filter label=classroom.seat | sort -u | xargs -r docker rmi -f")
+    assert "$(" not in command  # `docker rm -f $()` of nothing fails, and stops a script under `set -e`
 
 
 def test_the_volume_commands_carry_the_lesson_s_label_and_quote_the_name():

@@ -36,7 +36,7 @@ def test_a_token_that_looks_like_json_stays_the_string_typed(monkeypatch, tmp_pa
 def test_a_seat_prefix_of_digits_stays_a_string(monkeypatch, tmp_path):
     app = make_app(monkeypatch, tmp_path, DASHBOARD_SEAT_PREFIX="2024")
     assert app.config["SEAT_PREFIX"] == "2024"
-    assert app.extensions["classroom"].prefix == "2024"
+    assert app.extensions["room_life"].prefix == "2024"
 
 
 @pytest.mark.parametrize("variable, text, reason", [

@@ -14,7 +14,7 @@ import urllib3
 
 from tests.support import HTMX
 from dashboard import create_app
-from dashboard.domain import classroom, cowcheck
+from dashboard.domain import cowcheck, room
 from dashboard.domain import engine as engine_module
 from dashboard.domain.engine import Container, Engine, Image, RunSpec
 from dashboard.domain.engine_facts import Endpoint, EngineAbout
@@ -778,7 +778,7 @@ def remote_app(api, monkeypatch, tmp_path):
         raise AssertionError(f"port {port} of this machine probed for a remote engine")
 
     monkeypatch.setattr(engine_module, "host_port_free", probed)
-    monkeypatch.setattr(classroom, "host_port_free", probed)
+    monkeypatch.setattr(room, "host_port_free", probed)
     app.asked_cows = []
     monkeypatch.setattr(cowcheck, "ask", lambda host, port: app.asked_cows.append((host, port))
                         or cowcheck.CowAnswer(port, "moo"))
@@ -794,12 +794,6 @@ def test_a_remote_engine_s_ports_are_linked_and_asked_on_its_address(remote_app)
     assert 'href="http://10.0.0.5:8123/"' in client.get("/containers", headers=HTMX).text
     ran = client.post("/containers", data={"host_port": "8125"}, headers=HTMX)
     assert ran.status_code == 200 and 'href="http://10.0.0.5:8125/"' in ran.text
-
-    sheet = client.get("/classroom/sheet").text
-    assert 'href="http://10.0.0.5:8124/"' in sheet and "The engine runs on 10.0.0.5" in sheet
-    assert "which only this computer reaches" not in sheet  # opened as localhost, and right all the same
-    preview = client.get("/classroom/new?count=3&first_port=8001", headers=HTMX).text
-    assert "$(seq 8001 8003)" in preview  # the plan probed no port here
 
     assert "Yes: port 8123 answers with its cow." in client.get(f"/containers/{FULL_ID}/cow", headers=HTMX).text
     assert remote_app.asked_cows == [("10.0.0.5", 8123)]

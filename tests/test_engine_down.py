@@ -6,6 +6,7 @@ import pytest
 from tests.support import HTMX, page_hooks
 from tests.support.engine import REAL_SOCKET
 from dashboard import create_app
+from dashboard.domain.seats import Limits
 
 pytestmark = pytest.mark.engine
 
@@ -26,7 +27,7 @@ def down_client(dead_socket):
 
 BANNER = "The Docker engine is not reachable"
 
-PAGES = ["/", "/present", "/classroom", "/classroom/sheet", "/classroom/new?count=2&first_port=20001",
+PAGES = ["/", "/present",
          # without htmx, the fragments' URLs answer with the whole lesson page
          "/containers", "/images/build", "/containers/new?host_port=8080", "/transcript"]
 
@@ -39,7 +40,7 @@ def test_every_page_renders_with_the_banner(down_client, url):
     assert "Traceback" not in response.text
 
 
-@pytest.mark.parametrize("url", ["/containers", "/classroom"])
+@pytest.mark.parametrize("url", ["/containers"])
 def test_the_live_fragments_show_the_banner_in_place_of_their_list(down_client, url):
     response = down_client.get(url, headers=HTMX)
     assert response.status_code == 200
@@ -50,7 +51,6 @@ def test_the_live_fragments_show_the_banner_in_place_of_their_list(down_client, 
 @pytest.mark.parametrize("url, command", [
     ("/images/build", "docker build --force-rm"),
     ("/containers/new?host_port=8080", "docker run -d -p 8080:8000 cowserv"),
-    ("/classroom/new?count=2&first_port=20001", "for port in $(seq 20001 20002); do docker run -d"),
 ])
 def test_the_command_fragments_still_show_their_command(down_client, url, command):
     """They show no engine state, so no banner: the page around them has it. Their command needs no engine."""
@@ -84,14 +84,28 @@ def test_healthz_is_503_with_the_reason(down_client):
 @pytest.mark.parametrize("method, url, data", [
     ("post", "/containers", {"host_port": "PORT"}), ("post", "/images/build", None),
     ("delete", "/containers/" + "a" * 64, None), ("get", "/containers/" + "a" * 64 + "/logs", None),
-    ("get", "/containers/" + "a" * 64 + "/cow", None), ("post", "/classroom", {"count": "1", "first_port": "PORT"}),
-    ("delete", "/classroom", None),
+    ("get", "/containers/" + "a" * 64 + "/cow", None),
 ])
 def test_actions_answer_503_with_a_message(down_client, free_port, method, url, data):
     data = {field: str(free_port) if value == "PORT" else value for field, value in (data or {}).items()}
     response = getattr(down_client, method)(url, data=data, headers=HTMX)
     assert response.status_code == 503
     assert "The Docker engine does not answer" in response.text
+
+
+@pytest.mark.parametrize("method, url, data", [
+    ("post", "/room/every-seat", {"step": "detached"}), ("delete", "/room/seats", None)])
+def test_the_rooms_actions_on_every_seat_answer_503_with_a_message(dead_socket, tmp_path, monkeypatch, method, url,
+                                                                   data):
+    """Run on every seat, and stop and remove every seat's things, of a room open before the engine went away."""
+    monkeypatch.setenv("DASHBOARD_INSTANCE_PATH", str(tmp_path))
+    app = create_app({"TESTING": True})
+    app.extensions["roster"].open([("seat-20001", 20001)], 60, Limits(), 1)
+    app.extensions["lesson_pick"].choose("running")
+    response = getattr(app.test_client(), method)(url, data=data, headers=HTMX)
+    assert response.status_code == 503
+    assert "The Docker engine does not answer" in response.text
+    assert app.extensions["room_life"].every_seat is None
 
 
 @pytest.mark.engine_specific  # reconnecting: the API version is agreed again

@@ -195,7 +195,7 @@ def test_no_lines_are_told_for_several_stages_or_no_layer_step():
 # --- the real engine: the page names it, and says what it must for its version ---------------------------------
 
 
-PAGES = ["/", "/present", "/classroom", "/classroom/sheet", "/signin", "/no-such-page"]
+PAGES = ["/", "/present", "/room", "/signin", "/no-such-page"]
 
 
 @pytest.mark.engine
@@ -224,7 +224,7 @@ def test_healthz_names_the_engine_and_the_endpoint_it_talks_to(client, docker_cl
 def test_a_tested_engine_gets_no_warning(client, docker_client):
     version = docker_client.version()["Version"]
     assert not EngineAbout("Docker Engine", version, "", "", "", "").older_than_tested  # 20.10 and 26: both tested
-    for url in ("/", "/classroom"):
+    for url in ("/", "/room"):
         assert "data-engine-warning" not in client.get(url).text
 
 
@@ -384,7 +384,7 @@ def test_an_endpoint_reached_over_tcp_is_told_apart_from_a_socket_of_this_machin
     assert Endpoint(url).is_tcp is tcp
 
 
-SIGNED_OUT_PAGES = ["/", "/present", "/room", "/room/join", "/classroom", "/signin"]
+SIGNED_OUT_PAGES = ["/", "/present", "/room", "/room/join", "/signin"]
 
 
 @pytest.mark.engine

@@ -252,7 +252,7 @@ def assert_unchanged(switch, before, after):
     assert all(not entry.ok for entry in after[1][len(before[1]):]), after[1][len(before[1]):]
 
 
-BACKGROUND = {"builder": "build", "classroom": "class-start"}  # the jobs a request can start, and their entries
+BACKGROUND = {"builder": "build"}  # the jobs a request can start, and their entries
 
 
 def latest_jobs(app):
@@ -260,7 +260,7 @@ def latest_jobs(app):
 
 
 def finish_background_work(app, docker_client, jobs_before, entries_before):
-    """Wait for a build or class start the request began to end and be written down; remove the containers it made."""
+    """Wait for a build the request began to end and be written down; remove the containers it made."""
     transcript = app.extensions["transcript"]
     for name, action in BACKGROUND.items():
         job = app.extensions[name].current
@@ -270,8 +270,6 @@ def finish_background_work(app, docker_client, jobs_before, entries_before):
                        f"the {action} to end and be written down", timeout=180)
     new_entries = transcript.entries()[len(entries_before):]
     made = {entry.container_id for entry in new_entries if entry.action == "run" and entry.container_id}
-    if app.extensions["classroom"].current is not jobs_before["classroom"]:
-        made |= {seat.container_id for seat in app.extensions["classroom"].current.seats if seat.container_id}
     for container_id in made:
         try:
             docker_client.api.remove_container(container_id, force=True)
@@ -284,7 +282,7 @@ def finish_background_work(app, docker_client, jobs_before, entries_before):
        headers=HEADERS, as_instructor=st.booleans(), htmx=st.booleans())
 @example(route=("POST", "/containers"), path_value="", query="", body=b"host_port=20001", headers={},
          as_instructor=True, htmx=True)
-@example(route=("POST", "/classroom"), path_value="", query="", body=b"count=2&first_port=20002", headers={},
+@example(route=("POST", "/room/every-seat"), path_value="", query="", body=b"step=run", headers={},
          as_instructor=True, htmx=False)
 @example(route=("GET", "/healthz"), path_value="", query="", body=b"", headers={"Host": "a" * 64},  # no IDNA label
          as_instructor=False, htmx=False)

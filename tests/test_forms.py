@@ -61,11 +61,12 @@ def test_a_port_out_of_range_is_a_400_with_the_message_and_starts_nothing(client
     assert container_ids(docker_client, label=lesson_filter(LESSON)) == before
 
 
-def test_a_class_start_with_a_bad_seat_count_is_a_400_with_the_message(client, app):
-    response = client.post("/classroom", data={"count": "\xb2", "first_port": "20001"}, headers=HTMX)
+def test_a_room_with_a_bad_seat_count_is_a_400_with_the_message(client, app):
+    response = client.post("/room", data={"count": "\xb2", "first_port": "20001"}, headers=HTMX)
     assert response.status_code == 400
-    assert "The number of seats must be a whole number from 1 to 300, not '\xb2'." in html.unescape(response.text)
-    assert app.extensions["classroom"].current is None
+    assert ("The number of seats on cards must be a whole number from 0 to 300, not '\xb2'."
+            in html.unescape(response.text))
+    assert app.extensions["roster"].room is None
 
 
 @pytest.mark.parametrize(("text", "number"), [("0", 0), ("41", 41), ("123456789", 123456789)])
@@ -116,13 +117,13 @@ def test_only_fields_refuses_unknown_fields_naming_them():
     assert str(refused.value) == "Unknown field(s): hostport, image."
 
 
-def test_seat_counts_of_a_class_and_a_room_are_read_alike():
-    """seat_count (a class start) and room_seats (cards and join seats) take and refuse numbers the same way."""
-    assert forms.seat_count(" 30 ", 300) == 30 and forms.room_seats(" 30 ", None, 300) == (30, 0)
+def test_a_rooms_seat_counts_are_whole_numbers_within_the_maximum():
+    """room_seats (cards and join seats) takes whole numbers, and refuses others naming which count."""
+    assert forms.room_seats(" 30 ", None, 300) == (30, 0)
     assert forms.room_seats("0", "3", 300) == (0, 3)
-    for text in ("0", "301", "²", "-1", "3.0", ""):
-        with pytest.raises(InvalidInput, match="The number of seats must be a whole number from 1 to 300"):
-            forms.seat_count(text, 300)
+    for text in ("301", "²", "-1", "3.0", ""):
+        with pytest.raises(InvalidInput, match="seats on cards must be a whole number from 0 to 300"):
+            forms.room_seats(text, "1", 300)
     for cards, joins, message in (("²", "1", "seats on cards must be a whole number from 0 to 300"),
                                   ("1", "many", "seats by the join code must be a whole number from 0 to 300"),
                                   ("0", "0", "at least one seat"), ("200", "200", "together is 400")):

@@ -22,6 +22,7 @@ from tests.support.room import (
     grid,
     inspect,
     make_room,
+    remove_seat_things,
     output,
     room,  # noqa: F401  (a fixture)
     room_form,
@@ -36,6 +37,7 @@ from tests.support.room import (
 from tests.support import csrf_of, form_csrf, get_cow, shell, wait_until
 from tests.support.engine import LESSON_LABEL, SEAT_LABEL, reaping
 from dashboard.domain import checks, seats
+from dashboard.domain import room as room_life
 from dashboard.web.security import NOT_OVER_PLAIN_HTTP
 
 # Both engine passes (engine_specific): seats' limits, labels, volumes, builds and exec.
@@ -377,7 +379,7 @@ def test_the_room_clock_ends_the_room_at_its_end_time_without_a_request(room, do
     ends_at = time.time() + 1.5
     room.roster.room.ends_at = ends_at
     room.roster._save()
-    room.app.extensions["room_clock"].schedule(ends_at)
+    room.app.extensions["room_life"].clock.schedule(ends_at)
 
     wait_until(lambda: room.roster.room.ended, "the room's end by its clock", timeout=20)  # no request meanwhile
     assert time.time() >= ends_at
@@ -388,7 +390,7 @@ def test_the_room_clock_ends_the_room_at_its_end_time_without_a_request(room, do
 def test_the_room_clock_fires_once_at_the_latest_time_and_not_when_cancelled():
     """RoomClock: a new schedule replaces the old one (one firing, at the new time); cancel stops it."""
     fired = []
-    clock = seats.RoomClock(lambda: fired.append(time.time()))
+    clock = room_life.RoomClock(lambda: fired.append(time.time()))
     start = time.time()
     clock.schedule(start + 0.3)
     clock.schedule(start + 1.0)
@@ -411,7 +413,7 @@ def test_the_room_clock_survives_an_end_that_fails(monkeypatch):
         done.set()
         raise RuntimeError("engine away")
 
-    seats.RoomClock(fail).schedule(time.time())
+    room_life.RoomClock(fail).schedule(time.time())
     assert done.wait(5)
     time.sleep(0.2)
     assert uncaught == []
@@ -693,24 +695,97 @@ def test_names_are_hidden_from_every_signed_out_screen_until_the_instructor_show
     assert "Grace Hopper" not in viewer.get("/room/grid?projector=1").text
 
 
-def test_stopping_the_classroom_leaves_the_rooms_seats_alone(tmp_path, docker_client, unique_name):
-    """Classroom mode's "stop all" removes its own seat-PORT containers, not a room seat's seat-PORT-… ones.
-    (A prefix of this test's own: stop-all reaches every container so named on the engine.)"""
-    room = make_room(tmp_path, docker_client, SEAT_PREFIX=f"{unique_name}-seat-")
-    try:
-        stop_the_classroom(room, docker_client)
-    finally:
-        room.close()
+def run_on_every_seat(room, step_id):
+    """Press Run on every seat for the step and wait for every seat to finish; (the answer's text, the run)."""
+    answer = room.instructor.post("/room/every-seat", data={"step": step_id}, headers={"HX-Request": "true"})
+    assert answer.status_code == 200, answer.text
+    job = room.app.extensions["room_life"].every_seat
+    wait_until(lambda: not job.running, "the run on every seat's end", timeout=120)
+    return html.unescape(answer.text), job
 
 
-def stop_the_classroom(room, docker_client):
-    room.open(count=1, first_port=8686)
+def every_seat_loop(text):
+    """The loop shown with a run on every seat."""
+    return re.search(r"<code data-cli>(for port in .*?done)</code>", text, re.S)[1]
+
+
+def test_a_step_runs_on_every_seat_as_each_seat_would_and_as_its_loop_does(room, docker_client):
+    """Run on every seat: the step runs on each seat's own things (its name, labels, port, limits), the grid
+    fills in, and the loop shown beside it, pasted into bash, makes the same containers."""
+    opened = room.open(count=3, first_port=8701, memory="128m", cpus="0.25", pids="50")
     choose_lesson(room.instructor, "running")
+    text, job = run_on_every_seat(room, "detached")
+    assert {name: run.state for name, run in job.runs.items()} == {name: "done" for name in opened.seats}, job.runs
+    cells, counts, _ = grid(room.instructor)
+    assert {cells[(name, "detached")] for name in opened.seats} == {"passed"}
+    assert counts["detached"] == "3 of 3"
+    by_button = {name: inspect(docker_client, f"{name}-ticker") for name in opened.seats}
+    assert all(by_button.values())
+
+    loop = every_seat_loop(text)
+    assert loop.startswith("for port in $(seq 8701 8703); do\n"), loop
+    remove_seat_things(docker_client, opened.seats)
+    ran = shell(loop)
+    assert ran.returncode == 0, ran.stderr
+    for name, seat in opened.seats.items():
+        by_command = inspect(docker_client, f"{name}-ticker")
+        assert by_command["Id"] != by_button[name]["Id"]
+        for key in ("Image", "Cmd", "Labels"):
+            assert by_command["Config"][key] == by_button[name]["Config"][key], key
+        assert by_command["Config"]["Labels"][SEAT_LABEL] == name
+        for key in ("Memory", "NanoCpus", "PidsLimit"):
+            assert by_command["HostConfig"][key] == by_button[name]["HostConfig"][key], key
+
+
+def test_run_on_every_seat_skips_a_seat_busy_with_its_own_press(room, docker_client):
+    """One press per seat holds: a seat whose student's press is still running is skipped, never run twice."""
+    opened = room.open(count=2, first_port=8706)
+    choose_lesson(room.instructor, "running")
+    busy, free = opened.seats
+    with room.app.extensions["seat_presses"].pressing(busy, "a press of its own"):
+        _, job = run_on_every_seat(room, "detached")
+    assert job.runs[busy].state == "skipped" and "a press of its own" in job.runs[busy].note
+    assert job.runs[free].state == "done"
+    assert inspect(docker_client, f"{busy}-ticker") is None and inspect(docker_client, f"{free}-ticker")
+
+
+def test_run_on_every_seat_is_the_instructors_and_refuses_bad_input(room):
+    room.open(count=1, first_port=8709)
+    choose_lesson(room.instructor, "running")
+    assert room.instructor.post("/room/every-seat", data={"step": "no-such-step"}).status_code == 404
+    assert room.instructor.post("/room/every-seat", data={"step": "detached", "extra": "1"}).status_code == 400
+    assert room.instructor.get("/room/every-seat/command?step=nope").status_code == 404
     (seat,) = room.students()
-    seat.done("running", "detached")
-    answer = room.instructor.delete("/classroom", headers={"HX-Request": "true"})
-    assert answer.status_code == 200
-    assert inspect(docker_client, f"{seat.seat}-ticker") is not None
+    assert seat.post("/room/every-seat", data={"step": "detached"}).status_code == 403
+    assert signed_out(room.app).get("/room/every-seat/command?step=detached").status_code == 403
+    assert room.app.extensions["room_life"].every_seat is None
+
+
+def test_stop_and_remove_every_seats_things_as_its_command_does(room, docker_client):
+    """Stop and remove every seat's things removes each seat's containers and volumes; the command beside it,
+    pasted into bash, does the same."""
+    opened = room.open(count=2, first_port=8711)
+    choose_lesson(room.instructor, "running")
+    run_on_every_seat(room, "detached")
+    page = html.unescape(room.instructor.get("/room").text)
+    command = re.search(r"<code data-cli>(docker ps -aq --filter label=classroom.seat \| .*?)</code>", page)[1]
+    answer = room.instructor.delete("/room/seats", headers={"HX-Request": "true"})
+    assert answer.status_code == 200, answer.text
+    assert all(things(docker_client, name) == (0, 0, 0) for name in opened.seats)
+
+    run_on_every_seat(room, "detached")
+    assert all(things(docker_client, name)[0] == 1 for name in opened.seats)
+    ran = shell(command)
+    assert ran.returncode == 0, ran.stderr
+    assert all(things(docker_client, name) == (0, 0, 0) for name in opened.seats)
+    assert signed_out(room.app).delete("/room/seats").status_code == 403
+
+
+@pytest.mark.parametrize("path", ["", "/sheet", "/new?count=3&first_port=8001"])
+def test_classroom_modes_old_addresses_open_the_room(room, path):
+    """Classroom mode became the room: its bookmarks answer with the room page's address."""
+    answer = room.instructor.get(f"/classroom{path}")
+    assert answer.status_code == 301 and answer.headers["Location"].endswith("/room")
 
 
 # 10. The commands shown are true.
@@ -829,7 +904,7 @@ def test_past_its_end_time_the_end_is_tried_again_once_the_engine_is_back(switch
     assert room.roster.room.ended and not room.roster.room.cleared
     assert things(docker_client, seat.seat) == (1, 0, 0)
     engine_switch.start()
-    room.app.extensions["room_retry"] = 0  # the next try now, not 30 s later
+    room.app.extensions["room_life"].retry_at = 0  # the next try now, not 30 s later
     assert signed_out(room.app).get("/lessons").status_code == 200
     assert room.roster.room.cleared and things(docker_client, seat.seat) == (0, 0, 0)
     assert seat.client.get("/seat").status_code == 403

@@ -29,7 +29,7 @@ from tests.support import csrf_of, get_cow, wait_until
 pytestmark = [pytest.mark.engine, pytest.mark.engine_specific]
 
 STATE_CHANGING = {"POST", "DELETE", "PUT", "PATCH"}
-INSTRUCTOR_ONLY_READS = {"room.sheet", "room.watch", "room.seat_board", "classroom.new"}
+INSTRUCTOR_ONLY_READS = {"room.sheet", "room.watch", "room.seat_board", "room.every_seat_preview"}
 
 
 @dataclass
@@ -177,7 +177,7 @@ def every_route(app, values):
 def aimed_at(things):
     """Path parameters naming B's things (or, for sign-in links, text that is no link)."""
     return {"container_id": things.ticker, "lesson_id": "running", "step_id": "stop", "name": things.seat,
-            "folder": "website", "token": "not-a-seat-link", "code": "not-a-join-code"}
+            "folder": "website", "token": "not-a-seat-link", "code": "not-a-join-code", "rest": "sheet"}
 
 
 def forms_for(things):
@@ -186,7 +186,7 @@ def forms_for(things):
         "room.open_room": room_form(count=1, first_port=things.port),
         "room.joining": {"open": "0"}, "room.names": {"hide": "0"},
         "lessons.choose": {"lesson": "cowserv"},
-        "classroom.start": {"count": "1", "first_port": str(things.port)},
+        "room.run_on_every_seat": {"step": "detached"},
         "containers.run": {"host_port": str(things.port)},
         "auth.signin": {"token": "not the token"},
         "seat.name": {"student": "A"},

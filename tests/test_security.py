@@ -1,15 +1,17 @@
 """Read-only by default; the instructor signs in; CSRF on every state change; headers; refusing a public bind."""
 
+import contextlib
 import os
 import subprocess
 import sys
 import time
 
+import docker
 import pytest
 
-from tests.support import HTMX, csrf_of, form_csrf, free_ports, sign_in_by_form, start_class, wait_until
+from tests.support import HTMX, csrf_of, form_csrf, free_ports, run_by_button, sign_in_by_form, wait_until
 from dashboard import create_app
-from dashboard.web.blueprints import steps as steps_blueprint
+from dashboard.web import step_views
 
 
 TOKEN = "correct horse battery staple"
@@ -24,8 +26,8 @@ def secured_app(tmp_path, engine_switch, docker_client, unique_name, monkeypatch
                       "SEAT_REQUESTS_PER_SECOND": 10_000, "TRANSCRIPT_PATH": str(tmp_path / "transcript.sqlite3")})
     # A step's check asked on request (POST …/check), noted: the background refresh every page triggers is not.
     app.checks_asked = []
-    evaluate = steps_blueprint.evaluate_check
-    monkeypatch.setattr(steps_blueprint, "evaluate_check",
+    evaluate = step_views.evaluate_check
+    monkeypatch.setattr(step_views, "evaluate_check",
                         lambda lesson, check, *seat: app.checks_asked.append((lesson.id, check))
                         or evaluate(lesson, check, *seat))
     yield app
@@ -39,12 +41,14 @@ def viewer(secured_app):
 
 
 @pytest.fixture
-def seat(secured_app, cowserv_image):
-    """A class of one seat the instructor started, so each refused action has something it would have changed."""
-    _, start = start_class(secured_app.test_client(), secured_app, 1, free_ports(1)[0])
-    transcript = secured_app.extensions["transcript"]
-    wait_until(lambda: transcript.entries(), "the class start written down")
-    return start.seats[0].container_id
+def seat(secured_app, cowserv_image, docker_client):
+    """A cow the instructor started, so each refused action has something it would have changed."""
+    created = []
+    container_id = run_by_button(secured_app.test_client(), free_ports(1)[0], created.append)
+    yield container_id
+    for made in created:
+        with contextlib.suppress(docker.errors.NotFound):
+            docker_client.api.remove_container(made, force=True)
 
 
 def sign_in(client, token=TOKEN):
@@ -61,7 +65,7 @@ def state(app, switch):
     board, and the checks asked for (none)."""
     catalog, board, workshop = app.extensions["catalog"], app.extensions["board"], app.extensions["workshop"]
     return (len(switch.writes), app.extensions["transcript"].entries(), app.extensions["builder"].current,
-            app.extensions["classroom"].current,
+            app.extensions["room_life"].every_seat,
             [(path, path.stat().st_mtime_ns) for lesson in catalog.lessons for path in workshop.files(lesson)],
             app.extensions["lesson_pick"].id,
             {(lesson.id, step.id): board.last_run(lesson.id, step.id) for lesson in catalog.lessons
@@ -74,8 +78,8 @@ STATE_CHANGES = [
     ("post", "/containers", {"host_port": "PORT"}),
     ("delete", "/containers/SEAT", {}),
     ("post", "/transcript/clear", {}),
-    ("post", "/classroom", {"count": "1", "first_port": "PORT"}),
-    ("delete", "/classroom", {}),
+    ("post", "/room/every-seat", {"step": "run"}),
+    ("delete", "/room/seats", {}),
     ("post", "/workshop/images/restore", {}),
     ("post", "/workshop/website/restore", {}),
     ("post", "/signout", {}),
@@ -153,7 +157,7 @@ def test_sessions_expire_even_while_the_page_keeps_polling(tmp_path):
     assert "Sign out" not in client.get("/").text
 
 
-def test_a_get_never_changes_state(secured_app, engine_switch, seat):
+def test_a_get_never_changes_state(secured_app, engine_switch, seat, docker_client):
     """Every URL that changes something, asked with GET, HEAD and OPTIONS by the signed-in instructor with the CSRF
     token: a 405 where no view reads it, the page where one does, and nothing changed either way."""
     client = secured_app.test_client(instructor=False)
@@ -161,7 +165,7 @@ def test_a_get_never_changes_state(secured_app, engine_switch, seat):
     csrf = {"X-CSRF-Token": csrf_of(client.get("/").text)}
     rules = {rule.rule for rule in secured_app.url_map.iter_rules() if rule.methods & {"POST", "DELETE"}}
     assert rules == {"/signin", "/signout", "/images/build", "/containers", "/containers/<container_id>",
-                     "/transcript/clear", "/classroom", "/workshop/<folder>/restore", "/lessons/current",
+                     "/transcript/clear", "/room/every-seat", "/room/seats", "/workshop/<folder>/restore", "/lessons/current",
                      "/lessons/<lesson_id>/steps/<step_id>", "/lessons/<lesson_id>/steps/<step_id>/check",
                      "/room", "/room/close", "/room/joining", "/join/<code>", "/s/<token>", "/room/names", "/room/seats/<name>/revoke", "/room/seats/<name>/reset",
                      "/seat/name", "/seat/lessons/<lesson_id>/steps/<step_id>",
@@ -184,7 +188,7 @@ def test_a_get_never_changes_state(secured_app, engine_switch, seat):
             assert response.status_code in (200, 204, 405), (method, url, response.status_code)
     assert state(secured_app, engine_switch) == before
     assert signed_in(client)
-    assert secured_app.extensions["classroom"].current.seats[0].container_id == seat
+    assert docker_client.api.inspect_container(seat)["State"]["Running"]
 
 
 def test_a_token_is_generated_printed_and_kept_when_none_is_configured(tmp_path, monkeypatch, caplog):

@@ -12,8 +12,7 @@ from dashboard import create_app
 
 BOUND = 10  # seconds a page may take: the read timeout (3 s) once, with room for a busy machine
 
-PAGES = ["/", "/present", "/healthz", "/containers", "/images/build", "/transcript", "/classroom",
-         "/classroom/sheet"]
+PAGES = ["/", "/present", "/healthz", "/containers", "/images/build", "/transcript", "/room"]
 
 
 @pytest.fixture
@@ -41,7 +40,7 @@ def test_every_page_comes_back_with_the_banner_while_the_engine_is_silent(silent
     assert health.status_code == 503 and "did not answer in time" in health.json["error"]
     for (url, htmx), answer in answers.items():
         assert answer.status_code in (200, 503), (url, htmx, answer.status_code)
-    for key in (("/", False), ("/present", False), ("/containers", True), ("/classroom", False)):
+    for key in (("/", False), ("/present", False), ("/containers", True)):
         assert "The Docker engine is not reachable" in answers[key].text, key
 
 
@@ -55,7 +54,6 @@ def test_actions_get_the_reason_within_their_own_timeout(silent_engine, tmp_path
         answers = answers_within(BOUND, {
             "build": pool.submit(client.post, "/images/build", headers=HTMX),
             "remove": pool.submit(client.delete, "/containers/" + "a" * 64, headers=HTMX),
-            "class": pool.submit(client.post, "/classroom", data={"count": "1", "first_port": "8001"}, headers=HTMX),
             "run": pool.submit(client.post, "/containers", data={"host_port": str(free_port)}, headers=HTMX),
         })
     for answer in answers.values():

@@ -63,34 +63,25 @@ def remove_command(container_id):
     return f"docker stop {short_id} && docker rm {short_id}"
 
 
-def class_command(image, ports, name_prefix, container_port=8000, label=None):
-    """The loop that starts the class one seat at a time: a container per port, named after its seat.
-
-    Ports run in `$(seq FIRST LAST)` stretches; a port skipped because it was in use splits the stretch.
-    The prefix is letters, digits, `_` and `-` only (classroom.SEAT_PREFIX), so it is safe inside the quotes.
-    """
+def port_words(ports):
+    """The ports as a `for` loop takes them: `$(seq FIRST LAST)` stretches, a port skipped splitting its stretch."""
     stretches = []
     for port in sorted(ports):
         if stretches and port == stretches[-1][1] + 1:
             stretches[-1][1] = port
         else:
             stretches.append([port, port])
-    words = " ".join(str(first) if first == last else f"$(seq {first} {last})" for first, last in stretches)
-    labelled = f"--label {lesson_filter(label)} " if label else ""
-    return (f'for port in {words}; do docker run -d --name "{name_prefix}$port" {labelled}-p "$port:{int(container_port)}" '
-            f"{shlex.quote(image)}; done")
+    return " ".join(str(first) if first == last else f"$(seq {first} {last})" for first, last in stretches)
 
 
-def class_remove_command(name_prefix, lesson="cowserv"):
-    """`docker rm -f` of every container with the lesson label and a seat's name: the whole class, nothing else.
-
-    Piped through `xargs -r`, so that with no seats it does nothing and succeeds: `docker rm -f $(…)` of an
-    empty list fails, which stops a script under `set -e`.
-    """
-    # Exactly PREFIX + a port: a room seat's own containers (seat-8001-web) are left alone.
-    listing = ["docker", "ps", "-aq", "--filter", f"label={lesson_filter(lesson)}", "--filter",
-               f"name=^{name_prefix}[0-9]+$"]
-    return f"{shlex.join(listing)} | xargs -r docker rm -f"
+def remove_labelled_command(label):
+    """Force-remove every container, volume and image carrying `label` (KEY or KEY=VALUE), in that order. Each list
+    goes through `xargs -r`, so with nothing to remove it does nothing and succeeds."""
+    selector = ["--filter", f"label={label}"]
+    return " ; ".join([
+        f"{shlex.join(['docker', 'ps', '-aq', *selector])} | xargs -r docker rm -f",
+        f"{shlex.join(['docker', 'volume', 'ls', '-q', *selector])} | xargs -r docker volume rm -f",
+        f"{shlex.join(['docker', 'images', '-q', *selector])} | sort -u | xargs -r docker rmi -f"])
 
 
 def lesson_filter(lesson):

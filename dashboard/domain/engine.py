@@ -5,7 +5,6 @@ import os
 import re
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -536,38 +535,6 @@ class Engine:
                 with contextlib.suppress(docker_errors.NotFound, docker_errors.APIError):
                     api.remove_image(image_id, force=True)
         return len(containers), len(volumes), len(images)
-
-    def run_many(self, image, seats, workers, container_port=8000, labels=()):
-        """Start one container per (name, host port) in `seats`, `workers` at a time; yield each seat as it ends.
-
-        Each yields (seat, container id, None), or (seat, None, the engine's refusal). Concurrent requests let the
-        engine overlap the containers' set-up; the bound keeps a class of 300 from flooding it.
-        """
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            futures = {pool.submit(self.run, image, port, name, container_port, labels): (name, port)
-                       for name, port in seats}
-            for future in as_completed(futures):
-                try:
-                    container_id, error = future.result(), None
-                except EngineError as refusal:
-                    container_id, error = None, str(refusal)
-                yield futures[future], container_id, error
-
-    def remove_named(self, prefix, workers, lesson="cowserv"):
-        """Force-remove every container of the lesson whose name starts with `prefix`, `workers` at a time; their ids.
-
-        As `docker ps -aq --filter label=classroom.lesson=LESSON --filter name=^PREFIX | xargs -r docker rm -f`: the
-        list comes from the engine now and carries the lesson label, so no other container is ever touched.
-        """
-        seat_name = re.compile(re.escape(prefix) + "[0-9]+")  # a class seat's, not a room seat's seat-8001-web
-        doomed = [c.id for c in self.containers() if seat_name.fullmatch(c.name) and c.lesson == lesson and not c.seat]
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            list(pool.map(self._force_remove, doomed))
-        return doomed
-
-    def _force_remove(self, container_id):
-        with contextlib.suppress(ContainerNotFound), self._api(acting=True) as api:
-            api.remove_container(container_id, force=True)
 
 
 def _start(api, container_id, spec):

@@ -1,23 +1,17 @@
 """A lesson's transcript as a bash script that replays it on a clean host, written the way the tutorial teaches."""
 
-import re
-
-# The class loop (commands.class_command): its ports (numbers and `$(seq FIRST LAST)` stretches), the seats' prefix.
-SEAT_LOOP = re.compile(r'for port in ([0-9 $()seq]+); do docker run -d --name "([a-zA-Z0-9_-]+)\$port"')
-STRETCH = re.compile(r"\$\(seq (\d+) (\d+)\)|(\d+)")
-
 
 def replay_script(entries, folder, title):
     """A script that runs the transcript's successful actions in order, in the lesson's folder (when it has one).
 
     Containers go into variables as the tutorial does (`cid=$(docker run -d ...)`, then `docker stop $cid`), so
-    the script never depends on ids from this session; a class's seats go by their names. Failed actions, and
+    the script never depends on ids from this session. Failed actions, and
     removals of containers the script did not start, stay as comments.
     """
     runs = [entry for entry in entries if entry.action == "run" and entry.ok]
     variables = {entry.container_id: "cid" if len(runs) == 1 else f"cid{number}"
                  for number, entry in enumerate(runs, start=1)}
-    known = {**_seat_names(entries), **{container_id: f"${name}" for container_id, name in variables.items()}}
+    known = {container_id: f"${name}" for container_id, name in variables.items()}
     lines = ["#!/usr/bin/env bash", f"# The lesson {_one_line(title)} as the dashboard ran it."]
     if folder is not None:
         lines += ["# It runs in the lesson's folder (the one with its files), or the folder given as first argument."]
@@ -31,7 +25,7 @@ def replay_script(entries, folder, title):
 
 
 def _line(entry, variables, known):
-    """The script's line for one entry; `known` is how the script names each container it starts ($cid, seat-8001)."""
+    """The script's line for one entry; `known` is how the script names each container it starts ($cid)."""
     if not entry.ok:
         return "\n".join(f"# failed then: {line}" for line in entry.command.splitlines())
     if entry.action == "run":
@@ -42,21 +36,6 @@ def _line(entry, variables, known):
     if entry.action == "remove":
         return f"# not started by this script: {entry.command}"
     return entry.replay
-
-
-def _seat_names(entries):
-    """{container id: seat name} for the seats of the class starts replayed, so a seat removed on its own goes by name.
-
-    A start's output has a seat's id per line in port order, as its loop takes the ports.
-    """
-    names = {}
-    for entry in entries:
-        loop = SEAT_LOOP.match(entry.replay or "") if entry.action == "class-start" and entry.ok else None
-        if loop:
-            ports = [port for first, last, single in STRETCH.findall(loop[1])
-                     for port in (range(int(first), int(last) + 1) if first else [int(single)])]
-            names.update(zip(entry.output.split(), (f"{loop[2]}{port}" for port in ports)))
-    return names
 
 
 def _quoted_default(path):

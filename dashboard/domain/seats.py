@@ -12,7 +12,6 @@ instance folder, so a restart keeps the class.
 """
 
 import json
-import logging
 import re
 import secrets
 import threading
@@ -24,8 +23,6 @@ from pathlib import Path
 from . import files
 from .labels import SEAT_LABEL
 from .lesson_fields import Mount, Port
-
-log = logging.getLogger(__name__)
 
 MEMORY = re.compile(r"[1-9][0-9]{0,5}[kmg]")  # docker's --memory, as the room form takes it: 256m, 1g
 MIN_MEMORY = 6 * 1024 * 1024  # the engine refuses less than 6 MB
@@ -377,35 +374,10 @@ def for_seat(lesson, seat):
 
 def clear_seats(engine, names, workers):
     """Remove everything these seats made (engine.remove_seat), `workers` seats at a time; how many things."""
+    return sum(clear_seats_counts(engine, names, workers))
+
+
+def clear_seats_counts(engine, names, workers):
+    """As clear_seats: how many (containers, volumes, images)."""
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        return sum(sum(counts) for counts in pool.map(engine.remove_seat, names))
-
-
-class RoomClock:
-    """Ends the room at its end time, in the background: `on_end` removes what the seats made. One timer at a
-    time; a new room's end replaces the old one's."""
-
-    def __init__(self, on_end):
-        self._on_end = on_end
-        self._timer = None
-        self._lock = threading.Lock()
-
-    def schedule(self, ends_at):
-        with self._lock:
-            if self._timer is not None:
-                self._timer.cancel()
-            self._timer = threading.Timer(max(0.0, ends_at - time.time()), self._fire)
-            self._timer.daemon = True
-            self._timer.start()
-
-    def cancel(self):
-        with self._lock:
-            if self._timer is not None:
-                self._timer.cancel()
-                self._timer = None
-
-    def _fire(self):
-        try:
-            self._on_end()
-        except Exception:  # the engine away at the end: the next request's check ends it (see expire)
-            log.exception("ending the room failed")
+        return tuple(map(sum, zip((0, 0, 0), *pool.map(engine.remove_seat, names))))

@@ -87,11 +87,6 @@ class TranscriptStore:
         self.append("build", build.command, output, ok=build.state == "succeeded", replay=build.plan.replay,
                     lesson=build.plan.lesson)
 
-    def record_class_start(self, job):
-        """A finished class start: the loop, and what it prints (an id per seat, or the engine's refusal)."""
-        output = "\n".join(seat.container_id or f"Error: {seat.error}" for seat in sorted(job.seats, key=lambda s: s.port))
-        self.append("class-start", job.command, output, ok=not job.failed, replay=job.command, lesson=job.lesson)
-
     def entries(self, lesson=None):
         """Every entry in order, or one lesson's."""
         query = "SELECT id, at, action, command, replay, output, ok, container_id, lesson FROM entry"

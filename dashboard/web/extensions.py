@@ -21,9 +21,9 @@ def get_builder():
     return current_app.extensions["builder"]
 
 
-def get_classroom():
-    """The app's Classroom, shared by every viewer of this process."""
-    return current_app.extensions["classroom"]
+def get_room_life():
+    """The room's life and the instructor's actions on every seat (domain/room.py)."""
+    return current_app.extensions["room_life"]
 
 
 def get_transcript():

@@ -3,9 +3,11 @@ engine every page names."""
 
 import re
 import time
+from functools import lru_cache
 from datetime import datetime, timezone
 from urllib.parse import urlsplit
 
+import segno
 from markupsafe import Markup, escape
 
 from ..domain import commands
@@ -103,7 +105,14 @@ def clock(epoch):
     return time.strftime("%H:%M %Z", time.localtime(epoch))
 
 
+@lru_cache(maxsize=1024)
+def qr_svg(text):
+    """`text` as a QR code in inline SVG, sized by CSS; segno draws modules only, so none of `text` is markup."""
+    return Markup(segno.make(text, micro=False).svg_inline(omitsize=True, border=2))
+
+
 def register(app):
+    app.add_template_filter(qr_svg)
     app.add_template_filter(clock)
     app.add_template_filter(lesson_text)
     app.add_template_filter(inline_code)

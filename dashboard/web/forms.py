@@ -75,11 +75,6 @@ def _number_of_seats(value, what, least, maximum):
     return count
 
 
-def seat_count(value, maximum):
-    """How many seats a class start makes: a whole number from 1 to the configured maximum."""
-    return _number_of_seats(value, "seats", 1, maximum)
-
-
 def room_seats(cards, joins, maximum):
     """How many seats a room has on cards and by the join code: whole numbers from 0, at least one seat and at
     most `maximum` in all. A missing join count is 0 (every seat a card's)."""

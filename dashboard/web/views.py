@@ -9,6 +9,7 @@ from flask import current_app, g, render_template, request, url_for
 from ..domain import actions, checks, commands, dockerfile, progress, seats
 from ..domain.errors import EngineError
 from ..domain.lessons import BASE_IMAGE
+from ..domain.room import listed_now
 from . import forms
 from .security import is_instructor
 from .extensions import (
@@ -19,6 +20,7 @@ from .extensions import (
     get_engine,
     get_lesson_pick,
     get_roster,
+    get_room_life,
     get_snapshot,
     get_stand_ins,
     get_transcript,
@@ -189,11 +191,8 @@ def evaluate_check(lesson, check, seat=None):
     container list as next read from the engine (at most one read a refresh period, however many ask; at once
     after the instructor's press, which marks it stale), so it sees what a command pasted before it did, and a
     room pressing at once costs one list call a period."""
-    try:  # the shared list as read after this moment (see ContainerSnapshot.read_after)
-        containers = get_snapshot().read_after(time.monotonic())[1]
-    except EngineError:
-        containers = None  # checks.evaluate says why it cannot check
-    return checks.evaluate(get_engine(), lesson, check, place_for(lesson, seat), probe_host(), containers)
+    return checks.evaluate(get_engine(), lesson, check, place_for(lesson, seat), probe_host(),
+                           listed_now(get_snapshot()))
 
 
 def refresh_checks(lesson, seats_=None):
@@ -293,8 +292,10 @@ def room_view():
     if room and not room.ended and refused is None:
         refresh_checks(lesson, seat_list)
     rows, counts = progress.grid(get_board(), lesson, seat_list)
+    life = get_room_life()
+    every_seat = life.every_seat if life.every_seat is not None and life.every_seat.lesson == lesson.id else None
     return {"room": room, "lesson": lesson, "rows": rows, "counts": counts, "refused": refused,
-            "grid_version": f"{get_board().version}-{roster.version}-{lesson.id}"}
+            "every_seat": every_seat, "grid_version": f"{get_board().version}-{life.version}-{lesson.id}"}
 
 
 def render_lesson(lesson=None, presenter=False, follows=False, host_port=None):

@@ -16,10 +16,9 @@ from .test_lesson import REFRESH_TIMEOUT_MS, build_cowserv, row_of, run_containe
 pytestmark = pytest.mark.e2e
 
 AXE = Path(__file__).resolve().parents[2] / ".test-tools" / "node_modules" / "axe-core" / "axe.min.js"
-PAGES = ["/", "/present", "/classroom", "/classroom/sheet", "/signin", "/no-such-page",
+PAGES = ["/", "/present", "/room", "/signin", "/no-such-page",
          "/lessons", "/lessons/running", "/lessons/realistic"]
 VIEWPORTS = {"laptop-1280x720": (1280, 720), "phone-390x844": (390, 844)}
-SEAT_START_TIMEOUT_MS = 60_000
 
 # The serious and critical violations, each with up to five of the elements at fault.
 RUN_AXE = """async () => {
@@ -47,8 +46,7 @@ def axe_violations(page, axe_script):
 @pytest.fixture
 def lesson_in_progress(open_page, cowserv_image, engine_cleanup, free_port):
     """Something for axe to look at: a build's log, a running container (row, transcript entry, the run step's
-    status with its check), a step's printed output on the running-containers lesson and a class of one seat (its
-    row and room-sheet card), all made through the page; returns the instructor's page and the container's id."""
+    status with its check) and a step's printed output on the running-containers lesson, all made through the page; returns the instructor's page and the container's id."""
     page = open_page("/", bypass_csp=True)
     build_cowserv(page)
     container_id = run_container(page, free_port, engine_cleanup)
@@ -58,19 +56,6 @@ def lesson_in_progress(open_page, cowserv_image, engine_cleanup, free_port):
     page.locator("#step-ps").get_by_role("button", name="List", exact=True).click()
     expect(page.locator("#ps-status [data-step-output]")).to_be_visible(timeout=REFRESH_TIMEOUT_MS)
 
-    page.goto("/classroom")
-    seat_port = free_port + 1 if free_port < 65535 else free_port - 1
-    engine_cleanup.host_port(seat_port)
-    page.get_by_label("Seats", exact=True).fill("1")
-    page.get_by_label("From port").fill(str(seat_port))
-    rows = page.locator("#class-status tr[data-seat]")
-    before = rows.count()
-    page.get_by_role("button", name="Start the class", exact=True).click()
-    # On seat_port, or the next free one: a port that came free a moment ago can be a client's again (the
-    # ephemeral range), and the start skips it.
-    expect(rows).to_have_count(before + 1, timeout=SEAT_START_TIMEOUT_MS)
-    for container_id in rows.evaluate_all("rows => rows.map(row => row.dataset.containerId)"):
-        engine_cleanup.container(container_id)
     page.goto("/")
     return page, container_id
 

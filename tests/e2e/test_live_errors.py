@@ -23,7 +23,6 @@ POLLERS = {
     "build-panel": ("/", r"/images/build\?lesson=cowserv&since="),
     "transcript": ("/", r"/transcript\?lesson=cowserv&since="),
     "board": ("/", r"/lessons/cowserv/board\?since="),  # the steps' checks and runs: hidden, its error line is not
-    "class-status": ("/classroom", r"/classroom\?since="),
 }
 
 

@@ -34,10 +34,10 @@ def assert_commands_clear_of_their_buttons(page):
     assert not wrong, "\n".join(wrong)
 
 
-@pytest.mark.parametrize("path", ["/", "/present", "/classroom", "/lessons/running", "/lessons/realistic"])
+@pytest.mark.parametrize("path", ["/", "/present", "/lessons/running", "/lessons/realistic"])
 @pytest.mark.parametrize("width", list(WIDTHS))
 def test_long_commands_never_run_under_the_copy_button(open_page, path, width):
-    """The build command with `--build-arg BASE_IMAGE=…`, the class loop, the bind-mount run and the edit's
+    """The build command with `--build-arg BASE_IMAGE=…`, the bind-mount run and the edit's
     heredoc: wrapped in their box, beside the button."""
     w, h = WIDTHS[width]
     page = open_page(path, viewport={"width": w, "height": h})
@@ -45,10 +45,10 @@ def test_long_commands_never_run_under_the_copy_button(open_page, path, width):
     assert_commands_clear_of_their_buttons(page)
 
 
-@pytest.mark.parametrize("path", ["/classroom", "/classroom/sheet", "/signin", "/no-such-page", "/lessons"])
+@pytest.mark.parametrize("path", ["/room", "/signin", "/no-such-page", "/lessons"])
 @pytest.mark.parametrize("instructor", [False, True], ids=["read-only", "instructor"])
 def test_every_page_leads_back_to_the_lesson(open_page, allowed_console_errors, path, instructor):
-    """The classroom page, the room sheet, the sign-in page, an error page and the list of lessons each show a
+    """The room page, the sign-in page, an error page and the list of lessons each show a
     link back to "/", the current lesson (the images lesson unless the instructor picked another)."""
     allowed_console_errors.append(r"status of 404")  # the error page is one
     page = open_page(path, instructor=instructor)

@@ -33,17 +33,6 @@ def run_by_button(client, port, created):
     return container_id
 
 
-def start_class(client, app, count, first_port):
-    """Press Start the class and wait for every seat to be started or refused; (response, the ClassStart)."""
-    response = client.post("/classroom", data={"count": str(count), "first_port": str(first_port)}, headers=HTMX)
-    assert response.status_code == 200, response.text
-    assert "containers-changed" in response.headers["HX-Trigger"]
-    start = app.extensions["classroom"].current
-    wait_until(lambda: not start.running, "the class start's end", timeout=120)
-    app.extensions["snapshot"].invalidate()  # the seats' events do within a refresh period; the test goes on now
-    return response, start
-
-
 def get_cow(port, timeout=20):
     """The cow page on a host port, waiting for python -m http.server to come up."""
     deadline = time.monotonic() + timeout

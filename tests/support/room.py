@@ -235,7 +235,7 @@ class Room:
 
     def close(self):
         try:
-            self.app.extensions["room_clock"].cancel()
+            self.app.extensions["room_life"].clock.cancel()
             if self.roster.room is not None and not self.roster.room.ended:
                 self.instructor.delete("/room", headers={"HX-Request": "true"})
             self.roster.close()

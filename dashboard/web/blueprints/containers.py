@@ -7,9 +7,8 @@ from .. import forms
 from ..extensions import get_engine, get_snapshot, get_transcript, htmx
 from ..fragments import render_once
 from ..security import is_instructor
+from ..step_views import command_preview, do_step, host_port_field
 from ..views import CHANGED, containers_view, current_lesson, lesson_asked, probe_host, render_lesson, shown_already
-from .steps import command as step_command
-from .steps import do_step, host_port_field
 
 bp = Blueprint("containers", __name__, url_prefix="/containers")
 
@@ -41,7 +40,7 @@ def port_run():
 def new():
     """The current lesson's run command for the host port typed so far (see steps.command)."""
     lesson, step = port_run()
-    return step_command(lesson.id, step.id)
+    return command_preview(lesson, step)
 
 
 @bp.post("")

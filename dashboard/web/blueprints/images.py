@@ -1,10 +1,11 @@
 """A lesson's image: build it (in the background, streamed to every viewer) and show where it stands."""
 
-from flask import Blueprint, Response, redirect, render_template, request, stream_with_context, url_for
+from flask import Blueprint, Response, render_template, request, stream_with_context
 
 from .. import forms
-from ..extensions import get_builder, get_engine, htmx
-from ..views import build_panel_version, build_plan, build_step, image_view, lesson_asked, render_lesson, shown_already
+from ..extensions import get_builder, htmx
+from ..step_views import start_build
+from ..views import build_panel_version, build_step, image_view, lesson_asked, render_lesson, shown_already
 
 bp = Blueprint("images", __name__, url_prefix="/images")
 
@@ -35,17 +36,6 @@ def lessons_build(lesson):
     if build_step(lesson) is None:
         raise forms.NoSuchThing(f"The lesson {lesson.id} builds no image.")
     return lesson
-
-
-def start_build(lesson):
-    """Start the lesson's build, or join the one already running; every open panel then shows it."""
-    builder = get_builder()
-    joined = builder.running
-    builder.start(get_engine(), build_plan(lesson))
-    if not htmx:
-        return redirect(url_for("lessons.show", lesson_id=lesson.id))
-    message = "Joined the build already running." if joined else "Build started."
-    return render_template("message.html", kind="ok", message=message), {"HX-Trigger": "build-started"}
 
 
 def _event(name, html="", event_id=None):

@@ -2,23 +2,28 @@
 seats' links (a printable sheet, or one projected join code), watches the progress grid, and from a seat's row
 opens its page read-only, resets it or gives it a new link."""
 
-import threading
-import time
-
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 
+from ...domain import room as room_life
 from ...domain import seats
-from ...domain.errors import EngineError
 from .. import forms
-from ..extensions import get_board, get_catalog, get_classroom, get_engine, get_lesson_pick, get_roster
-from ..extensions import get_snapshot, get_workshop, htmx
+from ..extensions import get_catalog, get_engine, get_roster, get_room_life, htmx
 from ..fragments import render_once
 from ..links import room_url, seat_link
+from ..seat_views import board_update, render_seat
 from ..security import Forbidden, is_instructor
-from ..views import containers_view, room_view, shown_already
-from .seat import render_seat
+from ..views import containers_view, current_lesson, place_for, probe_host, room_view, shown_already, step_named
 
 bp = Blueprint("room", __name__, url_prefix="/room")
+# Classroom mode's old address (the room does what it did): its bookmarks open the room page.
+old_classroom = Blueprint("classroom", __name__, url_prefix="/classroom")
+
+
+@old_classroom.get("", defaults={"rest": ""})
+@old_classroom.get("/<path:rest>")
+def moved(rest):
+    """Classroom mode became the room's actions on every seat: its pages answer with the room page's address."""
+    return redirect(url_for("room.index"), 301)
 
 
 def instructor_only(what):
@@ -32,7 +37,18 @@ def index():
     if htmx and request.args.get("since") is not None:
         return grid()
     view = room_view()
-    return render_template("room.html", room_url=room_url(), **view, **room_defaults())
+    return render_template("room.html", room_url=room_url(), **view, **room_defaults(), **every_seat_view(view))
+
+
+def every_seat_view(view):
+    """The instructor's actions on every seat: the loop of the step picked first (the lesson's port run, else its
+    first step), and the command that removes every seat's things; nothing for others, or while no class is on."""
+    room, lesson = view["room"], view["lesson"]
+    if not is_instructor() or room is None or room.over or view["refused"] or not room.seats:
+        return {"every_seat_cli": None}
+    step = lesson.port_run or lesson.steps[0]
+    return {"every_seat_cli": every_seat_loop(lesson, step),
+            "remove_every_seat_cli": room_life.remove_every_seat_command()}
 
 
 def room_defaults():
@@ -57,29 +73,19 @@ def grid():
 @bp.post("")
 def open_room():
     """Open a room: a seat per student, each with its own link, folder, labels and limits, until the end time.
-    A room open before is ended first (its seats' things removed, its links stopped), and whatever any seat made
-    before is swept (sweep_seats), so nothing of a previous class is left."""
+    A room open before is ended first, and whatever any seat made before is swept (RoomLife.open)."""
     values = request.form
     forms.only_fields(values, {"count", "join_count", "first_port", "minutes", "memory", "cpus", "pids"})
     cards, join_seats = forms.room_seats(values.get("count"), values.get("join_count"),
                                          current_app.config["MAX_SEATS"])
-    count = cards + join_seats
-    first_port = forms.first_seat_port(values.get("first_port"), count)
+    first_port = forms.first_seat_port(values.get("first_port"), cards + join_seats)
     minutes, limits = forms.minutes(values.get("minutes")), forms.limits(values, seats.Limits)
-    if limits.cpus > get_engine().cpus():
-        raise forms.InvalidInput(f"CPUs {limits.cpus:g}: the engine has {get_engine().cpus()}, and refuses a "
+    engine = get_engine()
+    if limits.cpus > engine.cpus():
+        raise forms.InvalidInput(f"CPUs {limits.cpus:g}: the engine has {engine.cpus()}, and refuses a "
                                  "container more than it has.")
-    previous = get_roster().room
-    end_room()
-    sweep_seats()
-    for name in previous.seats if previous else ():
-        get_board().forget_seat(name)  # the old room's grid, kept to look at until now
-    taken = {c.name for c in containers_view(get_lesson_pick().lesson)["containers"]}
-    planned = get_classroom().plan(first_port, count, taken, probe_ports=get_engine().ports_are_local)
-    room = get_roster().open([(seat.name, seat.port) for seat in planned], minutes, limits, cards, join_seats)
-    for seat in room.seats.values():
-        get_workshop().provide_seat(seat.name, seat_lessons(), replace=True)  # not a previous class's edits
-    current_app.extensions["room_clock"].schedule(room.ends_at)
+    taken = {c.name for c in containers_view(current_lesson())["containers"]}
+    get_room_life().open(first_port, cards, join_seats, minutes, limits, taken, engine.ports_are_local, seat_lessons())
     return redirect(url_for("room.index"), 303)
 
 
@@ -88,44 +94,12 @@ def seat_lessons():
     return [lesson for lesson in get_catalog().lessons if seats.not_for_seats(lesson) is None]
 
 
-def end_room():
-    """End the open room now: its links stop at once (the grid keeps the seats' last progress to look at), then
-    every seat's containers, volumes and images are removed; one clearing at a time, however many requests and
-    timers ask. How many things were removed (0 when another request is clearing)."""
-    roster = get_roster()
-    if roster.room is None:
-        return 0
-    roster.end()
-    clearing = current_app.extensions.setdefault("room_clearing", threading.Lock())
-    if not clearing.acquire(blocking=False):
-        return 0
-    try:
-        room = roster.room
-        if room is None or room.cleared:
-            return 0
-        removed = seats.clear_seats(get_engine(), list(room.seats), current_app.config["CLASS_WORKERS"])
-        roster.cleared()
-    finally:
-        clearing.release()
-        get_snapshot().invalidate()
-    return removed
-
-
-def sweep_seats():
-    """Remove everything any seat made, of any earlier room (one closed anyway, a dashboard that stopped with its
-    room open), so a new room's seats start with nothing of a previous class; the engine away: refused (503)."""
-    try:
-        get_engine().remove_seats()
-    finally:
-        get_snapshot().invalidate()
-
-
 @bp.delete("")
 def end():
     """End the class now, as its end time would: what the seats made is removed, and their links stop working."""
     forms.only_fields(request.form, set())
     get_roster().require()
-    removed = end_room()
+    removed = get_room_life().end()
     message = f"The class ended: {removed} of the seats' containers, volumes and images removed."
     return render_template("message.html", kind="ok", message=message), {"HX-Refresh": "true"}
 
@@ -133,25 +107,63 @@ def end():
 @bp.post("/close")
 def close():
     """Put away a room whose class ended: the room page offers a new one, and the presenter view drops its grid.
-    What its seats made must be removed first (tried again now), unless the instructor closes it anyway
-    (`anyway=1`: the engine may be gone for good; the next room's opening removes it)."""
+    What its seats made must be removed first, unless the instructor closes it anyway (`anyway=1`)."""
     forms.only_fields(request.form, {"anyway"})
     anyway = forms.flag(request.form["anyway"], "anyway") if "anyway" in request.form else False
-    room = get_roster().require()
-    if not room.ended:
-        raise seats.ClassStillOn("The class is still on: end it first (End the class now).")
-    if not room.cleared and not anyway:
-        try:
-            end_room()
-        except EngineError as error:
-            raise seats.things_left(room, error) from error
-        if not room.cleared:  # another request is removing them right now
-            raise seats.things_left(room, "they are being removed right now")
-    for name in room.seats:
-        get_board().forget_seat(name)
-    get_roster().close()
-    current_app.extensions["room_clock"].cancel()
+    get_room_life().close(anyway)
     return redirect(url_for("room.index"), 303)
+
+
+def every_seat_step(values):
+    """The current lesson as seats do it, and the step `values` names; refused when seats cannot do the lesson."""
+    lesson = current_lesson()
+    refused = seats.not_for_seats(lesson)
+    if refused:
+        raise Forbidden(refused)
+    return lesson, step_named(lesson, values.get("step", ""))
+
+
+@bp.get("/every-seat/command")
+def every_seat_preview():
+    """The loop a run of the step on every seat does, for the picker to show before the click."""
+    instructor_only("run a step on every seat")
+    lesson, step = every_seat_step(request.args)
+    forms.only_fields(request.args, {"step"})
+    return render_template("step_command.html", cli=every_seat_loop(lesson, step), step=step)
+
+
+def every_seat_loop(lesson, step):
+    room = get_roster().require()
+    return room_life.every_seat_command(lesson, step, room, get_room_life().prefix,
+                                        lambda seat: place_for(seats.for_seat(lesson, seat), seat))
+
+
+@bp.post("/every-seat")
+def run_on_every_seat():
+    """Run the step on every seat of the room, as each seat's own press does (one press per seat: a seat busy with
+    its student's press is skipped), several seats at a time in the background; the grid fills in as seats finish."""
+    instructor_only("run a step on every seat")
+    forms.only_fields(request.form, {"step"})
+    lesson, step = every_seat_step(request.form)
+    room = get_roster().require()
+    get_engine().cpus()  # asks the engine: away, the press is answered 503 before any seat starts
+    places = {seat.name: place_for(seats.for_seat(lesson, seat), seat) for seat in room.seats.values()}
+    command = every_seat_loop(lesson, step)
+    job = get_room_life().run_on_every_seat(lesson, step, places, probe_host(), command)
+    message = f"Running {step.title!r} on {len(job.runs)} seats, as this loop does one by one:"
+    return render_template("message.html", kind="ok", message=message, command=command), {"HX-Trigger": "board-changed"}
+
+
+@bp.delete("/seats")
+def remove_every_seat():
+    """Stop and remove every seat's containers, volumes and images at once, as the command beside the button."""
+    instructor_only("remove every seat's things")
+    forms.only_fields(request.form, set())
+    get_roster().require()
+    containers, volumes, images = get_room_life().sweep()
+    message = (f"Removed every seat's things: {containers} containers, {volumes} volumes and {images} images.")
+    return (render_template("message.html", kind="ok", message=message, command=room_life.remove_every_seat_command()),
+            {"HX-Trigger": "board-changed"})
 
 
 @bp.post("/joining")
@@ -196,7 +208,6 @@ def watch(name):
 def seat_board(name):
     """The watched seat's board, for its read-only page to swap in."""
     instructor_only("watch a seat")
-    from .seat import board_update
     return board_update(seat_named(name), can_act=False)
 
 
@@ -224,42 +235,15 @@ def reset(name):
     """Remove everything the seat made and bring back its lesson files, for a fresh start."""
     forms.only_fields(request.form, set())
     seat = seat_named(name)
-    removed = seats.clear_seats(get_engine(), [seat.name], 1)
-    get_workshop().provide_seat(seat.name, seat_lessons(), replace=True)
-    get_board().forget_seat(seat.name)
-    get_snapshot().invalidate()
+    removed = get_room_life().reset_seat(seat, seat_lessons())
     message = f"{seat.name} is reset: {removed} containers, volumes and images removed, its files as shipped."
     if htmx:
         return render_template("message.html", kind="ok", message=message), {"HX-Trigger": "board-changed"}
     return redirect(url_for("room.index"), 303)
 
 
-RETRY_SECONDS = 30  # an end the engine could not do (it was away) is tried again this much later
-
-
 def keep_time(app):
-    """End the room at its end time: a timer in the background (again every RETRY_SECONDS while the engine is
-    away), and a look at every request (a timer lost with a restart)."""
-    def end_when_due():
-        with app.app_context():
-            room = get_roster().room
-            if room is None or not room.to_clear:
-                return
-            try:
-                end_room()
-            except EngineError:
-                clock.schedule(time.time() + RETRY_SECONDS)
-
-    clock = app.extensions["room_clock"] = seats.RoomClock(end_when_due)
-    room = app.extensions["roster"].room
-    if room is not None and not room.cleared:
-        clock.schedule(room.ends_at)
-
+    """End the room at its end time: RoomLife's clock, and a look at every request (a timer lost with a restart)."""
     @app.before_request
     def end_if_due():
-        room = get_roster().room
-        if room is not None and room.to_clear and time.monotonic() >= app.extensions.get("room_retry", 0):
-            try:
-                end_room()
-            except EngineError:  # the engine away: the pages go on, and the end is tried again in a while
-                app.extensions["room_retry"] = time.monotonic() + RETRY_SECONDS
+        get_room_life().end_if_due()

@@ -5,16 +5,13 @@ import math
 
 from flask import Blueprint, redirect, render_template, request, session, url_for
 
-from ...domain import checks, seats
+from ...domain import checks, room, seats
 from .. import forms, guesses
-from ..extensions import (get_engine, get_exec_checks, get_lesson_pick, get_roster, get_seat_presses, get_workshop,
-                          htmx)
-from ..fragments import render_once
-from ..links import seat_link
+from ..extensions import get_engine, get_exec_checks, get_roster, get_room_life, htmx
 from ..security import INSTRUCTOR, SEAT_BLUEPRINT, Forbidden, current_seat, grant_seat, seat_lost
-from ..views import (CHANGED, board_version, lesson_named, place_for, refresh_checks, shown_already, step_named,
-                     steps_view)
-from .steps import check_now, do_step, status
+from ..seat_views import board_update, render_seat, seat_current_lesson
+from ..step_views import check_now, status, step_answer
+from ..views import CHANGED, lesson_named, place_for, probe_host, step_named
 
 bp = Blueprint("seat", __name__)
 
@@ -28,12 +25,6 @@ def my_seat():
     if seat is None:
         raise Forbidden(NOT_SIGNED_IN if session.get("holder") != SEAT_BLUEPRINT else seat_lost())
     return seat
-
-
-def seat_current_lesson(seat):
-    """The current lesson as this seat does it; 409 when seats cannot do it (Compose), with why."""
-    lesson = get_lesson_pick().lesson
-    return seats.for_seat(lesson, seat), seats.not_for_seats(lesson)
 
 
 LINK_REFUSED = ("This seat link does not work: the class ended, or the instructor gave the seat a new link. "
@@ -142,23 +133,6 @@ def seated(seat, status=302):
     return redirect(url_for("seat.page"), status)
 
 
-def render_seat(seat, can_act=True):
-    """The seat's page: the current lesson's steps as the seat does them. Its student's own copy (`can_act`)
-    shows the seat's link, to move to another device, and the way back to a seat this browser left; the
-    instructor's read-only copy shows neither."""
-    lesson, refused = seat_current_lesson(seat)
-    refresh_checks(get_lesson_pick().lesson, [seat])
-    roster = get_roster()
-    room = roster.require()
-    own_link = back = None
-    if can_act:
-        own_link = seat_link(seat)  # on DASHBOARD_ROOM_URL, as the sheet's cards
-        back = roster.by_token(session.get("back") or "")
-        back = back if back is not None and back.name != seat.name else None
-    return render_template("seat.html", refused=refused, room=room, lesson_id=lesson.id, own_link=own_link,
-                           back=back, **steps_view(lesson, seat=seat, can_act=can_act and refused is None))
-
-
 @bp.get("/seat")
 def page():
     """The seat's page; it follows the instructor's pick of lesson, as `/` does."""
@@ -172,20 +146,6 @@ def board():
     if current_seat() is None:
         return "", 200, {"HX-Refresh": "true"}
     return board_update(my_seat(), can_act=True)
-
-
-def board_update(seat, can_act):
-    """The seat's board for its page (or the instructor's read-only copy of it) to swap in; 204 while current.
-    A page still showing another lesson reloads (HX-Refresh)."""
-    lesson, refused = seat_current_lesson(seat)
-    if request.args.get("lesson", lesson.id) != lesson.id:
-        return "", 200, {"HX-Refresh": "true"}
-    refresh_checks(get_lesson_pick().lesson, [seat])
-    version = board_version(lesson, seat)
-    if shown_already(version):
-        return "", 204
-    return render_once("board_update.html", version, (request.host, can_act), kind=f"board@{seat.name}",
-                       **steps_view(lesson, seat=seat, can_act=can_act and refused is None))
 
 
 def seat_step(seat, lesson_id, step_id):
@@ -205,13 +165,11 @@ def press(lesson_id, step_id):
     seat = my_seat()
     lesson, step = seat_step(seat, lesson_id, step_id)
     forms.only_fields(request.form, set())
-    stint = place_for(lesson, seat).stint  # the room and link this press began with; its build keeps to them
-    with get_seat_presses().pressing(seat.name, step.title):
-        get_workshop().provide_seat(seat.name, [lesson])  # its files, should the folder have gone since the room opened
-        answer = do_step(lesson, step, seat=seat)
-        if not get_roster().class_on(stint.room):  # it ended (or the next room opened) as the step ran:
-            seats.clear_seats(get_engine(), [seat.name], 1)  # what the step made goes too
-    return answer if answer is not None else redirect(url_for("seat.page"), 303)
+    # The place holds the room and link this press began with (seats.Stint); its build keeps to them.
+    done = room.run_on_seat(get_engine(), get_room_life(), seat, lesson, step, place_for(lesson, seat), probe_host())
+    if not htmx:  # a form sent without JavaScript: the page, the step's run shown in its status
+        return redirect(url_for("seat.page"), 303)
+    return step_answer(lesson, step, done, seat)
 
 
 @bp.post("/seat/lessons/<lesson_id>/steps/<step_id>/check")
