@@ -39,11 +39,11 @@ SETTINGS = {
     "TRANSCRIPT_PATH": Setting(None),  # default: transcript.sqlite3 in the instance folder
     "COW_HOST": Setting(None),  # default: the engine's address when DOCKER_HOST is another machine, else 127.0.0.1
     "LOG_LINES": Setting(200, int, 1, 100_000),
-    "DEFAULT_SEATS": Setting(30, int, 1, 10_000),  # classroom mode: the start form's seat count, its limit, first port
+    "DEFAULT_SEATS": Setting(30, int, 1, 10_000),  # the room form's seats on cards, its limit, its first port
     "MAX_SEATS": Setting(300, int, 1, 10_000),
     "FIRST_SEAT_PORT": Setting(8001, int, 1, 65535),
-    "SEAT_PREFIX": Setting("seat-"),  # seats are named PREFIX + port; stop-all removes the lesson's containers so named
-    "CLASS_WORKERS": Setting(6, int, 1, 64),  # engine calls at once when the class starts or stops
+    "SEAT_PREFIX": Setting("seat-"),  # seats are named PREFIX + port
+    "CLASS_WORKERS": Setting(6, int, 1, 64),  # seats at once when the instructor runs a step on every seat, or clears them
     # A room of students on seats of their own (domain/seats.py): how long a class lasts, each seat's limits (the
     # room form's defaults), where students reach the dashboard (default: the address the instructor's page used).
     "CLASS_MINUTES": Setting(180, int, 1, 24 * 60),
@@ -118,14 +118,14 @@ def check_secret(where, value):
 
 
 def check_workers(text):
-    """Refuse a gunicorn worker count (DASHBOARD_WORKERS, or -w) other than 1: the running build, the class start
-    and the rows being stopped live in the one process's memory, and a second worker would silently keep its own."""
+    """Refuse a gunicorn worker count (DASHBOARD_WORKERS, or -w) other than 1: the running build, the runs on
+    every seat and the rows being stopped live in the one process's memory, and a second worker would silently keep its own."""
     text = text.strip()
     if text != "1":
         raise ConfigError(
             f"{text[:30]} gunicorn workers asked for (DASHBOARD_WORKERS, or gunicorn's -w): the dashboard runs "
             "in exactly 1 worker process. The running build, "
-            "the class start and the containers being stopped live in that process's memory, so a second worker "
-            "would silently split them (a build one page cannot see, a class started twice). One gevent worker "
+            "the runs on every seat and the containers being stopped live in that process's memory, so a second "
+            "worker would silently split them (a build one page cannot see, a step run twice on a seat). One gevent worker "
             "serves hundreds of open pages."
         )

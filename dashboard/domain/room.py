@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from . import actions, checks, commands, seats
 from .checks import FAILED, STARTING, Ran, scope_of
 from .errors import ClassOver, ClassStarting, EngineError, PortInUse, SeatBusy, WorkshopUnwritable
-from .engine import SEAT_LABEL
+from .labels import SEAT_LABEL
 from .ports import host_port_free
 
 log = logging.getLogger(__name__)
@@ -249,22 +249,29 @@ class RoomLife:
                                               {seat.name: SeatRun(seat.name, seat.port) for seat in room.seats.values()})
         seat_list = list(room.seats.values())
 
-        def one(seat):
+        def one(seat, checking):
             run = job.runs[seat.name]
             run.state = "running"
             try:
                 own = seats.for_seat(lesson, seat)  # the lesson as this seat does it: its names, port, tags
-                done = run_on_seat(self.engine, self, seat, own, own.step(step.id), places[seat.name], host)
+                own_step = own.step(step.id)
+                done = run_on_seat(self.engine, self, seat, own, own_step, places[seat.name], host, check=False)
                 run.state, run.note = ("done", "") if done.ok else ("failed", "It ran, and failed.")
             except SeatBusy as busy:
                 run.state, run.note = "skipped", str(busy)
+                return
             except Exception as error:  # the engine's refusal, a build turn not had, …: this seat's, not the others'
                 run.state, run.note = "failed", str(error)
+                return
+            if own_step.check is not None:  # waits for the shared list's next read: not in a slot of the engine's
+                checking.submit(check_step, self.engine, self.board, self.snapshot, own, own_step, places[seat.name],
+                                host)
 
         def work():
             try:
-                with ThreadPoolExecutor(max_workers=max(1, self.workers)) as pool:
-                    list(pool.map(one, seat_list))
+                with ThreadPoolExecutor(max_workers=len(seat_list) or 1) as checking, \
+                        ThreadPoolExecutor(max_workers=max(1, self.workers)) as pool:
+                    list(pool.map(lambda seat: one(seat, checking), seat_list))
             finally:
                 job.finished = time.monotonic()
                 self.snapshot.invalidate()
@@ -273,20 +280,21 @@ class RoomLife:
         return job
 
 
-def run_on_seat(engine, room, seat, lesson, step, place, host):
+def run_on_seat(engine, room, seat, lesson, step, place, host, check=True):
     """Do the step on the seat's own things (`lesson` as the seat does it, seats.for_seat; `place` its
     actions.Place) as the command beside it does, put its run and check on the board: a seat's press and the
     instructor's run on every seat both come here. One press of a seat at a time (SeatBusy); it acts in the room
-    it began in only (seats.Stint): a class that ended meanwhile has what the step made removed too."""
+    it began in only (seats.Stint): a class that ended meanwhile has what the step made removed too. Without
+    `check`, the caller asks the step's check (check_step) when it sees fit."""
     with room.presses.pressing(seat.name, step.title):
         room.workshop.provide_seat(seat.name, [lesson])  # its files, should the folder have gone since the room opened
-        done = press_step(engine, room.board, room.snapshot, lesson, step, place, host)
+        done = press_step(engine, room.board, room.snapshot, lesson, step, place, host, check=check)
         if place.stint is not None and not room.roster.class_on(place.stint.room):
             seats.clear_seats(engine, [seat.name], 1)  # it ended (or the next room opened) as the step ran
     return done
 
 
-def press_step(engine, board, snapshot, lesson, step, place, host, host_port=None, record=None):
+def press_step(engine, board, snapshot, lesson, step, place, host, host_port=None, record=None, check=True):
     """Do the step's action as its command does, put its run and its settled check on the board (the lesson's, or
     the seat's for a seat's place). `record(command)`: a context manager around the action, given a dict to note
     what it did in (the instructor's transcript). A seat's `docker ps` reads the shared list as next read."""
@@ -304,12 +312,18 @@ def press_step(engine, board, snapshot, lesson, step, place, host, host_port=Non
     ports = step.action.definition.published(step.action, host_port)
     board.ran(scope, step.id, Ran(command, done.output, done.ok, done.container_id,
                                   ports[0][0] if len(ports) == 1 else None))
-    if step.check is not None:
-        if not place.seat:
-            snapshot.invalidate()  # the instructor's press: every page's list, and the check, read afresh
-        board.put(scope, step.id, settled_check(
-            lambda: checks.evaluate(engine, lesson, step.check, place, host, listed_now(snapshot)), step))
+    if not place.seat:
+        snapshot.invalidate()  # the instructor's press: every page's list, and the check, read afresh
+    if check and step.check is not None:
+        check_step(engine, board, snapshot, lesson, step, place, host)
     return done
+
+
+def check_step(engine, board, snapshot, lesson, step, place, host):
+    """Put the step's settled check on the board (the seat's, for a seat's place), against the shared list as
+    next read."""
+    board.put(scope_of(lesson.id, place.seat), step.id, settled_check(
+        lambda: checks.evaluate(engine, lesson, step.check, place, host, listed_now(snapshot)), step))
 
 
 def listed_now(snapshot):
