@@ -3,9 +3,9 @@
 
 def register(app):
     """Register every blueprint on the app."""
-    from . import auth, classroom, containers, health, images, lessons, room, seat, steps, transcript, workshop
+    from . import auth, classroom, containers, health, images, lessons, live, room, seat, steps, transcript, workshop
 
     for blueprint in (auth.bp, lessons.bp, steps.bp, images.bp, containers.bp, health.bp, transcript.bp,
-                      classroom.bp, workshop.bp, room.bp, seat.bp):
+                      classroom.bp, workshop.bp, room.bp, seat.bp, live.bp):
         app.register_blueprint(blueprint)
     room.keep_time(app)
