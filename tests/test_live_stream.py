@@ -176,7 +176,7 @@ def test_a_revoked_link_a_moved_seat_and_the_class_end_close_the_seats_streams(r
 
 
 def test_an_expired_session_closes_its_stream(tmp_path, streams):
-    app = create_app({"TESTING": True, "TRANSCRIPT_PATH": str(tmp_path / "t.sqlite3"), "SESSION_MINUTES": 0.03})
+    app = create_app({"TESTING": True, "TRANSCRIPT_PATH": str(tmp_path / "t.sqlite3"), "SESSION_MINUTES": 0.05})
     instructor = app.test_client()
     stream = streams(instructor)
     stream.next()
