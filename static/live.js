@@ -66,7 +66,7 @@
       var channel = new BroadcastChannel(viewer);
       channel.onmessage = function (message) { receive(message.data); };
       navigator.locks.request(viewer, function () {
-        document.documentElement.setAttribute("data-live-mode", "leader-holding");
+        document.documentElement.setAttribute("data-live-leader", "");
         eventSource(first, function (message) { channel.postMessage(message); receive(message); });
         return new Promise(function () {});  // held until this tab goes; the next tab then takes over
       });
