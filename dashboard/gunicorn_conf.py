@@ -1,7 +1,7 @@
 """gunicorn settings: `gunicorn -c python:dashboard.gunicorn_conf 'dashboard:create_app()'`.
 
-One gevent worker: build streams are long-lived connections that cost a greenlet each, not a thread, every open
-page polls once a second, and one process keeps the one running build that every viewer joins and the one
+One gevent worker: the live stream (one per browser) and build streams are long-lived connections that cost a
+greenlet each, not a thread, and one process keeps the one running build that every viewer joins and the one
 container snapshot they share. Port 8000 belongs to the lesson.
 """
 

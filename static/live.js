@@ -11,7 +11,8 @@
   "use strict";
 
   var EVENTS = {
-    containers: ["containers-changed"], board: ["board-changed"], grid: ["grid-changed"],
+    // What the checks look at changed too: the board's GET asks for them again (views.refresh_checks).
+    containers: ["containers-changed", "board-changed"], board: ["board-changed"], grid: ["grid-changed"],
     transcript: ["transcript-changed"], lesson: ["lesson-changed"], build: ["build-changed"], join: ["join-changed"]
   };
   EVENTS.tick = ["containers-changed", "board-changed", "grid-changed"];  // ages and time-based checks move on
