@@ -1,8 +1,8 @@
 """The live list: one shared snapshot for every viewer, re-read when the engine's events say the list changed.
 
-What is checked is how a change arrives (the engine's events, then a nudge on the live stream the page answers with one
-GET, for one or two engine list calls however many pages watch), not how fast: the waits below are generous bounds that only keep a broken build from hanging. Speed is
-measured in bench/.
+What is checked is how a change arrives (the engine's events, then a nudge on the live stream the page answers with
+one GET, for one or two engine list calls however many pages watch), not how fast: the waits below are generous
+bounds that only keep a broken build from hanging. Speed is measured in bench/.
 """
 
 import subprocess
