@@ -50,7 +50,8 @@ def session_ends():
         _, signed = serializer.loads(cookie, return_timestamp=True)
     except Exception:  # a cookie Flask would not read either: the session is empty, as for a screen
         return None
-    return signed.timestamp() + app.permanent_session_lifetime.total_seconds()
+    # itsdangerous counts whole seconds and refuses only an age above the lifetime: a second more, as it does.
+    return signed.timestamp() + app.permanent_session_lifetime.total_seconds() + 1
 
 
 def _event(name, data, event_id=None):
