@@ -126,10 +126,11 @@ def inside(when, spans):
 
 
 def period_of(page, element_id):
-    """(hx-get URL, poll period in seconds) of the element with this id, as htmx reads them from the page."""
+    """(hx-get URL, period in seconds) of the element with this id: pages follow the live stream now, so these
+    pollers ask as live.js's fallback does without EventSource, every REFRESH_SECONDS (the worst case)."""
     tag = re.search(rf'<div id="{element_id}"[^>]*>', page)[0]
     url = html.unescape(re.search(r'hx-get="([^"]+)"', tag)[1])
-    return url, float(re.search(r'hx-trigger="every ([0-9.]+)s', tag)[1])
+    return url, float(REFRESH_SECONDS)
 
 
 @dataclass

@@ -66,7 +66,7 @@ def create_app(test_config=None):
     app.config.from_mapping(settings)
     if test_config is not None:
         app.config.update(test_config)
-    from .domain import builds, checks, engine, presses, room, seats, snapshot, stand_ins, transcript
+    from .domain import builds, checks, engine, live, presses, room, seats, snapshot, stand_ins, transcript
     from .domain.current_lesson import LessonPick
     from .web import blueprints, errors, filters, guesses, security, shedding
     from .web.extensions import htmx
@@ -82,19 +82,21 @@ def create_app(test_config=None):
     store = transcript.TranscriptStore(app.config["TRANSCRIPT_PATH"])
     app.extensions["transcript"] = store
     app.extensions["engine"] = engine.Engine(app.config["ENGINE_TIMEOUT"], app.config["ENGINE_READ_TIMEOUT"])
+    hub = app.extensions["live"] = live.Hub()
     app.extensions["snapshot"] = snapshot.ContainerSnapshot(
-        app.extensions["engine"], app.config["SNAPSHOT_SECONDS"], min_interval=app.config["REFRESH_SECONDS"]
-    )
+        app.extensions["engine"], app.config["SNAPSHOT_SECONDS"], min_interval=app.config["REFRESH_SECONDS"],
+        on_change=lambda seat: hub.publish("containers", seat))
     app.extensions["stand_ins"] = stand_ins.StandIns(
         app.extensions["engine"], app.config, lambda: app.extensions["snapshot"].images_version)
     app.extensions["builder"] = builds.Builder(on_finish=store.record_build)
-    app.extensions["board"] = checks.Board(min_interval=app.config["REFRESH_SECONDS"])
+    app.extensions["board"] = checks.Board(min_interval=app.config["REFRESH_SECONDS"],
+                                           on_change=lambda scope: hub.publish("board", live.seat_of(scope)))
     roster = app.extensions["roster"] = seats.Roster(os.path.join(app.instance_path, "room.json"))
     app.extensions["seat_presses"] = presses.SeatPresses()
     app.extensions["room_life"] = room.RoomLife(
         app.extensions["engine"], roster, app.extensions["board"], app.extensions["snapshot"],
         app.extensions["workshop"], app.extensions["seat_presses"], app.config["SEAT_PREFIX"],
-        app.config["CLASS_WORKERS"])
+        app.config["CLASS_WORKERS"], on_change=lambda: hub.publish("grid"))
     app.extensions["build_turns"] = presses.BuildTurns(app.config["BUILD_WAIT_SECONDS"], roster)
     app.extensions["exec_checks"] = presses.Cooldown(app.config["EXEC_CHECK_SECONDS"])
     rate = app.config["SEAT_REQUESTS_PER_SECOND"]

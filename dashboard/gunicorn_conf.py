@@ -1,8 +1,9 @@
 """gunicorn settings: `gunicorn -c python:dashboard.gunicorn_conf 'dashboard:create_app()'`.
 
-One gevent worker: build streams are long-lived connections that cost a greenlet each, not a thread, and one
-process keeps the one running build that every viewer joins and the one container snapshot they share. The
-values come from config.py's table (DASHBOARD_BIND, …), as the app's do. Port 8000 belongs to the lesson.
+One gevent worker: the live stream (one per browser) and build streams are long-lived connections that cost a
+greenlet each, not a thread, and one process keeps the one running build that every viewer joins and the one
+container snapshot they share. The values come from config.py's table (DASHBOARD_BIND, …), as the app's do. Port
+8000 belongs to the lesson.
 """
 
 import os

@@ -1,8 +1,8 @@
 """The live list: one shared snapshot for every viewer, re-read when the engine's events say the list changed.
 
-What is checked is how a change arrives (through the events, for one or two engine list calls however often the page
-polls), not how fast: the waits below are generous bounds that only keep a broken build from hanging. Speed is
-measured in bench/.
+What is checked is how a change arrives (the engine's events, then a nudge on the live stream the page answers with
+one GET, for one or two engine list calls however many pages watch), not how fast: the waits below are generous
+bounds that only keep a broken build from hanging. Speed is measured in bench/.
 """
 
 import subprocess
@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from tests.support import HTMX, page_hooks, run_by_button, wait_until
+from tests.support.live import Stream
 from dashboard import create_app
 
 # Both engine passes (engine_specific): the list follows the engine's events.
@@ -54,19 +55,30 @@ def poll_until(client, since, wanted, what):
     return len(polls)
 
 
-def test_a_container_started_from_the_cli_arrives_through_the_engines_events(app, cowserv_image, created, free_port):
+def test_a_container_started_from_the_cli_reaches_a_pages_stream_as_a_nudge(app, cowserv_image, created, free_port):
     client, snapshot = app.test_client(), app.extensions["snapshot"]
     since = settled_version(client, snapshot)
+    stream = Stream(client)
     reads = snapshot.reads
     result = subprocess.run(["docker", "run", "-d", "-p", f"{free_port}:8000", "cowserv:latest"],
                             capture_output=True, text=True, check=True)
     container_id = result.stdout.strip()
     created(container_id)
 
-    polls = poll_until(client, since, lambda ids: container_id in ids, "the CLI-started container in the list")
+    gets = 0
+    while True:  # as live.js does: each "containers" nudge is answered with the list's one GET
+        event = stream.changed(timeout=30)
+        assert event is not None and event["event"] == "changed", event
+        if "containers" not in event["data"].split():
+            continue
+        response = client.get(f"/containers?since={since}", headers=HTMX)
+        gets += 1
+        if response.status_code == 200 and container_id in page_hooks(response.text)[1]:
+            break
+    stream.close()
     # Only an event can have re-read the list (its age would not for an hour): its create and start events, one
-    # list call each at most, however many times the page asked meanwhile.
-    assert 1 <= snapshot.reads - reads <= 2, (snapshot.reads - reads, polls)
+    # list call each at most, and one GET per nudge.
+    assert 1 <= snapshot.reads - reads <= 2 and gets <= 2, (snapshot.reads - reads, gets)
 
 
 def test_a_container_removed_from_the_cli_goes_through_the_engines_events(app, cowserv_image, created, free_port):

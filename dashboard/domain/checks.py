@@ -209,7 +209,8 @@ class Board:
     when what they look at may have changed. A scope is a lesson as the instructor does it, or as one seat does
     it (scope_of)."""
 
-    def __init__(self, min_interval=1.0, checks_per_second=10):
+    def __init__(self, min_interval=1.0, checks_per_second=10, on_change=None):
+        self._on_change = on_change or (lambda scope: None)  # told of every change: its scope, or None (all)
         self._lock = threading.Lock()
         self._results = {}
         self._asked = {}  # (scope, step id) -> when the result there was asked: an older answer never replaces it
@@ -233,6 +234,7 @@ class Board:
         self._version += 1
         for key in ([scope] if scope is not None else list(self._versions)):
             self._versions[key] = self._version
+        self._on_change(scope)
 
     def put(self, scope, step_id, result, asked_at=None):
         """Note a check's result, asked at `asked_at` (time.monotonic(); default now): an answer asked before the

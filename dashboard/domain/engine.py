@@ -100,6 +100,7 @@ class EngineEvent:
     kind: str  # "container" or "image"
     action: str  # create, start, die, destroy, tag, untag, delete, …
     of_lesson: bool  # a container event of a lesson's container, any lesson (image events: False)
+    seat: str = ""  # the container's classroom.seat label: a student's seat's container
 
 
 def _about_from(info, endpoint):
@@ -609,7 +610,8 @@ class EventStream:
                 attributes = (event.get("Actor") or {}).get("Attributes") or {}
                 kind = event.get("Type", "")
                 yield EngineEvent(kind, event.get("Action", ""),
-                                  of_lesson=kind == "container" and LESSON_LABEL in attributes)
+                                  of_lesson=kind == "container" and LESSON_LABEL in attributes,
+                                  seat=attributes.get(SEAT_LABEL, "") if kind == "container" else "")
 
     def close(self):
         with contextlib.suppress(Exception):  # already closed, or cut by the engine: closed either way

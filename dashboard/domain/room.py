@@ -110,13 +110,15 @@ class EverySeat:
 class RoomLife:
     """The room of `roster` from its opening to its clearing, on the app's `engine`: the clock that ends it, the
     one clearing at a time, and the instructor's runs on every seat (one at a time, `workers` seats at once). A
-    seat's press runs here too (run_on_seat), so both keep to one press per seat (`presses`)."""
+    seat's press runs here too (run_on_seat), so both keep to one press per seat (`presses`). `on_change()` is told
+    when the room changes with no request behind it: its clock ended the class, a run on every seat moved on."""
 
-    def __init__(self, engine, roster, board, snapshot, workshop, presses, prefix, workers):
+    def __init__(self, engine, roster, board, snapshot, workshop, presses, prefix, workers, on_change=lambda: None):
         if not SEAT_PREFIX.fullmatch(prefix):
             raise ValueError(f"SEAT_PREFIX {prefix!r}: letters, digits, '_' and '-', starting with a letter or digit.")
         self.engine, self.roster, self.board, self.snapshot = engine, roster, board, snapshot
         self.workshop, self.presses, self.prefix, self.workers = workshop, presses, prefix, workers
+        self.on_change = on_change
         self._clearing = threading.Lock()
         self._every_seat_lock = threading.Lock()
         self.every_seat = None  # the latest EverySeat
@@ -227,6 +229,8 @@ class RoomLife:
             self.end()
         except EngineError:
             self.clock.schedule(time.time() + RETRY_SECONDS)
+        finally:
+            self.on_change()  # the seats' streams close, the grid says the class ended
 
     def _refuse_while_running(self):
         job = self.every_seat
@@ -252,6 +256,7 @@ class RoomLife:
         def one(seat, checking):
             run = job.runs[seat.name]
             run.state = "running"
+            self.on_change()
             try:
                 own = seats.for_seat(lesson, seat)  # the lesson as this seat does it: its names, port, tags
                 own_step = own.step(step.id)
@@ -263,6 +268,8 @@ class RoomLife:
             except Exception as error:  # the engine's refusal, a build turn not had, …: this seat's, not the others'
                 run.state, run.note = "failed", str(error)
                 return
+            finally:
+                self.on_change()
             if own_step.check is not None:  # waits for the shared list's next read: not in a slot of the engine's
                 checking.submit(check_step, self.engine, self.board, self.snapshot, own, own_step, places[seat.name],
                                 host)
@@ -275,6 +282,7 @@ class RoomLife:
             finally:
                 job.finished = time.monotonic()
                 self.snapshot.invalidate()
+                self.on_change()
 
         threading.Thread(target=work, daemon=True, name="every-seat").start()
         return job

@@ -19,8 +19,9 @@ log = logging.getLogger(__name__)
 
 
 class ContainerSnapshot:
-    def __init__(self, engine, max_age, min_interval=0.0):
+    def __init__(self, engine, max_age, min_interval=0.0, on_change=None):
         self._engine = engine
+        self._on_change = on_change or (lambda seat: None)  # told of each change the events show (a seat's: its name)
         self._max_age = max_age
         self._min_interval = min_interval
         self._lock = threading.Lock()
@@ -36,6 +37,7 @@ class ContainerSnapshot:
         self._images_version = 0
         self._stopping_lock = threading.Lock()
         self._stopping = set()  # full ids being stopped and removed right now
+        self._told_later = set()  # seats (None: the lesson) whose change is told when min_interval has passed
         self.reads = 0  # engine list calls made, for the tests and the benchmark
 
     def current(self):
@@ -125,12 +127,34 @@ class ContainerSnapshot:
                         self._images_version += 1
                     elif event.of_lesson:
                         self._changed = True
+                        self._tell(event.seat or None)
             except Exception as error:  # a stream cut mid-read has several faces; whatever it is, reconnect
                 log.debug("engine events interrupted: %s", error)
             finally:
                 self._events = None
             self._stale = True  # and once it ends: the engine may be gone, which the next viewer should see
             self._stop.wait(1)
+
+    def _tell(self, seat):
+        """Tell of a change once the list may show it: a read before `min_interval` has passed would not make one,
+        so the news waits for it (one timer however many events come meanwhile)."""
+        wait = self._min_interval - (time.monotonic() - self._taken)
+        if wait <= 0:
+            self._on_change(seat)
+            return
+        with self._stopping_lock:
+            if seat in self._told_later:
+                return
+            self._told_later.add(seat)
+
+        def later():
+            with self._stopping_lock:
+                self._told_later.discard(seat)
+            self._on_change(seat)
+
+        timer = threading.Timer(wait, later)
+        timer.daemon = True
+        timer.start()
 
     @property
     def watching(self):

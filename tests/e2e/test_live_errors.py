@@ -1,7 +1,8 @@
-"""Live lists stay live through errors: a poll answered with an error shows it beside the list, and goes on.
+"""Live lists stay live through errors: a GET answered with an error shows it beside the list, and goes on.
 
-Every open page polls its lists (the containers, the build panel, the transcript, the class's seats), each
-replacing itself with the answer. An error answer (a locked transcript file, an engine hiccup) must not take
+Every open page asks for its lists again (the containers, the build panel, the transcript, the class's seats) when
+the live stream nudges it (static/live.js dispatches the list's `*-changed` event), each replacing itself with
+the answer. An error answer (a locked transcript file, an engine hiccup) must not take
 the list's place: the list would stop polling, and the page would stay stale until reloaded.
 """
 
@@ -17,13 +18,19 @@ FAILURE = "The transcript file is locked by another process; try again."
 # Chromium logs every 4xx/5xx answer as "Failed to load resource: ... status of 503"; the page itself must
 # log nothing more (htmx would log "Response Status Error Code 503" for an error it did not see handled).
 CHROMIUM_LOGS_THE_503 = r"Failed to load resource: the server responded with a status of 503"
-# Each poller: the page it is on, and the URL of its polls (they carry the lesson and the version the page shows).
+# Each list: the page it is on, the URL of its GET (with the lesson and the version the page shows), and the body
+# event a nudge of the live stream becomes (live.js).
 POLLERS = {
-    "containers": ("/", r"/containers\?lesson=cowserv&since="),
-    "build-panel": ("/", r"/images/build\?lesson=cowserv&since="),
-    "transcript": ("/", r"/transcript\?lesson=cowserv&since="),
-    "board": ("/", r"/lessons/cowserv/board\?since="),  # the steps' checks and runs: hidden, its error line is not
+    "containers": ("/", r"/containers\?lesson=cowserv&since=", "containers-changed"),
+    "build-panel": ("/", r"/images/build\?lesson=cowserv&since=", "build-changed"),
+    "transcript": ("/", r"/transcript\?lesson=cowserv&since=", "transcript-changed"),
+    "board": ("/", r"/lessons/cowserv/board\?since=", "board-changed"),  # hidden; its error line is not
 }
+
+
+def nudge(page: Page, event):
+    """What a nudge of the live stream does to the page: the list's event on the body, which the list answers."""
+    page.evaluate("event => htmx.trigger(document.body, event)", event)
 
 
 def fail_next_poll(page: Page, url_pattern):
@@ -51,12 +58,14 @@ def assert_error_shown_beside(page: Page, poller_id):
 
 @pytest.mark.parametrize("poller_id", list(POLLERS))
 def test_an_error_on_a_poll_shows_beside_the_list_and_clears(open_page, allowed_console_errors, poller_id):
-    """One poll answered 503: the message shows beside the list, the list stays, the next poll clears it."""
+    """One GET answered 503: the message shows beside the list, the list stays, the next one clears it."""
     allowed_console_errors.append(CHROMIUM_LOGS_THE_503)
-    path, polls = POLLERS[poller_id]
+    path, polls, event = POLLERS[poller_id]
     page = open_page(path, instructor=False)
     fail_next_poll(page, polls)
+    nudge(page, event)
     error_line = assert_error_shown_beside(page, poller_id)
+    nudge(page, event)
     expect(error_line).to_be_empty(timeout=REFRESH_TIMEOUT_MS)
     expect(page.locator(f"#{poller_id}")).to_have_count(1)
     if poller_id != "board":
@@ -66,10 +75,12 @@ def test_an_error_on_a_poll_shows_beside_the_list_and_clears(open_page, allowed_
 def test_the_container_list_stays_live_after_an_error(
     open_page, allowed_console_errors, cowserv_image, docker_client, engine_cleanup
 ):
-    """After a poll of the list fails, a container started from the CLI still shows up, and the error clears."""
+    """After a GET of the list fails, a container started from the CLI still shows up (the stream's nudge), and the
+    error clears."""
     allowed_console_errors.append(CHROMIUM_LOGS_THE_503)
     page = open_page("/", instructor=False)
     fail_next_poll(page, POLLERS["containers"][1])
+    nudge(page, "containers-changed")
     error_line = assert_error_shown_beside(page, "containers")
 
     container_id = docker_client.api.create_container("cowserv:latest")["Id"]
