@@ -11,6 +11,8 @@ from dashboard.domain import checks
 from dashboard.domain.checks import Result as CheckResult
 from dashboard.web.blueprints import live
 
+pytestmark = pytest.mark.engine  # its viewers open pages, and every page names the engine's version
+
 
 @pytest.fixture
 def room(app):
