@@ -1,9 +1,10 @@
 """One list of the lesson's containers shared by every viewer, re-read from the engine only when it changed.
 
-The engine's event stream marks the list changed when a tutorial container is created, started, stopped or
-removed, by the dashboard or from the CLI; a list older than `max_age` seconds is re-read too, so the status
-and age columns keep moving. However many browsers poll, the engine sees one list call per change or period,
-and while containers keep changing (a class of 300 starting) at most one per `min_interval`.
+The engine's event stream marks the list changed when a lesson's container is created, started, stopped or
+removed, by the dashboard or from the CLI, and tells the pages (the live stream) once the change's events pause;
+a list older than `max_age` seconds is re-read too, so the status and age columns keep moving. However many pages
+watch, the engine sees one list call per change or period, and while containers keep changing (a class of 300
+starting) at most one per `min_interval`.
 """
 
 import contextlib
@@ -16,6 +17,8 @@ import weakref
 from .errors import ContainerNotFound, EngineError
 
 log = logging.getLogger(__name__)
+
+QUIET = 0.1  # seconds without an event after which a change is told to the pages
 
 
 class ContainerSnapshot:
@@ -37,7 +40,10 @@ class ContainerSnapshot:
         self._images_version = 0
         self._stopping_lock = threading.Lock()
         self._stopping = set()  # full ids being stopped and removed right now
-        self._told_later = set()  # seats (None: the lesson) whose change is told when min_interval has passed
+        self._tell_lock = threading.Lock()
+        self._told_later = set()  # seats (None: the lesson) whose change is told once its events pause
+        self._timer = None
+        self._burst_began = self._due = None
         self.reads = 0  # engine list calls made, for the tests and the benchmark
 
     def current(self):
@@ -113,7 +119,7 @@ class ContainerSnapshot:
             _watching.add(self)
 
     def _follow_events(self):
-        """Mark the list changed on every event of a tutorial container, and re-read it whenever the stream
+        """Mark the list changed on every event of a lesson's container, and re-read it whenever the stream
         (re)opens or ends: whatever happened while it was closed, or before it first opened, was not seen."""
         while not self._stop.is_set():
             try:
@@ -136,25 +142,33 @@ class ContainerSnapshot:
             self._stop.wait(1)
 
     def _tell(self, seat):
-        """Tell of a change once the list may show it: a read before `min_interval` has passed would not make one,
-        so the news waits for it (one timer however many events come meanwhile)."""
-        wait = self._min_interval - (time.monotonic() - self._taken)
-        if wait <= 0:
-            self._on_change(seat)
-            return
-        with self._stopping_lock:
-            if seat in self._told_later:
-                return
+        """Tell of a change once its burst of events pauses for QUIET seconds (a `docker run` is a create, a network
+        connect and a start): one read then shows all of it. While events keep coming (a class of 300 starting), told
+        at most every `min_interval`."""
+        now = time.monotonic()
+        with self._tell_lock:
             self._told_later.add(seat)
+            self._burst_began = self._burst_began or now
+            self._due = min(now + QUIET, self._burst_began + max(self._min_interval, QUIET))
+            if self._timer is None:
+                self._arm(self._due - now)
 
-        def later():
-            with self._stopping_lock:
-                self._told_later.discard(seat)
+    def _arm(self, seconds):
+        self._timer = threading.Timer(max(0.0, seconds), self._tell_due)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _tell_due(self):
+        with self._tell_lock:
+            left = self._due - time.monotonic()
+            if left > 0:
+                self._arm(left)
+                return
+            seats, self._told_later = self._told_later, set()
+            self._timer = self._burst_began = None
+        self._stale = True  # the pages told next must see what the events said, however recent the last read
+        for seat in seats:
             self._on_change(seat)
-
-        timer = threading.Timer(wait, later)
-        timer.daemon = True
-        timer.start()
 
     @property
     def watching(self):

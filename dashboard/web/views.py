@@ -300,7 +300,7 @@ def room_view():
 
 def render_lesson(lesson=None, presenter=False, follows=False, host_port=None):
     """The whole lesson page (the current lesson's unless given); views call this for browsers that did not ask
-    through htmx. `follows`: the page reloads when the instructor picks another lesson (`/` and `/present`)."""
+    through htmx. `follows`: the page moves to the lesson the instructor picks (`/` and `/present`)."""
     lesson = lesson or current_lesson()
     port_run = lesson.port_run
     host_port = host_port or (port_run.action.ports[0].host if port_run else None)

@@ -35,16 +35,6 @@ def show(lesson_id):
     return render_lesson(lesson_named(lesson_id))
 
 
-@bp.get("/lessons/current")
-def current():
-    """Which lesson is current: pages that follow it poll with theirs, get 204 while it is, and reload when not."""
-    if shown_already(get_lesson_pick().id):
-        return "", 204
-    if htmx:
-        return "", 200, {"HX-Refresh": "true"}
-    return redirect(url_for("lessons.index"))
-
-
 @bp.post("/lessons/current")
 def choose():
     """Make a lesson the current one: `/`, the read-only screen and the presenter view move to it."""
