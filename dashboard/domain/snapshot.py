@@ -19,6 +19,7 @@ from .errors import ContainerNotFound, EngineError
 log = logging.getLogger(__name__)
 
 QUIET = 0.1  # seconds without an event after which a change is told to the pages
+CREATED_QUIET = 1.0  # after a create, as long for its start (`docker run`: create, network, start) before telling
 
 
 class ContainerSnapshot:
@@ -133,7 +134,7 @@ class ContainerSnapshot:
                         self._images_version += 1
                     elif event.of_lesson:
                         self._changed = True
-                        self._tell(event.seat or None)
+                        self._tell(event.seat or None, event.action)
             except Exception as error:  # a stream cut mid-read has several faces; whatever it is, reconnect
                 log.debug("engine events interrupted: %s", error)
             finally:
@@ -141,15 +142,16 @@ class ContainerSnapshot:
             self._stale = True  # and once it ends: the engine may be gone, which the next viewer should see
             self._stop.wait(1)
 
-    def _tell(self, seat):
-        """Tell of a change once its burst of events pauses for QUIET seconds (a `docker run` is a create, a network
-        connect and a start): one read then shows all of it. While events keep coming (a class of 300 starting), told
-        at most every `min_interval`."""
+    def _tell(self, seat, action=""):
+        """Tell of a change once its burst of events pauses for QUIET seconds (CREATED_QUIET after a create, whose
+        start usually follows: a `docker run`): one read then shows all of it. While events keep coming (a class of
+        300 starting), told at most every `min_interval` (or CREATED_QUIET)."""
         now = time.monotonic()
+        quiet = CREATED_QUIET if action == "create" else QUIET
         with self._tell_lock:
             self._told_later.add(seat)
             self._burst_began = self._burst_began or now
-            self._due = min(now + QUIET, self._burst_began + max(self._min_interval, QUIET))
+            self._due = min(now + quiet, self._burst_began + max(self._min_interval, CREATED_QUIET))
             if self._timer is None:
                 self._arm(self._due - now)
 
