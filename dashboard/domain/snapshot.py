@@ -45,6 +45,7 @@ class ContainerSnapshot:
         self._told_later = set()  # seats (None: the lesson) whose change is told once its events pause
         self._timer = None
         self._burst_began = self._due = None
+        self._armed_for = 0.0
         self.reads = 0  # engine list calls made, for the tests and the benchmark
 
     def current(self):
@@ -152,16 +153,21 @@ class ContainerSnapshot:
             self._told_later.add(seat)
             self._burst_began = self._burst_began or now
             self._due = min(now + quiet, self._burst_began + max(self._min_interval, CREATED_QUIET))
-            if self._timer is None:
+            if self._timer is None or self._due < self._armed_for:  # a start after its create: told sooner
+                if self._timer is not None:
+                    self._timer.cancel()
                 self._arm(self._due - now)
 
     def _arm(self, seconds):
+        self._armed_for = time.monotonic() + seconds
         self._timer = threading.Timer(max(0.0, seconds), self._tell_due)
         self._timer.daemon = True
         self._timer.start()
 
     def _tell_due(self):
         with self._tell_lock:
+            if threading.current_thread() is not self._timer:  # re-armed sooner meanwhile: that timer tells
+                return
             left = self._due - time.monotonic()
             if left > 0:
                 self._arm(left)
