@@ -119,13 +119,13 @@ class Lesson:
     @property
     def builds(self):
         """The tags this lesson's steps build: their images carry the lesson's label from their Dockerfile."""
-        return {step.action.tag for step in self.steps if step.action.kind == "build"}
+        return {step.action.tag for step in self.steps if step.action.definition.builds_image}
 
     @property
     def port_run(self):
         """The first detached run publishing a port: what classroom mode starts once per seat; None without one."""
         return next((step for step in self.steps
-                     if step.action.kind == "run" and step.action.detach and step.action.ports), None)
+                     if step.action.definition.detached(step.action) and step.action.ports), None)
 
 
 # What each check takes: field -> (parser, required), as an action kind's `fields`. Anything else is refused.
