@@ -17,8 +17,6 @@ from .lesson_fields import IDENTIFIER, Mount, Port
 LESSON_FILE = "lesson.toml"
 BASE_IMAGE = "python:3.12-slim"  # what lessons name for a plain Python; DASHBOARD_BASE_IMAGE stands in for it
 POSTGRES_IMAGE = "postgres:16"  # what the state lesson names; DASHBOARD_POSTGRES_IMAGE stands in for it
-LESSON = "cowserv"  # the images lesson, whose Dockerfile carries the label
-CONTAINER_PORT = 8000  # where the images lesson's cow listens in its container
 
 
 class LessonError(Exception):
