@@ -271,7 +271,8 @@ def lesson_view(lesson, host_port=None):
     """Everything a lesson page shows."""
     view = steps_view(lesson, host_port)
     view.update({
-        "labelled_by_command": any(step.action.definition.labelled_by_command(lesson, step.action) for step in lesson.steps),
+        "labelled_by_command": any(step.action.definition.labelled_by_command(lesson, step.action)
+                                   for step in lesson.steps),
         "stand_ins": stand_ins_shown(lesson), "changed_files": changed_files(lesson),
         "current_id": get_lesson_pick().id, "catalog": get_catalog()})
     if build_step(lesson) is not None:
