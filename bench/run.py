@@ -42,13 +42,14 @@ from countproxy import CountingProxy
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from dashboard.domain.commands import lesson_filter  # noqa: E402  (the checkout's dashboard, installed or not)
-from dashboard.domain.lessons import LESSON  # noqa: E402
+from dashboard.domain.lessons import load_catalog  # noqa: E402
 from dashboard.domain.ports import host_port_free  # noqa: E402
 
 ENGINE_SOCKET = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock").removeprefix("unix://")
 IMAGE = "cowserv:latest"
 REFRESH_SECONDS = 1  # the period of every open page's poll, given to the dashboard under test
 HTMX = {"HX-Request": "true"}
+LESSON = load_catalog(ROOT / "dashboard" / "lessons").default.id  # the lesson the class starts on: its containers
 
 
 class UnixHTTPConnection(http.client.HTTPConnection):

@@ -2,6 +2,7 @@
 dashboard/domain/engine.py talks to Docker, and the domain's errors leave HTTP statuses to the web layer."""
 
 import ast
+import re
 import importlib
 import inspect
 from pathlib import Path
@@ -82,3 +83,14 @@ def test_no_domain_error_carries_an_http_status():
                    if issubclass(cls, BaseException) and cls.__module__ == module.__name__]
     assert "dashboard/domain/errors.py: EngineError" in dict(errors)
     assert [shown for shown, cls in errors if hasattr(cls, "status")] == []
+
+
+def test_an_action_kind_is_told_apart_only_in_action_kinds():
+    """An action kind is one class in dashboard/domain/action_kinds.py: code and templates elsewhere ask the kind
+    (`action.definition`) what it does, never test its name, so a new kind is one class."""
+    action_kind = re.compile(r"\baction\.kind\s*(==|!=|\bin\b|\bnot in\b)")
+    files = [*PACKAGE.rglob("*.py"), *(PACKAGE.parent / "templates").rglob("*.html")]
+    found = [f"{path.relative_to(PACKAGE.parent)}:{number}" for path in files
+             if path != DOMAIN / "action_kinds.py"
+             for number, line in enumerate(path.read_text().splitlines(), 1) if action_kind.search(line)]
+    assert not found, f"an action kind tested by name outside action_kinds.py: {found}"

@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 
 from dashboard.domain import commands
-from dashboard.domain.lessons import LESSON
 
 FULL_ID = "4f1c2b3a5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f7a8"
 
@@ -118,7 +117,7 @@ def test_run_invocation_keeps_every_word_one_word(odd):
                                       ports=[(8000, 8000)], env=[("GREETING", odd)], volumes=[(f"v {odd}", "/data")],
                                       command=["echo", odd])
 
-    assert shlex.split(command) == ["docker", "run", "-d", "--name", f"n {odd}", "--label", commands.lesson_filter(LESSON),
+    assert shlex.split(command) == ["docker", "run", "-d", "--name", f"n {odd}", "--label", commands.lesson_filter("cowserv"),
                                     "-p", "8000:8000", "-e", f"GREETING={odd}", "-v", f"v {odd}:/data",
                                     f"img {odd}", "echo", odd]
 
@@ -138,7 +137,7 @@ def test_lesson_list_command_filters_on_the_lesson_label():
     command = commands.lesson_list_command("cowserv", True)
 
     assert command == "docker ps -a --filter label=classroom.lesson=cowserv"
-    assert shlex.split(command) == ["docker", "ps", "-a", "--filter", f"label={commands.lesson_filter(LESSON)}"]
+    assert shlex.split(command) == ["docker", "ps", "-a", "--filter", f"label={commands.lesson_filter('cowserv')}"]
     assert commands.lesson_list_command("running", False) == "docker ps --filter label=classroom.lesson=running"
 
 

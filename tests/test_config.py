@@ -7,7 +7,6 @@ import re
 import subprocess
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -81,40 +80,61 @@ def test_an_empty_sign_in_never_matches(monkeypatch, tmp_path):
 
 STARTER = """
 import os, sys, time
-from tests.support import sign_in_by_form
 from dashboard import create_app
-open(sys.argv[1], "w").close()  # imported and ready
-while not os.path.exists(sys.argv[2]):
-    time.sleep(0.001)
-app = create_app()
-print(app.config["INSTRUCTOR_TOKEN"], app.config["SECRET_KEY"])
+folder, number, rounds = sys.argv[1], sys.argv[2], int(sys.argv[3])
+for round_ in range(rounds):  # imported once (the slow part), then one app per round, all at once
+    open(os.path.join(folder, f"ready{round_}-{number}"), "w").close()
+    while not os.path.exists(os.path.join(folder, f"go{round_}")):
+        time.sleep(0.001)
+    os.environ["DASHBOARD_INSTANCE_PATH"] = os.path.join(folder, f"instance{round_}")
+    app = create_app()
+    print(app.config["INSTRUCTOR_TOKEN"], app.config["SECRET_KEY"], flush=True)
 """
+STARTERS, ROUNDS = 4, 5
 
 
-@pytest.mark.parametrize("round_", range(5))
-def test_processes_starting_together_on_a_fresh_folder_agree_on_one_secret(tmp_path, round_):
-    instance = tmp_path / "instance"
+def wait_for_starters(starters, paths, deadline):
+    """Wait until every path exists; a starter that has ended, or the deadline, fails the test with its stderr."""
+    while not all(path.exists() for path in paths):
+        ended = [starter for starter in starters if starter.poll() is not None]
+        late = time.monotonic() > deadline
+        if ended or late:
+            for starter in starters:
+                starter.kill()
+            errors = [starter.communicate()[1] for starter in (ended or starters)]
+            pytest.fail(("a starter ended" if ended else "the starters did not get ready") + " before its round: "
+                        + "\n".join(f"exit {starter.returncode}: {error}" for starter, error in
+                                     zip(ended or starters, errors)))
+        time.sleep(0.01)
+
+
+def test_processes_starting_together_on_a_fresh_folder_agree_on_one_secret(tmp_path):
+    """STARTERS processes make their app on the same fresh folder at once, ROUNDS times (a fresh folder each)."""
     environ = {key: value for key, value in os.environ.items()
                if key not in ("DASHBOARD_INSTRUCTOR_TOKEN", "DASHBOARD_SECRET_KEY")}
-    environ["DASHBOARD_INSTANCE_PATH"] = str(instance)
-    go = tmp_path / "go"
-    starters = [subprocess.Popen([sys.executable, "-c", STARTER, str(tmp_path / f"ready{n}"), str(go)],
+    starters = [subprocess.Popen([sys.executable, "-c", STARTER, str(tmp_path), str(n), str(ROUNDS)],
                                  env=environ, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-                for n in range(10)]
+                for n in range(STARTERS)]
     deadline = time.monotonic() + 120
-    while not all((tmp_path / f"ready{n}").exists() for n in range(10)):
-        assert time.monotonic() < deadline, "the starters did not get ready"
-        time.sleep(0.05)
-    go.touch()  # all ten make their app at once
-    with ThreadPoolExecutor(max_workers=10) as pool:
-        results = list(pool.map(lambda starter: starter.communicate(timeout=120), starters))
+    for round_ in range(ROUNDS):
+        wait_for_starters(starters, [tmp_path / f"ready{round_}-{n}" for n in range(STARTERS)], deadline)
+        (tmp_path / f"go{round_}").touch()  # all of them make their app at once
+    try:
+        results = [starter.communicate(timeout=max(1, deadline - time.monotonic())) for starter in starters]
+    except subprocess.TimeoutExpired:
+        for starter in starters:
+            starter.kill()
+        pytest.fail("the starters did not finish: " + "\n".join(starter.communicate()[1] for starter in starters))
     assert all(starter.returncode == 0 for starter in starters), [err for _, err in results]
-    secrets = {out.strip() for out, _ in results}
-    assert len(secrets) == 1, secrets
-    token, key = secrets.pop().split()
-    assert len(token) >= 16 and len(key) >= 16
-    assert (instance / "instructor-token").read_text() == token
-    assert oct((instance / "instructor-token").stat().st_mode & 0o777) == "0o600"
+    printed = [out.splitlines() for out, _ in results]
+    for round_ in range(ROUNDS):
+        secrets = {lines[round_].strip() for lines in printed}
+        assert len(secrets) == 1, (round_, secrets)
+        token, key = secrets.pop().split()
+        assert len(token) >= 16 and len(key) >= 16
+        instance = tmp_path / f"instance{round_}"
+        assert (instance / "instructor-token").read_text() == token
+        assert oct((instance / "instructor-token").stat().st_mode & 0o777) == "0o600"
 
 
 def gunicorn(*arguments, **environ):

@@ -18,7 +18,6 @@ from dashboard.domain import cowcheck, room
 from dashboard.domain import engine as engine_module
 from dashboard.domain.engine import Container, Engine, Image, RunSpec
 from dashboard.domain.engine_facts import Endpoint, EngineAbout
-from dashboard.domain.lessons import CONTAINER_PORT
 from dashboard.domain.errors import ContainerNotFound, EngineError, EngineUnavailable, ImageNotFound, PortInUse
 from dashboard.web.errors import status_of
 
@@ -494,7 +493,7 @@ def test_run_creates_publishes_and_starts(engine, api, port_free):
     assert api.names() == ["create_host_config", "create_container", "start"]
     # As `docker run -d -p 8001:8000`: no bind mount, and not removed when it ends (that is --rm).
     assert api.calls_to("create_host_config") == [
-        ((), {"port_bindings": {CONTAINER_PORT: 8001}, "binds": None, "auto_remove": False})]
+        ((), {"port_bindings": {8000: 8001}, "binds": None, "auto_remove": False})]
     (args, kwargs), = api.calls_to("create_container")
     assert args == ("cowserv:latest",)
     assert kwargs["ports"] == [8000]

@@ -13,7 +13,7 @@ import pytest
 from tests.support import HTMX, shell, wait_until
 from dashboard import create_app
 from dashboard.domain.commands import lesson_filter
-from dashboard.domain.lessons import LESSON
+from tests.support.lessons import DEFAULT_LESSON
 from dashboard.web.views import build_plan, current_lesson
 
 # Both engine passes (engine_specific): the engine's events.
@@ -125,14 +125,14 @@ def test_a_builds_own_step_containers_are_never_listed_nor_reachable(tmp_path, c
         build = app.extensions["builder"].current
         while build.running:
             listed |= {c.id for c in engine.containers() if c.lesson == "cowserv"} - before  # this build's lesson
-            labelled |= {row["Id"] for row in docker_client.api.containers(all=True, filters={"label": lesson_filter(LESSON)})}
+            labelled |= {row["Id"] for row in docker_client.api.containers(all=True, filters={"label": lesson_filter(DEFAULT_LESSON)})}
             time.sleep(0.05)
         assert build.state == "succeeded", build.error
         assert any("Running in" in line.text for line in build.lines)  # the build did run steps in containers
         assert listed == set(), "a build step's container was listed as the lesson's"
         made = {event["id"] for event in docker_client.api.events(
             since=since, until=int(time.time()) + 1, decode=True,
-            filters={"type": "container", "event": "create", "label": lesson_filter(LESSON)})}
+            filters={"type": "container", "event": "create", "label": lesson_filter(DEFAULT_LESSON)})}
         assert made - before, "the build made no labelled container (its LABEL step's), so this test shows nothing"
         for step in (labelled | made) - before:
             assert client.delete(f"/containers/{step}", headers=HTMX).status_code == 404

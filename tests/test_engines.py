@@ -23,7 +23,7 @@ from dashboard.domain import dockerfile
 from dashboard.domain.engine import endpoint_from_environment
 from dashboard.domain.engine_facts import Endpoint, EngineAbout, release_of
 from dashboard.domain.commands import lesson_filter
-from dashboard.domain.lessons import LESSON
+from tests.support.lessons import DEFAULT_LESSON
 
 # Both engine passes for the engine tests here (engine_specific): the engine's version, API and builder.
 pytestmark = pytest.mark.engine_specific
@@ -357,11 +357,11 @@ def test_a_loopback_tcp_docker_host_is_this_machine(loopback_tcp_engine, docker_
         squatter.bind(("0.0.0.0", 0))
         squatter.listen()
         taken = squatter.getsockname()[1]
-        before = container_ids(docker_client, label=lesson_filter(LESSON))
+        before = container_ids(docker_client, label=lesson_filter(DEFAULT_LESSON))
         refused = client.post("/containers", data={"host_port": str(taken)}, headers=HTMX)
         assert refused.status_code == 409
         assert f"Host port {taken} is already in use" in refused.text
-        assert container_ids(docker_client, label=lesson_filter(LESSON)) == before
+        assert container_ids(docker_client, label=lesson_filter(DEFAULT_LESSON)) == before
 
 
 # --- a TCP endpoint is the instructor's to see --------------------------------------------------------------------

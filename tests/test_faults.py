@@ -21,7 +21,7 @@ from dashboard.domain.engine import Engine, RunSpec
 from dashboard.domain.commands import lesson_filter
 from dashboard.domain.errors import EngineUnavailable
 from dashboard.domain.labels import LESSON_LABEL
-from dashboard.domain.lessons import LESSON
+from tests.support.lessons import DEFAULT_LESSON
 from dashboard.web.errors import status_of
 from dashboard.web.security import is_instructor
 
@@ -120,19 +120,19 @@ def test_an_unknown_id_and_a_container_not_of_the_lesson_get_the_same_404(client
 
 
 def test_unknown_fields_are_refused_and_start_nothing(client, docker_client, free_port):
-    before = container_ids(docker_client, label=lesson_filter(LESSON))
+    before = container_ids(docker_client, label=lesson_filter(DEFAULT_LESSON))
     response = client.post("/containers", data={"host_port": str(free_port), "privileged": "true"}, headers=HTMX)
     assert response.status_code == 400
     assert message_of(response) == "Unknown field(s): privileged."
-    assert container_ids(docker_client, label=lesson_filter(LESSON)) == before
+    assert container_ids(docker_client, label=lesson_filter(DEFAULT_LESSON)) == before
 
 
 def test_an_oversized_body_is_a_413_with_a_message(client, docker_client):
-    before = container_ids(docker_client, label=lesson_filter(LESSON))
+    before = container_ids(docker_client, label=lesson_filter(DEFAULT_LESSON))
     response = client.post("/containers", data={"host_port": "8" * 100_000}, headers=HTMX)
     assert response.status_code == 413
     assert message_of(response) == "The request is larger than 16 kB; the dashboard's forms are a few short fields."
-    assert container_ids(docker_client, label=lesson_filter(LESSON)) == before
+    assert container_ids(docker_client, label=lesson_filter(DEFAULT_LESSON)) == before
 
 
 def build_log_ids(client, last_event_id=None):

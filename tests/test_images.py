@@ -11,7 +11,7 @@ from tests.support import HTMX, container_ids, page_hooks, wait_until
 from dashboard import create_app
 from dashboard.domain.commands import lesson_filter
 from dashboard.domain.labels import LESSON_LABEL
-from dashboard.domain.lessons import LESSON
+from tests.support.lessons import DEFAULT_LESSON
 
 # Both engine passes (engine_specific): builds: the builder's log, cache and errors.
 pytestmark = [pytest.mark.engine, pytest.mark.engine_specific]
@@ -36,7 +36,7 @@ def test_rebuild_reports_every_step_from_cache(client, cowserv_image, docker_cli
     assert "event: done" in stream
     panel = client.get("/images/build", headers=HTMX).text
     assert "Built" in panel and "steps came from the cache" in panel
-    assert docker_client.images.get("cowserv:latest").labels[LESSON_LABEL] == LESSON
+    assert docker_client.images.get("cowserv:latest").labels[LESSON_LABEL] == DEFAULT_LESSON
 
 
 def test_shown_build_command_pasted_into_a_shell_builds_the_image(client, cowserv_image, docker_client):
@@ -76,7 +76,7 @@ def test_broken_dockerfile_shows_the_failing_step_and_keeps_the_image(tmp_path, 
     dockerfile.write_text(dockerfile.read_text().replace("CMD ", "RUN exit 3\nCMD ", 1))
     app = create_app({"TESTING": True, "BUILD_CONTEXT": str(context), "IMAGE": "cowserv"})
     client = app.test_client()
-    lesson_containers = container_ids(docker_client, label=lesson_filter(LESSON))
+    lesson_containers = container_ids(docker_client, label=lesson_filter(DEFAULT_LESSON))
 
     stream = build_through(client)
     assert "returned a non-zero code: 3" in stream
@@ -84,7 +84,7 @@ def test_broken_dockerfile_shows_the_failing_step_and_keeps_the_image(tmp_path, 
     assert "The build failed at step" in panel and "failed here" in panel
     assert docker_client.images.get("cowserv:latest").id == cowserv_image  # the previous image keeps working
     # The failed step's container is removed, not left in the lesson's list.
-    assert container_ids(docker_client, label=lesson_filter(LESSON)) \
+    assert container_ids(docker_client, label=lesson_filter(DEFAULT_LESSON)) \
         <= lesson_containers
 
 

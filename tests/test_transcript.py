@@ -10,7 +10,7 @@ import requests
 from tests.support import HTMX, free_ports, run_by_button
 from dashboard import create_app
 from dashboard.domain.commands import lesson_filter
-from dashboard.domain.lessons import LESSON
+from tests.support.lessons import DEFAULT_LESSON
 from dashboard.domain.replay import replay_script
 from dashboard.domain.transcript import Entry
 
@@ -119,7 +119,7 @@ def test_removing_a_container_the_script_did_not_start_stays_a_comment(client, c
 
 def ours(docker_client, ports, prefix):
     """The lesson containers publishing one of `ports` or named with the seat prefix: this test's, not another's."""
-    for container in docker_client.containers.list(all=True, filters={"label": lesson_filter(LESSON)}):
+    for container in docker_client.containers.list(all=True, filters={"label": lesson_filter(DEFAULT_LESSON)}):
         bindings = (container.attrs["HostConfig"]["PortBindings"] or {}).get("8000/tcp") or []
         if container.name.startswith(prefix) or any(int(binding["HostPort"]) in ports for binding in bindings):
             yield container, int(bindings[0]["HostPort"])

@@ -11,7 +11,7 @@ from pathlib import PurePosixPath
 
 from . import builds, commands, compose, files
 from . import lesson_fields as field
-from .actions import Done, build_plan, labelled_by_command, run_ports
+from .actions import Done, build_plan, run_ports
 from .engine import RunSpec
 from .labels import LESSON_LABEL, SEAT_LABEL
 from .errors import EngineError, NameInUse, WorkshopUnwritable
@@ -29,6 +29,23 @@ class Kind:
     needs_folder = False  # its command runs in the lesson's workshop folder
     transcript = ""  # how the transcript names it, when not by its name
     background = False  # the instructor's press starts it in the background (builds.Builder), not in the request
+    builds_image = False  # it builds the lesson's image from its Dockerfile (the lesson page's build panel)
+    uses_base_image = False  # it builds on the base image (lessons.BASE_IMAGE), which a local image may stand in for
+    for_seats = True  # students can do it on seats of their own (see seats.not_for_seats)
+    shows_file = False  # the page shows the file it writes, before its command
+    note = ""  # what the page says under its command
+
+    def detached(self, action):
+        """Whether it leaves a container running in the background, printing its id (`docker run -d`)."""
+        return False
+
+    def pulled_image(self, action):
+        """The image it names to be pulled (a stand-in may take its place), or None."""
+        return None
+
+    def labelled_by_command(self, lesson, action):
+        """Whether its command gives the lesson's label with `--label` (its image does not carry it)."""
+        return False
 
     def button(self, action):
         return self.label
@@ -73,7 +90,9 @@ class Build(Kind):
 
     name, label = "build", "Build"
     fields = {"tag": (field.TAG, True), "context": (field.relative, False)}
-    needs_folder = background = True
+    needs_folder = background = builds_image = uses_base_image = True
+    note = ("It builds from the lesson's Dockerfile in your own folder; the layers the instructor's build made come "
+            "from the cache, so it takes seconds. The log shows when it ends.")
 
     def command(self, lesson, action, place, host_port=None):
         return build_plan(lesson, action, place).command
@@ -129,7 +148,7 @@ class Run(Kind):
         run = commands.run_invocation(
             place.image(action.image), detach=action.detach, interactive=action.interactive,
             remove=action.remove, name=action.name or None,
-            label=lesson.id if labelled_by_command(lesson, action) else None,
+            label=lesson.id if self.labelled_by_command(lesson, action) else None,
             ports=self.published(action, host_port), env=action.env,
             volumes=[(mount.source, mount.target) for mount in action.volumes], command=action.command,
             labels=place.labels, limits=place.limits.flags if place.limits else ())
@@ -157,6 +176,17 @@ class Run(Kind):
     def takes_host_port(self, action):
         return len(action.ports) == 1
 
+    def detached(self, action):
+        return action.detach
+
+    def pulled_image(self, action):
+        return action.image
+
+    def labelled_by_command(self, lesson, action):
+        """True when the run's image does not carry the lesson's label (an image the lesson does not build): the
+        command then gives it with `--label`, so the container is the lesson's however it was started."""
+        return action.image not in lesson.builds
+
     def published(self, action, host_port=None):
         return run_ports(action, host_port)
 
@@ -166,7 +196,7 @@ class Run(Kind):
 
     def spec(self, lesson, action, place, host_port=None):
         """The container the run makes: the same options as its command."""
-        labels = ((LESSON_LABEL, lesson.id),) if labelled_by_command(lesson, action) else ()
+        labels = ((LESSON_LABEL, lesson.id),) if self.labelled_by_command(lesson, action) else ()
         volumes = tuple((str(place.folder) if mount.binds_folder else mount.source, mount.target)
                         for mount in action.volumes)
         return RunSpec(place.image(action.image), name=action.name or None, detach=action.detach,
@@ -270,6 +300,7 @@ class Edit(Kind):
     """Write one of the lesson's files in its workshop folder, shown as `cat > FILE <<'EOF'`."""
 
     name, label = "edit", "Write the file"
+    shows_file = True
     fields = {"file": (field.relative, True), "content": (field.content, True)}
 
     def typed(self, lesson, action, place, host_port=None):
@@ -334,7 +365,8 @@ class Compose(Kind):
 
     name, label = "compose", "Run Compose"
     fields = {"command": (field.words, True)}  # Compose's subcommand and its options: ["up", "-d"]
-    needs_folder = True
+    needs_folder = uses_base_image = True
+    for_seats = False  # its project names and ports would be shared between seats
 
     def typed(self, lesson, action, place, host_port=None):
         # A compose.yaml names its base image as ${BASE_IMAGE:-python:3.12-slim}: the stand-in, when there is one,

@@ -52,12 +52,6 @@ class Done:
     ok: bool = True
 
 
-def labelled_by_command(lesson, action):
-    """True when a run's image does not carry the lesson's label (an image the lesson does not build): the
-    command then gives it with `--label`, so the container is the lesson's however it was started."""
-    return action.kind == "run" and action.image not in lesson.builds
-
-
 def build_plan(lesson, action, place):
     """The build the button starts, and the command that does the same from the lesson's folder."""
     context = os.path.normpath(place.folder / action.context)

@@ -17,8 +17,6 @@ from .lesson_fields import IDENTIFIER, Mount, Port
 LESSON_FILE = "lesson.toml"
 BASE_IMAGE = "python:3.12-slim"  # what lessons name for a plain Python; DASHBOARD_BASE_IMAGE stands in for it
 POSTGRES_IMAGE = "postgres:16"  # what the state lesson names; DASHBOARD_POSTGRES_IMAGE stands in for it
-LESSON = "cowserv"  # the images lesson, whose Dockerfile carries the label
-CONTAINER_PORT = 8000  # where the images lesson's cow listens in its container
 
 
 class LessonError(Exception):
@@ -119,13 +117,13 @@ class Lesson:
     @property
     def builds(self):
         """The tags this lesson's steps build: their images carry the lesson's label from their Dockerfile."""
-        return {step.action.tag for step in self.steps if step.action.kind == "build"}
+        return {step.action.tag for step in self.steps if step.action.definition.builds_image}
 
     @property
     def port_run(self):
         """The first detached run publishing a port: what classroom mode starts once per seat; None without one."""
         return next((step for step in self.steps
-                     if step.action.kind == "run" and step.action.detach and step.action.ports), None)
+                     if step.action.definition.detached(step.action) and step.action.ports), None)
 
 
 # What each check takes: field -> (parser, required), as an action kind's `fields`. Anything else is refused.

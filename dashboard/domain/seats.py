@@ -339,7 +339,7 @@ def seat_image(tag, seat_name):
 def not_for_seats(lesson):
     """Why students cannot do this lesson on seats of their own (None when they can): Compose projects and runs
     publishing several host ports would share names and ports between seats."""
-    if any(step.action.kind == "compose" for step in lesson.steps):
+    if any(not step.action.definition.for_seats for step in lesson.steps):
         return (f"The lesson {lesson.title!r} uses Compose, whose project names and ports the seats would share: "
                 "the instructor does it on the screen.")
     host_ports = {port.host for step in lesson.steps for port in step.action.ports}

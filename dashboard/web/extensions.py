@@ -61,11 +61,6 @@ def get_stand_ins():
     return current_app.extensions["stand_ins"]
 
 
-def get_seat_presses():
-    """The press each seat has running: one at a time (domain/presses.py)."""
-    return current_app.extensions["seat_presses"]
-
-
 def get_build_turns():
     """The seats' build turn: one build at a time, a bounded wait (domain/presses.py)."""
     return current_app.extensions["build_turns"]

@@ -94,7 +94,7 @@ def probe_host():
 
 
 def build_step(lesson):
-    return next((step for step in lesson.steps if step.action.kind == "build"), None)
+    return next((step for step in lesson.steps if step.action.definition.builds_image), None)
 
 
 def build_plan(lesson):
@@ -260,8 +260,8 @@ SEAT_URLS = {"press": "seat.press", "check": "seat.check"}
 def stand_ins_shown(lesson):
     """The stand_ins.StandIn of each pulled image this lesson uses (a build or Compose uses the base image) that a
     local image stands in for, here where no registry answers: which one, and what chose it."""
-    named = {step.action.image for step in lesson.steps if step.action.kind == "run"}
-    if any(step.action.kind in ("build", "compose") for step in lesson.steps):
+    named = {step.action.definition.pulled_image(step.action) for step in lesson.steps} - {None}
+    if any(step.action.definition.uses_base_image for step in lesson.steps):
         named.add(BASE_IMAGE)
     in_use = get_stand_ins().current()
     return [in_use[image] for image in sorted(named) if image in in_use]
@@ -271,7 +271,8 @@ def lesson_view(lesson, host_port=None):
     """Everything a lesson page shows."""
     view = steps_view(lesson, host_port)
     view.update({
-        "labelled_by_command": any(actions.labelled_by_command(lesson, step.action) for step in lesson.steps),
+        "labelled_by_command": any(step.action.definition.labelled_by_command(lesson, step.action)
+                                   for step in lesson.steps),
         "stand_ins": stand_ins_shown(lesson), "changed_files": changed_files(lesson),
         "current_id": get_lesson_pick().id, "catalog": get_catalog()})
     if build_step(lesson) is not None:

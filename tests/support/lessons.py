@@ -8,7 +8,10 @@ import docker
 import pytest
 
 from tests.support.engine import LESSON_LABEL
-from dashboard import create_app
+from dashboard import PACKAGE, create_app
+from dashboard.domain.lessons import load_catalog
+
+DEFAULT_LESSON = load_catalog(PACKAGE / "lessons").default.id  # the shipped lesson a class starts on (cowserv)
 
 
 
