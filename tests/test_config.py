@@ -59,7 +59,7 @@ def test_a_bad_setting_stops_the_start_naming_the_variable(monkeypatch, tmp_path
 def test_numbers_are_read_as_numbers(monkeypatch, tmp_path):
     app = make_app(monkeypatch, tmp_path, DASHBOARD_MAX_SEATS="50", DASHBOARD_REFRESH_SECONDS="0.5")
     assert app.config["MAX_SEATS"] == 50 and app.config["REFRESH_SECONDS"] == 0.5
-    assert 'every 0.5s' in app.test_client().get("/").text
+    assert 'data-live-every="0.5"' in app.test_client().get("/").text  # the fallback's polling period
 
 
 def test_a_kept_secret_that_is_empty_stops_the_start(monkeypatch, tmp_path):
