@@ -23,7 +23,7 @@ pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED_PAGE = ROOT / "dashboard" / "lessons" / "04-realistic-dockerfile" / "index.html"
 STEP_TIMEOUT_MS = 30_000  # an action, then its check (asked again for a few seconds while a server starts)
-FOLLOW_TIMEOUT_MS = 15_000  # pages that follow the current lesson ask every two seconds
+FOLLOW_TIMEOUT_MS = 15_000  # pages that follow the current lesson are nudged by the live stream, then ask
 OTHER_LESSONS = ("realistic", "running")
 
 
