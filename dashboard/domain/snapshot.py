@@ -50,6 +50,15 @@ class ContainerSnapshot:
 
     def current(self):
         """(version, containers, ids being stopped): the version changes exactly when what the list shows changes."""
+        return self._read()[:3]
+
+    def listed(self):
+        """(when the list was read from the engine (time.monotonic()), the containers): what a check judged from it
+        knew of, so that an answer from an older list never replaces a newer one (checks.Board.put)."""
+        _, containers, _, taken = self._read()
+        return taken, containers
+
+    def _read(self):
         self._watch()
         with self._lock:  # concurrent viewers wait for one engine call instead of making their own
             age = time.monotonic() - self._taken
@@ -70,7 +79,7 @@ class ContainerSnapshot:
             version = self._version
             if stopping:
                 version = hashlib.sha1(f"{version}{sorted(stopping)}".encode()).hexdigest()[:16]
-            return version, self._containers, stopping
+            return version, self._containers, stopping, self._taken
 
     @contextlib.contextmanager
     def stopping_while(self, container_id):

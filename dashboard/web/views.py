@@ -199,12 +199,12 @@ def refresh_checks(lesson, seats_=None):
     """Refresh the lesson's checks in the background when what they look at may have changed: the containers or
     images (as the engine's events tell), or every CHECKS_EVERY seconds (a file edited in an editor). With
     `seats_`, those seats' checks of the lesson instead, in one background refresh (the progress grid's)."""
-    listed_at = time.monotonic()
+    now = listed_at = time.monotonic()
     try:
-        _, containers, _ = get_snapshot().current()
+        listed_at, containers = get_snapshot().listed()
     except EngineError:
         containers = None
-    common = (get_snapshot().images_version, int(listed_at // CHECKS_EVERY))
+    common = (get_snapshot().images_version, int(now // CHECKS_EVERY))
     engine, host = get_engine(), probe_host()
 
     def wanted(lesson, seat):
