@@ -113,4 +113,4 @@ def test_a_seat_held_by_the_instructors_run_is_told_so():
         with pytest.raises(SeatBusy) as busy:
             with presses.pressing("seat-8001", "Build the image"):
                 pass
-        assert "instructor" not in str(busy.value) and "your press" in str(busy.value)
+        assert "instructor" not in str(busy.value) and "'Run a container' (started" in str(busy.value)

@@ -31,8 +31,8 @@ class SeatPresses:
         with self._lock:
             if seat in self._running:
                 running, since, by_instructor = self._running[seat]
-                whose = "the instructor's run on every seat" if by_instructor else "your press"
-                raise SeatBusy(f"Your seat is still running {running!r} ({whose}, started {_seconds_ago(since)}): "
+                whose = "the instructor's run on every seat, " if by_instructor else ""
+                raise SeatBusy(f"Your seat is still running {running!r} ({whose}started {_seconds_ago(since)}): "
                                "wait for it to finish.")
             self._running[seat] = (what, time.monotonic(), every_seat)
         try:
