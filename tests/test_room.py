@@ -1001,3 +1001,99 @@ def test_a_seats_refusal_names_its_container_in_full(room):
     refused = seat.press("running", "logs")
     assert refused.status_code == 404
     assert f"No lesson container {seat.seat}-ticker:" in text_of(refused)
+
+
+# Run on every seat: what it refuses, and what it does once the class ends (rooms on 8901-8919).
+def test_a_run_of_an_image_the_seats_have_not_built_is_refused_up_front(room):
+    """Each seat builds its own tag (cowserv:seat-PORT): its run before the build is refused at once (409, naming
+    the build to run on every seat first), and the picker offers the build first."""
+    room.open(count=2, first_port=8901)
+    choose_lesson(room.instructor, "cowserv")
+    answer = room.instructor.post("/room/every-seat", data={"step": "run"}, headers={"HX-Request": "true"})
+    assert answer.status_code == 409 and "Build the image" in html.unescape(answer.text), answer.text
+    assert room.app.extensions["room_life"].every_seat is None
+    assert re.search(r'<option value="build" selected>', room.instructor.get("/room").text)
+
+
+def test_a_new_room_is_refused_during_a_run_on_every_seat_and_the_class_goes_on(room):
+    opened = room.open(count=1, first_port=8903)
+    choose_lesson(room.instructor, "running")
+    life = room.app.extensions["room_life"]
+    step = seats.for_seat(room.app.extensions["catalog"].get("running"), opened.seats["seat-8903"]).step("hello")
+    life.every_seat = room_life.EverySeat(step, "running", "true", 1, {})  # under way
+    answer = room.instructor.post("/room", data=room_form(count=1, first_port=8905))
+    assert answer.status_code == 409 and "is running on every seat" in html.unescape(answer.text)
+    assert room.roster.room is opened and not opened.ended
+    life.every_seat.finished = time.monotonic()
+
+
+def test_seats_not_begun_when_the_class_ends_are_skipped(room, monkeypatch):
+    """A run on every seat stops starting seats once the class ended: those not begun say so."""
+    opened = room.open(count=2, first_port=8907)
+    choose_lesson(room.instructor, "running")
+    life = room.app.extensions["room_life"]
+    life.workers = 1
+    first_began, go_on = threading.Event(), threading.Event()
+    real = room_life.run_on_seat
+
+    def held_first(engine, rooms, seat, *args, **kwargs):
+        if seat.name == "seat-8907":
+            first_began.set()
+            go_on.wait(30)
+        return real(engine, rooms, seat, *args, **kwargs)
+    monkeypatch.setattr(room_life, "run_on_seat", held_first)
+    assert room.instructor.post("/room/every-seat", data={"step": "detached"},
+                                headers={"HX-Request": "true"}).status_code == 200
+    assert first_began.wait(30)
+    assert room.instructor.delete("/room", headers={"HX-Request": "true"}).status_code == 200
+    go_on.set()
+    job = life.every_seat
+    wait_until(lambda: not job.running, "the run on every seat's end", timeout=60)
+    assert (job.runs["seat-8908"].state, job.runs["seat-8908"].note) == ("skipped", "skipped: the class ended")
+    assert inspect(room.docker, "seat-8908-ticker") is None
+    assert opened.ended
+
+
+def test_each_seats_check_runs_workers_at_a_time_and_a_failed_one_is_logged(room, monkeypatch, caplog):
+    room.open(count=3, first_port=8910)
+    choose_lesson(room.instructor, "running")
+    room.app.extensions["room_life"].workers = 2
+    pools = []
+    real_pool = room_life.ThreadPoolExecutor
+
+    def pool(max_workers):
+        pools.append(max_workers)
+        return real_pool(max_workers=max_workers)
+
+    def failing_check(*args):
+        raise RuntimeError("the check broke")
+    monkeypatch.setattr(room_life, "ThreadPoolExecutor", pool)
+    monkeypatch.setattr(room_life, "check_step", failing_check)
+    _, job = run_on_every_seat(room, "detached")
+    assert {run.state for run in job.runs.values()} == {"done"}
+    assert pools and max(pools) <= 2, pools
+    wait_until(lambda: sum("the check broke" in str(r.exc_info) for r in caplog.records) == 3, "three logged checks")
+
+
+def test_stop_and_remove_every_seats_things_needs_no_room_and_is_always_offered(room):
+    page = html.unescape(room.instructor.get("/room").text)
+    assert "Stop and remove every seat's things" in page and "docker ps -aq --filter label=classroom.seat" in page
+    answer = room.instructor.delete("/room/seats", headers={"HX-Request": "true"})
+    assert answer.status_code == 200 and "Removed every seat's things" in html.unescape(answer.text), answer.text
+    room.open(count=1, first_port=8914)
+    choose_lesson(room.instructor, "compose")  # not one seats can do
+    assert "Stop and remove every seat's things" in html.unescape(room.instructor.get("/room").text)
+    assert "Stop and remove every seat's things" not in html.unescape(signed_out(room.app).get("/room").text)
+
+
+def test_the_every_seat_form_posts_without_javascript_and_a_lesson_seats_cannot_do_is_409(room):
+    room.open(count=1, first_port=8916)
+    choose_lesson(room.instructor, "running")
+    page = room.instructor.get("/room").text
+    assert re.search(r'<form class="every-seat" action="/room/every-seat" method="post"', page), page
+    answer = room.instructor.post("/room/every-seat", data={"step": "hello"})
+    assert answer.status_code == 303 and answer.headers["Location"].endswith("/room")
+    job = room.app.extensions["room_life"].every_seat
+    wait_until(lambda: not job.running, "the run on every seat's end", timeout=60)
+    choose_lesson(room.instructor, "compose")
+    assert room.instructor.post("/room/every-seat", data={"step": "up"}).status_code == 409

@@ -274,7 +274,7 @@ class Engine:
         return Image(id=attrs["Id"], tag=tag, size=attrs["Size"])
 
     def require_image(self, tag):
-        """Refuse, as a run would, when the image has not been built: checked once before a class starts."""
+        """Refuse, as a run would, when the image has not been built: checked once before a run on every seat."""
         if self.image(tag) is None:
             raise _no_image(tag)
 

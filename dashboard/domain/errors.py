@@ -45,8 +45,13 @@ class WorkshopUnwritable(Exception):
     """A step's file in the workshop folder cannot be written (no permission, a folder in its place)."""
 
 
-class ClassStarting(Exception):
-    """A class start or stop-all asked for while a class start still runs."""
+class EverySeatRunning(Exception):
+    """A run on every seat, a sweep of every seat's things or a new room asked for while a run on every seat goes
+    on."""
+
+
+class NotForSeats(Exception):
+    """A step on every seat of a lesson that seats cannot do (seats.not_for_seats says why)."""
 
 
 class SeatBusy(Exception):

@@ -1,4 +1,4 @@
-"""Long work that every viewer follows (a build, a class start): one of a kind at a time, kept after it ends."""
+"""Long work that every viewer follows (a build): one of a kind at a time, kept after it ends."""
 
 import threading
 

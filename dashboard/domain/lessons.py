@@ -121,7 +121,8 @@ class Lesson:
 
     @property
     def port_run(self):
-        """The first detached run publishing a port: what classroom mode starts once per seat; None without one."""
+        """The first detached run publishing a port: the lesson page's port run (its host port can be changed); None
+        without one."""
         return next((step for step in self.steps
                      if step.action.definition.detached(step.action) and step.action.ports), None)
 

@@ -22,17 +22,19 @@ class SeatPresses:
 
     def __init__(self):
         self._lock = threading.Lock()
-        self._running = {}  # seat name -> (what it runs, time.monotonic() when it began)
+        self._running = {}  # seat name -> (what it runs, time.monotonic() when it began, whether every seat's)
 
     @contextmanager
-    def pressing(self, seat, what):
-        """Run the block as `seat`'s one press, `what` (the step's title) naming it to a second press."""
+    def pressing(self, seat, what, every_seat=False):
+        """Run the block as `seat`'s one press, `what` (the step's title) naming it to a second press; `every_seat`:
+        the instructor's run on every seat, not the student's own press."""
         with self._lock:
             if seat in self._running:
-                running, since = self._running[seat]
-                raise SeatBusy(f"Your seat is still running {running!r} (started {_seconds_ago(since)}): wait for "
-                               "it to finish.")
-            self._running[seat] = (what, time.monotonic())
+                running, since, by_instructor = self._running[seat]
+                whose = "the instructor's run on every seat, " if by_instructor else ""
+                raise SeatBusy(f"Your seat is still running {running!r} ({whose}started {_seconds_ago(since)}): "
+                               "wait for it to finish.")
+            self._running[seat] = (what, time.monotonic(), every_seat)
         try:
             yield
         finally:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from . import actions, checks, commands, seats
 from .checks import FAILED, STARTING, Ran, scope_of
-from .errors import ClassOver, ClassStarting, EngineError, PortInUse, SeatBusy, WorkshopUnwritable
+from .errors import ClassOver, EngineError, EverySeatRunning, ImageNotFound, PortInUse, SeatBusy, WorkshopUnwritable
 from .labels import SEAT_LABEL
 from .ports import host_port_free
 
@@ -74,7 +74,7 @@ class RoomClock:
 @dataclass
 class SeatRun:
     """One seat's part in a run on every seat: running, done, failed (the engine's refusal, a step that failed),
-    or skipped (the seat was busy with its student's own press)."""
+    or skipped (the seat was busy with its student's own press, or the class ended before its turn)."""
 
     seat: str
     port: int
@@ -137,9 +137,11 @@ class RoomLife:
         """Open a room of `cards` + `join_seats` seats from `first_port`: a room open before is ended first, and
         whatever any seat ever made is swept, so nothing of a previous class is left; each seat gets the files of
         `lessons`. The engine away: refused before anything changes."""
-        previous = self.roster.room
-        self.end()
-        self.sweep()
+        with self._every_seat_lock:
+            self._refuse_while_running()  # before anything changes: the class goes on as it was
+            previous = self.roster.room
+            self.end()
+            self._sweep()
         for name in previous.seats if previous else ():
             self.board.forget_seat(name)  # the old room's grid, kept to look at until now
         planned = plan_seats(self.prefix, first_port, cards + join_seats, names_taken, probe_ports)
@@ -176,13 +178,16 @@ class RoomLife:
         images). Refused while a run on every seat is under way."""
         with self._every_seat_lock:
             self._refuse_while_running()
-            room = self.roster.room
-            try:  # the room's seats `workers` at a time (as `docker rm -f` removes its ids at once), then any others
-                counts = [seats.clear_seats_counts(self.engine, list(room.seats) if room else [], self.workers),
-                          self.engine.remove_seats()]
-                return tuple(map(sum, zip(*counts)))
-            finally:
-                self.snapshot.invalidate()
+            return self._sweep()
+
+    def _sweep(self):
+        room = self.roster.room
+        try:  # the room's seats `workers` at a time (as `docker rm -f` removes its ids at once), then any others
+            counts = [seats.clear_seats_counts(self.engine, list(room.seats) if room else [], self.workers),
+                      self.engine.remove_seats()]
+            return tuple(map(sum, zip(*counts)))
+        finally:
+            self.snapshot.invalidate()
 
     def close(self, anyway):
         """Put away a room whose class ended; what its seats made must be removed first (tried again now), unless
@@ -236,7 +241,7 @@ class RoomLife:
         job = self.every_seat
         if job is not None and job.running:
             finished = len(job.runs) - job.count("waiting") - job.count("running")
-            raise ClassStarting(f"{job.step.title!r} is running on every seat ({finished} of {len(job.runs)} done so "
+            raise EverySeatRunning(f"{job.step.title!r} is running on every seat ({finished} of {len(job.runs)} done so "
                                 "far): wait until it has finished.")
 
     def run_on_every_seat(self, lesson, step, places, host, command):
@@ -246,21 +251,29 @@ class RoomLife:
         room = self.roster.require()
         if room.over:
             raise ClassOver("The class is over: open a new room first.")
+        seat_list = list(room.seats.values())
+        if seat_list:
+            require_built(self.engine, lesson, step, seat_list[0], places[seat_list[0].name])
         with self._every_seat_lock:
             self._refuse_while_running()
             number = self.every_seat.number + 1 if self.every_seat else 1
             job = self.every_seat = EverySeat(step, lesson.id, command, number,
-                                              {seat.name: SeatRun(seat.name, seat.port) for seat in room.seats.values()})
-        seat_list = list(room.seats.values())
+                                              {seat.name: SeatRun(seat.name, seat.port) for seat in seat_list})
 
         def one(seat, checking):
             run = job.runs[seat.name]
+            stint = places[seat.name].stint
+            if not self.roster.class_on(stint.room if stint else room.id):  # ended, or the next room opened
+                run.state, run.note = "skipped", "skipped: the class ended"
+                self.on_change()
+                return
             run.state = "running"
             self.on_change()
             try:
                 own = seats.for_seat(lesson, seat)  # the lesson as this seat does it: its names, port, tags
                 own_step = own.step(step.id)
-                done = run_on_seat(self.engine, self, seat, own, own_step, places[seat.name], host, check=False)
+                done = run_on_seat(self.engine, self, seat, own, own_step, places[seat.name], host, check=False,
+                                   every_seat=True)
                 run.state, run.note = ("done", "") if done.ok else ("failed", "It ran, and failed.")
             except SeatBusy as busy:
                 run.state, run.note = "skipped", str(busy)
@@ -272,11 +285,11 @@ class RoomLife:
                 self.on_change()
             if own_step.check is not None:  # waits for the shared list's next read: not in a slot of the engine's
                 checking.submit(check_step, self.engine, self.board, self.snapshot, own, own_step, places[seat.name],
-                                host)
+                                host).add_done_callback(lambda checked: _log_failed_check(checked, seat.name))
 
         def work():
             try:
-                with ThreadPoolExecutor(max_workers=len(seat_list) or 1) as checking, \
+                with ThreadPoolExecutor(max_workers=max(1, self.workers)) as checking, \
                         ThreadPoolExecutor(max_workers=max(1, self.workers)) as pool:
                     list(pool.map(lambda seat: one(seat, checking), seat_list))
             finally:
@@ -288,13 +301,42 @@ class RoomLife:
         return job
 
 
-def run_on_seat(engine, room, seat, lesson, step, place, host, check=True):
+def _log_failed_check(checked, seat):
+    if checked.exception() is not None:
+        log.error("the check after a run on every seat failed on %s", seat, exc_info=checked.exception())
+
+
+def default_every_seat_step(lesson):
+    """The step the every-seat picker offers first: the lesson's port run (a cow on every seat) where it runs an
+    image the seats need not build themselves, else the lesson's first step."""
+    port_run = lesson.port_run
+    if port_run is not None and port_run.action.image not in lesson.builds:
+        return port_run
+    return lesson.steps[0]
+
+
+def require_built(engine, lesson, step, seat, place):
+    """Refuse a run of an image the seats build themselves (each its own tag, seats.for_seat) that `seat` (the
+    first) has not built: the step would fail on every seat."""
+    action = step.action
+    if action.kind != "run" or action.image not in lesson.builds:
+        return
+    tag = place.image(seats.for_seat(lesson, seat).step(step.id).action.image)
+    try:
+        engine.require_image(tag)
+    except ImageNotFound:
+        build = next(s for s in lesson.steps if s.action.kind == "build" and s.action.tag == action.image)
+        raise ImageNotFound(f"There is no image {tag} on {seat.name} yet: Build {build.title!r} on every seat "
+                            "first (Run this step on every seat).") from None
+
+
+def run_on_seat(engine, room, seat, lesson, step, place, host, check=True, every_seat=False):
     """Do the step on the seat's own things (`lesson` as the seat does it, seats.for_seat; `place` its
     actions.Place) as the command beside it does, put its run and check on the board: a seat's press and the
     instructor's run on every seat both come here. One press of a seat at a time (SeatBusy); it acts in the room
     it began in only (seats.Stint): a class that ended meanwhile has what the step made removed too. Without
-    `check`, the caller asks the step's check (check_step) when it sees fit."""
-    with room.presses.pressing(seat.name, step.title):
+    `check`, the caller asks the step's check (check_step) when it sees fit; `every_seat`: the instructor's run."""
+    with room.presses.pressing(seat.name, step.title, every_seat):
         room.workshop.provide_seat(seat.name, [lesson])  # its files, should the folder have gone since the room opened
         done = press_step(engine, room.board, room.snapshot, lesson, step, place, host, check=check)
         if place.stint is not None and not room.roster.class_on(place.stint.room):

@@ -1,6 +1,6 @@
 """A room of students, each on a seat of their own: who holds which seat, and what a seat's steps touch.
 
-A seat is named PREFIX + its host port (seat-8001 publishes on 8001), like classroom mode's. Its link carries a
+A seat is named PREFIX + its host port (seat-8001 publishes on 8001). Its link carries a
 random token; opening it signs that browser in as the seat, and signs out whichever browser held it before (the
 seat moved). A seat is a card's (its link printed on the sheet) or the join code's (handed out to the next browser
 that presses Take a seat), never both. Everything a seat makes carries `classroom.seat=NAME`

@@ -13,13 +13,14 @@ from ..domain.errors import (
     BuildingAnother,
     BuildQueueFull,
     ClassOver,
-    ClassStarting,
     ContainerNotFound,
     ContainerNotRunning,
     EngineError,
     EngineUnavailable,
+    EverySeatRunning,
     ImageNotFound,
     NameInUse,
+    NotForSeats,
     PortInUse,
     SeatBusy,
     ToolMissing,
@@ -55,8 +56,9 @@ STATUS = {
     WorkshopUnwritable: 503,  # the server's folder: nothing the request could change
     WorkshopError: 503,  # a seat's folder in it, likewise
     ContainerNotRunning: 409,
-    ClassStarting: 409,
+    EverySeatRunning: 409,
     BuildingAnother: 409,
+    NotForSeats: 409,  # the current lesson is not one seats can do
     SeatBusy: 409,  # one press per seat at a time
     ClassOver: 409,  # a seat's build that waited past the class end
     BuildQueueFull: 503,  # the seats' build turn taken past BUILD_WAIT_SECONDS: try again in a moment

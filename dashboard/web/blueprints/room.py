@@ -6,6 +6,7 @@ from flask import Blueprint, current_app, redirect, render_template, request, ur
 
 from ...domain import room as room_life
 from ...domain import seats
+from ...domain.errors import NotForSeats
 from .. import forms
 from ..extensions import get_catalog, get_engine, get_roster, get_room_life, htmx
 from ..fragments import render_once
@@ -41,14 +42,17 @@ def index():
 
 
 def every_seat_view(view):
-    """The instructor's actions on every seat: the loop of the step picked first (the lesson's port run, else its
-    first step), and the command that removes every seat's things; nothing for others, or while no class is on."""
+    """The instructor's actions on every seat: the command that removes every seat's things (with a room or none),
+    and while a class is on in a lesson seats can do, the step picked first (room.default_every_seat_step) and its
+    loop; nothing for others."""
+    if not is_instructor():
+        return {"every_seat_cli": None, "remove_every_seat_cli": None}
+    shown = {"every_seat_cli": None, "remove_every_seat_cli": room_life.remove_every_seat_command()}
     room, lesson = view["room"], view["lesson"]
-    if not is_instructor() or room is None or room.over or view["refused"] or not room.seats:
-        return {"every_seat_cli": None}
-    step = lesson.port_run or lesson.steps[0]
-    return {"every_seat_cli": every_seat_loop(lesson, step),
-            "remove_every_seat_cli": room_life.remove_every_seat_command()}
+    if room is None or room.over or view["refused"] or not room.seats:
+        return shown
+    step = room_life.default_every_seat_step(lesson)
+    return shown | {"every_seat_cli": every_seat_loop(lesson, step), "every_seat_step": step}
 
 
 def room_defaults():
@@ -119,7 +123,7 @@ def every_seat_step(values):
     lesson = current_lesson()
     refused = seats.not_for_seats(lesson)
     if refused:
-        raise Forbidden(refused)
+        raise NotForSeats(refused)
     return lesson, step_named(lesson, values.get("step", ""))
 
 
@@ -150,6 +154,8 @@ def run_on_every_seat():
     places = {seat.name: place_for(seats.for_seat(lesson, seat), seat) for seat in room.seats.values()}
     command = every_seat_loop(lesson, step)
     job = get_room_life().run_on_every_seat(lesson, step, places, probe_host(), command)
+    if not htmx:  # the form without JavaScript: the room page shows the run in its grid
+        return redirect(url_for("room.index"), 303)
     message = f"Running {step.title!r} on {len(job.runs)} seats, as this loop does one by one:"
     return render_template("message.html", kind="ok", message=message, command=command), {"HX-Trigger": "board-changed"}
 
@@ -159,8 +165,7 @@ def remove_every_seat():
     """Stop and remove every seat's containers, volumes and images at once, as the command beside the button."""
     instructor_only("remove every seat's things")
     forms.only_fields(request.form, set())
-    get_roster().require()
-    containers, volumes, images = get_room_life().sweep()
+    containers, volumes, images = get_room_life().sweep()  # with no room open too: any seat's leftovers
     message = (f"Removed every seat's things: {containers} containers, {volumes} volumes and {images} images.")
     return (render_template("message.html", kind="ok", message=message, command=room_life.remove_every_seat_command()),
             {"HX-Trigger": "board-changed"})
