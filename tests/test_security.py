@@ -185,7 +185,9 @@ def test_a_get_never_changes_state(secured_app, engine_switch, seat, docker_clie
         for method in ("GET", "HEAD", "OPTIONS"):
             response = client.open(url, method=method, query_string={"host_port": "20001", "count": "1"},
                                    headers={**HTMX, **csrf})
-            assert response.status_code in (200, 204, 405), (method, url, response.status_code)
+            # GET /lessons/current reads as the lesson named "current": there is none (the pick is POST only).
+            allowed = (200, 204, 405, 404) if url == "/lessons/current" else (200, 204, 405)
+            assert response.status_code in allowed, (method, url, response.status_code)
     assert state(secured_app, engine_switch) == before
     assert signed_in(client)
     assert docker_client.api.inspect_container(seat)["State"]["Running"]
