@@ -319,13 +319,14 @@ def require_built(engine, lesson, step, seat, place):
     """Refuse a run of an image the seats build themselves (each its own tag, seats.for_seat) that `seat` (the
     first) has not built: the step would fail on every seat."""
     action = step.action
-    if action.kind != "run" or action.image not in lesson.builds:
+    image = action.definition.pulled_image(action)  # what a run runs
+    if image is None or image not in lesson.builds:
         return
     tag = place.image(seats.for_seat(lesson, seat).step(step.id).action.image)
     try:
         engine.require_image(tag)
     except ImageNotFound:
-        build = next(s for s in lesson.steps if s.action.kind == "build" and s.action.tag == action.image)
+        build = next(s for s in lesson.steps if s.action.definition.builds_image and s.action.tag == image)
         raise ImageNotFound(f"There is no image {tag} on {seat.name} yet: Build {build.title!r} on every seat "
                             "first (Run this step on every seat).") from None
 
