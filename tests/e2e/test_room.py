@@ -661,3 +661,29 @@ def test_step_numbers_stay_round_on_a_phone(open_page, room):
     squashed = [size for size in sizes if abs(size[1] - size[2]) > 1]
     assert not squashed, f"step numbers not round (number, width, height): {squashed}"
 
+
+
+def test_the_instructor_runs_a_step_on_every_seat_then_clears_them(open_page, room, docker_client):
+    """The instructor picks a step under "Run this step on every seat": the loop beside it follows the pick; "Run
+    on every seat" runs it on each seat and the grid fills in; "Stop and remove every seat's things" (confirmed)
+    removes what they made."""
+    page = open_room(open_page, room, 2)
+    page.get_by_label("Run this step on every seat").select_option("detached")
+    loop = page.locator("#every-seat-command")
+    expect(loop).to_contain_text(f"for port in $(seq {FIRST_PORT} {FIRST_PORT + 1})")
+    expect(loop).to_contain_text("docker run -d")
+    page.get_by_role("button", name="Run on every seat", exact=True).click()
+    for seat in room.seats:
+        expect(grid_row(page, seat).locator("[data-every-seat]")).to_have_attribute(
+            "data-every-seat", "done", timeout=STEP_TIMEOUT_MS)
+        expect(page.locator(f"#room-grid td[data-seat='{seat}'][data-step='detached']")).to_have_attribute(
+            "data-check", "passed", timeout=GRID_TIMEOUT_MS)
+        assert seat_things(docker_client, seat) == [f"{seat}-ticker"]
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SHOTS / "every-seat.png", full_page=True)
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Stop and remove every seat's things", exact=True).click()
+    expect(page.locator("#sweep-message")).to_contain_text("Removed every seat's things: 2 containers",
+                                                           timeout=STEP_TIMEOUT_MS)
+    assert all(not seat_things(docker_client, seat) for seat in room.seats)
