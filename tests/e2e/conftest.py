@@ -240,6 +240,11 @@ def open_page(browser, browser_context_args, request, server_log, sign_in, allow
               if not any(re.search(allowed, e) for allowed in allowed_console_errors)]
     if errors or _failed(request.node):
         _keep_artifacts(request.node, watched, server_log)
+    # Each page first, as a person closes a tab: its pagehide tells the live stream's SharedWorker, which lets its
+    # EventSource go with the last tab. A context closed with a worker still streaming can wait on it for good.
+    for w in watched:
+        if not w.page.is_closed():
+            w.page.close()
     for context in contexts:
         context.close()
     if errors:

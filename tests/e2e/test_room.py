@@ -64,6 +64,7 @@ def running_lesson_current(browser, browser_context_args, sign_in):
             page.goto(f"/lessons/{lesson_id}")
             if page.get_by_role("button", name="Teach this lesson now").count():
                 teach(page, lesson_id)
+            page.close()  # before its context (see open_page)
         finally:
             context.close()
 
