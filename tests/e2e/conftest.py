@@ -20,6 +20,7 @@ from pathlib import Path
 
 import docker
 import pytest
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect
 
 from tests.support import free_tcp_port
@@ -240,11 +241,17 @@ def open_page(browser, browser_context_args, request, server_log, sign_in, allow
               if not any(re.search(allowed, e) for allowed in allowed_console_errors)]
     if errors or _failed(request.node):
         _keep_artifacts(request.node, watched, server_log)
-    # Each page first, as a person closes a tab: its pagehide tells the live stream's SharedWorker, which lets its
-    # EventSource go with the last tab. A context closed with a worker still streaming can wait on it for good.
+    # Each page first leaves for about:blank once it has loaded (the end of a class reloads a seat's open page by
+    # itself): its pagehide tells the live stream's SharedWorker, which lets its EventSource go with the last tab,
+    # and every wait here is bounded. Closing a page in the middle of a navigation, or a context with a worker still
+    # streaming, can wait for good.
     for w in watched:
-        if not w.page.is_closed():
-            w.page.close()
+        if w.page.is_closed():
+            continue
+        with contextlib.suppress(PlaywrightError):
+            w.page.wait_for_load_state("load", timeout=5_000)
+            w.page.goto("about:blank", timeout=10_000)
+        w.page.close()
     for context in contexts:
         context.close()
     if errors:
