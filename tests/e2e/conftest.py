@@ -235,23 +235,27 @@ def open_page(browser, browser_context_args, request, server_log, sign_in, allow
             page.goto(path)
         return page
 
+    def close_pages():
+        """Close every page opened so far, each first leaving for about:blank once loaded (bounded waits): its
+        pagehide lets the live stream's SharedWorker go with the last tab. A fixture that ends the class (which
+        reloads a seat's open page by itself) closes them first: closing a page in the middle of that reload can
+        wait for good."""
+        for w in watched:
+            if w.page.is_closed():
+                continue
+            with contextlib.suppress(PlaywrightError):
+                w.page.wait_for_load_state("load", timeout=5_000)
+                w.page.goto("about:blank", timeout=10_000)
+            w.page.close()
+
+    _open.close_pages = close_pages
     yield _open
 
     errors = [f"[{w.name} {w.page.url}] {e}" for w in watched for e in w.errors
               if not any(re.search(allowed, e) for allowed in allowed_console_errors)]
     if errors or _failed(request.node):
         _keep_artifacts(request.node, watched, server_log)
-    # Each page first leaves for about:blank once it has loaded (the end of a class reloads a seat's open page by
-    # itself): its pagehide tells the live stream's SharedWorker, which lets its EventSource go with the last tab,
-    # and every wait here is bounded. Closing a page in the middle of a navigation, or a context with a worker still
-    # streaming, can wait for good.
-    for w in watched:
-        if w.page.is_closed():
-            continue
-        with contextlib.suppress(PlaywrightError):
-            w.page.wait_for_load_state("load", timeout=5_000)
-            w.page.goto("about:blank", timeout=10_000)
-        w.page.close()
+    close_pages()
     for context in contexts:
         context.close()
     if errors:

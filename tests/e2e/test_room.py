@@ -91,6 +91,7 @@ def room(running_lesson_current, open_page, docker_client, allowed_console_error
     track = RoomTrack()
     yield track
     try:
+        open_page.close_pages()  # while the class is on: ending it reloads every seat's open page
         page = open_page(None)
         answer = page.request.get("/room/sheet")
         if answer.ok:  # a room is there: its seats too, in case the test failed before reading them
