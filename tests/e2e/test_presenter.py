@@ -93,10 +93,14 @@ def test_the_presenter_screen_stays_where_it_was_scrolled_by_hand(
     the page: the presenter is showing something on purpose."""
     page = open_page("/present", instructor=False, viewport=FULL_HD)
     expect(page.locator("section.step.active")).to_have_count(1)
+    expect(page.locator("section.step.active")).to_have_attribute("data-step", "run")
+    build = page.locator("section.step[data-step='build']")
     page.mouse.move(900, 500)
-    page.mouse.wheel(0, 300)
+    # By hand into the Dockerfile, 200 px into the build step, from wherever the page stands now.
+    page.mouse.wheel(0, build.evaluate("element => element.getBoundingClientRect().top") + 200)
     page.wait_for_function("() => window.scrollY > 0")
     page.wait_for_timeout(SMOOTH_SCROLL_MS)
+    expect(page.locator("section.step.active")).not_to_be_in_viewport(ratio=1)  # something else, on purpose
     scrolled_to = page.evaluate("() => window.scrollY")
     announced = page.locator("#announce").text_content()
 
