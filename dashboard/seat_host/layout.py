@@ -1,0 +1,135 @@
+"""Where everything of one seat lives on the host, and what it is called: its folders, sockets, network namespace,
+links, addresses, cgroup, user and host ports. One place, so every part (engines, network, walls, forwarder, sweep)
+agrees on names, and a sweep finds what an earlier run left by these names alone."""
+
+import ipaddress
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+SEAT_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_-]{0,40}")
+SUBNET = ipaddress.ip_network("10.201.0.0/16")  # a /30 per seat; inside the test subnet kept unreachable below
+UNREACHABLE = "10.200.0.0/13"  # a deleted namespace's address never routes out of the machine
+NETNS_PREFIX = "cowserv-"
+HOST_LINK, SEAT_LINK = "csh", "csn"  # veth names: csh<index> on the host, csn<index> in the seat's namespace
+CGROUP_ROOT = "cowserv-seats"  # /sys/fs/cgroup/<controller>/cowserv-seats/<seat>
+ENGINES_CGROUP = "engines"  # the seat engines' own dockerd and containerd: cowserv-seats/engines
+CONTROLLERS = ("memory", "pids", "cpu")
+FIRST_UID = 200_000  # the student's uid and gid on seat i: FIRST_UID + i
+PORT_BLOCK = 5  # host ports per seat, mapped to the lesson ports its engine publishes
+WALLS_PLUGIN = "cowserv-walls"  # dockerd --authorization-plugin; its socket in the seat's /run/docker/plugins
+HOME = "/home/student"  # the student's home in the seat's view
+FOLDER = HOME + "/docker-workshop"  # the seat's folder, as the shell and the seat's engine see it
+MAX_SEATS = SUBNET.num_addresses // 4 - 1
+
+
+@dataclass(frozen=True)
+class SeatPlace:
+    """One seat's names and paths: `base` is the seats' folder (DASHBOARD_SEATS_DIR), `index` the seat's number in
+    its room (0 first), `first_port` the room's first host port."""
+
+    base: Path
+    name: str
+    index: int
+    first_port: int = 8001
+
+    def __post_init__(self):
+        if not SEAT_NAME.fullmatch(self.name):
+            raise ValueError(f"seat name {self.name[:50]!r}: letters, digits, '_' and '-', at most 41")
+        if not 0 <= self.index < MAX_SEATS:
+            raise ValueError(f"seat index {self.index}: from 0 to {MAX_SEATS - 1}")
+        object.__setattr__(self, "base", Path(self.base))
+
+    # Folders (host paths)
+    @property
+    def dir(self):
+        return self.base / self.name
+
+    @property
+    def files(self):
+        """The seat's folder: a lesson's folder in it each; FOLDER in the seat's view."""
+        return self.dir / "docker-workshop"
+
+    @property
+    def data(self):
+        """The engine's --data-root (/var/lib/docker in the seat's view)."""
+        return self.dir / "data"
+
+    @property
+    def run(self):
+        """Bound at the view's /run: the engine's socket, pid file, exec root and the walls' socket."""
+        return self.dir / "run"
+
+    @property
+    def root(self):
+        """The empty mount point the seat's view is built on, inside its private mount namespace only."""
+        return self.dir / "root"
+
+    @property
+    def state(self):
+        """seat.json: what the seat is (name, index, ports, limits, room), for the walls, the forwarder and sweeps."""
+        return self.dir / "seat.json"
+
+    @property
+    def socket(self):
+        return self.run / "docker.sock"
+
+    @property
+    def socket_url(self):
+        return f"unix://{self.socket}"
+
+    @property
+    def pidfile(self):
+        return self.run / "docker.pid"
+
+    @property
+    def walls_socket(self):
+        return self.run / "docker" / "plugins" / f"{WALLS_PLUGIN}.sock"
+
+    # Network
+    @property
+    def netns(self):
+        return NETNS_PREFIX + self.name
+
+    @property
+    def netns_path(self):
+        return Path("/var/run/netns") / self.netns
+
+    @property
+    def host_link(self):
+        return f"{HOST_LINK}{self.index}"
+
+    @property
+    def seat_link(self):
+        return f"{SEAT_LINK}{self.index}"
+
+    @property
+    def subnet(self):
+        return ipaddress.ip_network(f"{SUBNET.network_address + 4 * self.index}/30")
+
+    @property
+    def host_address(self):
+        return str(self.subnet.network_address + 1)
+
+    @property
+    def seat_address(self):
+        """The seat engine's published ports answer here (from the host)."""
+        return str(self.subnet.network_address + 2)
+
+    # Limits and user
+    @property
+    def cgroup(self):
+        """The seat's cgroup path under each controller (and the engine's --cgroup-parent, with a leading /)."""
+        return f"{CGROUP_ROOT}/{self.name}"
+
+    @property
+    def uid(self):
+        return FIRST_UID + self.index
+
+    gid = uid
+
+    def host_ports(self, lesson_ports):
+        """(host port, seat port) for each lesson port, from the seat's block of PORT_BLOCK host ports."""
+        lesson_ports = sorted(set(lesson_ports))[:PORT_BLOCK]
+        first = self.first_port + self.index * PORT_BLOCK
+        return [(first + number, port) for number, port in enumerate(lesson_ports)]
