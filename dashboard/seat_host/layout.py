@@ -133,3 +133,61 @@ class SeatPlace:
         lesson_ports = sorted(set(lesson_ports))[:PORT_BLOCK]
         first = self.first_port + self.index * PORT_BLOCK
         return [(first + number, port) for number, port in enumerate(lesson_ports)]
+
+
+@dataclass(frozen=True)
+class SeatState:
+    """What a seat is, kept in its seat.json while it lives: read by the walls (its folder and disk budget), the
+    forwarder (its ports), and a restart's sweep and re-attach (its room)."""
+
+    name: str
+    index: int
+    first_port: int
+    room: str  # the room's id: a seat of no open room is swept
+    ports: tuple  # ((host port, seat port), ...)
+    bind_host: str  # the address the forwarder listens on for the seat's host ports
+    memory: int  # bytes, the whole seat (its containers and its shell together)
+    cpus: float
+    pids: int
+    disk: int  # bytes: the seat's data root and folder together; over it, creates and builds are refused
+
+    def place(self, base):
+        return SeatPlace(base, self.name, self.index, self.first_port)
+
+
+def write_state(place, state):
+    """Write the seat's seat.json whole (mode 0600), replacing any before."""
+    import json
+    import os
+
+    place.dir.mkdir(parents=True, exist_ok=True)
+    temporary = place.state.with_suffix(".tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        json.dump({**state.__dict__, "ports": [list(pair) for pair in state.ports]}, out)
+    os.replace(temporary, place.state)
+
+
+def read_state(seat_dir):
+    """The SeatState in `seat_dir`/seat.json; None when it is missing or not one this dashboard wrote."""
+    import json
+
+    try:
+        data = json.loads((Path(seat_dir) / "seat.json").read_text())
+        data["ports"] = tuple((int(host), int(seat)) for host, seat in data["ports"])
+        return SeatState(**data)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def seats_in(base):
+    """Every seat folder's state under `base` (those with a readable seat.json), by name."""
+    base = Path(base)
+    if not base.is_dir():
+        return {}
+    found = {}
+    for entry in sorted(base.iterdir()):
+        state = read_state(entry) if entry.is_dir() and SEAT_NAME.fullmatch(entry.name) else None
+        if state is not None and state.name == entry.name:
+            found[state.name] = state
+    return found
