@@ -6,6 +6,7 @@ gives a terminal the confined shell's argv. Root only; it drives dockerd through
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import threading
@@ -36,15 +37,17 @@ def engines_cgroup(name):
 class SeatHost:
     """The seats' engines on this host, in the folder `base` (DASHBOARD_SEATS_DIR)."""
 
-    def __init__(self, base, host_engine=None, base_image=None, postgres_image=None, workers=6, dockerd=DOCKERD):
+    def __init__(self, base, host_engine=None, base_image=None, postgres_image=None, workers=6, dockerd=DOCKERD,
+                 walls=True):
         """`host_engine`: the host engine's address (a DOCKER_HOST url; None: the default) the stand-ins come from;
         `base_image`, `postgres_image`: the local images standing in for python:3.12-slim and postgres:16 (None:
-        those very images, when the host engine has them)."""
+        those very images, when the host engine has them); `walls=False` only for tests of the second wall."""
         self.base = Path(base)
         self.host_engine = host_engine
         self.stand_ins = {PYTHON: base_image or PYTHON, POSTGRES: postgres_image or POSTGRES}
         self.workers = max(1, workers)
         self.dockerd = dockerd
+        self.walls = walls
         self._lock = threading.Lock()
 
     # What the domain asks
@@ -93,9 +96,8 @@ class SeatHost:
         return wanted
 
     def engine_pid(self, name):
-        """The live dockerd of the seat, or None."""
-        place = self.place(name)
-        return daemons.pid_of(_engine_pidfile(place), _marker(place))
+        """The seat engine's pid 1 (docker-init, in the seat's view, as the host numbers it), or None."""
+        return _view_pid(self.place(name))
 
     # Life
     def open(self, states, progress=lambda name, what: None, images=(PYTHON,)):
@@ -169,7 +171,7 @@ class SeatHost:
             for stale in (place.pidfile, place.socket):
                 stale.unlink(missing_ok=True)
             view.write_etc(place)
-            argv = view.start_argv(place, place.netns_path, self._dockerd_argv(place))
+            argv = view.start_argv(place, place.netns_path, engines_cgroup(place.name), self._dockerd_argv(place))
             daemons.spawn(argv, _engine_pidfile(place), place.dir / "dockerd.log", env=dict(ENGINE_ENV),
                           marker=_marker(place))
         self._wait(place)
@@ -182,19 +184,21 @@ class SeatHost:
         argv = [self.dockerd, "--data-root", "/var/lib/docker", "--exec-root", "/run/docker",
                 "-H", "unix:///run/docker.sock", "-G", "student", "--pidfile", "/run/docker.pid",
                 f"--cgroup-parent=/{place.cgroup}", "--userland-proxy=false", "--storage-driver=overlay2"]
-        if _walls() is not None:
+        if self.walls and _walls() is not None:
             argv.append(f"--authorization-plugin={WALLS_PLUGIN}")
         return argv
 
     def _wait(self, place):
         deadline = time.monotonic() + START_SECONDS
-        while time.monotonic() < deadline:
+        gone = 0  # checks in a row that found no engine (one alone may fall in an exec, when its cmdline is empty)
+        while time.monotonic() < deadline and gone < 5:
             if _ping(place.socket):
                 return
-            if daemons.pid_of(_engine_pidfile(place), _marker(place)) is None:
-                break
+            gone = gone + 1 if daemons.pid_of(_engine_pidfile(place), _marker(place)) is None else 0
             time.sleep(0.1)
-        raise SeatHostError(f"{place.name}: its Docker engine did not answer: {_tail(place.dir / 'dockerd.log')}")
+        running = "still starting" if daemons.pid_of(_engine_pidfile(place), _marker(place)) else "it stopped"
+        raise SeatHostError(f"{place.name}: its Docker engine did not answer ({running}): "
+                            f"{_tail(place.dir / 'dockerd.log')}")
 
     def _close_one(self, name):
         if not SEAT_NAME.fullmatch(name):
@@ -222,6 +226,9 @@ class SeatHost:
         """The seat's containers killed (through its cgroup, at once), then its dockerd stopped, then whatever of
         its engine is left (containerd, shims) killed through the engine's cgroup."""
         cgroups.kill_all(place.name)
+        init = _view_pid(place)
+        if init is not None:  # the namespace's pid 1: its death kills every process in the namespace at once
+            _kill(init)
         daemons.stop(_engine_pidfile(place), _marker(place))
         self._kill_engine(place)
 
@@ -309,6 +316,25 @@ def _engine_pidfile(place):
 def _marker(place):
     """What the seat's engine's command line holds (before and after it became dockerd)."""
     return f"--cgroup-parent=/{place.cgroup}"
+
+
+def _view_pid(place):
+    """The host pid of the seat engine's pid 1 (the child of the `unshare` the seat's pid file names), or None."""
+    starter = daemons.pid_of(_engine_pidfile(place), _marker(place))
+    if starter is None:
+        return None
+    try:
+        children = Path(f"/proc/{starter}/task/{starter}/children").read_text().split()
+    except OSError:
+        return None
+    return int(children[0]) if children else None
+
+
+def _kill(pid):
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
 
 
 def _walls():
