@@ -1,0 +1,209 @@
+"""The seats' network on the real kernel (root; real namespaces, veths and firewall): a seat's published port answers
+through the port forwarder; a seat reaches neither another seat, nor the host's own services, nor a host bridge, and
+nothing from outside opens a connection into it; the class end leaves no namespace, link, rule or chain behind.
+Seats here have a random name, a random index from 4000 up and a BASE of their own; traffic goes only to loopback and
+to addresses inside the namespaces the test made."""
+
+import contextlib
+import random
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from types import SimpleNamespace
+
+import pytest
+import requests
+
+from dashboard.seat_host import daemons, forwarder, layout, network
+from tests.support import free_tcp_port
+from tests.support.netns import Namespace
+
+SEAT_PORT = 8000
+REFUSED_WITHIN = 1.5  # seconds a connect from a namespace is given: a dropped SYN is never answered
+
+
+@pytest.fixture
+def seats(tmp_path):
+    """Two seats, A and B, with their network up; everything they made is gone afterwards, even on failure."""
+    token = uuid.uuid4().hex[:6]
+    index = random.randrange(4000, layout.MAX_SEATS - 2, 2)
+    base = tmp_path / f"seats-{token}"
+    a, b = (layout.SeatPlace(base, f"h2{token}{letter}", index + number) for number, letter in enumerate("ab"))
+    try:
+        network.up(a)
+        network.up(b)
+        yield SimpleNamespace(base=base, a=a, b=b)
+    finally:
+        forwarder.stop(base)
+        for place in (a, b):
+            network.down(place)
+        network.firewall_down()
+
+
+def _state(place, ports, bind_host="127.0.0.1"):
+    layout.write_state(place, layout.SeatState(
+        name=place.name, index=place.index, first_port=place.first_port, room="test-seat-network",
+        ports=tuple(ports), bind_host=bind_host, memory=256 << 20, cpus=1.0, pids=100, disk=1 << 30))
+
+
+@contextlib.contextmanager
+def _serving(netns, address, port, directory):
+    """An HTTP server in the namespace, at address:port, serving `directory`; stopped (by its pid) afterwards."""
+    server = subprocess.Popen(["nsenter", f"--net=/var/run/netns/{netns}", sys.executable, "-m", "http.server",
+                               "--bind", address, "--directory", str(directory), str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while not _connects(address, port):  # from the host: OUTPUT, which the seats' walls leave alone
+            assert server.poll() is None and time.monotonic() < deadline, f"no server at {address}:{port}"
+            time.sleep(0.05)
+        yield server
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def _connects(address, port, timeout=REFUSED_WITHIN):
+    try:
+        with socket.create_connection((address, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def _reaches(netns, address, port):
+    """Whether a TCP connect from inside the namespace to address:port succeeds."""
+    probe = (f"import socket; socket.create_connection(({address!r}, {port}), timeout={REFUSED_WITHIN})")
+    done = subprocess.run(["nsenter", f"--net=/var/run/netns/{netns}", sys.executable, "-c", probe],
+                          capture_output=True, timeout=30)
+    return done.returncode == 0
+
+
+@contextlib.contextmanager
+def _listening(address, port):
+    with socket.create_server((address, port)) as listener:
+        yield listener
+
+
+def _get(port, path):
+    session = requests.Session()
+    session.trust_env = False
+    return session.get(f"http://127.0.0.1:{port}{path}", timeout=10)
+
+
+def _rules():
+    """Every rule and chain of the three tables, but the host engine's own (other tests' networks change those)."""
+    lines = []
+    for table in ("filter", "nat", "mangle"):
+        out = subprocess.run(["iptables", "-w", "-t", table, "-S"], capture_output=True, text=True, check=True).stdout
+        lines += [f"{table} {line}" for line in out.splitlines() if "DOCKER" not in line and " br-" not in line]
+    return lines
+
+
+def test_a_seats_published_port_answers_through_the_forwarder_until_the_seat_is_gone(seats, tmp_path):
+    (tmp_path / "hello.txt").write_text("hello from seat A\n")
+    host_port = free_tcp_port()
+    _state(seats.a, [(host_port, SEAT_PORT)])
+    with _serving(seats.a.netns, seats.a.seat_address, SEAT_PORT, tmp_path):
+        pid = forwarder.ensure_running(seats.base)
+        assert _get(host_port, "/hello.txt").text == "hello from seat A\n"
+        assert forwarder.ensure_running(seats.base) == pid  # one process for all seats, found again
+
+        held = socket.create_connection(("127.0.0.1", host_port), timeout=10)
+        held.sendall(b"GET /hello.txt HTTP/1.1\r\nHost: seat\r\n")  # the request is not finished: the server waits
+        seats.a.state.unlink()
+        forwarder.ensure_running(seats.base)
+        held.settimeout(10)
+        with held, contextlib.suppress(ConnectionResetError):
+            assert held.recv(100) == b""  # the gone seat's connection is dropped
+        assert not _connects("127.0.0.1", host_port)  # and its port closed
+        assert daemons.pid_of(forwarder.pidfile(seats.base)) == pid
+
+
+def test_a_port_in_use_is_reported_and_every_other_port_still_forwards(seats, tmp_path):
+    (tmp_path / "hello.txt").write_text("still here\n")
+    free, taken = free_tcp_port(), free_tcp_port()
+    _state(seats.a, [(free, SEAT_PORT), (taken, 8080)])
+    with _serving(seats.a.netns, seats.a.seat_address, SEAT_PORT, tmp_path):
+        with _listening("127.0.0.1", taken):
+            with pytest.raises(forwarder.ForwarderError) as refused:
+                forwarder.ensure_running(seats.base)
+            assert f"host port {taken} on 127.0.0.1 (seat {seats.a.name}'s port 8080) is in use by another " \
+                   "program" in str(refused.value)
+            assert str(free) not in str(refused.value)
+            assert _get(free, "/hello.txt").text == "still here\n"
+        forwarder.ensure_running(seats.base)  # once the port is free, it is taken up
+        assert _connects("127.0.0.1", taken)
+
+
+def test_a_seat_reaches_no_other_seat(seats, tmp_path):
+    with _serving(seats.b.netns, seats.b.seat_address, SEAT_PORT, tmp_path):
+        assert _reaches(seats.b.netns, seats.b.seat_address, SEAT_PORT)
+        assert not _reaches(seats.a.netns, seats.b.seat_address, SEAT_PORT)
+
+
+def test_a_seat_reaches_nothing_listening_on_the_host(seats):
+    port = free_tcp_port()
+    other = free_tcp_port()
+    with _listening("0.0.0.0", port), _listening(seats.a.host_address, other):
+        assert _connects(seats.a.host_address, port) and _connects(seats.a.host_address, other)
+        assert not _reaches(seats.a.netns, seats.a.host_address, port)
+        assert not _reaches(seats.a.netns, seats.a.host_address, other)
+        assert not _reaches(seats.a.netns, seats.b.host_address, port)
+
+
+def test_nothing_outside_opens_a_connection_into_a_seat_nor_does_a_seat_reach_a_host_bridge(seats, tmp_path):
+    """`outside` stands for a host bridge (the host engine's docker0, a compose network, engine26's namespace). Even
+    with ACCEPT rules for it above the seats' jump in filter FORWARD, as `docker network create` inserts, the walls
+    hold."""
+    with Namespace() as outside:
+        subprocess.run(["ip", "-n", outside.name, "route", "replace", str(layout.SUBNET), "via",
+                        outside.host_address], check=True)
+        link = _link_with_address(outside.host_address)
+        accepts = [["-i", link, "-j", "ACCEPT"], ["-o", link, "-j", "ACCEPT"]]
+        with _serving(seats.a.netns, seats.a.seat_address, SEAT_PORT, tmp_path), \
+                _serving(outside.name, outside.address, SEAT_PORT, tmp_path):
+            assert not _reaches(outside.name, seats.a.seat_address, SEAT_PORT)
+            assert not _reaches(seats.a.netns, outside.address, SEAT_PORT)
+            try:
+                for rule in accepts:
+                    subprocess.run(["iptables", "-w", "-I", "FORWARD", "1", *rule], check=True)
+                assert not _reaches(outside.name, seats.a.seat_address, SEAT_PORT)
+                assert not _reaches(seats.a.netns, outside.address, SEAT_PORT)
+            finally:
+                for rule in accepts:
+                    subprocess.run(["iptables", "-w", "-D", "FORWARD", *rule], capture_output=True)
+
+
+def _link_with_address(address):
+    out = subprocess.run(["ip", "-o", "-4", "addr", "show", "to", address], capture_output=True, text=True,
+                         check=True).stdout
+    return out.split()[1]
+
+
+def test_up_twice_changes_nothing_and_down_leaves_nothing(tmp_path):
+    token = uuid.uuid4().hex[:6]
+    place = layout.SeatPlace(tmp_path / f"seats-{token}", f"h2{token}", random.randrange(4000, layout.MAX_SEATS))
+    others = network.seat_links()  # another run's seats (if any) keep the seats' firewall up
+    before = _rules()
+    try:
+        network.up(place)
+        once = _rules()
+        network.up(place)
+        assert _rules() == once
+        assert network.firewall_down() == sorted([*others, place.host_link])  # not while a seat is up
+        assert _rules() == once
+    finally:
+        network.down(place)
+        network.down(place)
+        left = network.firewall_down()
+        network.firewall_down()
+    assert place.netns not in subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    assert subprocess.run(["ip", "link", "show", place.host_link], capture_output=True).returncode != 0
+    assert not any(place.host_link in rule for rule in _rules())
+    assert left == others
+    if not others:
+        assert not any("COWSERV" in rule or layout.HOST_LINK + "+" in rule for rule in _rules())
+    assert _rules() == before
