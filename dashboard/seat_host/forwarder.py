@@ -69,7 +69,7 @@ def ensure_running(base, timeout=20.0):
                 raise ForwarderError("; ".join(failed.values()))
             if all(_key(key) in status["listening"] for key in wanted):
                 return pid
-        if daemons.pid_of(pidfile(base), _marker(base)) is None:
+        if _gone(pid):
             raise ForwarderError(f"the port forwarder stopped; see {logfile(base)}")
         if time.monotonic() > deadline:
             raise ForwarderError(f"the port forwarder did not listen within {timeout:.0f} s; see {logfile(base)}")
@@ -80,6 +80,14 @@ def stop(base):
     """Stop the forwarder (every seat's ports close) and remove its status file."""
     daemons.stop(pidfile(base), _marker(base))
     statusfile(base).unlink(missing_ok=True)
+
+
+def _gone(pid):
+    """Whether the process has exited (its command line is not checked: just spawned, it may not have exec'd yet)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except (OSError, IndexError):
+        return True
 
 
 def _status(base):
