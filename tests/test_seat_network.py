@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 import uuid
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -207,3 +208,91 @@ def test_up_twice_changes_nothing_and_down_leaves_nothing(tmp_path):
     if not others:
         assert not any("COWSERV" in rule or layout.HOST_LINK + "+" in rule for rule in _rules())
     assert _rules() == before
+
+
+ROOT = str(Path(__file__).resolve().parents[1])  # the worktree whose `dashboard` these tests import
+ECHO_PEER = ("import socket, sys\n"
+             "with socket.create_server((sys.argv[1], int(sys.argv[2]))) as server:\n"
+             "    while True:\n"
+             "        connection, (peer, _port) = server.accept()\n"
+             "        with connection:\n"
+             "            connection.sendall(peer.encode())\n")
+
+
+def test_a_seat_goes_out_of_the_uplink_masqueraded_and_nothing_comes_in(tmp_path):
+    """On a stand-in host (a namespace of its own, with its own firewall, whose uplink leads to a stand-in internet
+    namespace; FORWARD dropped by default, as the host engine sets it): a seat reaches a server out there, which sees the host's uplink address; the link-local metadata
+    address is dropped; the internet opens no connection into the seat."""
+    tag = uuid.uuid4().hex[:6]
+    fake_host, internet = f"h2host-{tag}", f"h2net-{tag}"
+    octet = random.randrange(256)
+    uplink, far = f"10.205.{octet}.1", f"10.205.{octet}.2"  # the stand-in host's uplink address, its gateway
+    mirror, metadata = "198.51.100.9", "169.254.169.254"  # beyond the unreachable /13, as a mirror is
+    place = layout.SeatPlace(tmp_path / f"seats-{tag}", f"h2{tag}", random.randrange(4000, layout.MAX_SEATS))
+    servers = []
+    subprocess.run(["ip", "route", "replace", "unreachable", layout.UNREACHABLE], check=True)
+    try:
+        for netns in (fake_host, internet):
+            subprocess.run(["ip", "netns", "add", netns], check=True)
+        for command in (
+                ["ip", "-n", fake_host, "link", "add", f"up{tag}", "type", "veth", "peer", "name", f"gw{tag}",
+                 "netns", internet],
+                ["ip", "-n", fake_host, "addr", "add", f"{uplink}/30", "dev", f"up{tag}"],
+                ["ip", "-n", fake_host, "link", "set", f"up{tag}", "up"],
+                ["ip", "-n", fake_host, "route", "add", "default", "via", far],
+                ["ip", "-n", internet, "addr", "add", f"{far}/30", "dev", f"gw{tag}"],
+                ["ip", "-n", internet, "link", "set", f"gw{tag}", "up"],
+                ["ip", "-n", internet, "link", "set", "lo", "up"],
+                ["ip", "-n", internet, "addr", "add", f"{mirror}/32", "dev", "lo"],
+                ["ip", "-n", internet, "addr", "add", f"{metadata}/32", "dev", "lo"],
+                ["ip", "-n", internet, "route", "add", str(layout.SUBNET), "via", uplink],
+                ["nsenter", f"--net=/var/run/netns/{fake_host}", "iptables", "-w", "-P", "FORWARD", "DROP"]):
+            subprocess.run(command, check=True)
+        for address in (mirror, metadata):
+            servers.append(subprocess.Popen(["nsenter", f"--net=/var/run/netns/{internet}", sys.executable, "-c",
+                                             ECHO_PEER, address, str(SEAT_PORT)]))
+        _on(fake_host, f"network.up({_place_code(place)})")
+        for address in (mirror, metadata):
+            deadline = time.monotonic() + 10
+            while not _reaches(internet, address, SEAT_PORT):
+                assert time.monotonic() < deadline, f"no echo server at {address}"
+        assert _peer_seen(place.netns, mirror) == uplink  # out, masqueraded as the host
+        assert _peer_seen(place.netns, metadata) is None
+        seat_server = subprocess.Popen(["nsenter", f"--net=/var/run/netns/{place.netns}", sys.executable, "-c",
+                                        ECHO_PEER, place.seat_address, str(SEAT_PORT)])
+        servers.append(seat_server)
+        deadline = time.monotonic() + 10
+        while not _reaches(place.netns, place.seat_address, SEAT_PORT):
+            assert time.monotonic() < deadline, "no echo server in the seat"
+        assert not _reaches(internet, place.seat_address, SEAT_PORT)
+    finally:
+        for server in servers:
+            server.terminate()
+            server.wait(timeout=10)
+        _on(fake_host, f"network.down({_place_code(place)}); network.firewall_down()", check=False)
+        for netns in (place.netns, fake_host, internet):
+            subprocess.run(["ip", "netns", "delete", netns], capture_output=True)
+    assert not {place.netns, fake_host, internet} & set(
+        subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout.split())
+
+
+def _place_code(place):
+    return f"layout.SeatPlace({str(place.base)!r}, {place.name!r}, {place.index})"
+
+
+def _on(netns, code, check=True):
+    """Run `code` (with layout and network imported) in the namespace: the seat plumbing of a stand-in host."""
+    done = subprocess.run(["nsenter", f"--net=/var/run/netns/{netns}", sys.executable, "-c",
+                           f"from dashboard.seat_host import layout, network; {code}"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 or not check, done.stderr
+    return done.stdout
+
+
+def _peer_seen(netns, address):
+    """The source address a server at address:SEAT_PORT saw for a connection from the namespace; None if none."""
+    probe = (f"import socket; s = socket.create_connection(({address!r}, {SEAT_PORT}), timeout={REFUSED_WITHIN}); "
+             "print(s.recv(100).decode())")
+    done = subprocess.run(["nsenter", f"--net=/var/run/netns/{netns}", sys.executable, "-c", probe],
+                          capture_output=True, text=True, timeout=30)
+    return done.stdout.strip() if done.returncode == 0 else None
