@@ -5,7 +5,9 @@ Seats here have a random name, a random index from 4000 up and a BASE of their o
 to addresses inside the namespaces the test made."""
 
 import contextlib
+import os
 import random
+import signal
 import socket
 import subprocess
 import sys
@@ -122,6 +124,11 @@ def test_a_seats_published_port_answers_through_the_forwarder_until_the_seat_is_
         assert not _connects("127.0.0.1", host_port)  # and its port closed
         assert daemons.pid_of(forwarder.pidfile(seats.base)) == pid
 
+        _state(seats.a, [(host_port, SEAT_PORT)])
+        os.kill(pid, signal.SIGKILL)  # as a host's crash would
+        assert forwarder.ensure_running(seats.base) != pid
+        assert _get(host_port, "/hello.txt").text == "hello from seat A\n"
+
 
 def test_a_port_in_use_is_reported_and_every_other_port_still_forwards(seats, tmp_path):
     (tmp_path / "hello.txt").write_text("still here\n")
@@ -139,6 +146,34 @@ def test_a_port_in_use_is_reported_and_every_other_port_still_forwards(seats, tm
         assert _connects("127.0.0.1", taken)
 
 
+def test_a_client_that_does_not_read_holds_no_more_than_bounded_buffers_and_stalls_nobody(seats, tmp_path):
+    size = 64 << 20
+    with open(tmp_path / "big", "wb") as big:
+        big.truncate(size)
+    (tmp_path / "hello.txt").write_text("meanwhile\n")
+    host_port = free_tcp_port()
+    _state(seats.a, [(host_port, SEAT_PORT)])
+    with _serving(seats.a.netns, seats.a.seat_address, SEAT_PORT, tmp_path):
+        pid = forwarder.ensure_running(seats.base)
+        before = _resident(pid)
+        with socket.create_connection(("127.0.0.1", host_port), timeout=10) as slow:
+            slow.sendall(b"GET /big HTTP/1.0\r\n\r\n")  # and reads nothing for now
+            peak = max(_resident(pid) for _ in range(30) if time.sleep(0.1) is None)
+            assert _get(host_port, "/hello.txt").text == "meanwhile\n"
+            assert peak - before < 16 << 20, f"the forwarder grew by {(peak - before) >> 20} MB for one slow client"
+            received = 0
+            while chunk := slow.recv(1 << 20):
+                received += len(chunk)
+        assert received > size  # the whole file came through, headers first
+
+
+def _resident(pid):
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError(f"no VmRSS for {pid}")
+
+
 def test_a_seat_reaches_no_other_seat(seats, tmp_path):
     with _serving(seats.b.netns, seats.b.seat_address, SEAT_PORT, tmp_path):
         assert _reaches(seats.b.netns, seats.b.seat_address, SEAT_PORT)
@@ -153,6 +188,10 @@ def test_a_seat_reaches_nothing_listening_on_the_host(seats):
         assert not _reaches(seats.a.netns, seats.a.host_address, port)
         assert not _reaches(seats.a.netns, seats.a.host_address, other)
         assert not _reaches(seats.a.netns, seats.b.host_address, port)
+    for netns, link in ((None, seats.a.host_link), (seats.a.netns, seats.a.seat_link)):  # no IPv6 way around
+        addresses = subprocess.run(["ip", *(["-n", netns] if netns else []), "-6", "-o", "addr", "show", "dev", link],
+                                   capture_output=True, text=True, check=True).stdout
+        assert addresses == "", addresses
 
 
 def test_nothing_outside_opens_a_connection_into_a_seat_nor_does_a_seat_reach_a_host_bridge(seats, tmp_path):
@@ -178,6 +217,13 @@ def test_nothing_outside_opens_a_connection_into_a_seat_nor_does_a_seat_reach_a_
                     subprocess.run(["iptables", "-w", "-D", "FORWARD", *rule], capture_output=True)
 
 
+def _netns_of(pid):
+    try:
+        return os.stat(f"/proc/{pid}/ns/net").st_ino
+    except OSError:
+        return None
+
+
 def _link_with_address(address):
     out = subprocess.run(["ip", "-o", "-4", "addr", "show", "to", address], capture_output=True, text=True,
                          check=True).stdout
@@ -189,6 +235,7 @@ def test_up_twice_changes_nothing_and_down_leaves_nothing(tmp_path):
     place = layout.SeatPlace(tmp_path / f"seats-{token}", f"h2{token}", random.randrange(4000, layout.MAX_SEATS))
     others = network.seat_links()  # another run's seats (if any) keep the seats' firewall up
     before = _rules()
+    holder = None
     try:
         network.up(place)
         once = _rules()
@@ -196,8 +243,18 @@ def test_up_twice_changes_nothing_and_down_leaves_nothing(tmp_path):
         assert _rules() == once
         assert network.firewall_down() == sorted([*others, place.host_link])  # not while a seat is up
         assert _rules() == once
+        # A process left in the namespace keeps it alive past its name: the host link still goes.
+        holder = subprocess.Popen(["nsenter", f"--net={place.netns_path}", "sleep", "60"])
+        while _netns_of(holder.pid) != place.netns_path.stat().st_ino:
+            assert holder.poll() is None, "nsenter failed"
+            time.sleep(0.02)
+        network.down(place)
+        assert subprocess.run(["ip", "link", "show", place.host_link], capture_output=True).returncode != 0
     finally:
         network.down(place)
+        if holder is not None:
+            holder.kill()
+            holder.wait()
         network.down(place)
         left = network.firewall_down()
         network.firewall_down()
