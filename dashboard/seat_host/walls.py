@@ -408,10 +408,10 @@ def _volume_options(options):
         return
     if not isinstance(options, _Object):
         raise Refused("this request's volume options are not a JSON object, so it is refused on a seat")
-    for key in options.keys():
-        if key.casefold() != "size":
-            raise Refused(f"volume option {key[:40]!r} is not allowed on a seat: a volume with options can mount "
-                          "the machine's files; use a plain volume, or -v \"$(pwd)\":/PATH for your folder")
+    bad = sorted({key[:40] for key in options.keys() if key.casefold() != "size"})
+    if bad:
+        raise Refused(f"volume options ({', '.join(bad)}) are not allowed on a seat: a volume with options can "
+                      "mount the machine's files; use a plain volume, or -v \"$(pwd)\":/PATH for your folder")
 
 
 def _bind(rules, spec):
