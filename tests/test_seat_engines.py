@@ -5,6 +5,7 @@ One seat engine for the module (startup costs seconds), in a seats' folder under
 seat names of its own; every test that opens more closes them in its finally, and the module's teardown closes all."""
 
 import os
+import random
 import subprocess
 import uuid
 from pathlib import Path
@@ -14,6 +15,7 @@ import pytest
 from dashboard.seat_host import cgroups
 from dashboard.seat_host.engines import SeatHost
 from dashboard.seat_host.layout import CGROUP_ROOT, CONTROLLERS, SeatState
+from tests.support import free_ports
 from tests.support.seat_shell import ShellOnPty
 
 pytestmark = pytest.mark.engine
@@ -21,9 +23,15 @@ pytestmark = pytest.mark.engine
 MB = 1024 * 1024
 
 
-def seat_state(name, index, room="room-a", memory=256 * MB, pids=100):
-    return SeatState(name=name, index=index, first_port=8001, room=room, ports=((8001 + index * 5, 8000),),
-                     bind_host="127.0.0.1", memory=memory, cpus=0.5, pids=pids, disk=4 * 1024 * MB)
+# Seats' indices (their links csh<index>, uids, addresses) are the machine's: a range of this module's own
+FIRST_INDEX = random.randrange(1000, 3900, 4)
+
+
+def seat_state(name, number, room="room-a", memory=256 * MB, pids=100):
+    """The seat's state: the module's `number`-th seat index, its port 8000 on a free host port of loopback."""
+    return SeatState(name=name, index=FIRST_INDEX + number, first_port=8001, room=room,
+                     ports=((free_ports(1)[0], 8000),), bind_host="127.0.0.1", memory=memory, cpus=0.5, pids=pids,
+                     disk=4 * 1024 * MB)
 
 
 def new_host(base, walls=True):
@@ -130,6 +138,9 @@ def test_opening_and_closing_seats_leaves_nothing(base, host, prefix):
     try:
         host.open([seat_state(names[0], 1), seat_state(names[1], 2)])
         assert docker(host, names[0], "ps", "-aq").stdout == ""
+        refused = docker(host, names[0], "run", "--rm", "-v", "/etc:/x", "python:3.12-slim", "true")
+        assert refused.returncode != 0 and "authorization denied by plugin cowserv-walls" in refused.stderr, \
+            refused.stderr
         started = docker(host, names[1], "run", "-d", "python:3.12-slim", "sleep", "600")
         assert started.returncode == 0, started.stderr
         assert leftovers(base, names) != []

@@ -14,7 +14,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from . import cgroups, daemons, network, shell, view
+from . import cgroups, daemons, forwarder, network, shell, view, walls_server
 from .layout import CGROUP_ROOT, ENGINES_CGROUP, SEAT_NAME, WALLS_PLUGIN, SeatPlace, read_state, seats_in, \
     write_state
 
@@ -184,7 +184,7 @@ class SeatHost:
         argv = [self.dockerd, "--data-root", "/var/lib/docker", "--exec-root", "/run/docker",
                 "-H", "unix:///run/docker.sock", "-G", "student", "--pidfile", "/run/docker.pid",
                 f"--cgroup-parent=/{place.cgroup}", "--userland-proxy=false", "--storage-driver=overlay2"]
-        if self.walls and _walls() is not None:
+        if self.walls:
             argv.append(f"--authorization-plugin={WALLS_PLUGIN}")
         return argv
 
@@ -264,29 +264,25 @@ class SeatHost:
             _docker(engine, "tag", stand_in, name)
             _docker(engine, "rmi", stand_in)
 
-    # The helpers (walls, forwarder), when their modules are there
+    # The helpers: the walls' server (before any engine asks it), the port forwarder (once the engines answer)
     def _helpers_before(self):
-        walls = _walls()
-        if walls is not None:
-            walls.ensure_running(self.base)
+        if self.walls:
+            _helper("the walls' server", walls_server.ensure_running, self.base)
 
     def _helpers_after(self):
-        forwarder = _forwarder()
-        if forwarder is not None:
-            forwarder.ensure_running(self.base)
+        _helper("the port forwarder", forwarder.ensure_running, self.base)
 
     def _helpers_after_close(self):
         if seats_in(self.base):
-            for module in (_walls(), _forwarder()):
-                if module is not None:
-                    module.ensure_running(self.base)
+            _helper("the walls' server", walls_server.ensure_running, self.base)
+            _helper("the port forwarder", forwarder.ensure_running, self.base)
         else:
             self._stop_helpers()
 
     def _stop_helpers(self):
-        for module in (_forwarder(), _walls()):
-            if module is not None:
-                module.stop(self.base)
+        forwarder.stop(self.base)
+        walls_server.stop(self.base)
+        network.firewall_down()  # kept while another folder's seats still have links
 
     # Many seats
     def _each(self, items, work):
@@ -337,20 +333,11 @@ def _kill(pid):
         pass
 
 
-def _walls():
+def _helper(what, ensure_running, base):
     try:
-        from . import walls_server
-    except ImportError:
-        return None
-    return walls_server
-
-
-def _forwarder():
-    try:
-        from . import forwarder
-    except ImportError:
-        return None
-    return forwarder
+        ensure_running(base)
+    except Exception as error:  # WallsError, ForwarderError, NetworkError: told as the seats' error
+        raise SeatHostError(f"{what}: {error}") from error
 
 
 def _docker(engine, *args, check=True):
