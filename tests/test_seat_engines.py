@@ -6,7 +6,9 @@ seat names of its own; every test that opens more closes them in its finally, an
 
 import os
 import random
+import signal
 import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -209,3 +211,55 @@ def test_the_shell_and_the_engine_see_the_same_folder(terminal):
     assert terminal.run("docker run --rm python:3.12-slim true")[0] == 0
     status, output = terminal.run('docker run -v "$(pwd)":/site --rm python:3.12-slim ls /site')
     assert (status, output.split()) == (0, ["Dockerfile"]), output
+
+
+def test_a_restart_reattaches_to_its_rooms_seats_and_sweeps_the_others(base, host, prefix):
+    """After a kill -9 of the dashboard (its SeatHost gone, its helpers killed), a new one keeps the open room's
+    seats with their containers, starts a dead engine again on its data, and removes the seats of any other room."""
+    kept, dead, other = seat_state(prefix + "8016", 3, room="room-b"), seat_state(prefix + "8021", 4, room="room-b"), \
+        seat_state(prefix + "8026", 5, room="room-old")
+    names = [kept.name, dead.name, other.name]
+    try:
+        host.open([kept, dead, other])
+        for state in (kept, dead):
+            ran = docker(host, state.name, "run", "-d", "--name", "hello", "python:3.12-slim", "sleep", "600")
+            assert ran.returncode == 0, ran.stderr
+        for helper in ("walls.pid", "forwarder.pid"):
+            os.kill(int((base / helper).read_text()), signal.SIGKILL)
+        os.kill(int((base / dead.name / "engine.pid").read_text()), signal.SIGKILL)  # its namespace dies with it
+
+        restarted = new_host(base)
+        restarted.sweep("room-b")
+        restarted.reattach([kept, dead])
+
+        assert leftovers(base, [other.name]) == []
+        assert docker(restarted, kept.name, "ps", "--format", "{{.Names}} {{.Status}}").stdout.startswith("hello Up")
+        assert docker(restarted, dead.name, "ps", "-a", "--format", "{{.Names}}").stdout.split() == ["hello"]
+        refused = docker(restarted, dead.name, "run", "--rm", "-v", "/etc:/x", "python:3.12-slim", "true")
+        assert "authorization denied by plugin cowserv-walls" in refused.stderr, refused.stderr  # walls back
+    finally:
+        new_host(base).close(names)
+    assert leftovers(base, names) == []
+
+
+def test_a_sweep_with_no_room_open_removes_every_seat(base, prefix):
+    """A start with no room in session sweeps everything an earlier run left, even with no seat.json."""
+    first = new_host(base)
+    state = seat_state(prefix + "8031", 6, room="room-c")
+    try:
+        first.open([state])
+        assert docker(first, state.name, "run", "-d", "python:3.12-slim", "sleep", "600").returncode == 0
+        (base / state.name / "seat.json").unlink()  # as if killed between its folder and its state
+    finally:
+        new_host(base).sweep(None)
+    assert leftovers(base, [state.name]) == []
+    assert not (base / ".images").exists()
+
+
+def test_a_host_that_cannot_give_seats_engines_says_why(base):
+    assert "dockerd" in SeatHost(base, dockerd="/nonexistent/dockerd").unavailable()
+    as_nobody = subprocess.run(
+        ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups", sys.executable, "-c",
+         f"from dashboard.seat_host.engines import SeatHost; print(SeatHost({str(base)!r}).unavailable())"],
+        capture_output=True, text=True, cwd=Path(__file__).parents[1], timeout=60)
+    assert "started as root" in as_nobody.stdout, as_nobody.stderr

@@ -102,7 +102,8 @@ class SeatHost:
     # Life
     def open(self, states, progress=lambda name, what: None, images=(PYTHON,)):
         """Every seat of `states` up, in parallel: folders, cgroups, network, its engine in its view answering, the
-        images. Raises SeatHostError naming the seats that failed (those that came up stay up: close them)."""
+        `images` (names the lessons use; see images_for) it lacks. Again on open seats: loads what they lack. Raises SeatHostError naming the seats that failed
+        (those that came up stay up: close them)."""
         states = list(states)
         with self._lock:
             self.base.mkdir(parents=True, exist_ok=True)
@@ -111,17 +112,17 @@ class SeatHost:
             for state in states:
                 self._prepare(state, progress)
             self._helpers_before()
-            saved = self._save_images(images, progress)
+            saved = _Saved(self, progress)
             try:
-                self._each(states, lambda state: self._start(state, saved, progress))
+                self._each(states, lambda state: self._start(state, images, saved, progress))
             finally:
-                shutil.rmtree(self.base / IMAGES, ignore_errors=True)
+                saved.remove()
             self._helpers_after()
 
     def reattach(self, states):
-        """After a restart (even a kill -9 of the dashboard): the helpers up again, each seat's engine kept if it
-        runs, started again (on its kept data) if it does not."""
-        self.open(states, images=())
+        """After a restart (even a kill -9 of the dashboard): the helpers up again, each seat's engine kept with its
+        containers if it runs, started again on its kept data if it does not, python:3.12-slim loaded if missing."""
+        self.open(states)
 
     def close(self, names):
         """Remove these seats entirely: their processes, mounts, folders, network namespace, cgroups, state last.
@@ -162,7 +163,7 @@ class SeatHost:
         cgroups.make(state.name, memory=state.memory, pids=state.pids, cpus=state.cpus)
         cgroups.make(engines_cgroup(state.name))
 
-    def _start(self, state, saved, progress):
+    def _start(self, state, images, saved, progress):
         place = state.place(self.base)
         network.up(place)
         if daemons.pid_of(_engine_pidfile(place), _marker(place)) is None:
@@ -175,9 +176,8 @@ class SeatHost:
             daemons.spawn(argv, _engine_pidfile(place), place.dir / "dockerd.log", env=dict(ENGINE_ENV),
                           marker=_marker(place))
         self._wait(place)
-        for name, tar in saved.items():
-            progress(state.name, f"loading {name}")
-            self._load(place, name, tar)
+        for image in images:
+            self._load(place, image, saved, progress)
         progress(state.name, "ready")
 
     def _dockerd_argv(self, place):
@@ -238,28 +238,14 @@ class SeatHost:
             raise SeatHostError(f"{place.name}: its engine's processes would not stop")
 
     # Images
-    def _save_images(self, images, progress):
-        """Each image asked for, saved once from the host engine (the stand-in for it): {name: tar file}."""
-        folder = self.base / IMAGES
-        saved = {}
-        for name in images:
-            stand_in = self.stand_ins.get(name, name)
-            if _docker(self.host_engine, "image", "inspect", stand_in, check=False).returncode != 0:
-                raise SeatHostError(f"the host engine has no {stand_in} to stand in for {name}")
-            folder.mkdir(mode=0o700, exist_ok=True)
-            tar = folder / (name.replace("/", "_").replace(":", "_") + ".tar")
-            progress(None, f"saving {stand_in}")
-            _docker(self.host_engine, "save", "-o", str(tar), stand_in)
-            saved[name] = tar
-        return saved
-
-    def _load(self, place, name, tar):
-        """Load the saved stand-in into the seat's engine under the name the lessons use (and no other)."""
+    def _load(self, place, name, saved, progress=lambda name, what: None):
+        """Load the stand-in for `name` into the seat's engine under that name (and no other), unless it has it."""
         engine = place.socket_url
-        stand_in = self.stand_ins.get(name, name)
         if _docker(engine, "image", "inspect", name, check=False).returncode == 0:
             return
-        _docker(engine, "load", "-q", "-i", str(tar))
+        progress(place.name, f"loading {name}")
+        stand_in = self.stand_ins.get(name, name)
+        _docker(engine, "load", "-q", "-i", str(saved.tar(name)))
         if stand_in != name:
             _docker(engine, "tag", stand_in, name)
             _docker(engine, "rmi", stand_in)
@@ -303,6 +289,32 @@ class SeatHost:
             return []
         return sorted(entry.name for entry in self.base.iterdir()
                       if entry.is_dir() and not entry.is_symlink() and SEAT_NAME.fullmatch(entry.name))
+
+
+class _Saved:
+    """The stand-ins saved from the host engine, each once, when a first seat needs it (loaded into every seat from
+    the file, in parallel: quicker than a `docker save` for each), removed after."""
+
+    def __init__(self, host, progress):
+        self.host, self.progress = host, progress
+        self.folder = host.base / IMAGES
+        self.files, self.lock = {}, threading.Lock()
+
+    def tar(self, name):
+        with self.lock:
+            if name not in self.files:
+                stand_in = self.host.stand_ins.get(name, name)
+                if _docker(self.host.host_engine, "image", "inspect", stand_in, check=False).returncode != 0:
+                    raise SeatHostError(f"the host engine has no {stand_in} to stand in for {name}")
+                self.folder.mkdir(mode=0o700, exist_ok=True)
+                tar = self.folder / (name.replace("/", "_").replace(":", "_") + ".tar")
+                self.progress(None, f"saving {stand_in}")
+                _docker(self.host.host_engine, "save", "-o", str(tar), stand_in)
+                self.files[name] = tar
+            return self.files[name]
+
+    def remove(self):
+        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 def _engine_pidfile(place):
