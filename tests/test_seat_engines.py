@@ -153,11 +153,12 @@ def test_opening_and_closing_seats_leaves_nothing(base, host, prefix):
 
 def test_a_seat_engine_sees_only_its_view_of_the_machine(bare_host, seat):
     """`-v /:/host` (refused by the first wall) shows a container only the seat's view: no host /tmp, no checkout,
-    no /root, no /etc/shadow, no host process, a read-only /usr and sysfs."""
+    no /root, no /etc/shadow, no host process, a read-only /usr, sysfs and kernel settings."""
     ran = docker(bare_host, seat, "run", "--rm", "-v", "/:/host", "python:3.12-slim", "sh", "-c",
                  "ls /host; echo ---; ls -A /host/tmp; echo ---; ls /host/home/student/docker-workshop; echo ---;"
                  " cat /host/proc/1/cmdline | tr '\\0' ' '; echo; echo ---; ls /host/etc; echo ---;"
-                 " touch /host/usr/x /host/sys/x 2>&1; true")
+                 " touch /host/usr/x /host/sys/x /host/sys/fs/cgroup/x 2>&1;"
+                 " test -w /host/proc/sys/kernel/core_pattern || echo core_pattern: Read-only file system; true")
     assert ran.returncode == 0, ran.stderr
     root, tmp, folder, init, etc, writes = ran.stdout.split("---\n")
     assert set(root.split()) <= {"bin", "dev", "etc", "home", "lib", "lib64", "opt", "proc", "run", "sbin", "sys",
@@ -166,7 +167,7 @@ def test_a_seat_engine_sees_only_its_view_of_the_machine(bare_host, seat):
     assert folder.split() == ["03-images"]
     assert init.startswith("/usr/bin/docker-init -- /usr/sbin/dockerd")
     assert "passwd" in etc.split() and "shadow" not in etc.split() and "docker" in etc.split()
-    assert writes.count("Read-only file system") == 2, writes
+    assert writes.count("Read-only file system") == 4, writes
 
 
 def test_a_seat_engine_runs_builds_on_the_classic_builder(bare_host, seat):
@@ -176,6 +177,18 @@ def test_a_seat_engine_runs_builds_on_the_classic_builder(bare_host, seat):
         assert status == 0 and "built" in output, output
     finally:
         shell.close()
+
+
+def test_a_seat_engine_makes_networks_and_publishes_ports(bare_host, seat):
+    """Its networks' bridges and rules are its network namespace's, which its view leaves writable."""
+    made = docker(bare_host, seat, "network", "create", "lesson-net")
+    try:
+        assert made.returncode == 0, made.stderr
+        ran = docker(bare_host, seat, "run", "--rm", "--network", "lesson-net", "-p", "8000:8000",
+                     "python:3.12-slim", "python3", "-c", "print('on its network')")
+        assert (ran.returncode, ran.stdout) == (0, "on its network\n"), ran.stderr
+    finally:
+        docker(bare_host, seat, "network", "rm", "lesson-net")
 
 
 def test_the_seats_memory_limit_kills_a_hog(bare_host, seat):
