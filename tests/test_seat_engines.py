@@ -220,6 +220,14 @@ def test_the_shell_is_the_students_in_the_seats_view(bare_host, seat, terminal):
     assert terminal.run("grep ^CapEff /proc/self/status")[1].split()[-1] == "0000000000000000"
 
 
+def test_the_shell_has_the_workshops_tools_and_the_seats_limits(terminal):
+    assert terminal.run("docker compose version && type nano")[0] == 0
+    completion = terminal.run("complete -p docker 2>/dev/null || (_completion_loader docker; complete -p docker)")
+    assert "_docker" in completion[1], completion
+    status, output = terminal.run("python3 -c 'b = bytearray(400 * 1024 * 1024); print(\"survived\")'")
+    assert status == 137 and "survived" not in output, output  # the seat's 256 MB hold for its shell too
+
+
 def test_the_shell_and_the_engine_see_the_same_folder(terminal):
     assert terminal.run("docker run --rm python:3.12-slim true")[0] == 0
     status, output = terminal.run('docker run -v "$(pwd)":/site --rm python:3.12-slim ls /site')

@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from . import cgroups, daemons, forwarder, network, shell, view, walls_server
-from .layout import CGROUP_ROOT, ENGINES_CGROUP, SEAT_NAME, WALLS_PLUGIN, SeatPlace, read_state, seats_in, \
+from .layout import ENGINES_CGROUP, SEAT_NAME, WALLS_PLUGIN, SeatPlace, read_state, seats_in, \
     write_state
 
 PYTHON, POSTGRES = "python:3.12-slim", "postgres:16"  # the images the lessons name, as a seat's engine holds them
@@ -53,7 +53,7 @@ class SeatHost:
 
     # What the domain asks
     def unavailable(self):
-        """Why this host cannot give seats Docker engines of their own, in words a teacher understands; None if it can."""
+        """Why this host cannot give seats Docker engines of their own, in words a teacher understands; None: it can."""
         if os.geteuid() != 0:
             return ("Seats with a Docker engine of their own need the dashboard started as root on the host "
                     "(scripts/up); this one runs as an ordinary user.")
@@ -103,8 +103,8 @@ class SeatHost:
     # Life
     def open(self, states, progress=lambda name, what: None, images=(PYTHON,)):
         """Every seat of `states` up, in parallel: folders, cgroups, network, its engine in its view answering, the
-        `images` (names the lessons use; see images_for) it lacks. Again on open seats: loads what they lack. Raises SeatHostError naming the seats that failed
-        (those that came up stay up: close them)."""
+        `images` (names the lessons use; see images_for) it lacks; on seats already open, loads what they lack.
+        Raises SeatHostError naming the seats that failed (those that came up stay up: close them)."""
         states = list(states)
         with self._lock:
             self.base.mkdir(parents=True, exist_ok=True)

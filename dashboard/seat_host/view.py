@@ -17,8 +17,9 @@ ETC_COPIED = ("alternatives", "ssl", "ca-certificates.conf", "ld.so.cache", "ld.
               "mime.types", "gai.conf", "host.conf", "terminfo", "bash_completion", "bash_completion.d",
               "profile.d", "xattr.conf", "iproute2")
 
-# Run by /bin/sh inside `unshare --mount --uts`, in the seat's network namespace: $1 the empty mount point, $2 the
-# seat's folder, $3 its data root, $4 its run folder, $5 its generated etc, $6 its uid, $7 its name; then dockerd's argv.
+# Run by /bin/sh inside `unshare --mount --uts --pid`, in the seat's network namespace: $1 the empty mount point,
+# $2 the seat's folder, $3 its data root, $4 its run folder, $5 its generated etc, $6 its uid, $7 its name; then the
+# engine's argv.
 BUILD = r"""
 set -eu
 root=$1 files=$2 data=$3 run=$4 etc=$5 uid=$6 name=$7
