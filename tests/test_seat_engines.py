@@ -6,6 +6,7 @@ seat names of its own; every test that opens more closes them in its finally, an
 
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -67,7 +68,13 @@ def leftovers(base, names):
             text = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             continue
-        if any(f"/{CGROUP_ROOT}/{name} " in text or f"{base / name}/" in text for name in names):
+        try:
+            groups = (cmdline.parent / "cgroup").read_text()
+        except OSError:
+            continue
+        if any(f"/{CGROUP_ROOT}/{name} " in text or f"{base / name}/" in text
+               or re.search(rf":/{CGROUP_ROOT}/(engines/)?{re.escape(name)}(/|$)", groups, re.MULTILINE)
+               for name in names):
             left.append(f"process {cmdline.parent.name}: {text[:80]}")
     left += [f"folder {base / name}" for name in names if (base / name).exists()]
     return left
