@@ -96,11 +96,13 @@ def _get(port, path):
     return session.get(f"http://127.0.0.1:{port}{path}", timeout=10)
 
 
-def _rules():
+def _rules(netns=None):
     """Every rule and chain of the three tables, but the host engine's own (other tests' networks change those)."""
     lines = []
+    enter = ["nsenter", f"--net=/var/run/netns/{netns}"] if netns else []
     for table in ("filter", "nat", "mangle"):
-        out = subprocess.run(["iptables", "-w", "-t", table, "-S"], capture_output=True, text=True, check=True).stdout
+        out = subprocess.run([*enter, "iptables", "-w", "-t", table, "-S"], capture_output=True, text=True,
+                             check=True).stdout
         lines += [f"{table} {line}" for line in out.splitlines() if "DOCKER" not in line and " br-" not in line]
     return lines
 
@@ -241,7 +243,7 @@ def test_up_twice_changes_nothing_and_down_leaves_nothing(tmp_path):
         once = _rules()
         network.up(place)
         assert _rules() == once
-        assert network.firewall_down() == sorted([*others, place.host_link])  # not while a seat is up
+        assert place.host_link in network.firewall_down()  # the firewall stays while a seat is up
         assert _rules() == once
         # A process left in the namespace keeps it alive past its name: the host link still goes.
         holder = subprocess.Popen(["nsenter", f"--net={place.netns_path}", "sleep", "60"])
@@ -261,10 +263,16 @@ def test_up_twice_changes_nothing_and_down_leaves_nothing(tmp_path):
     assert place.netns not in subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
     assert subprocess.run(["ip", "link", "show", place.host_link], capture_output=True).returncode != 0
     assert not any(place.host_link in rule for rule in _rules())
-    assert left == others
-    if not others:
+    assert place.host_link not in left
+    if left or others or any("COWSERV" in rule for rule in before):  # another run's seats share the firewall now
+        assert _not_ours(_rules()) == _not_ours(before)
+    else:
         assert not any("COWSERV" in rule or layout.HOST_LINK + "+" in rule for rule in _rules())
-    assert _rules() == before
+        assert _rules() == before
+
+
+def _not_ours(rules):
+    return [rule for rule in rules if "COWSERV" not in rule and layout.HOST_LINK + "+" not in rule]
 
 
 ROOT = str(Path(__file__).resolve().parents[1])  # the worktree whose `dashboard` these tests import
@@ -322,6 +330,14 @@ def test_a_seat_goes_out_of_the_uplink_masqueraded_and_nothing_comes_in(tmp_path
         while not _reaches(place.netns, place.seat_address, SEAT_PORT):
             assert time.monotonic() < deadline, "no echo server in the seat"
         assert not _reaches(internet, place.seat_address, SEAT_PORT)
+
+        # The default route moves to another link: the chains follow it, and nothing names the old uplink.
+        before = _rules(fake_host)
+        for command in (["link", "add", f"dm{tag}", "type", "veth", "peer", "name", f"dn{tag}", "netns", internet], ["link", "set", f"dm{tag}", "up"],
+                        ["route", "replace", "default", "dev", f"dm{tag}"]):
+            subprocess.run(["ip", "-n", fake_host, *command], check=True)
+        _on(fake_host, "network.firewall_up()")
+        assert _rules(fake_host) == [rule.replace(f"up{tag}", f"dm{tag}") for rule in before]
     finally:
         for server in servers:
             server.terminate()
