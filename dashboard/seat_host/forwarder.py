@@ -51,16 +51,14 @@ def ensure_running(base, timeout=20.0):
     base = Path(base)
     base.mkdir(parents=True, exist_ok=True)
     asked = time.time()
-    root = str(Path(__file__).resolve().parents[2])  # the `dashboard` package this process runs, for the child too
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
-    pid = daemons.spawn([sys.executable, "-m", MODULE, str(base)], pidfile(base), logfile(base), env=env,
-                        marker=_marker(base))
+    pid = _spawn(base)
     status = _status(base)
     if status and status.get("pid") == pid:  # it has read the seats once, so its SIGHUP handler is in place
         daemons.nudge(pidfile(base), _marker(base))
     wanted = {(state.bind_host, host): state.name for state in layout.seats_in(base).values()
               for host, _seat in state.ports}
     deadline = time.monotonic() + timeout
+    started_again = False
     while True:
         status = _status(base)
         if status and status.get("pid") == pid and status.get("read_at", 0) >= asked:
@@ -70,10 +68,19 @@ def ensure_running(base, timeout=20.0):
             if all(_key(key) in status["listening"] for key in wanted):
                 return pid
         if _gone(pid):
-            raise ForwarderError(f"the port forwarder stopped; see {logfile(base)}")
+            if started_again:
+                raise ForwarderError(f"the port forwarder stopped; see {logfile(base)}")
+            pid, started_again = _spawn(base), True  # it was dying as we found it (killed a moment before)
         if time.monotonic() > deadline:
             raise ForwarderError(f"the port forwarder did not listen within {timeout:.0f} s; see {logfile(base)}")
         time.sleep(0.05)
+
+
+def _spawn(base):
+    root = str(Path(__file__).resolve().parents[2])  # the `dashboard` package this process runs, for the child too
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
+    return daemons.spawn([sys.executable, "-m", MODULE, str(base)], pidfile(base), logfile(base), env=env,
+                         marker=_marker(base))
 
 
 def stop(base):
