@@ -173,6 +173,36 @@ def test_a_client_that_does_not_read_holds_no_more_than_bounded_buffers_and_stal
         assert received > size  # the whole file came through, headers first
 
 
+def test_a_client_that_half_closes_and_reads_late_gets_every_byte(seats):
+    """A client that sends its request, half-closes, and reads while the seat has already sent all and closed, gets
+    the whole answer (the forwarder sends what it still holds before it closes)."""
+    size = 8 << 20
+    host_port = free_tcp_port()
+    _state(seats.a, [(host_port, SEAT_PORT)])
+    sender = ("import socket, sys\n"
+              "with socket.create_server((sys.argv[1], int(sys.argv[2]))) as server:\n"
+              "    while True:\n"
+              "        connection, _peer = server.accept()\n"
+              f"        connection.sendall(bytes({size}))\n"
+              "        connection.close()\n")
+    server = subprocess.Popen(["nsenter", f"--net=/var/run/netns/{seats.a.netns}", sys.executable, "-c", sender,
+                               seats.a.seat_address, str(SEAT_PORT)])
+    try:
+        forwarder.ensure_running(seats.base)
+        with socket.socket() as client:
+            client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # what is not read stays in the forwarder
+            client.settimeout(10)
+            client.connect(("127.0.0.1", host_port))
+            client.shutdown(socket.SHUT_WR)
+            received = 0
+            while chunk := client.recv(1 << 16):
+                received += len(chunk)
+        assert received == size
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
 def _resident(pid):
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):

@@ -6,6 +6,7 @@ listeners closed and its connections dropped. What listens and what could not is
 which `ensure_running` reads."""
 
 import asyncio
+import contextlib
 import errno
 import json
 import os
@@ -22,6 +23,7 @@ MODULE = "dashboard.seat_host.forwarder"
 RELOAD_EVERY = 2.0
 CHUNK = 64 * 1024  # bytes read at a time; each side's buffers stay within a few of these
 CONNECT_TIMEOUT = 5.0
+LINGER = 30.0  # seconds a finished connection may take to send what is still queued to a peer
 MAX_CONNECTIONS = 100  # per host port: more are closed at once, so one seat cannot hold the process's descriptors
 
 
@@ -179,10 +181,15 @@ class Forwarder:
         except (OSError, asyncio.TimeoutError):
             pass  # the seat does not answer on that port: the client sees its connection closed
         finally:
-            for side in (writer, seat_writer):
-                if side is not None:
-                    live.discard(side.transport)
-                    side.transport.abort()
+            sides = [side for side in (writer, seat_writer) if side is not None]
+            for side in sides:
+                side.close()  # what is still queued (at most a high-water mark) is sent first
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(asyncio.gather(*(side.wait_closed() for side in sides),
+                                                      return_exceptions=True), LINGER)
+            for side in sides:
+                side.transport.abort()  # a peer that reads nothing more is not waited for any longer
+                live.discard(side.transport)
 
     def _write_status(self, read_at):
         status = {"pid": os.getpid(), "read_at": read_at,
