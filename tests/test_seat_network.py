@@ -38,15 +38,13 @@ def seats(tmp_path):
     index = random.randrange(4000, layout.MAX_SEATS - 2, 2)
     base = tmp_path / f"seats-{token}"
     a, b = (layout.SeatPlace(base, f"h2{token}{letter}", index + number) for number, letter in enumerate("ab"))
-    try:
-        network.up(a)
-        network.up(b)
-        yield SimpleNamespace(base=base, a=a, b=b)
-    finally:
-        forwarder.stop(base)
+    with contextlib.ExitStack() as cleanup:  # every step runs, in reverse, even when one before it failed
+        cleanup.callback(network.firewall_down)
         for place in (a, b):
-            network.down(place)
-        network.firewall_down()
+            cleanup.callback(network.down, place)
+            network.up(place)
+        cleanup.callback(forwarder.stop, base)
+        yield SimpleNamespace(base=base, a=a, b=b)
 
 
 def _state(place, ports, bind_host="127.0.0.1"):
@@ -320,8 +318,9 @@ ECHO_PEER = ("import socket, sys\n"
 
 def test_a_seat_goes_out_of_the_uplink_masqueraded_and_nothing_comes_in(tmp_path):
     """On a stand-in host (a namespace of its own, with its own firewall, whose uplink leads to a stand-in internet
-    namespace; FORWARD dropped by default, as the host engine sets it): a seat reaches a server out there, which sees the host's uplink address; the link-local metadata
-    address is dropped; the internet opens no connection into the seat."""
+    namespace; FORWARD dropped by default, as the host engine sets it): a seat reaches a server out there, which
+    sees the host's uplink address; the link-local metadata address is dropped; the internet opens no connection
+    into the seat."""
     tag = uuid.uuid4().hex[:6]
     fake_host, internet = f"h2host-{tag}", f"h2net-{tag}"
     octet = random.randrange(256)
@@ -367,7 +366,8 @@ def test_a_seat_goes_out_of_the_uplink_masqueraded_and_nothing_comes_in(tmp_path
 
         # The default route moves to another link: the chains follow it, and nothing names the old uplink.
         before = _rules(fake_host)
-        for command in (["link", "add", f"dm{tag}", "type", "veth", "peer", "name", f"dn{tag}", "netns", internet], ["link", "set", f"dm{tag}", "up"],
+        for command in (["link", "add", f"dm{tag}", "type", "veth", "peer", "name", f"dn{tag}", "netns", internet],
+                        ["link", "set", f"dm{tag}", "up"],
                         ["route", "replace", "default", "dev", f"dm{tag}"]):
             subprocess.run(["ip", "-n", fake_host, *command], check=True)
         _on(fake_host, "network.firewall_up()")
