@@ -251,6 +251,19 @@ def test_nothing_outside_opens_a_connection_into_a_seat_nor_does_a_seat_reach_a_
                     subprocess.run(["iptables", "-w", "-D", "FORWARD", *rule], capture_output=True)
 
 
+def test_a_seat_index_in_use_elsewhere_is_refused_and_left_alone(seats, tmp_path):
+    """Another base's seat with A's index (another room, another run) would take A's link names: up() says so, and
+    its down() removes nothing of A's."""
+    twin = layout.SeatPlace(tmp_path / "elsewhere", seats.a.name + "x", seats.a.index)
+    try:
+        with pytest.raises(network.NetworkError, match=f"{seats.a.host_link} already exists"):
+            network.up(twin)
+    finally:
+        network.down(twin)
+    with _serving(seats.a.netns, seats.a.seat_address, SEAT_PORT, tmp_path):
+        assert _connects(seats.a.seat_address, SEAT_PORT)
+
+
 def _netns_of(pid):
     try:
         return os.stat(f"/proc/{pid}/ns/net").st_ino
