@@ -150,6 +150,16 @@ def test_a_port_in_use_is_reported_and_every_other_port_still_forwards(seats, tm
         assert _connects("127.0.0.1", taken)
 
 
+def test_two_seats_claiming_one_host_port_are_both_told(seats):
+    port = free_tcp_port()
+    _state(seats.a, [(port, SEAT_PORT)])
+    _state(seats.b, [(port, SEAT_PORT)])
+    with pytest.raises(forwarder.ForwarderError, match=f"127.0.0.1:{port} is claimed by seats "
+                                                       f"{seats.a.name} and {seats.b.name}"):
+        forwarder.ensure_running(seats.base)
+    assert not _connects("127.0.0.1", port)  # neither seat gets the other's visitors
+
+
 def test_a_client_that_does_not_read_holds_no_more_than_bounded_buffers_and_stalls_nobody(seats, tmp_path):
     size = 64 << 20
     with open(tmp_path / "big", "wb") as big:
