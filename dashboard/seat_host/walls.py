@@ -263,6 +263,8 @@ def _build(rules, call):
         raise Refused(BUILDKIT)
     if any(call.params("session")) or any(call.params("outputs")):
         raise Refused(BUILDKIT)
+    if any(call.params("securityopt")):
+        raise Refused("docker build --security-opt is not allowed on a seat")
     if any(call.params("cgroupparent")):
         raise Refused("docker build --cgroup-parent is not allowed on a seat: it would escape your seat's "
                       "memory and process limits")
