@@ -322,6 +322,8 @@ def test_everyday_commands_and_compose_pass_the_walls(engine):
     typed = [
         f'docker run --rm -v "$(pwd)":/site {IMAGE} cat /site/site/index.html',
         f"docker run -d --name web -p 8000:8000 -v \"$(pwd)\"/site:/site -w /site {IMAGE} python3 -m http.server 8000",
+        f"docker run --rm -v ./site:/site {IMAGE} ls /site",
+        f"script -qec 'docker run --rm -it {IMAGE} sh -c \"test -t 0\"' /dev/null",
         "docker ps", "docker ps -a", "docker logs web",
         "docker exec web sh -c 'echo note > /tmp/note'", "docker exec web cat /tmp/note",
         "docker cp site/index.html web:/tmp/copied", "docker cp web:/tmp/copied - > /dev/null",
