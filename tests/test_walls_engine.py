@@ -95,6 +95,8 @@ def test_the_server_serves_each_seat_refuses_bad_input_and_drops_gone_seats(base
     assert status == 200 and answer["Allow"] is False and answer["Msg"].startswith("--privileged is not allowed")
     assert ask(sockets[1], "/AuthZPlugin.AuthZReq", authz("GET", "/v1.41/containers/json"))[1] == {"Allow": True}
     assert ask(sockets[1], "/AuthZPlugin.AuthZRes", {"RequestUri": "/x"})[1] == {"Allow": True}
+    big = {"RequestUri": "/v1.41/images/json", "ResponseBody": base64.b64encode(os.urandom(12 * 2**20)).decode()}
+    assert ask(sockets[1], "/AuthZPlugin.AuthZRes", big)[1] == {"Allow": True}  # a big response is never refused
     for garbage in (b"{not json", b"[]", b'{"RequestMethod": ["POST"]}', b"\xff" * 100):
         status, answer = ask(sockets[0], "/AuthZPlugin.AuthZReq", garbage)
         assert status == 200 and answer["Allow"] is False and answer["Msg"]
