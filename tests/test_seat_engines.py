@@ -17,7 +17,7 @@ import pytest
 
 from dashboard.seat_host import cgroups
 from dashboard.seat_host.engines import SeatHost
-from dashboard.seat_host.layout import CGROUP_ROOT, CONTROLLERS, SeatState
+from dashboard.seat_host.layout import CGROUP_ROOT, SeatState
 from tests.support import free_ports
 from tests.support.seat_shell import ShellOnPty
 
@@ -60,7 +60,7 @@ def leftovers(base, names):
         for name in names:
             if f"{base / name}/" in text:
                 left.append(f"a mount under {base / name} seen by process {mounts.parent.name}")
-    left += [f"cgroup {controller}/{CGROUP_ROOT}/{name}" for controller in CONTROLLERS for name in names
+    left += [f"cgroup {controller}/{CGROUP_ROOT}/{name}" for controller in cgroups.hierarchies() for name in names
              if (cgroups.ROOT / controller / CGROUP_ROOT / name).exists()
              or (cgroups.ROOT / controller / CGROUP_ROOT / "engines" / name).exists()]
     for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
@@ -160,12 +160,17 @@ def test_opening_and_closing_seats_leaves_nothing(base, host, prefix):
 
 def test_a_seat_engine_sees_only_its_view_of_the_machine(bare_host, seat):
     """`-v /:/host` (refused by the first wall) shows a container only the seat's view: no host /tmp, no checkout,
-    no /root, no /etc/shadow, no host process, a read-only /usr, sysfs and kernel settings."""
+    no /root, no /etc/shadow, no host process, a read-only /usr, sysfs and kernel settings, and of the cgroups only
+    the seat's containers' writable (not the seat's limits)."""
     ran = docker(bare_host, seat, "run", "--rm", "-v", "/:/host", "python:3.12-slim", "sh", "-c",
                  "ls /host; echo ---; ls -A /host/tmp; echo ---; ls /host/home/student/docker-workshop; echo ---;"
                  " cat /host/proc/1/cmdline | tr '\\0' ' '; echo; echo ---; ls /host/etc; echo ---;"
                  " touch /host/usr/x /host/sys/x /host/sys/fs/cgroup/x 2>&1;"
-                 " test -w /host/proc/sys/kernel/core_pattern || echo core_pattern: Read-only file system; true")
+                 " test -w /host/proc/sys/kernel/core_pattern || echo core_pattern: Read-only file system;"
+                 f" test -w /host/sys/fs/cgroup/pids/cowserv-seats/{seat}/pids.max || echo limit: Read-only file system;"
+                 " test -w /host/sys/fs/cgroup/pids/cowserv-seats/pids.max || echo limit: Read-only file system;"
+                 f" test -w /host/sys/fs/cgroup/pids/cowserv-seats/{seat}/containers/cgroup.procs && echo writable;"
+                 " true")
     assert ran.returncode == 0, ran.stderr
     root, tmp, folder, init, etc, writes = ran.stdout.split("---\n")
     assert set(root.split()) <= {"bin", "dev", "etc", "home", "lib", "lib64", "opt", "proc", "run", "sbin", "sys",
@@ -174,7 +179,7 @@ def test_a_seat_engine_sees_only_its_view_of_the_machine(bare_host, seat):
     assert folder.split() == ["03-images"]
     assert init.startswith("/usr/bin/docker-init -- /usr/sbin/dockerd")
     assert "passwd" in etc.split() and "shadow" not in etc.split() and "docker" in etc.split()
-    assert writes.count("Read-only file system") == 4, writes
+    assert writes.count("Read-only file system") == 6 and writes.endswith("writable\n"), writes
 
 
 def test_a_seat_engine_runs_builds_on_the_classic_builder(bare_host, seat):

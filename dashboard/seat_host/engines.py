@@ -162,6 +162,7 @@ class SeatHost:
         os.chown(place.files, place.uid, place.gid)
         write_state(place, state)
         cgroups.make(state.name, memory=state.memory, pids=state.pids, cpus=state.cpus)
+        cgroups.make_containers(state.name)
         cgroups.make(engines_cgroup(state.name))
 
     def _start(self, state, images, saved, progress):
@@ -194,7 +195,8 @@ class SeatHost:
     def _dockerd_argv(self, place):
         argv = [self.dockerd, "--data-root", "/var/lib/docker", "--exec-root", "/run/docker",
                 "-H", "unix:///run/docker.sock", "-G", "student", "--pidfile", "/run/docker.pid",
-                f"--cgroup-parent=/{place.cgroup}", "--userland-proxy=false", "--storage-driver=overlay2"]
+                f"--cgroup-parent={cgroups.containers(place.name)}", "--userland-proxy=false",
+                "--storage-driver=overlay2"]
         if self.walls:
             argv.append(f"--authorization-plugin={WALLS_PLUGIN}")
         return argv
@@ -334,7 +336,7 @@ def _engine_pidfile(place):
 
 def _marker(place):
     """What the seat's engine's command line holds (before and after it became dockerd)."""
-    return f"--cgroup-parent=/{place.cgroup}"
+    return f"--cgroup-parent={cgroups.containers(place.name)}"
 
 
 def _view_pid(place):

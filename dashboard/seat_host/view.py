@@ -49,6 +49,12 @@ mount --rbind /sys sys
 mount --make-rslave sys
 awk -v top="$root/sys" '($2 == top || index($2, top "/") == 1) && $3 != "cgroup" {print $2}' /proc/self/mounts |
   while read -r point; do mount -o remount,bind,ro "$point"; done
+# In each cgroup hierarchy only the seat's containers' cgroups writable: not the seat's limits, nor anything else.
+awk -v top="$root/sys/fs/cgroup/" 'index($2, top) == 1 && $3 == "cgroup" {print $2}' /proc/self/mounts |
+  while read -r point; do
+    mount --bind "$point/CONTAINERS" "$point/CONTAINERS"
+    mount -o remount,bind,ro "$point"
+  done
 mount -t tmpfs -o mode=0755,size=1m,nosuid,noexec cowserv-dev dev
 for node in null zero full random urandom tty; do
   touch "dev/$node"
@@ -73,7 +79,7 @@ cd /
 umount -l /.host
 rmdir /.host
 exec "$@"
-"""
+""".replace("CONTAINERS", "cowserv-seats/$name/containers")
 
 # Run by /bin/sh on the host first: $1 the cgroup (under each controller) the engine runs in; then the argv to exec.
 JOIN = r"""
