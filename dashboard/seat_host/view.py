@@ -1,7 +1,9 @@
 """What a seat's engine and shell see of the machine: a root built inside a mount namespace of their own, pivoted
-into, showing only /usr (read-only), a generated /etc, fresh /proc, /sys, a minimal /dev, the seat's /run, its data
-root as /var/lib/docker, a private /tmp and the seat's folder as /home/student/docker-workshop. Nothing else of the
-host: no /tmp, no checkout, no instance folder (the instructor's secret), no /root, no /etc/shadow.
+into, showing only /usr (read-only), a generated /etc, a /proc of the engine's own pid namespace (kernel settings
+read-only but its network's), /sys read-only but the seat's containers' cgroups, a minimal /dev, the seat's /run,
+its data root as /var/lib/docker, a private /tmp and the seat's folder as /home/student/docker-workshop. Nothing
+else of the host: no /tmp, no checkout, no instance folder (the instructor's secret), no /root, no /etc/shadow, no
+host process. This is the second wall: what the walls' plugin misses still finds only this.
 
 The mounts live only in that namespace (slave: the host's unmounts reach it, nothing of it reaches the host), so
 they go when its last process does, and the host's side of the seat's folder has nothing mounted under it."""
@@ -9,6 +11,7 @@ they go when its last process does, and the host's side of the seat's folder has
 import shutil
 from pathlib import Path
 
+from .cgroups import CONTAINERS
 from .layout import CGROUP_ROOT, CONTROLLERS, FOLDER, HOME
 
 # Copied from the host's /etc when present: what the engine, its iptables, bash, nano and TLS need; never secrets.
@@ -79,7 +82,7 @@ cd /
 umount -l /.host
 rmdir /.host
 exec "$@"
-""".replace("CONTAINERS", "cowserv-seats/$name/containers")
+""".replace("CONTAINERS", f"{CGROUP_ROOT}/$name/{CONTAINERS}")
 
 # Run by /bin/sh on the host first: $1 the cgroup (under each controller) the engine runs in; then the argv to exec.
 JOIN = r"""
