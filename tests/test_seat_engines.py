@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from dashboard.seat_host import cgroups
-from dashboard.seat_host.engines import SeatHost
-from dashboard.seat_host.layout import CGROUP_ROOT, SeatState
+from dashboard.seat_host.engines import POSTGRES, SeatHost
+from dashboard.seat_host.layout import CGROUP_ROOT, SeatState, read_state
 from tests.support import free_ports
 from tests.support.seat_shell import ShellOnPty
 
@@ -162,14 +162,15 @@ def test_a_seat_engine_sees_only_its_view_of_the_machine(bare_host, seat):
     """`-v /:/host` (refused by the first wall) shows a container only the seat's view: no host /tmp, no checkout,
     no /root, no /etc/shadow, no host process, a read-only /usr, sysfs and kernel settings, and of the cgroups only
     the seat's containers' writable (not the seat's limits)."""
+    cgroup = f"/host/sys/fs/cgroup/pids/{CGROUP_ROOT}"
     ran = docker(bare_host, seat, "run", "--rm", "-v", "/:/host", "python:3.12-slim", "sh", "-c",
                  "ls /host; echo ---; ls -A /host/tmp; echo ---; ls /host/home/student/docker-workshop; echo ---;"
                  " cat /host/proc/1/cmdline | tr '\\0' ' '; echo; echo ---; ls /host/etc; echo ---;"
                  " touch /host/usr/x /host/sys/x /host/sys/fs/cgroup/x 2>&1;"
                  " test -w /host/proc/sys/kernel/core_pattern || echo core_pattern: Read-only file system;"
-                 f" test -w /host/sys/fs/cgroup/pids/cowserv-seats/{seat}/pids.max || echo limit: Read-only file system;"
-                 " test -w /host/sys/fs/cgroup/pids/cowserv-seats/pids.max || echo limit: Read-only file system;"
-                 f" test -w /host/sys/fs/cgroup/pids/cowserv-seats/{seat}/containers/cgroup.procs && echo writable;"
+                 f" test -w {cgroup}/{seat}/pids.max || echo limit: Read-only file system;"
+                 f" test -w {cgroup}/pids.max || echo limit: Read-only file system;"
+                 f" test -w {cgroup}/{seat}/containers/cgroup.procs && echo writable;"
                  " true")
     assert ran.returncode == 0, ran.stderr
     root, tmp, folder, init, etc, writes = ran.stdout.split("---\n")
@@ -203,6 +204,13 @@ def test_a_seat_engine_makes_networks_and_publishes_ports(bare_host, seat):
         docker(bare_host, seat, "network", "rm", "lesson-net")
 
 
+def test_a_lesson_needing_postgres_gets_it_on_an_open_seat(bare_host, seat):
+    """Opening an open seat again with postgres:16 asked for loads it there (the stand-in under the lesson's name)."""
+    bare_host.open([read_state(bare_host.place(seat).dir)], images=[POSTGRES])
+    images = docker(bare_host, seat, "images", "--format", "{{.Repository}}:{{.Tag}}").stdout.split()
+    assert sorted(images) == ["postgres:16", "python:3.12-slim"]
+
+
 def test_the_seats_memory_limit_kills_a_hog(bare_host, seat):
     ran = docker(bare_host, seat, "run", "--rm", "python:3.12-slim", "python3", "-c",
                  "b = bytearray(400 * 1024 * 1024); print('survived')")
@@ -234,6 +242,8 @@ def test_the_shell_is_the_students_in_the_seats_view(bare_host, seat, terminal):
 
 def test_the_shell_has_the_workshops_tools_and_the_seats_limits(terminal):
     assert terminal.run("docker compose version && type nano")[0] == 0
+    status, output = terminal.run("docker run -it --rm python:3.12-slim python3 -c 'import os; print(os.isatty(0))'")
+    assert (status, output.split()[-1:]) == (0, ["True"]), output  # the lessons' -it step has its terminal
     completion = terminal.run("complete -p docker 2>/dev/null || (_completion_loader docker; complete -p docker)")
     assert "_docker" in completion[1], completion
     status, output = terminal.run("python3 -c 'b = bytearray(400 * 1024 * 1024); print(\"survived\")'")
