@@ -256,6 +256,19 @@ def test_the_shell_and_the_engine_see_the_same_folder(terminal):
     assert (status, output.split()) == (0, ["Dockerfile"]), output
 
 
+def test_a_device_node_or_setuid_file_a_container_makes_in_the_folder_stays_inert(terminal):
+    made = terminal.run('docker run -v "$(pwd)":/w --rm python:3.12-slim sh -c '
+                        '"mknod /w/disk b 7 0 && chmod 666 /w/disk && cp /bin/sh /w/rootsh && chmod 4755 /w/rootsh"')
+    assert made[0] == 0, made
+    try:
+        assert terminal.run("head -c1 disk >/dev/null")[0] != 0  # nodev: the node opens nothing
+        assert terminal.run("./rootsh -c 'id -u'")[1].split()[-1] != "0"  # nosuid: the file runs as the student
+        options = terminal.run("grep ' /home/student/docker-workshop ' /proc/self/mountinfo")[1]
+        assert "nosuid" in options and "nodev" in options, options
+    finally:
+        terminal.run('docker run -v "$(pwd)":/w --rm python:3.12-slim rm -f /w/disk /w/rootsh')
+
+
 def test_a_restart_reattaches_to_its_rooms_seats_and_sweeps_the_others(base, host, prefix):
     """After a kill -9 of the dashboard (its SeatHost gone, its helpers killed), a new one keeps the open room's
     seats with their containers, starts a dead engine again on its data, and removes the seats of any other room."""

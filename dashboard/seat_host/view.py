@@ -77,6 +77,9 @@ mkdir -p "home/student/docker-workshop"
 chown "$uid:$uid" home/student
 chmod 0750 home/student
 mount --bind "$files" home/student/docker-workshop
+# Whatever a container writes into the folder (a device node, a setuid file: containers keep CAP_MKNOD) stays inert
+# for the shell and for every other container.
+mount -o remount,bind,nosuid,nodev home/student/docker-workshop
 pivot_root . .host
 cd /
 umount -l /.host
