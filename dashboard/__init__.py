@@ -8,8 +8,6 @@ import logging
 import os
 from pathlib import Path
 
-from flask import Flask
-
 from . import config
 
 PACKAGE = Path(__file__).parent
@@ -57,6 +55,8 @@ def open_workshop(settings, catalog):
 def create_app(test_config=None):
     """Make the app; settings come from DASHBOARD_* environment variables, then `test_config`."""
     settings = {**config.defaults(), **config.from_environment(os.environ)}
+    from flask import Flask  # here: the seats' helper processes (python -m dashboard.seat_host.…) need none
+
     app = Flask(
         __name__,
         template_folder=_resource_dir("templates"),
