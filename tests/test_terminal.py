@@ -85,17 +85,18 @@ class Browser(requests.Session):
         return "; ".join(f"{c.name}={c.value}" for c in self.cookies)
 
 
-def instructor(base):
+def instructor(base, token=TOKEN):
     browser = Browser(base)
     form = browser.get("/signin")
-    answer = browser.post("/signin", data={"token": TOKEN, "csrf_token": csrf_of(form.text)})
+    answer = browser.post("/signin", data={"token": token, "csrf_token": csrf_of(form.text)})
     assert answer.status_code in (200, 302, 303), answer.text
     browser.csrf = csrf_of(browser.get("/room").text)
     return browser
 
 
-def open_room(teacher):
-    answer = teacher.act("POST", "/room", **room_form(count=3, first_port=FIRST_PORT))
+def open_room(teacher, count=3, first_port=FIRST_PORT):
+    """Open a room of `count` seats as the instructor; {seat: its link's path}."""
+    answer = teacher.act("POST", "/room", **room_form(count=count, first_port=first_port))
     assert answer.status_code in (200, 303), answer.text
     sheet = teacher.get("/room/sheet").text
     return {name: re.sub(r"^https?://[^/]+", "", html.unescape(url))

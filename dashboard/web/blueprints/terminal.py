@@ -10,6 +10,7 @@ moved seat link, the class's end (which also ends the seat's shells), a sign-out
 """
 
 import json
+import secrets
 import socket
 import threading
 import time
@@ -23,7 +24,7 @@ from ...domain.terminals import INSTRUCTOR, STUDENT, BadFrame, Terminals, Termin
 from ...seat_host.layout import FOLDER
 from .. import forms
 from ..extensions import get_roster
-from ..security import Forbidden, current_seat, is_instructor, seat_lost, session_ends
+from ..security import CONTENT_SECURITY_POLICY, Forbidden, current_seat, is_instructor, seat_lost, session_ends
 from ..seat_views import seat_current_lesson
 
 bp = Blueprint("terminal", __name__)
@@ -295,3 +296,24 @@ def watch_the_room(app):
             terminals.retain(() if room is None or room.over else list(room.seats))
 
     threading.Thread(target=loop, name="terminal-watcher", daemon=True).start()
+
+
+@bp.app_context_processor
+def style_nonce():
+    """`terminal_nonce()` for templates/terminal.html: xterm.js styles its screen with <style> elements, which the
+    page's CSP then allows with this response's nonce (and style attributes, for its true colours) only."""
+    def terminal_nonce():
+        if "terminal_nonce" not in g:
+            g.terminal_nonce = secrets.token_urlsafe(16)
+        return g.terminal_nonce
+
+    return {"terminal_nonce": terminal_nonce}
+
+
+@bp.after_app_request
+def allow_terminal_styles(response):
+    nonce = g.get("terminal_nonce")
+    if nonce is not None:
+        response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY.replace(
+            "style-src 'self';", f"style-src 'self' 'nonce-{nonce}'; style-src-attr 'unsafe-inline';")
+    return response
