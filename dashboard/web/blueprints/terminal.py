@@ -140,7 +140,7 @@ def watch(name):
     """The instructor's page watching a seat's shell, with Take over / Give back."""
     if not is_instructor():
         raise Forbidden("Only the instructor can watch a seat's terminal: sign in first.")
-    return render_template("terminal_watch.html", seat=get_roster().require_seat(name))
+    return render_template("terminal_watch.html", seat=get_roster().require_seat(name), no_terminal=NO_SHELLS)
 
 
 def expired():
@@ -300,14 +300,14 @@ def watch_the_room(app):
 
 @bp.app_context_processor
 def style_nonce():
-    """`terminal_nonce()` for templates/terminal.html: xterm.js styles its screen with <style> elements, which the
+    """`terminal_here()` (whether this host gives seats shells) and `terminal_nonce()` for templates/terminal.html: xterm.js styles its screen with <style> elements, which the
     page's CSP then allows with this response's nonce (and style attributes, for its true colours) only."""
     def terminal_nonce():
         if "terminal_nonce" not in g:
             g.terminal_nonce = secrets.token_urlsafe(16)
         return g.terminal_nonce
 
-    return {"terminal_nonce": terminal_nonce}
+    return {"terminal_nonce": terminal_nonce, "terminal_here": lambda: spawner(current_app) is not None}
 
 
 @bp.after_app_request
