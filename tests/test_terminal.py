@@ -85,8 +85,9 @@ class Browser(requests.Session):
         return "; ".join(f"{c.name}={c.value}" for c in self.cookies)
 
 
-def instructor(base, token=TOKEN):
-    browser = Browser(base)
+def instructor(base, token=TOKEN, browser=None):
+    """A browser signed in as the instructor (`browser` signed in again, if given)."""
+    browser = browser or Browser(base)
     form = browser.get("/signin")
     answer = browser.post("/signin", data={"token": token, "csrf_token": csrf_of(form.text)})
     assert answer.status_code in (200, 302, 303), answer.text
@@ -274,6 +275,22 @@ def test_a_dropped_socket_reattaches_to_the_same_shell(room):
         again.close()
 
 
+def test_a_shell_that_exits_tells_its_viewers_and_the_next_socket_starts_a_new_one(room):
+    _, browser = seat(room, 1)
+    first, watching = Term(browser, "/seat/terminal?shell=2"), Term(browser, "/seat/terminal?shell=2")
+    old = int(re.findall(r"pid=(\d+)", first.run("echo pid=$$", r"pid=\d+"))[-1])
+    first.write("exit 3\r")
+    for term in (first, watching):
+        assert term.closed() == (1000, "The shell exited."), term.texts
+        assert any("exited (code 3)" in text.get("exit", "") for text in term.texts), term.texts
+    again = Term(browser, "/seat/terminal?shell=2")
+    try:
+        new = int(re.findall(r"pid=(\d+)", again.run("echo pid=$$", r"pid=\d+"))[-1])
+        assert new != old
+    finally:
+        again.close()
+
+
 def test_shells_per_seat_and_sockets_per_shell_are_capped(room):
     _, browser = seat(room, 2)
     term = Term(browser, "/seat/terminal?shell=3")
@@ -360,6 +377,20 @@ def test_a_revoked_link_closes_the_seats_socket(room):
     code, reason = term.closed()
     assert code == 1008 and "link no longer works" in reason, reason
     assert refused(browser, "/seat/terminal") == 403
+
+
+def test_the_instructors_sign_out_closes_the_watch(room):
+    """Signing out (which signs the instructor out everywhere) closes every watching socket."""
+    teacher, _ = room
+    name, _ = seat(room, 1)
+    watching = Term(teacher, f"/room/seats/{name}/terminal")
+    try:
+        assert teacher.act("POST", "/signout").status_code in (200, 302, 303)
+        code, reason = watching.closed()
+        assert code == 1008 and "Signed out" in reason, reason
+    finally:
+        watching.close()
+        instructor(teacher.base, browser=teacher)
 
 
 def test_the_class_end_closes_the_sockets_and_ends_the_shells(room):

@@ -32,7 +32,7 @@ sock = Sock()
 
 GUARD_SECONDS = 2  # how often an open socket looks at its session again (and at once on any live nudge)
 # Close codes: the browser reconnects after none of these but SLOW (it gets the scrollback again).
-POLICY, UNSUPPORTED, GOING_AWAY, SLOW, NORMAL = 1008, 1003, 1001, 1013, 1000
+POLICY, UNSUPPORTED, GOING_AWAY, SLOW, NORMAL, TRY_AGAIN = 1008, 1003, 1001, 1013, 1000, 1011
 SEND_SECONDS = 30  # a send that waits this long for the one before it: the client is gone
 SERVER_OPTIONS = {"ping_interval": 25, "max_message_size": 64 * 1024}
 NO_SHELLS = "This dashboard gives no terminals here: seats have no engines of their own on this host."
@@ -176,6 +176,10 @@ def serve(ws, attach, still_good):
         viewer = attach()
     except TerminalRefused as refused:
         ws.close(POLICY, str(refused))
+        return
+    except Exception as error:  # the seat host's shell could not start: said, and logged
+        current_app.logger.exception("a terminal's shell did not start")
+        ws.close(TRY_AGAIN, f"The shell did not start: {error}"[:120])
         return
     retain_open_seats()
     watch_the_room(current_app._get_current_object())
