@@ -2,7 +2,7 @@
 real WebSocket (`GET /seat/terminal`, binary frames both ways, `{"resize": [cols, rows]}`), a real pty and shell.
 The shell is a plain local bash (tests/support/terminal.py), where the seat host's confined shell runs in class.
 
-One server and one room (seats on ports 8901-8903, named seat-890N; no other test uses them) for the module; the
+One server and one room (seats on ports 8901-8903, named seat-890N, and 8904 for a test client's room; no other test uses them) for the module; the
 room is opened over HTTP as the instructor does, holding the lesson tests' lock (opening a room sweeps every seat's
 things on the engine).
 """
@@ -22,7 +22,8 @@ import requests
 import websocket
 
 from tests.support import csrf_of, free_tcp_port
-from tests.support.room import hold_lesson_lock, room_form
+from tests.support.room import hold_lesson_lock, make_room, room_form
+from tests.support.terminal import local_shell
 
 pytestmark = pytest.mark.engine  # the app's pages ask the engine; opening a room sweeps it
 
@@ -126,6 +127,26 @@ def room(server):
             teacher.act("DELETE", "/room")
         finally:
             lock.close()
+
+
+def test_the_seat_page_has_a_terminal_only_where_seats_get_shells(tmp_path, docker_client):
+    """Without a spawner (no seat host here) the seat's page shows no terminal, and opens no socket bound to be
+    refused; with one, the terminal and its socket's address. (First in the module: it holds the lesson tests'
+    lock by itself, before the module's room takes it.)"""
+    made = make_room(tmp_path, docker_client)
+    try:
+        made.open(count=1, first_port=FIRST_PORT + 3)
+        mine = made.students()[0]
+        assert "data-terminal" not in mine.page()
+        made.app.extensions["terminal_spawn"] = local_shell(tmp_path / "homes")
+        page = mine.page()
+        assert 'data-terminal-socket="/seat/terminal"' in page and "data-terminal-open-wide" in page
+        watch = made.instructor.get(f"/room/seats/{mine.seat}/terminal/watch")
+        assert watch.status_code == 200 and f'data-terminal-socket="/room/seats/{mine.seat}/terminal"' in watch.text
+        assert "nonce-" in watch.headers["Content-Security-Policy"]
+        assert mine.client.get(f"/room/seats/{mine.seat}/terminal/watch").status_code == 403
+    finally:
+        made.close()
 
 
 class Term:

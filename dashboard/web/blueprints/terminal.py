@@ -14,8 +14,9 @@ import secrets
 import socket
 import threading
 import time
+from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, g, render_template, request, session
+from flask import Blueprint, current_app, g, render_template, request, session, url_for
 from flask_sock import Sock
 from simple_websocket import ConnectionClosed
 from werkzeug.exceptions import ServiceUnavailable
@@ -304,14 +305,21 @@ def watch_the_room(app):
 
 @bp.app_context_processor
 def style_nonce():
-    """`terminal_here()` (whether this host gives seats shells) and `terminal_nonce()` for templates/terminal.html: xterm.js styles its screen with <style> elements, which the
+    """`terminal_here()` (whether this host gives seats shells), `terminal_socket(role, seat)` and
+    `terminal_nonce()` for templates/terminal.html: xterm.js styles its screen with <style> elements, which the
     page's CSP then allows with this response's nonce (and style attributes, for its true colours) only."""
     def terminal_nonce():
         if "terminal_nonce" not in g:
             g.terminal_nonce = secrets.token_urlsafe(16)
         return g.terminal_nonce
 
-    return {"terminal_nonce": terminal_nonce, "terminal_here": lambda: spawner(current_app) is not None}
+    def terminal_socket(role, seat):
+        """The socket's path (url_for gives a WebSocket rule's whole ws:// URL, on the host this app believes)."""
+        url = url_for("terminal.watch_socket", name=seat.name) if role == INSTRUCTOR else url_for("terminal.seat_socket")
+        return urlsplit(url).path
+
+    return {"terminal_nonce": terminal_nonce, "terminal_socket": terminal_socket,
+            "terminal_here": lambda: spawner(current_app) is not None}
 
 
 @bp.after_app_request
