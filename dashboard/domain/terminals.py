@@ -20,6 +20,7 @@ from collections import deque
 from gevent.socket import wait_read, wait_write
 
 STUDENT, INSTRUCTOR = "student", "instructor"
+DETACHED, TOO_SLOW = "detached", "too slow: reconnecting"  # why a viewer closed, besides a kill's reason
 CHUNK = 16 * 1024  # bytes read from a pty at a time
 SCROLLBACK = 64 * 1024  # the recent output a new viewer gets first
 QUEUE = 32  # output chunks a viewer may lag behind before the shell waits for it
@@ -144,7 +145,7 @@ class Shell:
         with self.cond:
             if viewer in self.viewers:
                 self.viewers.remove(viewer)
-            viewer._close("detached")
+            viewer._close(DETACHED)
             if viewer.role == INSTRUCTOR and self.control == INSTRUCTOR and \
                     not any(v.role == INSTRUCTOR for v in self.viewers):
                 self._set_control(STUDENT)  # the instructor left: the keyboard is the student's again
@@ -216,7 +217,7 @@ class Shell:
                 if full and left <= 0:
                     for viewer in full:
                         self.viewers.remove(viewer)
-                        viewer._close("too slow: reconnecting")
+                        viewer._close(TOO_SLOW)
                     self.cond.notify_all()
                     continue
                 self.cond.wait(left if full else None)

@@ -21,11 +21,20 @@ from flask_sock import Sock
 from simple_websocket import ConnectionClosed
 from werkzeug.exceptions import ServiceUnavailable
 
-from ...domain.terminals import INSTRUCTOR, STUDENT, BadFrame, Terminals, TerminalRefused
+from ...domain.terminals import DETACHED, INSTRUCTOR, STUDENT, TOO_SLOW, BadFrame, Terminals, TerminalRefused
 from ...seat_host.layout import FOLDER
 from .. import forms
 from ..extensions import get_roster
-from ..security import CONTENT_SECURITY_POLICY, Forbidden, current_seat, is_instructor, seat_lost, session_ends
+from ..security import (
+    CONTENT_SECURITY_POLICY,
+    SEAT_BLUEPRINT,
+    SEAT_MOVED,
+    Forbidden,
+    current_seat,
+    is_instructor,
+    seat_lost,
+    session_ends,
+)
 from ..seat_views import seat_current_lesson
 
 bp = Blueprint("terminal", __name__)
@@ -37,6 +46,7 @@ POLICY, UNSUPPORTED, GOING_AWAY, SLOW, NORMAL, TRY_AGAIN = 1008, 1003, 1001, 101
 SEND_SECONDS = 30  # a send that waits this long for the one before it: the client is gone
 SERVER_OPTIONS = {"ping_interval": 25, "max_message_size": 64 * 1024}
 NO_SHELLS = "This dashboard gives no terminals here: seats have no engines of their own on this host."
+CLASS_ENDED = "The class ended."
 WRONG_ORIGIN = "A terminal opens from the dashboard's own pages only (the request's Origin is another site's)."
 
 
@@ -75,7 +85,7 @@ def refuse_before_upgrade():
     if request.endpoint == "terminal.seat_socket":
         seat = current_seat()
         if seat is None:
-            raise Forbidden(seat_lost() if session.get("holder") == "seat" else
+            raise Forbidden(seat_lost() if session.get("holder") == SEAT_BLUEPRINT else
                             "A terminal is a signed-in seat's own: open your seat's link first.")
         g.seat = seat
     else:
@@ -108,15 +118,12 @@ def seat_socket(ws):
         if mine is None or mine.name != seat.name:
             room = get_roster().room
             if room is None or room.over:
-                return "The class ended."
-            return "Your seat moved to another browser." if _moved() else "This seat's link no longer works."
+                return CLASS_ENDED
+            return "Your seat moved to another browser." if seat_lost() == SEAT_MOVED else \
+                "This seat's link no longer works."
         return expired()
 
     serve(ws, lambda: get_terminals().attach(seat.name, g.shell_number, lesson_folder(seat), STUDENT), still_good)
-
-
-def _moved():
-    return seat_lost().startswith("Your seat moved")
 
 
 @sock.route("/room/seats/<name>/terminal", bp=bp, endpoint="watch_socket")
@@ -129,7 +136,7 @@ def watch_socket(ws, name):
             return "Signed out."
         room = get_roster().room
         if room is None or room.over or room.seat(seat.name) is None:
-            return "The class ended."
+            return CLASS_ENDED
         return expired()
 
     serve(ws, lambda: get_terminals().attach(seat.name, g.shell_number, lesson_folder(seat), INSTRUCTOR),
@@ -190,7 +197,7 @@ def serve(ws, attach, still_good):
         if not done.is_set():
             done.set()
             try:
-                ws.close(code, message[:120])
+                ws.close(code, message.encode()[:120].decode(errors="ignore"))  # a close frame's 123 bytes
             except Exception:  # already closed by the other side
                 pass
 
@@ -209,8 +216,7 @@ def serve(ws, attach, still_good):
                     ws.send(json.dumps({"exit": value}))
                     close(NORMAL, "The shell exited.")
                 else:
-                    close(SLOW if value.startswith("too slow") else GOING_AWAY if value == "detached" else POLICY,
-                          value)
+                    close({TOO_SLOW: SLOW, DETACHED: GOING_AWAY}.get(value, POLICY), value)
         except (ConnectionClosed, OSError):
             pass
         finally:
@@ -229,7 +235,7 @@ def serve(ws, attach, still_good):
                 try:
                     act(viewer, message)
                 except BadFrame as bad:
-                    close(UNSUPPORTED if str(bad).startswith("not JSON") else POLICY, str(bad))
+                    close(UNSUPPORTED if isinstance(bad, NotJSON) else POLICY, str(bad))
         except (ConnectionClosed, OSError):
             pass
         finally:
@@ -248,7 +254,7 @@ def serve(ws, attach, still_good):
                 cursor = nudges[-1].number
             reason = still_good()
             if reason:
-                if "class ended" in reason:
+                if reason == CLASS_ENDED:
                     retain_open_seats()
                 close(POLICY, reason)
     finally:
@@ -258,12 +264,16 @@ def serve(ws, attach, still_good):
             worker.join(timeout=GUARD_SECONDS + 1)
 
 
+class NotJSON(BadFrame):
+    """A text frame that is not JSON at all (closed 1003, unsupported data)."""
+
+
 def act(viewer, text):
     """A text frame: a resize from whoever types, or (the instructor's) take over / give back; BadFrame else."""
     try:
         message = json.loads(text)
     except ValueError:
-        raise BadFrame("not JSON: a text frame is {\"resize\": [cols, rows]}") from None
+        raise NotJSON("not JSON: a text frame is {\"resize\": [cols, rows]}") from None
     if not isinstance(message, dict) or len(message) != 1:
         raise BadFrame("a text frame is one of {\"resize\": [cols, rows]} or {\"control\": who}")
     (key, value), = message.items()
