@@ -21,7 +21,8 @@ import pytest
 import requests
 import websocket
 
-from tests.support import csrf_of, free_tcp_port
+from dashboard.domain import terminals
+from tests.support import csrf_of, free_tcp_port, wait_until
 from tests.support.room import hold_lesson_lock, make_room, room_form
 from tests.support.terminal import local_shell
 
@@ -127,6 +128,49 @@ def room(server):
             teacher.act("DELETE", "/room")
         finally:
             lock.close()
+
+
+# The domain alone (Terminals, with real threads here): backpressure and the scrollback's bound.
+
+def test_a_flooding_shell_waits_on_its_pty_while_its_viewer_reads_nothing(tmp_path):
+    """`yes` with a viewer that takes nothing: the viewer's queue stops at its bound and the shell is left
+    blocked on its pty (no output is read, none is lost); once the viewer reads, it flows again."""
+    shells = terminals.Terminals(local_shell(tmp_path))
+    viewer = shells.attach("seat-flood", 1, "/home/student/docker-workshop")
+    try:
+        viewer.type(b"exec yes\r")
+        wait_until(lambda: viewer._output >= terminals.QUEUE, "the viewer's queue filling")
+        scrollback = bytes(viewer.shell.scrollback)
+        time.sleep(1)  # not a timing: time for an unbounded reader to have read on
+        assert viewer._output == terminals.QUEUE and bytes(viewer.shell.scrollback) == scrollback
+        for _ in range(3 * terminals.QUEUE):
+            assert viewer.next(timeout=WAIT)[0] in ("output", "control")
+    finally:
+        shells.close_all()
+    assert viewer.shell.process.wait(timeout=WAIT) is not None
+
+
+def test_a_new_viewer_gets_the_recent_output_only(tmp_path):
+    shells = terminals.Terminals(local_shell(tmp_path))
+    first = shells.attach("seat-scroll", 1, "/home/student/docker-workshop")
+    try:
+        first.type(b"head -c 200000 /dev/zero | tr '\\0' x; echo; echo end-$((2*5))\r")
+        seen = b""
+        while b"end-10" not in seen:
+            kind, value = first.next(timeout=WAIT)
+            seen += value if kind == "output" else b""
+        second = shells.attach("seat-scroll", 1, "/home/student/docker-workshop")
+        kind, replay = second.next(timeout=WAIT)
+        assert kind == "output" and len(replay) == terminals.SCROLLBACK and b"end-10" in replay
+    finally:
+        shells.close_all()
+
+
+@pytest.mark.parametrize("size", [(0, 24), (501, 24), (80, 0), (80, 201), (80.0, 24), (True, 24), ("80", 24)])
+def test_a_size_beyond_the_bounds_is_a_bad_frame(size):
+    with pytest.raises(terminals.BadFrame):
+        terminals.checked_size(*size)
+    assert terminals.checked_size(500, 200) == (500, 200) and terminals.checked_size(1, 1) == (1, 1)
 
 
 def test_the_seat_page_has_a_terminal_only_where_seats_get_shells(tmp_path, docker_client):
