@@ -22,7 +22,7 @@ import requests
 import websocket
 
 from dashboard.domain import terminals
-from tests.support import csrf_of, free_tcp_port, wait_until
+from tests.support import csrf_of, form_csrf, free_tcp_port, wait_until
 from tests.support.room import hold_lesson_lock, make_room, room_form
 from tests.support.terminal import local_shell
 
@@ -116,13 +116,14 @@ def student(base, link):
 
 @pytest.fixture(scope="module")
 def room(server):
-    """The instructor, and a signed-in student browser per seat of the open room ({seat: Browser})."""
+    """The instructor, a signed-in student browser per seat of the open room ({seat: Browser}), and the seats'
+    links ({seat: path})."""
     lock = hold_lesson_lock()
     teacher = instructor(server["base"])
     try:
         links = open_room(teacher)
         assert len(links) == 3, links
-        yield teacher, {name: student(server["base"], link) for name, link in links.items()}
+        yield teacher, {name: student(server["base"], link) for name, link in links.items()}, links
     finally:
         try:
             teacher.act("DELETE", "/room")
@@ -382,7 +383,7 @@ def refused(browser, path, origin=None):
 
 
 def test_strangers_other_seats_the_screen_and_other_origins_are_refused(room, server):
-    teacher, seats = room
+    teacher = room[0]
     (name, browser), (other_name, _) = seat(room, 0), seat(room, 1)
     screen = Browser(server["base"])
     screen.get("/")  # the signed-out projector: a session cookie with nothing in it
@@ -399,7 +400,7 @@ def test_strangers_other_seats_the_screen_and_other_origins_are_refused(room, se
 
 
 def test_the_instructor_watches_and_takes_over_and_the_student_is_told(room):
-    teacher, _ = room
+    teacher = room[0]
     name, browser = seat(room, 1)
     mine = Term(browser)
     watching = Term(teacher, f"/room/seats/{name}/terminal")
@@ -434,7 +435,7 @@ def wait_for_text(term, message, after):
 
 
 def test_a_revoked_link_closes_the_seats_socket(room):
-    teacher, _ = room
+    teacher = room[0]
     name, browser = seat(room, 2)
     term = Term(browser)
     term.run("echo live-$((8+8))", "live-16")
@@ -444,9 +445,29 @@ def test_a_revoked_link_closes_the_seats_socket(room):
     assert refused(browser, "/seat/terminal") == 403
 
 
+def test_a_seat_moved_to_another_browser_closes_the_first_ones_socket(room, server):
+    """The seat's link opened in another browser and the seat moved there: the first browser's socket closes
+    saying so, and the new browser's socket gets the same shell."""
+    name, browser = seat(room, 0)
+    term = Term(browser)
+    term.run("export WHERE=first-$((1+1))", r"\$ $")
+    link = room[2][name]
+    other = Browser(server["base"])
+    question = other.get(link)
+    assert other.post(link, data={"csrf_token": form_csrf(question.text)}).status_code == 200
+    code, reason = term.closed()
+    assert code == 1008 and "moved to another browser" in reason, reason
+    moved = Term(other)
+    try:
+        moved.run("echo where=$WHERE", "where=first-2")
+    finally:
+        moved.close()
+    room[1][name] = other
+
+
 def test_the_instructors_sign_out_closes_the_watch(room):
     """Signing out (which signs the instructor out everywhere) closes every watching socket."""
-    teacher, _ = room
+    teacher = room[0]
     name, _ = seat(room, 1)
     watching = Term(teacher, f"/room/seats/{name}/terminal")
     try:
@@ -459,7 +480,7 @@ def test_the_instructors_sign_out_closes_the_watch(room):
 
 
 def test_the_class_end_closes_the_sockets_and_ends_the_shells(room):
-    teacher, _ = room
+    teacher = room[0]
     _, browser = seat(room, 0)
     term = Term(browser)
     pid = int(re.findall(r"pid=(\d+)", term.run("echo pid=$$", r"pid=\d+"))[-1])
