@@ -38,11 +38,11 @@ WAIT = 20  # seconds: only so that a broken test ends
 def server(tmp_path_factory):
     """gunicorn (one gevent worker) serving the app with local shells, on a free loopback port; its base URL."""
     folder = tmp_path_factory.mktemp("terminal")
-    port = free_tcp_port("127.0.0.1")
+    port, https_port = free_tcp_port("127.0.0.1"), free_tcp_port("127.0.0.1")
     base = f"http://127.0.0.1:{port}"
     log = folder / "gunicorn.log"
     env = {**os.environ, "DASHBOARD_INSTANCE_PATH": str(folder / "instance"), "DASHBOARD_INSTRUCTOR_TOKEN": TOKEN,
-           "TERMINAL_TEST_HOME": str(folder / "homes")}
+           "TERMINAL_TEST_HOME": str(folder / "homes"), "DASHBOARD_HTTPS_BIND": f"127.0.0.1:{https_port}"}
     with open(log, "wb") as output:
         process = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "python:dashboard.gunicorn_conf",
                                     "--bind", f"127.0.0.1:{port}", "tests.support.terminal:app_with_local_shell()"],
@@ -57,7 +57,8 @@ def server(tmp_path_factory):
                 pass
             assert process.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
             time.sleep(0.3)
-        yield {"base": base, "log": log}
+        yield {"base": base, "log": log, "https": f"https://127.0.0.1:{https_port}",
+               "certificate": str(folder / "instance" / "https-cert.pem")}
     finally:
         process.send_signal(signal.SIGTERM)
         try:
@@ -71,9 +72,10 @@ def server(tmp_path_factory):
 class Browser(requests.Session):
     """A browser on this machine: its cookies, and the page's CSRF token once it read one."""
 
-    def __init__(self, base):
+    def __init__(self, base, certificate=None):
         super().__init__()
         self.trust_env, self.base, self.csrf = False, base, None
+        self.verify = certificate or True
 
     def request(self, method, url, **kwargs):
         kwargs.setdefault("timeout", 30)
@@ -87,9 +89,9 @@ class Browser(requests.Session):
         return "; ".join(f"{c.name}={c.value}" for c in self.cookies)
 
 
-def instructor(base, token=TOKEN, browser=None):
+def instructor(base, token=TOKEN, browser=None, certificate=None):
     """A browser signed in as the instructor (`browser` signed in again, if given)."""
-    browser = browser or Browser(base)
+    browser = browser or Browser(base, certificate)
     form = browser.get("/signin")
     answer = browser.post("/signin", data={"token": token, "csrf_token": csrf_of(form.text)})
     assert answer.status_code in (200, 302, 303), answer.text
@@ -199,9 +201,10 @@ class Term:
     the server's close frame."""
 
     def __init__(self, browser, path="/seat/terminal", origin=None):
-        url = browser.base.replace("http://", "ws://") + path
+        url = re.sub(r"^http", "ws", browser.base) + path
+        tls = {"ca_certs": browser.verify} if isinstance(browser.verify, str) else {}
         self.ws = websocket.create_connection(url, cookie=browser.cookie, origin=origin or browser.base,
-                                              timeout=WAIT)
+                                              timeout=WAIT, sslopt=tls)
         self.seen, self.texts = b"", []
 
     def write(self, text):
@@ -463,6 +466,20 @@ def test_a_seat_moved_to_another_browser_closes_the_first_ones_socket(room, serv
     finally:
         moved.close()
     room[1][name] = other
+
+
+def test_the_instructor_watches_over_https_too(room, server):
+    """The instructor's HTTPS listener (DASHBOARD_HTTPS_BIND, the way in from another machine) serves the watch
+    socket as the plain one does."""
+    name, browser = seat(room, 1)
+    teacher = instructor(server["https"], certificate=server["certificate"])
+    mine, watching = Term(browser), Term(teacher, f"/room/seats/{name}/terminal")
+    try:
+        mine.run("echo over-tls-$((6*7))", "over-tls-42")
+        watching.read_until("over-tls-42")
+    finally:
+        mine.close()
+        watching.close()
 
 
 def test_the_instructors_sign_out_closes_the_watch(room):
