@@ -7,6 +7,7 @@ its own pty instead of starving the worker; a viewer full for SLOW_VIEWER_SECOND
 Only the one in control types: the student, or the instructor while taking over (viewers hear who, as "control").
 """
 
+import contextlib
 import fcntl
 import os
 import signal
@@ -103,6 +104,7 @@ class Shell:
 
     def __init__(self, argv, env, preexec_fn, on_end=lambda shell: None):
         self.cond = threading.Condition()
+        self._io = threading.Lock()  # writes, resizes and the final close of the pty: never on a reused fd number
         self.viewers, self.control, self.alive, self.ending = [], STUDENT, True, False
         self.scrollback = bytearray()
         self.exit_message = None
@@ -167,27 +169,29 @@ class Shell:
             self.cond.notify_all()
 
     def write(self, viewer, data):
-        if viewer.role != self.control or not self.alive or viewer.closed:
+        if viewer.role != self.control or viewer.closed:
             return False
         view = memoryview(data)
-        while view:
-            try:
-                view = view[os.write(self.fd, view):]
-            except BlockingIOError:
+        with self._io:
+            while view and self.fd >= 0:
                 try:
-                    wait_write(self.fd, timeout=10)  # the shell reads no input: what it does not take is dropped
-                except Exception:
+                    view = view[os.write(self.fd, view):]
+                except BlockingIOError:
+                    try:
+                        wait_write(self.fd, timeout=10)  # a shell that reads no input: the rest is dropped
+                    except Exception:
+                        return False
+                except OSError:
                     return False
-            except OSError:
-                return False
-        return True
+        return not view
 
     def resize(self, cols, rows):
-        if self.alive:
-            try:
-                _set_size(self.fd, cols, rows)
-            except OSError:
-                pass
+        with self._io:
+            if self.fd >= 0:
+                try:
+                    _set_size(self.fd, cols, rows)
+                except OSError:
+                    pass
 
     def kill(self, reason):
         """End the shell and its process group; its viewers are closed with `reason`."""
@@ -251,10 +255,13 @@ class Shell:
     def _ended(self):
         try:
             code = self.process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
+        except subprocess.TimeoutExpired:  # the pty closed, yet the shell lives on: it ends now
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.process.pid, signal.SIGKILL)
             code = self.process.wait()
-        os.close(self.fd)
+        with self._io:
+            os.close(self.fd)
+            self.fd = -1
         with self.cond:
             self.alive = False
             self.exit_message = f"The shell exited (code {code}): the next connection starts a new one."
