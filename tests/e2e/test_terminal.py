@@ -3,7 +3,7 @@ seat's shell; on a phone it stays folded away; the instructor's watch page shows
 Take over, while the student's page says the instructor is typing.
 
 The server is the app with each seat's shell a local bash (tests/support/terminal.py); its room's seats are on
-ports 8911-8913, a seat per test (no other test uses them).
+ports 8911-8914, a seat per test (no other test uses them).
 """
 
 import re
@@ -15,6 +15,7 @@ from tests.support.room import hold_lesson_lock
 from tests.test_terminal import instructor, open_room
 
 from .conftest import _serve
+from .test_accessibility import axe_script, axe_violations  # noqa: F401 (axe_script: a fixture)
 
 pytestmark = pytest.mark.e2e
 
@@ -34,11 +35,11 @@ def shell_server(tmp_path_factory, server_log, instructor_token):
 
 @pytest.fixture(scope="module")
 def seat_links(shell_server, instructor_token):
-    """{seat: its link} of a room of three seats on the shell server; the class ended after the module."""
+    """{seat: its link} of a room of four seats on the shell server; the class ended after the module."""
     lock = hold_lesson_lock()
     teacher = instructor(shell_server, instructor_token)
     try:
-        yield open_room(teacher, count=3, first_port=8911)
+        yield open_room(teacher, count=4, first_port=8911)
     finally:
         try:
             teacher.act("DELETE", "/room")
@@ -94,3 +95,14 @@ def test_the_instructor_watches_and_takes_over_and_the_student_sees_it(open_page
     expect(screen_line(student, "from-7-teacher")).to_have_count(1, timeout=WAIT_MS)
     teacher.get_by_role("button", name="Give back").click()
     expect(banner).to_be_hidden(timeout=WAIT_MS)
+
+
+def test_the_terminals_pages_pass_axe(open_page, shell_server, seat_links, axe_script):
+    """The seat's page with its terminal open and connected, and the instructor's watch page: nothing serious
+    or critical for axe (CSP bypassed for axe's own script only)."""
+    seat, link = list(seat_links.items())[3]
+    student = open_page(link, instructor=False, base_url=shell_server, bypass_csp=True, **LAPTOP)
+    expect(student.locator("[data-terminal-status]")).to_have_text("Connected.", timeout=WAIT_MS)
+    teacher = open_page(f"/room/seats/{seat}/terminal/watch", base_url=shell_server, bypass_csp=True, **LAPTOP)
+    expect(teacher.locator("[data-terminal-status]")).to_contain_text("read-only", timeout=WAIT_MS)
+    assert axe_violations(student, axe_script) == [] and axe_violations(teacher, axe_script) == []
