@@ -2,11 +2,13 @@
 real WebSocket (`GET /seat/terminal`, binary frames both ways, `{"resize": [cols, rows]}`), a real pty and shell.
 The shell is a plain local bash (tests/support/terminal.py), where the seat host's confined shell runs in class.
 
-One server and one room (seats on ports 8901-8903, named seat-890N, and 8904 for a test client's room; no other test uses them) for the module; the
+One server and one room (seats on ports 8901-8903, named seat-890N, 8904 for a test client's room and 8906
+for the last test's, which stops the server; no other test uses them) for the module; the
 room is opened over HTTP as the instructor does, holding the lesson tests' lock (opening a room sweeps every seat's
 things on the engine).
 """
 
+import contextlib
 import html
 import json
 import os
@@ -58,7 +60,7 @@ def server(tmp_path_factory):
             assert process.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
             time.sleep(0.3)
         yield {"base": base, "log": log, "https": f"https://127.0.0.1:{https_port}",
-               "certificate": str(folder / "instance" / "https-cert.pem")}
+               "certificate": str(folder / "instance" / "https-cert.pem"), "process": process}
     finally:
         process.send_signal(signal.SIGTERM)
         try:
@@ -128,7 +130,8 @@ def room(server):
         yield teacher, {name: student(server["base"], link) for name, link in links.items()}, links
     finally:
         try:
-            teacher.act("DELETE", "/room")
+            with contextlib.suppress(requests.ConnectionError):  # the last test stops the server
+                teacher.act("DELETE", "/room")
         finally:
             lock.close()
 
@@ -508,3 +511,16 @@ def test_the_class_end_closes_the_sockets_and_ends_the_shells(room):
     while Path(f"/proc/{pid}").exists() and Path(f"/proc/{pid}/status").read_text().find("State:\tZ") < 0:
         assert time.monotonic() < deadline, f"the shell {pid} is still there"
         time.sleep(0.1)
+
+
+def test_stopping_the_dashboard_closes_the_terminals_at_once(room, server):
+    """gunicorn told to stop (a restart): open terminals close saying so, with 1001 (the page reconnects), and the
+    worker's graceful wait does not run out waiting for them. Last: it stops the module's server."""
+    teacher = room[0]
+    links = open_room(teacher, count=1, first_port=FIRST_PORT + 5)
+    term = Term(student(server["base"], next(iter(links.values()))))
+    term.run("echo up-$((1+2))", "up-3")
+    server["process"].send_signal(signal.SIGTERM)
+    assert term.closed() == (1001, "The dashboard is restarting.")
+    server["process"].wait(timeout=60)
+    assert "graceful timeout" not in server["log"].read_text()

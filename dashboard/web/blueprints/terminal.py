@@ -47,6 +47,7 @@ SEND_SECONDS = 30  # a send that waits this long for the one before it: the clie
 SERVER_OPTIONS = {"ping_interval": 25, "max_message_size": 64 * 1024}
 NO_SHELLS = "This dashboard gives no terminals here: seats have no engines of their own on this host."
 CLASS_ENDED = "The class ended."
+STOPPING = "The dashboard is restarting."
 WRONG_ORIGIN = "A terminal opens from the dashboard's own pages only (the request's Origin is another site's)."
 
 
@@ -216,7 +217,7 @@ def serve(ws, attach, still_good):
                     ws.send(json.dumps({"exit": value}))
                     close(NORMAL, "The shell exited.")
                 else:
-                    close({TOO_SLOW: SLOW, DETACHED: GOING_AWAY}.get(value, POLICY), value)
+                    close({TOO_SLOW: SLOW, DETACHED: GOING_AWAY, STOPPING: GOING_AWAY}.get(value, POLICY), value)
         except (ConnectionClosed, OSError):
             pass
         finally:
@@ -311,6 +312,17 @@ def watch_the_room(app):
             terminals.retain(() if room is None or room.over else list(room.seats))
 
     threading.Thread(target=loop, name="terminal-watcher", daemon=True).start()
+
+
+def close_on_stop(worker):
+    """gunicorn's post_worker_init: once the worker is told to stop, end the shells and close their sockets
+    (the pages reconnect), or its graceful wait would last as long as any terminal stays open."""
+    def loop():
+        while worker.alive:
+            time.sleep(1)
+        worker.wsgi.extensions["terminals"].close_all(STOPPING)
+
+    threading.Thread(target=loop, name="terminal-stop", daemon=True).start()
 
 
 @bp.app_context_processor
