@@ -58,6 +58,7 @@ SETTINGS = {
     "BUILD_WAIT_SECONDS": Setting(60, float, 0, 3600),
     "EXEC_CHECK_SECONDS": Setting(5, float, 0, 3600),
     "SEAT_REQUESTS_PER_SECOND": Setting(10, float, 0.001, 10_000),  # one browser's to its seat's routes (twice at once)
+    "TERMINAL_SHELLS": Setting(2, int, 1, 16),  # shells a seat may have at once in its terminal (?shell=1..N)
     # gunicorn's (gunicorn_conf.py): its plain-HTTP address (the room's), the instructor's HTTPS listener (scripts/up
     # sets it when serving a room), its worker count (exactly 1: check_workers), request timeout and access log.
     "BIND": Setting("127.0.0.1:5000"),

@@ -54,7 +54,11 @@ def on_starting(server):
 
 def post_worker_init(worker):
     """With DASHBOARD_HTTPS_BIND, serve the app over HTTPS there too, from this worker: the instructor's way in
-    from another machine (self-signed certificate made at first start, in the instance folder)."""
+    from another machine (self-signed certificate made at first start, in the instance folder). Terminals close
+    as the worker is told to stop."""
+    from dashboard.web.blueprints.terminal import close_on_stop
+
+    close_on_stop(worker)
     https_bind = _settings["HTTPS_BIND"]
     if https_bind:
         from dashboard.web import tls

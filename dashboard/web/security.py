@@ -212,6 +212,21 @@ SEAT_LINK_STOPPED = ("This seat's link no longer works (the class ended, or the 
                      "link): ask the instructor for yours.")
 
 
+def session_ends():
+    """When this request's session cookie expires (time.time()), as Flask would then refuse it; None: no cookie."""
+    app = current_app
+    cookie = request.cookies.get(app.config["SESSION_COOKIE_NAME"])
+    serializer = app.session_interface.get_signing_serializer(app)
+    if not cookie or serializer is None:
+        return None
+    try:
+        _, signed = serializer.loads(cookie, return_timestamp=True)
+    except Exception:  # a cookie Flask would not read either: the session is empty, as for a screen
+        return None
+    # itsdangerous counts whole seconds and refuses only an age above the lifetime: a second more, as it does.
+    return signed.timestamp() + app.permanent_session_lifetime.total_seconds() + 1
+
+
 def seat_lost():
     """Why this browser's seat session no longer acts: the seat moved to another browser, or its link stopped."""
     return SEAT_MOVED if _signed_in_seat() is not None else SEAT_LINK_STOPPED

@@ -98,15 +98,15 @@ def fresh_build_server(tmp_path, server_log, instructor_token):
 
 
 @contextlib.contextmanager
-def _serve(log_path, env):
-    """Run gunicorn with `env` over this environment until the block ends; yields the base URL."""
+def _serve(log_path, env, app="dashboard:create_app()"):
+    """Run gunicorn serving `app` with `env` over this environment until the block ends; yields the base URL."""
     port = free_tcp_port("127.0.0.1")
     url = f"http://127.0.0.1:{port}"
     command = [
         sys.executable, "-m", "gunicorn",
         "-c", "python:dashboard.gunicorn_conf",
         "--bind", f"127.0.0.1:{port}",
-        "dashboard:create_app()",
+        app,
     ]
     with open(log_path, "wb") as log:
         # The environment is inherited whole, so DASHBOARD_BASE_IMAGE, DASHBOARD_INSTANCE_PATH (the run's own,

@@ -10,7 +10,7 @@ import time
 from flask import Blueprint, Response, current_app, request, session, stream_with_context, url_for
 
 from ...domain.live import EVERYTHING, Viewer, topics_for
-from ..security import current_seat, is_instructor
+from ..security import current_seat, is_instructor, session_ends
 
 bp = Blueprint("live", __name__)
 
@@ -37,21 +37,6 @@ def viewer():
         return Viewer("instructor")
     seat = current_seat()
     return Viewer("seat", seat.name) if seat is not None else Viewer("screen")
-
-
-def session_ends():
-    """When this request's session cookie expires (time.time()), as Flask would then refuse it; None: no cookie."""
-    app = current_app
-    cookie = request.cookies.get(app.config["SESSION_COOKIE_NAME"])
-    serializer = app.session_interface.get_signing_serializer(app)
-    if not cookie or serializer is None:
-        return None
-    try:
-        _, signed = serializer.loads(cookie, return_timestamp=True)
-    except Exception:  # a cookie Flask would not read either: the session is empty, as for a screen
-        return None
-    # itsdangerous counts whole seconds and refuses only an age above the lifetime: a second more, as it does.
-    return signed.timestamp() + app.permanent_session_lifetime.total_seconds() + 1
 
 
 def _event(name, data, event_id=None):
