@@ -124,9 +124,10 @@ def exec_command(container, command, env=()):
 
 
 def volume_create_command(name, lesson, labels=()):
-    """`docker volume create --label classroom.lesson=ID NAME`: the label makes it the lesson's (and a seat's
-    label, the seat's)."""
-    return shlex.join(["docker", "volume", "create", "--label", lesson_filter(lesson), *label_words(labels), name])
+    """`docker volume create --label classroom.lesson=ID NAME`: the label makes it the lesson's; with no lesson (a
+    seat's own engine), `docker volume create NAME`."""
+    label = ["--label", lesson_filter(lesson)] if lesson else []
+    return shlex.join(["docker", "volume", "create", *label, *label_words(labels), name])
 
 
 def label_filters(labels):
@@ -135,8 +136,10 @@ def label_filters(labels):
 
 
 def volume_list_command(lesson, labels=()):
-    """`docker volume ls` of the lesson's volumes (and of those with `labels`: a seat's)."""
-    return shlex.join(["docker", "volume", "ls", "--filter", f"label={lesson_filter(lesson)}", *label_filters(labels)])
+    """`docker volume ls` of the lesson's volumes (and of those with `labels`); with no lesson, every volume (a
+    seat's own engine)."""
+    selector = ["--filter", f"label={lesson_filter(lesson)}"] if lesson else []
+    return shlex.join(["docker", "volume", "ls", *selector, *label_filters(labels)])
 
 
 def volume_remove_command(name):
@@ -152,6 +155,11 @@ def lesson_list_command(lesson, all_containers, labels=()):
     """`docker ps [-a]` of one lesson's containers (and of those with `labels`: a seat's)."""
     return shlex.join(["docker", "ps", *(["-a"] if all_containers else []), "--filter",
                        f"label={lesson_filter(lesson)}", *label_filters(labels)])
+
+
+def list_command(all_containers):
+    """`docker ps [-a]`: every container of the engine (a seat's own)."""
+    return shlex.join(["docker", "ps", *(["-a"] if all_containers else [])])
 
 
 def rm_command(container, force=False, stop_first=False):
