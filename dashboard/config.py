@@ -50,10 +50,8 @@ SETTINGS = {
     "SEAT_MEMORY": Setting("256m"),
     "SEAT_CPUS": Setting(0.5, float, 0.01, 64),
     "SEAT_PIDS": Setting(100, int, 10, 100_000),
-    # Each seat's Docker engine of its own (dashboard/seat_host/): where the seats live (the host deployment's
-    # folder; root's), and each seat's disk budget (its engine's data and its folder together), as 4g or 512m.
-    "SEATS_DIR": Setting("/var/lib/cowserv-seats"),
-    "SEAT_DISK": Setting("4g"),
+    "SEATS_DIR": Setting("/var/lib/cowserv-seats"),  # each seat's engine, folder and state (dashboard/seat_host)
+    "SEAT_DISK": Setting("4g"),  # each seat's disk budget, its engine's data and its folder together (4g, 512m)
     "ROOM_URL": Setting(None),
     # One student cannot stall the class (domain/presses.py): how long a seat's build waits for the seats' build
     # turn before it is refused (503), how often a seat may run a check inside its container, and how many

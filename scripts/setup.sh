@@ -13,8 +13,11 @@ apt_install() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >/dev/null
 }
 
-# shellcheck disable=SC2086  # APT_PACKAGES is a list of words
-[[ -z "${APT_PACKAGES:-}" ]] || apt_install $APT_PACKAGES
+# What seats with engines of their own give a student's shell (nano, tab completion) and need (nsenter, unshare,
+# setpriv: util-linux; iptables for the seat engines' own chains), for scripts/up and scripts/test alike.
+SEAT_PACKAGES="nano bash-completion util-linux iptables iproute2"
+# shellcheck disable=SC2086  # both are lists of words
+apt_install $SEAT_PACKAGES ${APT_PACKAGES:-}
 
 if [[ ! -x .venv/bin/python ]]; then
   echo "setup: creating .venv"

@@ -47,6 +47,14 @@ def test_the_domain_imports_no_web_framework():
     assert offending == []
 
 
+def test_the_seat_host_imports_no_web_framework_nor_the_web_layer():
+    """dashboard/seat_host is the host's OS plumbing for seat engines (run as root, and by detached helpers)."""
+    offending = [f"{where(path)}:{line} imports {name}" for path in modules(PACKAGE / "seat_host")
+                 for line, name in imports(path)
+                 if name.split(".")[0] in WEB_FRAMEWORKS or name == "dashboard.web" or name.startswith("dashboard.web.")]
+    assert offending == []
+
+
 def test_the_domain_imports_nothing_from_the_web_layer():
     offending = [f"{where(path)}:{line} imports {name}" for path in modules(DOMAIN) for line, name in imports(path)
                  if name == "dashboard.web" or name.startswith("dashboard.web.")]

@@ -1,0 +1,399 @@
+"""SeatHost: the one facade the domain calls for seats with Docker engines of their own. Opens seats in parallel
+(folders, cgroups, network namespace, the view with its dockerd, the stand-in images), closes them leaving nothing
+(processes, mounts, namespaces, cgroups, files), sweeps what an earlier run left, re-attaches after a restart, and
+gives a terminal the confined shell's argv. Root only; it drives dockerd through the docker CLI (no SDK here)."""
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from . import cgroups, daemons, network, shell, view
+from .layout import CGROUP_ROOT, ENGINES_CGROUP, SEAT_NAME, WALLS_PLUGIN, SeatPlace, read_state, seats_in, \
+    write_state
+
+PYTHON, POSTGRES = "python:3.12-slim", "postgres:16"  # the images the lessons name, as a seat's engine holds them
+DOCKERD = "/usr/sbin/dockerd"
+ENGINE_ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"}
+START_SECONDS = 60  # how long a seat's engine may take to answer
+IMAGES = ".images"  # under the seats' folder: the stand-ins saved once per open, loaded into every seat
+
+
+class SeatHostError(Exception):
+    """A seat's engine could not be given (or taken back): the message says which seat and why."""
+
+
+def engines_cgroup(name):
+    """The cgroup (under every controller) a seat's dockerd and containerd run in: not the seat's own limit."""
+    return f"{ENGINES_CGROUP}/{name}"
+
+
+class SeatHost:
+    """The seats' engines on this host, in the folder `base` (DASHBOARD_SEATS_DIR)."""
+
+    def __init__(self, base, host_engine=None, base_image=None, postgres_image=None, workers=6, dockerd=DOCKERD):
+        """`host_engine`: the host engine's address (a DOCKER_HOST url; None: the default) the stand-ins come from;
+        `base_image`, `postgres_image`: the local images standing in for python:3.12-slim and postgres:16 (None:
+        those very images, when the host engine has them)."""
+        self.base = Path(base)
+        self.host_engine = host_engine
+        self.stand_ins = {PYTHON: base_image or PYTHON, POSTGRES: postgres_image or POSTGRES}
+        self.workers = max(1, workers)
+        self.dockerd = dockerd
+        self._lock = threading.Lock()
+
+    # What the domain asks
+    def unavailable(self):
+        """Why this host cannot give seats Docker engines of their own, in words a teacher understands; None if it can."""
+        if os.geteuid() != 0:
+            return ("Seats with a Docker engine of their own need the dashboard started as root on the host "
+                    "(scripts/up); this one runs as an ordinary user.")
+        if not Path(self.dockerd).is_file() or shutil.which("nsenter") is None or shutil.which("ip") is None:
+            return ("Seats with a Docker engine of their own need Docker's engine (dockerd), nsenter and ip "
+                    "installed on this host; one of them is missing.")
+        if not Path("/proc/self/ns/net").exists() or not _can_make_netns_dir():
+            return "Seats with a Docker engine of their own need network namespaces, which this host does not offer."
+        in_container = Path("/.dockerenv").exists() or Path("/run/.containerenv").exists()
+        if in_container and not (_has_sys_admin() and _cgroups_writable()):
+            return ("The dashboard runs inside a container (the compose deployment), which cannot start Docker "
+                    "engines for seats: start it on the host with scripts/up to give each seat an engine.")
+        missing = cgroups.available()
+        if missing:
+            return f"Seats with a Docker engine of their own cannot be limited here: {missing}."
+        return None
+
+    def place(self, name):
+        """The seat's SeatPlace, from its seat.json (index 0 when it has none: enough to find and remove it)."""
+        state = read_state(self.base / name)
+        return state.place(self.base) if state is not None else SeatPlace(self.base, name, 0)
+
+    def socket_url(self, name):
+        return self.place(name).socket_url
+
+    def shell(self, name, cwd):
+        """(argv, env, preexec_fn) of the seat's confined shell for a terminal's pty (see shell.py)."""
+        place = self.place(name)
+        pid = self.engine_pid(name)
+        if pid is None:
+            raise SeatHostError(f"{name}: its Docker engine is not running")
+        return shell.command(place, pid, cwd)
+
+    @staticmethod
+    def images_for(lessons):
+        """The images the seats' engines hold for these lessons: python:3.12-slim always, postgres:16 when a lesson
+        names it (in its steps or its files)."""
+        wanted = [PYTHON]
+        if any(_names_postgres(lesson) for lesson in lessons):
+            wanted.append(POSTGRES)
+        return wanted
+
+    def engine_pid(self, name):
+        """The live dockerd of the seat, or None."""
+        place = self.place(name)
+        return daemons.pid_of(_engine_pidfile(place), _marker(place))
+
+    # Life
+    def open(self, states, progress=lambda name, what: None, images=(PYTHON,)):
+        """Every seat of `states` up, in parallel: folders, cgroups, network, its engine in its view answering, the
+        images. Raises SeatHostError naming the seats that failed (those that came up stay up: close them)."""
+        states = list(states)
+        with self._lock:
+            self.base.mkdir(parents=True, exist_ok=True)
+            os.chmod(self.base, 0o711)
+            cgroups.make(ENGINES_CGROUP)
+            for state in states:
+                self._prepare(state, progress)
+            self._helpers_before()
+            saved = self._save_images(images, progress)
+            try:
+                self._each(states, lambda state: self._start(state, saved, progress))
+            finally:
+                shutil.rmtree(self.base / IMAGES, ignore_errors=True)
+            self._helpers_after()
+
+    def reattach(self, states):
+        """After a restart (even a kill -9 of the dashboard): the helpers up again, each seat's engine kept if it
+        runs, started again (on its kept data) if it does not."""
+        self.open(states, images=())
+
+    def close(self, names):
+        """Remove these seats entirely: their processes, mounts, folders, network namespace, cgroups, state last.
+        Idempotent; raises SeatHostError when something could not be removed (and says what)."""
+        with self._lock:
+            self._each(list(names), self._close_one)
+            self._helpers_after_close()
+
+    def close_all(self):
+        """Close every seat under the folder (and whatever of them an earlier run left), stop the helpers."""
+        self.close(self._seat_dirs())
+        with self._lock:
+            self._stop_helpers()
+            cgroups.remove_root()
+
+    def sweep(self, keep_room):
+        """Remove every seat whose room is not `keep_room` (None: every seat), and leftovers without a state."""
+        keep = {name for name, state in seats_in(self.base).items() if keep_room is not None
+                and state.room == keep_room}
+        gone = [name for name in self._seat_dirs() if name not in keep]
+        if gone:
+            self.close(gone)
+        if not keep:
+            self.close_all()
+
+    # One seat
+    def _prepare(self, state, progress):
+        place = state.place(self.base)
+        progress(state.name, "preparing")
+        place.dir.mkdir(parents=True, exist_ok=True)
+        os.chmod(place.dir, 0o711)
+        for folder, mode in ((place.data, 0o710), (place.run, 0o755), (place.root, 0o755)):
+            folder.mkdir(exist_ok=True)
+            os.chmod(folder, mode)
+        place.files.mkdir(exist_ok=True)
+        os.chown(place.files, place.uid, place.gid)
+        write_state(place, state)
+        cgroups.make(state.name, memory=state.memory, pids=state.pids, cpus=state.cpus)
+        cgroups.make(engines_cgroup(state.name))
+
+    def _start(self, state, saved, progress):
+        place = state.place(self.base)
+        network.up(place)
+        if daemons.pid_of(_engine_pidfile(place), _marker(place)) is None:
+            progress(state.name, "starting its engine")
+            self._kill_engine(place)  # whatever a dead engine left (containerd, shims)
+            for stale in (place.pidfile, place.socket):
+                stale.unlink(missing_ok=True)
+            view.write_etc(place)
+            argv = view.start_argv(place, place.netns_path, self._dockerd_argv(place))
+            daemons.spawn(argv, _engine_pidfile(place), place.dir / "dockerd.log", env=dict(ENGINE_ENV),
+                          marker=_marker(place))
+        self._wait(place)
+        for name, tar in saved.items():
+            progress(state.name, f"loading {name}")
+            self._load(place, name, tar)
+        progress(state.name, "ready")
+
+    def _dockerd_argv(self, place):
+        argv = [self.dockerd, "--data-root", "/var/lib/docker", "--exec-root", "/run/docker",
+                "-H", "unix:///run/docker.sock", "-G", "student", "--pidfile", "/run/docker.pid",
+                f"--cgroup-parent=/{place.cgroup}", "--userland-proxy=false", "--storage-driver=overlay2"]
+        if _walls() is not None:
+            argv.append(f"--authorization-plugin={WALLS_PLUGIN}")
+        return argv
+
+    def _wait(self, place):
+        deadline = time.monotonic() + START_SECONDS
+        while time.monotonic() < deadline:
+            if _ping(place.socket):
+                return
+            if daemons.pid_of(_engine_pidfile(place), _marker(place)) is None:
+                break
+            time.sleep(0.1)
+        raise SeatHostError(f"{place.name}: its Docker engine did not answer: {_tail(place.dir / 'dockerd.log')}")
+
+    def _close_one(self, name):
+        if not SEAT_NAME.fullmatch(name):
+            raise SeatHostError(f"{name[:50]!r} is not a seat's name")
+        place = self.place(name)
+        self._stop_engine(place)
+        cgroups.kill_all(name)
+        left = _mounts_under(place.dir)
+        for point in left:  # nothing should be: the view's mounts live in the engine's namespace, gone with it
+            subprocess.run(["umount", point], check=False, capture_output=True)
+        if _mounts_under(place.dir):
+            raise SeatHostError(f"{name}: still mounted under {place.dir}: {', '.join(_mounts_under(place.dir))}")
+        if place.dir.is_dir():
+            for entry in place.dir.iterdir():
+                if entry != place.state:
+                    subprocess.run(["rm", "-rf", "--one-file-system", "--", str(entry)], check=True)
+        network.down(place)
+        cgroups.remove(name)
+        cgroups.remove(engines_cgroup(name))
+        place.state.unlink(missing_ok=True)
+        if place.dir.is_dir():
+            place.dir.rmdir()
+
+    def _stop_engine(self, place):
+        """The seat's containers killed (through its cgroup, at once), then its dockerd stopped, then whatever of
+        its engine is left (containerd, shims) killed through the engine's cgroup."""
+        cgroups.kill_all(place.name)
+        daemons.stop(_engine_pidfile(place), _marker(place))
+        self._kill_engine(place)
+
+    @staticmethod
+    def _kill_engine(place):
+        if not cgroups.kill_all(engines_cgroup(place.name)):
+            raise SeatHostError(f"{place.name}: its engine's processes would not stop")
+
+    # Images
+    def _save_images(self, images, progress):
+        """Each image asked for, saved once from the host engine (the stand-in for it): {name: tar file}."""
+        folder = self.base / IMAGES
+        saved = {}
+        for name in images:
+            stand_in = self.stand_ins.get(name, name)
+            if _docker(self.host_engine, "image", "inspect", stand_in, check=False).returncode != 0:
+                raise SeatHostError(f"the host engine has no {stand_in} to stand in for {name}")
+            folder.mkdir(mode=0o700, exist_ok=True)
+            tar = folder / (name.replace("/", "_").replace(":", "_") + ".tar")
+            progress(None, f"saving {stand_in}")
+            _docker(self.host_engine, "save", "-o", str(tar), stand_in)
+            saved[name] = tar
+        return saved
+
+    def _load(self, place, name, tar):
+        """Load the saved stand-in into the seat's engine under the name the lessons use (and no other)."""
+        engine = place.socket_url
+        stand_in = self.stand_ins.get(name, name)
+        if _docker(engine, "image", "inspect", name, check=False).returncode == 0:
+            return
+        _docker(engine, "load", "-q", "-i", str(tar))
+        if stand_in != name:
+            _docker(engine, "tag", stand_in, name)
+            _docker(engine, "rmi", stand_in)
+
+    # The helpers (walls, forwarder), when their modules are there
+    def _helpers_before(self):
+        walls = _walls()
+        if walls is not None:
+            walls.ensure_running(self.base)
+
+    def _helpers_after(self):
+        forwarder = _forwarder()
+        if forwarder is not None:
+            forwarder.ensure_running(self.base)
+
+    def _helpers_after_close(self):
+        if seats_in(self.base):
+            for module in (_walls(), _forwarder()):
+                if module is not None:
+                    module.ensure_running(self.base)
+        else:
+            self._stop_helpers()
+
+    def _stop_helpers(self):
+        for module in (_forwarder(), _walls()):
+            if module is not None:
+                module.stop(self.base)
+
+    # Many seats
+    def _each(self, items, work):
+        errors = []
+        with ThreadPoolExecutor(max_workers=min(self.workers, max(1, len(items)))) as pool:
+            futures = [(item, pool.submit(work, item)) for item in items]
+        for item, future in futures:
+            try:
+                future.result()
+            except Exception as error:  # every seat is tried; the failures are told together
+                name = getattr(item, "name", item)
+                errors.append(str(error) if str(error).startswith(str(name)) else f"{name}: {error}")
+        if errors:
+            raise SeatHostError("; ".join(errors))
+
+    def _seat_dirs(self):
+        if not self.base.is_dir():
+            return []
+        return sorted(entry.name for entry in self.base.iterdir()
+                      if entry.is_dir() and not entry.is_symlink() and SEAT_NAME.fullmatch(entry.name))
+
+
+def _engine_pidfile(place):
+    return place.dir / "engine.pid"
+
+
+def _marker(place):
+    """What the seat's engine's command line holds (before and after it became dockerd)."""
+    return f"--cgroup-parent=/{place.cgroup}"
+
+
+def _walls():
+    try:
+        from . import walls_server
+    except ImportError:
+        return None
+    return walls_server
+
+
+def _forwarder():
+    try:
+        from . import forwarder
+    except ImportError:
+        return None
+    return forwarder
+
+
+def _docker(engine, *args, check=True):
+    argv = ["docker", *(["-H", engine] if engine else []), *args]
+    result = subprocess.run(argv, capture_output=True, text=True, env={**os.environ, "DOCKER_BUILDKIT": "0"})
+    if check and result.returncode != 0:
+        raise SeatHostError(f"docker {' '.join(args[:2])}: {(result.stderr or result.stdout).strip()[-300:]}")
+    return result
+
+
+def _ping(path):
+    """True when a Docker engine answers GET /_ping on the unix socket."""
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
+            client.settimeout(2)
+            client.connect(str(path))
+            client.sendall(b"GET /_ping HTTP/1.0\r\nHost: docker\r\n\r\n")
+            return client.recv(64).split(b" ")[1:2] == [b"200"]
+    except OSError:
+        return False
+
+
+def _mounts_under(folder):
+    """Mount points at or below `folder` in this mount namespace, deepest first."""
+    folder = os.path.realpath(folder)
+    points = []
+    with open("/proc/self/mounts") as mounts:
+        for line in mounts:
+            point = line.split()[1].encode().decode("unicode_escape")
+            if point == folder or point.startswith(folder + "/"):
+                points.append(point)
+    return sorted(points, key=len, reverse=True)
+
+
+def _tail(log, lines=5):
+    try:
+        return " | ".join(Path(log).read_text(errors="replace").strip().splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+def _names_postgres(lesson):
+    if POSTGRES in json.dumps([repr(step) for step in getattr(lesson, "steps", ())]):
+        return True
+    source = getattr(lesson, "source", None)
+    if source is None or not Path(source).is_dir():
+        return False
+    for path in Path(source).rglob("*"):
+        try:
+            if path.is_file() and path.stat().st_size < 1_000_000 and POSTGRES in path.read_text(errors="ignore"):
+                return True
+        except OSError:
+            pass
+    return False
+
+
+def _has_sys_admin():
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("CapEff:"):
+                return bool(int(line.split()[1], 16) & (1 << 21))
+    except (OSError, ValueError):
+        pass
+    return False
+
+
+def _cgroups_writable():
+    return all(os.access(cgroups.ROOT / controller, os.W_OK) for controller in ("memory", "pids", "cpu"))
+
+
+def _can_make_netns_dir():
+    return Path("/var/run/netns").is_dir() or os.access("/var/run", os.W_OK)
