@@ -12,7 +12,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 
 from ..seat_host import layout
 from . import actions, checks, seats
@@ -223,6 +223,11 @@ class RoomLife:
         were (SeatHost.reattach), and every seat of no open room is swept away."""
         room = self.roster.room
         keep = room.id if room is not None and not room.over else None
+        base = Path(self.settings.base)
+        if not base.is_dir() or not any(layout.SEAT_NAME.fullmatch(entry.name) for entry in base.iterdir()):
+            return  # no seat here: nothing to re-attach or sweep
+        if self.seat_host.unavailable():
+            return
         try:
             self.seat_host.sweep(keep)
             if keep is not None:
