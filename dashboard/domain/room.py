@@ -212,6 +212,7 @@ class RoomLife:
         self._engines_lock = threading.Lock()  # the seats' engines opening or closing: one at a time
         self.every_seat = None  # the latest EverySeat
         self.opening = None  # the latest Opening
+        self.images = set()  # the stand-ins the open room's seat engines hold
         self.retry_at = 0.0  # time.monotonic() before which a due end is not tried again (the engine was away)
         self.clock = RoomClock(self._end_when_due)
         room = roster.room
@@ -232,6 +233,8 @@ class RoomLife:
             self.seat_host.sweep(keep)
             if keep is not None:
                 self.seat_host.reattach(seat_states(room, room.limits, self.settings))
+                self.images = set(self.seat_host.images_for([]))  # at least the base stand-in, loaded at its open
+                self.opening = Opening(room.id, len(room.seats), set(room.seats), finished=True)
         except Exception:  # the pages still come up; the room page says the seats' engines are away
             log.exception("re-attaching the room's seats failed")
 
@@ -252,10 +255,11 @@ class RoomLife:
         """Why seats cannot be given engines of their own here (None when they can): the room page says so."""
         return self.seat_host.unavailable()
 
-    def open(self, first_port, cards, join_seats, minutes, limits, probe_ports, lessons, wait=False):
+    def open(self, first_port, cards, join_seats, minutes, limits, probe_ports, lessons, current=None, wait=False):
         """Open a room of `cards` + `join_seats` seats from `first_port`, each a Docker engine of its own started in
         the background (self.opening tells how far; `wait`: until they all answer): a room open before is ended
-        first, and every seat of no room is swept; each seat's folder gets the files of `lessons`. Refused, before
+        first, and every seat of no room is swept; each seat's folder gets the files of `lessons`, its engine the
+        images the `current` lessons need (all of `lessons` by default; see provide_images). Refused, before
         anything changes, where this host cannot give seats engines, or holds fewer seats."""
         count = cards + join_seats
         why = self.seat_host.unavailable()
@@ -280,14 +284,15 @@ class RoomLife:
         self.clock.schedule(room.ends_at)
         opening = self.opening = Opening(room.id, count)
         states = seat_states(room, limits, self.settings)
-        thread = threading.Thread(target=self._open_engines, args=(room, states, lessons, opening), daemon=True,
-                                  name="seat-engines")
+        images = self.seat_host.images_for(current or lessons)
+        thread = threading.Thread(target=self._open_engines, args=(room, states, lessons, images, opening),
+                                  daemon=True, name="seat-engines")
         thread.start()
         if wait:
             thread.join()
         return room
 
-    def _open_engines(self, room, states, lessons, opening):
+    def _open_engines(self, room, states, lessons, images, opening):
         """Each seat's folder and engine, in parallel; any failure closes them all and the room with them (no
         half-working seats), saying why on the room page."""
         def progress(name, what):
@@ -300,7 +305,8 @@ class RoomLife:
             with self._engines_lock:
                 for state in states:
                     self.provide_files(state, lessons, replace=True)  # not a previous class's edits
-                self.seat_host.open(states, progress, images=self.seat_host.images_for(lessons))
+                self.seat_host.open(states, progress, images=images)
+                self.images = set(images)
         except Exception as error:  # whatever failed, no seat is left half-working
             log.exception("opening the seats' engines failed")
             opening.error = (f"The seats' engines could not be started ({str(error)[:300]}): the room was closed, "
@@ -313,6 +319,30 @@ class RoomLife:
         finally:
             opening.finished = True
             self.on_change()
+
+    def provide_images(self, lesson):
+        """Load the stand-ins `lesson` needs (postgres:16 for the state lesson) into every seat engine of the open
+        room that lacks them, in the background: the class moved on to it. The thread, or None."""
+        room = self.roster.room
+        opening = self.opening
+        if room is None or room.over or opening is None or opening.room != room.id or not opening.finished:
+            return None
+        wanted = [image for image in self.seat_host.images_for([lesson]) if image not in self.images]
+        if not wanted:
+            return None
+
+        def load():
+            try:
+                with self._engines_lock:
+                    if self.roster.class_on(room.id):
+                        self.seat_host.open(self.states(room), images=wanted)
+                        self.images |= set(wanted)
+            except Exception:
+                log.exception("loading %s into the seats' engines failed", ", ".join(wanted))
+
+        thread = threading.Thread(target=load, daemon=True, name="seat-images")
+        thread.start()
+        return thread
 
     def provide_files(self, state, lessons, replace=False):
         """Write the lessons' files into the seat's folder (its ~/docker-workshop), owned by the seat's user."""
@@ -421,7 +451,7 @@ class RoomLife:
             try:
                 self.seat_host.close([seat.name])
                 self.provide_files(state, lessons, replace=True)
-                self.seat_host.open([state], images=self.seat_host.images_for(lessons))
+                self.seat_host.open([state], images=sorted(self.images))
             except Exception as error:
                 raise _seat_host_failure(f"{seat.name}'s engine could not be started again", error) from error
         self.board.forget_seat(seat.name)

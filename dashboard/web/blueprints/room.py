@@ -95,7 +95,7 @@ def open_room():
     cpus = os.cpu_count() or 1
     if limits.cpus > cpus:
         raise forms.InvalidInput(f"CPUs {limits.cpus:g}: this host has {cpus}, and a seat cannot be given more.")
-    get_room_life().open(first_port, cards, join_seats, minutes, limits, True, seat_lessons())
+    get_room_life().open(first_port, cards, join_seats, minutes, limits, True, seat_lessons(), [current_lesson()])
     return redirect(url_for("room.index"), 303)
 
 
