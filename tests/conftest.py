@@ -52,6 +52,17 @@ def instructor_clients(monkeypatch):
 
 
 @pytest.fixture(autouse=True)
+def paper_seats(request, monkeypatch):
+    """Apps' seats have no engines of their own (tests/support/room.PaperSeats), but in the modules that test seat
+    engines (REAL_SEATS = True), which open one room of them each."""
+    if not getattr(request.module, "REAL_SEATS", False):
+        import dashboard
+        from tests.support.room import PaperSeats
+
+        monkeypatch.setattr(dashboard, "open_seat_host", lambda settings: PaperSeats(settings["SEATS_DIR"]))
+
+
+@pytest.fixture(autouse=True)
 def no_open_event_streams():
     """Every app a test made stops following the engine's events when the test ends."""
     yield

@@ -8,6 +8,7 @@ from flask import Blueprint, current_app, redirect, render_template, request, ur
 
 from ...domain import room as room_life
 from ...domain import seats
+from ...seat_host import layout
 from .. import forms
 from ..extensions import get_catalog, get_roster, get_room_life, htmx
 from ..fragments import render_once
@@ -90,7 +91,7 @@ def open_room():
     forms.only_fields(values, {"count", "join_count", "first_port", "minutes", "memory", "cpus", "pids"})
     cards, join_seats = forms.room_seats(values.get("count"), values.get("join_count"),
                                          current_app.config["MAX_SEATS"])
-    first_port = forms.first_seat_port(values.get("first_port"), cards + join_seats)
+    first_port = forms.first_seat_port(values.get("first_port"), cards + join_seats, layout.PORT_BLOCK)
     minutes, limits = forms.minutes(values.get("minutes")), forms.limits(values, seats.Limits)
     cpus = os.cpu_count() or 1
     if limits.cpus > cpus:
