@@ -6,6 +6,7 @@ gives a terminal the confined shell's argv. Root only; it drives dockerd through
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import threading
@@ -13,7 +14,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from . import cgroups, daemons, network, shell, view
+from . import cgroups, daemons, forwarder, network, shell, view, walls_server
 from .layout import CGROUP_ROOT, ENGINES_CGROUP, SEAT_NAME, WALLS_PLUGIN, SeatPlace, read_state, seats_in, \
     write_state
 
@@ -36,15 +37,17 @@ def engines_cgroup(name):
 class SeatHost:
     """The seats' engines on this host, in the folder `base` (DASHBOARD_SEATS_DIR)."""
 
-    def __init__(self, base, host_engine=None, base_image=None, postgres_image=None, workers=6, dockerd=DOCKERD):
+    def __init__(self, base, host_engine=None, base_image=None, postgres_image=None, workers=6, dockerd=DOCKERD,
+                 walls=True):
         """`host_engine`: the host engine's address (a DOCKER_HOST url; None: the default) the stand-ins come from;
         `base_image`, `postgres_image`: the local images standing in for python:3.12-slim and postgres:16 (None:
-        those very images, when the host engine has them)."""
+        those very images, when the host engine has them); `walls=False` only for tests of the second wall."""
         self.base = Path(base)
         self.host_engine = host_engine
         self.stand_ins = {PYTHON: base_image or PYTHON, POSTGRES: postgres_image or POSTGRES}
         self.workers = max(1, workers)
         self.dockerd = dockerd
+        self.walls = walls
         self._lock = threading.Lock()
 
     # What the domain asks
@@ -93,14 +96,14 @@ class SeatHost:
         return wanted
 
     def engine_pid(self, name):
-        """The live dockerd of the seat, or None."""
-        place = self.place(name)
-        return daemons.pid_of(_engine_pidfile(place), _marker(place))
+        """The seat engine's pid 1 (docker-init, in the seat's view, as the host numbers it), or None."""
+        return _view_pid(self.place(name))
 
     # Life
     def open(self, states, progress=lambda name, what: None, images=(PYTHON,)):
         """Every seat of `states` up, in parallel: folders, cgroups, network, its engine in its view answering, the
-        images. Raises SeatHostError naming the seats that failed (those that came up stay up: close them)."""
+        `images` (names the lessons use; see images_for) it lacks. Again on open seats: loads what they lack. Raises SeatHostError naming the seats that failed
+        (those that came up stay up: close them)."""
         states = list(states)
         with self._lock:
             self.base.mkdir(parents=True, exist_ok=True)
@@ -109,17 +112,17 @@ class SeatHost:
             for state in states:
                 self._prepare(state, progress)
             self._helpers_before()
-            saved = self._save_images(images, progress)
+            saved = _Saved(self, progress)
             try:
-                self._each(states, lambda state: self._start(state, saved, progress))
+                self._each(states, lambda state: self._start(state, images, saved, progress))
             finally:
-                shutil.rmtree(self.base / IMAGES, ignore_errors=True)
+                saved.remove()
             self._helpers_after()
 
     def reattach(self, states):
-        """After a restart (even a kill -9 of the dashboard): the helpers up again, each seat's engine kept if it
-        runs, started again (on its kept data) if it does not."""
-        self.open(states, images=())
+        """After a restart (even a kill -9 of the dashboard): the helpers up again, each seat's engine kept with its
+        containers if it runs, started again on its kept data if it does not, python:3.12-slim loaded if missing."""
+        self.open(states)
 
     def close(self, names):
         """Remove these seats entirely: their processes, mounts, folders, network namespace, cgroups, state last.
@@ -160,7 +163,7 @@ class SeatHost:
         cgroups.make(state.name, memory=state.memory, pids=state.pids, cpus=state.cpus)
         cgroups.make(engines_cgroup(state.name))
 
-    def _start(self, state, saved, progress):
+    def _start(self, state, images, saved, progress):
         place = state.place(self.base)
         network.up(place)
         if daemons.pid_of(_engine_pidfile(place), _marker(place)) is None:
@@ -169,32 +172,33 @@ class SeatHost:
             for stale in (place.pidfile, place.socket):
                 stale.unlink(missing_ok=True)
             view.write_etc(place)
-            argv = view.start_argv(place, place.netns_path, self._dockerd_argv(place))
+            argv = view.start_argv(place, place.netns_path, engines_cgroup(place.name), self._dockerd_argv(place))
             daemons.spawn(argv, _engine_pidfile(place), place.dir / "dockerd.log", env=dict(ENGINE_ENV),
                           marker=_marker(place))
         self._wait(place)
-        for name, tar in saved.items():
-            progress(state.name, f"loading {name}")
-            self._load(place, name, tar)
+        for image in images:
+            self._load(place, image, saved, progress)
         progress(state.name, "ready")
 
     def _dockerd_argv(self, place):
         argv = [self.dockerd, "--data-root", "/var/lib/docker", "--exec-root", "/run/docker",
                 "-H", "unix:///run/docker.sock", "-G", "student", "--pidfile", "/run/docker.pid",
                 f"--cgroup-parent=/{place.cgroup}", "--userland-proxy=false", "--storage-driver=overlay2"]
-        if _walls() is not None:
+        if self.walls:
             argv.append(f"--authorization-plugin={WALLS_PLUGIN}")
         return argv
 
     def _wait(self, place):
         deadline = time.monotonic() + START_SECONDS
-        while time.monotonic() < deadline:
+        gone = 0  # checks in a row that found no engine (one alone may fall in an exec, when its cmdline is empty)
+        while time.monotonic() < deadline and gone < 5:
             if _ping(place.socket):
                 return
-            if daemons.pid_of(_engine_pidfile(place), _marker(place)) is None:
-                break
+            gone = gone + 1 if daemons.pid_of(_engine_pidfile(place), _marker(place)) is None else 0
             time.sleep(0.1)
-        raise SeatHostError(f"{place.name}: its Docker engine did not answer: {_tail(place.dir / 'dockerd.log')}")
+        running = "still starting" if daemons.pid_of(_engine_pidfile(place), _marker(place)) else "it stopped"
+        raise SeatHostError(f"{place.name}: its Docker engine did not answer ({running}): "
+                            f"{_tail(place.dir / 'dockerd.log')}")
 
     def _close_one(self, name):
         if not SEAT_NAME.fullmatch(name):
@@ -222,6 +226,9 @@ class SeatHost:
         """The seat's containers killed (through its cgroup, at once), then its dockerd stopped, then whatever of
         its engine is left (containerd, shims) killed through the engine's cgroup."""
         cgroups.kill_all(place.name)
+        init = _view_pid(place)
+        if init is not None:  # the namespace's pid 1: its death kills every process in the namespace at once
+            _kill(init)
         daemons.stop(_engine_pidfile(place), _marker(place))
         self._kill_engine(place)
 
@@ -231,55 +238,37 @@ class SeatHost:
             raise SeatHostError(f"{place.name}: its engine's processes would not stop")
 
     # Images
-    def _save_images(self, images, progress):
-        """Each image asked for, saved once from the host engine (the stand-in for it): {name: tar file}."""
-        folder = self.base / IMAGES
-        saved = {}
-        for name in images:
-            stand_in = self.stand_ins.get(name, name)
-            if _docker(self.host_engine, "image", "inspect", stand_in, check=False).returncode != 0:
-                raise SeatHostError(f"the host engine has no {stand_in} to stand in for {name}")
-            folder.mkdir(mode=0o700, exist_ok=True)
-            tar = folder / (name.replace("/", "_").replace(":", "_") + ".tar")
-            progress(None, f"saving {stand_in}")
-            _docker(self.host_engine, "save", "-o", str(tar), stand_in)
-            saved[name] = tar
-        return saved
-
-    def _load(self, place, name, tar):
-        """Load the saved stand-in into the seat's engine under the name the lessons use (and no other)."""
+    def _load(self, place, name, saved, progress=lambda name, what: None):
+        """Load the stand-in for `name` into the seat's engine under that name (and no other), unless it has it."""
         engine = place.socket_url
-        stand_in = self.stand_ins.get(name, name)
         if _docker(engine, "image", "inspect", name, check=False).returncode == 0:
             return
-        _docker(engine, "load", "-q", "-i", str(tar))
+        progress(place.name, f"loading {name}")
+        stand_in = self.stand_ins.get(name, name)
+        _docker(engine, "load", "-q", "-i", str(saved.tar(name)))
         if stand_in != name:
             _docker(engine, "tag", stand_in, name)
             _docker(engine, "rmi", stand_in)
 
-    # The helpers (walls, forwarder), when their modules are there
+    # The helpers: the walls' server (before any engine asks it), the port forwarder (once the engines answer)
     def _helpers_before(self):
-        walls = _walls()
-        if walls is not None:
-            walls.ensure_running(self.base)
+        if self.walls:
+            _helper("the walls' server", walls_server.ensure_running, self.base)
 
     def _helpers_after(self):
-        forwarder = _forwarder()
-        if forwarder is not None:
-            forwarder.ensure_running(self.base)
+        _helper("the port forwarder", forwarder.ensure_running, self.base)
 
     def _helpers_after_close(self):
         if seats_in(self.base):
-            for module in (_walls(), _forwarder()):
-                if module is not None:
-                    module.ensure_running(self.base)
+            _helper("the walls' server", walls_server.ensure_running, self.base)
+            _helper("the port forwarder", forwarder.ensure_running, self.base)
         else:
             self._stop_helpers()
 
     def _stop_helpers(self):
-        for module in (_forwarder(), _walls()):
-            if module is not None:
-                module.stop(self.base)
+        forwarder.stop(self.base)
+        walls_server.stop(self.base)
+        network.firewall_down()  # kept while another folder's seats still have links
 
     # Many seats
     def _each(self, items, work):
@@ -302,6 +291,32 @@ class SeatHost:
                       if entry.is_dir() and not entry.is_symlink() and SEAT_NAME.fullmatch(entry.name))
 
 
+class _Saved:
+    """The stand-ins saved from the host engine, each once, when a first seat needs it (loaded into every seat from
+    the file, in parallel: quicker than a `docker save` for each), removed after."""
+
+    def __init__(self, host, progress):
+        self.host, self.progress = host, progress
+        self.folder = host.base / IMAGES
+        self.files, self.lock = {}, threading.Lock()
+
+    def tar(self, name):
+        with self.lock:
+            if name not in self.files:
+                stand_in = self.host.stand_ins.get(name, name)
+                if _docker(self.host.host_engine, "image", "inspect", stand_in, check=False).returncode != 0:
+                    raise SeatHostError(f"the host engine has no {stand_in} to stand in for {name}")
+                self.folder.mkdir(mode=0o700, exist_ok=True)
+                tar = self.folder / (name.replace("/", "_").replace(":", "_") + ".tar")
+                self.progress(None, f"saving {stand_in}")
+                _docker(self.host.host_engine, "save", "-o", str(tar), stand_in)
+                self.files[name] = tar
+            return self.files[name]
+
+    def remove(self):
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
 def _engine_pidfile(place):
     return place.dir / "engine.pid"
 
@@ -311,20 +326,30 @@ def _marker(place):
     return f"--cgroup-parent=/{place.cgroup}"
 
 
-def _walls():
-    try:
-        from . import walls_server
-    except ImportError:
+def _view_pid(place):
+    """The host pid of the seat engine's pid 1 (the child of the `unshare` the seat's pid file names), or None."""
+    starter = daemons.pid_of(_engine_pidfile(place), _marker(place))
+    if starter is None:
         return None
-    return walls_server
+    try:
+        children = Path(f"/proc/{starter}/task/{starter}/children").read_text().split()
+    except OSError:
+        return None
+    return int(children[0]) if children else None
 
 
-def _forwarder():
+def _kill(pid):
     try:
-        from . import forwarder
-    except ImportError:
-        return None
-    return forwarder
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def _helper(what, ensure_running, base):
+    try:
+        ensure_running(base)
+    except Exception as error:  # WallsError, ForwarderError, NetworkError: told as the seats' error
+        raise SeatHostError(f"{what}: {error}") from error
 
 
 def _docker(engine, *args, check=True):

@@ -27,11 +27,11 @@ def folder(place, cwd):
 
 def command(place, engine_pid, cwd):
     """(argv, env, preexec_fn): run argv with env (nothing of the dashboard's own), preexec_fn in the child."""
-    argv = ["nsenter", "-t", str(engine_pid), "-m", "-n", "-u", f"--wd={folder(place, cwd)}", "--",
+    argv = ["nsenter", "-t", str(engine_pid), "-m", "-n", "-u", "--",
             "unshare", "--pid", "--fork", "--mount-proc", "--",
             "setpriv", "--reuid", str(place.uid), "--regid", str(place.gid), "--clear-groups",
             "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--",
-            "/bin/bash", "-l"]
+            "env", "-C", folder(place, cwd), "/bin/bash", "-l"]
     env = {"HOME": HOME, "USER": "student", "LOGNAME": "student", "SHELL": "/bin/bash", "PATH": PATH,
            "TERM": "xterm-256color", "LANG": "C.UTF-8", "DOCKER_BUILDKIT": "0"}
 

@@ -9,7 +9,7 @@ they go when its last process does, and the host's side of the seat's folder has
 import shutil
 from pathlib import Path
 
-from .layout import CGROUP_ROOT, CONTROLLERS, ENGINES_CGROUP, FOLDER, HOME
+from .layout import CGROUP_ROOT, CONTROLLERS, FOLDER, HOME
 
 # Copied from the host's /etc when present: what the engine, its iptables, bash, nano and TLS need; never secrets.
 ETC_COPIED = ("alternatives", "ssl", "ca-certificates.conf", "ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime",
@@ -23,7 +23,6 @@ BUILD = r"""
 set -eu
 root=$1 files=$2 data=$3 run=$4 etc=$5 uid=$6 name=$7
 shift 7
-for controller in CONTROLLERS; do echo $$ >"/sys/fs/cgroup/$controller/ENGINES/cgroup.procs"; done
 echo "$name" >/proc/sys/kernel/hostname
 mount -t tmpfs -o mode=0755,size=16m,nosuid,nodev cowserv-view "$root"
 cd "$root"
@@ -37,6 +36,7 @@ cp -a "$etc/." etc/
 mount -t proc -o nosuid,nodev,noexec proc proc
 mount --rbind /sys sys
 mount --make-rslave sys
+mount -o remount,bind,ro sys  # sysfs itself read-only; the cgroup mounts below it stay writable for the engine
 mount -t tmpfs -o mode=0755,size=1m,nosuid,noexec cowserv-dev dev
 for node in null zero full random urandom tty; do
   touch "dev/$node"
@@ -61,7 +61,14 @@ cd /
 umount -l /.host
 rmdir /.host
 exec "$@"
-""".replace("CONTROLLERS", " ".join(CONTROLLERS)).replace("ENGINES", f"{CGROUP_ROOT}/{ENGINES_CGROUP}")
+"""
+
+# Run by /bin/sh on the host first: $1 the cgroup (under each controller) the engine runs in; then the argv to exec.
+JOIN = r"""
+for controller in CONTROLLERS; do echo $$ >"/sys/fs/cgroup/$controller/ROOT/$1/cgroup.procs"; done
+shift
+exec "$@"
+""".replace("CONTROLLERS", " ".join(CONTROLLERS)).replace("ROOT", CGROUP_ROOT)
 assert FOLDER == HOME + "/docker-workshop"
 
 PROFILE = """\
@@ -113,9 +120,18 @@ def write_etc(place, host_etc=Path("/etc")):
     return etc
 
 
-def start_argv(place, netns_path, engine_argv):
-    """The argv that builds the view in a new mount (and UTS) namespace inside the seat's network namespace and
-    replaces itself with `engine_argv` (dockerd), pivoted into the view: the process keeps one pid throughout."""
-    return ["nsenter", f"--net={netns_path}", "unshare", "--mount", "--uts", "--propagation", "slave", "--",
+def start_argv(place, netns_path, cgroup, engine_argv):
+    """The argv that starts the seat's engine: in `cgroup` (under cowserv-seats), inside the seat's network
+    namespace, in new mount, UTS and pid namespaces (its /proc shows the seat's processes only, never the host's),
+    builds the view, pivots into it and runs `engine_argv` (dockerd) under docker-init (tini, the namespace's pid 1,
+    which reaps the shims dockerd leaves to it). The process started stays `unshare`, waiting: its child is that
+    pid 1, and its death takes the whole namespace with it (--kill-child)."""
+    return ["/bin/sh", "-c", JOIN, "cowserv-seat-engine", cgroup,
+            "nsenter", f"--net={netns_path}",
+            "unshare", "--mount", "--uts", "--pid", "--fork", "--kill-child", "--propagation", "slave", "--",
             "/bin/sh", "-c", BUILD, "cowserv-seat-view", str(place.root), str(place.files), str(place.data),
-            str(place.run), str(etc_folder(place)), str(place.uid), place.name, *engine_argv]
+            str(place.run), str(etc_folder(place)), str(place.uid), place.name,
+            INIT, "--", *engine_argv]
+
+
+INIT = "/usr/bin/docker-init"
