@@ -40,22 +40,6 @@ TOKEN = "correct horse battery staple"
 SHIPPED = Path(__file__).parent.parent / "dashboard" / "lessons"
 
 
-def wait_for_grid(instructor, expected, counts=None, timeout=20):
-    """The grid once every (seat, step) in `expected` shows its state (and `counts` its "N of M"): the seats'
-    checks are also refreshed in the background, so a cell may lag a moment behind the engine."""
-    def matches():
-        cells, shown, _ = grid(instructor)
-        wrong = {key: cells.get(key) for key, state in expected.items() if cells.get(key) != state}
-        wrong_counts = {step: shown.get(step) for step, text in (counts or {}).items() if shown.get(step) != text}
-        matches.last = (wrong, wrong_counts)
-        return not wrong and not wrong_counts
-    matches.last = None
-    try:
-        wait_until(matches, "the grid showing what each seat did", timeout=timeout, every=0.3)
-    except AssertionError:
-        raise AssertionError(f"cells and counts that differ (shown): {matches.last}") from None
-
-
 # 1. A class of several seats.
 
 def test_opening_a_room_gives_each_seat_an_engine_on_a_block_of_host_ports_with_the_rooms_limits(room):

@@ -153,6 +153,22 @@ def grid(instructor, **params):
     return cells, counts, response.text
 
 
+def wait_for_grid(instructor, expected, counts=None, timeout=30):
+    """The grid once every (seat, step) in `expected` shows its state (and `counts` its "N of M"): the seats'
+    checks are refreshed in the background, so a cell may lag a moment behind the seat's engine."""
+    def matches():
+        cells, shown, _ = grid(instructor)
+        wrong = {key: cells.get(key) for key, state in expected.items() if cells.get(key) != state}
+        wrong_counts = {step: shown.get(step) for step, text in (counts or {}).items() if shown.get(step) != text}
+        matches.last = (wrong, wrong_counts)
+        return not wrong and not wrong_counts
+    matches.last = None
+    try:
+        wait_until(matches, "the grid showing what each seat did", timeout=timeout, every=0.3)
+    except AssertionError:
+        raise AssertionError(f"cells and counts that differ (shown): {matches.last}") from None
+
+
 # Seats without engines, for the tests of rooms, roles and links.
 
 class PaperSeats:
@@ -224,7 +240,10 @@ class SeatRoom:
 
     def __init__(self, base, **config):
         self.base = Path(base)
+        from tests.conftest import InstructorClient  # made before the tests' own fixtures: sign it in here too
+
         self.app = create_app({"TESTING": True, "SEATS_DIR": str(self.base), **config})
+        self.app.test_client_class = InstructorClient
         self.instructor = self.app.test_client()
 
     @property
