@@ -176,6 +176,33 @@ def test_the_rooms_limits_are_the_whole_seats_and_a_fork_bomb_stops_at_them(room
                      re.I), (forked.stdout, forked.stderr)
 
 
+def test_a_seat_runs_a_check_inside_its_container_at_most_once_a_period(room):
+    """A seat's second "Check again" of an exec check within EXEC_CHECK_SECONDS answers 200 with the latest result
+    and a note, and runs nothing in the container; a check that only reads is asked again; another seat is not
+    held by it. (The realistic lesson's build, run and exec, each on the seat's own engine.)"""
+    choose_lesson(room.instructor, "realistic")
+    a, b = fresh_students(room)
+    cooldown = room.app.extensions["exec_checks"]
+    cooldown.seconds = 600
+    try:
+        for seat in (a, b):
+            for step in ("build", "run", "exec"):
+                seat.done("realistic", step)
+        assert a.check("realistic", "exec") == "passed"
+        seat_docker(room.app, a.seat).containers.get("website").exec_run(["rm", "/tmp/note.txt"])
+        again = a.post("/seat/lessons/realistic/steps/exec/check")
+        assert again.status_code == 200, again.text
+        assert 'data-check="passed"' in again.text  # the latest result, not asked again
+        assert "at most once every 600 s" in text_of(again), again.text
+        assert a.check("realistic", "run") == "passed"  # a check that reads only is not spaced out
+        assert b.check("realistic", "exec") == "passed"  # nor is another seat's
+        assert a.done("realistic", "exec")  # a press runs its step, and its check, as always
+    finally:
+        cooldown.seconds = 5
+        for seat in (a, b):
+            on_seat(room.app, seat.seat, "docker rm -f website")
+
+
 # 4. The instructor's actions on every seat.
 
 def html_of(response):
