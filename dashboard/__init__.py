@@ -121,7 +121,7 @@ def create_app(test_config=None):
                                            on_change=lambda scope: hub.publish("board", live.seat_of(scope)))
     roster = app.extensions["roster"] = seats.Roster(os.path.join(app.instance_path, "room.json"))
     app.extensions["seat_presses"] = presses.SeatPresses()
-    seat_host = open_seat_host(app.config)
+    seat_host = app.extensions["seat_host"] = open_seat_host(app.config)  # the room's, and the terminals'
     app.extensions["room_life"] = room.RoomLife(
         app.extensions["engine"], roster, app.extensions["board"], app.extensions["snapshot"],
         app.extensions["workshop"], app.extensions["seat_presses"], app.config["SEAT_PREFIX"],
