@@ -103,6 +103,25 @@ def test_what_a_student_types_on_the_seats_engine_is_what_the_checks_and_the_gri
     assert b.check("running", "stop") == "passed"
 
 
+def test_a_seat_engines_events_nudge_the_grid_and_the_seats_own_page(room):
+    """One event stream per seat engine: what the student types there nudges the room's grid and the seat's own
+    board on the live channel, with no page asking."""
+    name = list(room.roster.room.seats)[1]
+    room.life.seat_engines.forget([name])  # a fresh list of the seat's engine (the tests' teardown closed the last)
+    snapshot = room.life.seat_snapshot(name)
+    snapshot.current()  # the grid's first look: its events followed from here
+    wait_until(lambda: snapshot.following, "the seat engine's event stream open")
+    hub = room.app.extensions["live"]
+    mark = hub.last_id
+    typed = on_seat(room.app, name, "docker run -d --name nudged python:3.12-slim sleep 60")
+    assert typed.returncode == 0, typed.stderr
+    try:
+        wait_until(lambda: {("grid", None), ("board", name)} <= {(n.topic, n.seat) for n in hub.since(mark) or []},
+                   "the grid's and the seat's nudges")
+    finally:
+        on_seat(room.app, name, "docker rm -f nudged")
+
+
 def test_the_command_a_seat_is_shown_makes_the_container_its_button_makes(room):
     choose_lesson(room.instructor, "running")
     a, _ = fresh_students(room)

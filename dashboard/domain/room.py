@@ -227,7 +227,9 @@ class RoomLife:
         base = Path(self.settings.base)
         if not base.is_dir() or not any(layout.SEAT_NAME.fullmatch(entry.name) for entry in base.iterdir()):
             return  # no seat here: nothing to re-attach or sweep
-        if self.seat_host.unavailable():
+        why = self.seat_host.unavailable()
+        if why:
+            log.warning("the seats' engines cannot be re-attached or swept here: %s", why)
             return
         try:
             self.seat_host.sweep(keep)
@@ -354,6 +356,11 @@ class RoomLife:
             for name in [folder, *(os.path.join(folder, entry) for entry in dirs + names)]:
                 with contextlib.suppress(OSError):
                     os.lchown(name, place.uid, place.gid)
+
+    def provide_lesson(self, name, lesson=None):
+        """The lesson's missing files into the seat's folder (none with no lesson), all of it the seat's user's."""
+        state = self.state_of(self.roster.require(), name)
+        self.provide_files(state, [lesson] if lesson is not None else [])
 
     def seat_place(self, name):
         """The seat's layout.SeatPlace (its folder, socket, address and ports), from its state in the open room."""
@@ -580,8 +587,12 @@ def run_on_seat(engine, room, seat, lesson, step, place, host, check=True, every
     with room.presses.pressing(seat.name, step.title, every_seat):
         if place.stint is not None and room.roster.lost(place.stint):
             raise ClassOver(f"{room.roster.lost(place.stint)}: nothing was done.")
-        room.workshop.provide_into(place.folder, [lesson])  # its files, should any have gone since the room opened
-        done = press_step(engine, room.board, room.seat_snapshot(seat.name), lesson, step, place, host, check=check)
+        room.provide_lesson(seat.name, lesson)  # its files, should any have gone since the room opened
+        try:
+            done = press_step(engine, room.board, room.seat_snapshot(seat.name), lesson, step, place, host,
+                              check=check)
+        finally:
+            room.provide_lesson(seat.name)  # what an edit wrote is the student's to change in their terminal
     return done
 
 
