@@ -1,6 +1,8 @@
-"""A seat's cgroups (cgroup v1: memory, pids, cpu under cowserv-seats/NAME): its engine's --cgroup-parent and its
-shell's, so the seat's containers and shell share one limit; and cowserv-seats/engines for the engines themselves.
-Found again by name alone (a sweep after a restart), removed deepest first once no process is left in them."""
+"""A seat's cgroups (cgroup v1): its limits on cowserv-seats/NAME (memory, pids, cpu), which its shell joins; its
+engine's containers below, in cowserv-seats/NAME/containers (the engine's --cgroup-parent, made in every hierarchy,
+the only cgroups its view lets it write: it can neither raise the seat's limits nor leave them); and
+cowserv-seats/engines/NAME for the engine itself. Found again by name alone (a sweep after a restart), removed
+deepest first, in every hierarchy, once no process is left in them."""
 
 import os
 import signal
@@ -20,6 +22,39 @@ def available():
         return ("this machine does not offer the cgroup v1 controllers seats are limited by "
                 f"(missing: {', '.join(missing)})")
     return None
+
+
+CONTAINERS = "containers"  # below the seat's limits: the engine's --cgroup-parent
+
+
+def hierarchies():
+    """Every cgroup v1 hierarchy mounted under /sys/fs/cgroup (cpu, memory, devices, name=systemd, ...): the engine
+    makes each container's cgroup in every one."""
+    found = []
+    with open("/proc/self/mounts") as mounts:
+        for line in mounts:
+            _, point, kind = line.split()[:3]
+            if kind == "cgroup" and os.path.dirname(point) == str(ROOT):
+                found.append(os.path.basename(point))
+    return sorted(set(found))
+
+
+def containers(name):
+    """The seat's engine's --cgroup-parent (as the engine names it, under every hierarchy)."""
+    return f"/{CGROUP_ROOT}/{name}/{CONTAINERS}"
+
+
+def make_containers(name):
+    """cowserv-seats/NAME/containers in every hierarchy, cpusets filled in from above (the engine cannot: its view
+    shows it everything above as read-only)."""
+    for hierarchy in hierarchies():
+        folder = ROOT / hierarchy
+        for part in (CGROUP_ROOT, name, CONTAINERS):
+            parent, folder = folder, folder / part
+            folder.mkdir(exist_ok=True)
+            for setting in ("cpuset.cpus", "cpuset.mems"):
+                if (folder / setting).exists() and not (folder / setting).read_text().strip():
+                    _write(folder / setting, (parent / setting).read_text().strip())
 
 
 def path(controller, name):
@@ -57,7 +92,7 @@ def join(name, pid=None):
 def processes(name):
     """Every pid in the seat's cgroups and their children (the engine's containers, the shell)."""
     found = set()
-    for controller in CONTROLLERS:
+    for controller in hierarchies():
         top = path(controller, name)
         if not top.is_dir():
             continue
@@ -89,7 +124,7 @@ def kill_all(name, wait=10.0):
 def remove(name):
     """Kill what runs in the seat's cgroups, then rmdir them deepest first (a container's cgroups below included)."""
     kill_all(name)
-    for controller in CONTROLLERS:
+    for controller in hierarchies():
         top = path(controller, name)
         if not top.is_dir():
             continue
@@ -101,7 +136,7 @@ def remove(name):
 def names():
     """The cgroups under cowserv-seats (any controller): seats, and `engines`."""
     found = set()
-    for controller in CONTROLLERS:
+    for controller in hierarchies():
         top = ROOT / controller / CGROUP_ROOT
         if top.is_dir():
             found.update(entry.name for entry in top.iterdir() if entry.is_dir())
@@ -111,7 +146,7 @@ def names():
 def remove_root():
     """rmdir cowserv-seats/engines and cowserv-seats under every controller, each only when no cgroup is left
     below it (another folder's seats may still run); a cgroup with processes refuses rmdir, and is kept."""
-    for controller in CONTROLLERS:
+    for controller in hierarchies():
         top = ROOT / controller / CGROUP_ROOT
         for folder in (top / ENGINES_CGROUP, top):
             try:

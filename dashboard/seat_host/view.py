@@ -1,7 +1,9 @@
 """What a seat's engine and shell see of the machine: a root built inside a mount namespace of their own, pivoted
-into, showing only /usr (read-only), a generated /etc, fresh /proc, /sys, a minimal /dev, the seat's /run, its data
-root as /var/lib/docker, a private /tmp and the seat's folder as /home/student/docker-workshop. Nothing else of the
-host: no /tmp, no checkout, no instance folder (the instructor's secret), no /root, no /etc/shadow.
+into, showing only /usr (read-only), a generated /etc, a /proc of the engine's own pid namespace (kernel settings
+read-only but its network's), /sys read-only but the seat's containers' cgroups, a minimal /dev, the seat's /run,
+its data root as /var/lib/docker, a private /tmp and the seat's folder as /home/student/docker-workshop. Nothing
+else of the host: no /tmp, no checkout, no instance folder (the instructor's secret), no /root, no /etc/shadow, no
+host process. This is the second wall: what the walls' plugin misses still finds only this.
 
 The mounts live only in that namespace (slave: the host's unmounts reach it, nothing of it reaches the host), so
 they go when its last process does, and the host's side of the seat's folder has nothing mounted under it."""
@@ -9,6 +11,7 @@ they go when its last process does, and the host's side of the seat's folder has
 import shutil
 from pathlib import Path
 
+from .cgroups import CONTAINERS
 from .layout import CGROUP_ROOT, CONTROLLERS, FOLDER, HOME
 
 # Copied from the host's /etc when present: what the engine, its iptables, bash, nano and TLS need; never secrets.
@@ -17,8 +20,9 @@ ETC_COPIED = ("alternatives", "ssl", "ca-certificates.conf", "ld.so.cache", "ld.
               "mime.types", "gai.conf", "host.conf", "terminfo", "bash_completion", "bash_completion.d",
               "profile.d", "xattr.conf", "iproute2")
 
-# Run by /bin/sh inside `unshare --mount --uts`, in the seat's network namespace: $1 the empty mount point, $2 the
-# seat's folder, $3 its data root, $4 its run folder, $5 its generated etc, $6 its uid, $7 its name; then dockerd's argv.
+# Run by /bin/sh inside `unshare --mount --uts --pid`, in the seat's network namespace: $1 the empty mount point,
+# $2 the seat's folder, $3 its data root, $4 its run folder, $5 its generated etc, $6 its uid, $7 its name; then the
+# engine's argv.
 BUILD = r"""
 set -eu
 root=$1 files=$2 data=$3 run=$4 etc=$5 uid=$6 name=$7
@@ -34,9 +38,26 @@ mount --bind /usr usr
 mount -o remount,bind,ro usr
 cp -a "$etc/." etc/
 mount -t proc -o nosuid,nodev,noexec proc proc
+# The kernel's settings read-only (a missed `-v /proc:/x` cannot set core_pattern); the seat's own network's stay
+# writable for its engine (they are its network namespace's).
+for place in sys sysrq-trigger irq bus; do
+  [ -e "proc/$place" ] || continue
+  mount --bind "proc/$place" "proc/$place"
+  mount -o remount,bind,ro "proc/$place"
+done
+mount --bind proc/sys/net proc/sys/net
+mount -o remount,bind,rw proc/sys/net
+# sysfs and whatever is mounted in it read-only, but the cgroup v1 hierarchies the engine makes its cgroups in.
 mount --rbind /sys sys
 mount --make-rslave sys
-mount -o remount,bind,ro sys  # sysfs itself read-only; the cgroup mounts below it stay writable for the engine
+awk -v top="$root/sys" '($2 == top || index($2, top "/") == 1) && $3 != "cgroup" {print $2}' /proc/self/mounts |
+  while read -r point; do mount -o remount,bind,ro "$point"; done
+# In each cgroup hierarchy only the seat's containers' cgroups writable: not the seat's limits, nor anything else.
+awk -v top="$root/sys/fs/cgroup/" 'index($2, top) == 1 && $3 == "cgroup" {print $2}' /proc/self/mounts |
+  while read -r point; do
+    mount --bind "$point/CONTAINERS" "$point/CONTAINERS"
+    mount -o remount,bind,ro "$point"
+  done
 mount -t tmpfs -o mode=0755,size=1m,nosuid,noexec cowserv-dev dev
 for node in null zero full random urandom tty; do
   touch "dev/$node"
@@ -61,7 +82,7 @@ cd /
 umount -l /.host
 rmdir /.host
 exec "$@"
-"""
+""".replace("CONTAINERS", f"{CGROUP_ROOT}/$name/{CONTAINERS}")
 
 # Run by /bin/sh on the host first: $1 the cgroup (under each controller) the engine runs in; then the argv to exec.
 JOIN = r"""
