@@ -45,8 +45,8 @@ ALL_STEPS = [pytest.param(lesson, step, id=f"{lesson.id}:{step.id}") for lesson 
 @pytest.mark.parametrize("lesson, step", ALL_STEPS)
 def test_the_loop_for_every_seat_is_bash_over_the_seats_sockets_running_each_seats_command(lesson, step):
     """The loop is true bash (bash -n) over every seat's folder, each turn on that seat's engine (DOCKER_HOST its
-    socket), doing the seat's own command from the seat's folder on this host (its bind of the folder named as the
-    seat's engine sees it)."""
+    socket), doing the seat's own command from the seat's folder on this host (its bind of the folder, and a
+    Compose project's, named as the seat's engine sees it)."""
     room = a_room([(f"seat-{port}", port) for port in PORTS])
     shown = room_life.every_seat_command(lesson, step, room, BASE, place_of(lesson))
     assert subprocess.run(["bash", "-n"], input=shown, text=True, capture_output=True).returncode == 0, shown
@@ -56,7 +56,10 @@ def test_the_loop_for_every_seat_is_bash_over_the_seats_sockets_running_each_sea
     assert lines[0] == 'export DOCKER_HOST="unix://$seat/run/docker.sock"' and lines[-2:] == [")", "done"], shown
     turn = "\n".join(lines[1:-2])
     own = seat_command(lesson, step, room.seats["seat-8001"])
-    assert turn.replace('"$seat"/', "~/") == own.replace('"$(pwd)"', f"{layout.FOLDER}/{lesson.folder}"), shown
+    seen = f"{layout.FOLDER}/{lesson.folder}"
+    own = own.replace('"$(pwd)"', seen).replace(
+        "docker compose ", f"docker compose -f compose.yaml --project-directory {seen} ")
+    assert turn.replace('"$seat"/', "~/") == own, shown
 
 
 def test_a_seats_commands_are_the_lessons_own_with_no_label_limit_or_seat_name():

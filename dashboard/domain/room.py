@@ -658,7 +658,10 @@ def every_seat_command(lesson, step, room, base, place_of):
     relative = os.path.relpath(place.folder, layout.SeatPlace(base, seat_list[0].name, 0).dir)
     here = actions.Place(PurePosixPath(LOOP_SEAT) / relative, None, seat=place.seat)
     body = actions.command(lesson, step.action, here)
-    body = body.replace('"$(pwd)"', shlex.quote(str(place.seen)))  # a bind of the folder as the seat's engine sees it
+    # Binds name the folder as the seat's engine sees it: "$(pwd)" here is this host's path to it.
+    body = body.replace('"$(pwd)"', shlex.quote(str(place.seen)))
+    body = body.replace("docker compose ", f"docker compose -f compose.yaml --project-directory "
+                                           f"{shlex.quote(str(place.seen))} ")
     body = body.replace(LOOP_SEAT + "/", '"$seat"/')
     seat_dirs = " ".join(shlex.quote(str(layout.SeatPlace(base, seat.name, 0).dir)) for seat in seat_list)
     return (f"for seat in {seat_dirs}; do (\n"
