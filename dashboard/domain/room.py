@@ -237,7 +237,7 @@ class RoomLife:
                 self.seat_host.reattach(seat_states(room, room.limits, self.settings))
                 self.images = set(self.seat_host.images_for([]))  # at least the base stand-in, loaded at its open
                 self.opening = Opening(room.id, len(room.seats), set(room.seats), finished=True)
-        except Exception:  # the pages still come up; the room page says the seats' engines are away
+        except Exception:  # the pages still come up; a seat whose engine is away answers 503 saying so
             log.exception("re-attaching the room's seats failed")
 
     def seat_engine(self, name):
