@@ -63,27 +63,6 @@ def remove_command(container_id):
     return f"docker stop {short_id} && docker rm {short_id}"
 
 
-def port_words(ports):
-    """The ports as a `for` loop takes them: `$(seq FIRST LAST)` stretches, a port skipped splitting its stretch."""
-    stretches = []
-    for port in sorted(ports):
-        if stretches and port == stretches[-1][1] + 1:
-            stretches[-1][1] = port
-        else:
-            stretches.append([port, port])
-    return " ".join(str(first) if first == last else f"$(seq {first} {last})" for first, last in stretches)
-
-
-def remove_labelled_command(label):
-    """Force-remove every container, volume and image carrying `label` (KEY or KEY=VALUE), in that order. Each list
-    goes through `xargs -r`, so with nothing to remove it does nothing and succeeds."""
-    selector = ["--filter", f"label={label}"]
-    return " ; ".join([
-        f"{shlex.join(['docker', 'ps', '-aq', *selector])} | xargs -r docker rm -f",
-        f"{shlex.join(['docker', 'volume', 'ls', '-q', *selector])} | xargs -r docker volume rm -f",
-        f"{shlex.join(['docker', 'images', '-q', *selector])} | sort -u | xargs -r docker rmi -f"])
-
-
 def lesson_filter(lesson):
     """`classroom.lesson=ID`: what `--label` gives and `--filter label=` selects."""
     return f"{LESSON_LABEL}={lesson}"
