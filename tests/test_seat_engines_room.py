@@ -12,6 +12,7 @@ import html
 import re
 import subprocess
 import threading
+import time
 import uuid
 from pathlib import Path
 
@@ -120,6 +121,25 @@ def test_a_seat_engines_events_nudge_the_grid_and_the_seats_own_page(room):
                    "the grid's and the seat's nudges")
     finally:
         on_seat(room.app, name, "docker rm -f nudged")
+
+
+def test_however_often_the_grid_is_polled_each_seat_engine_is_listed_once_a_period(room):
+    """Screens polling the grid read each seat engine's shared list: at most one list call a seat per change or
+    SNAPSHOT_SECONDS (the events say when something changed), however many polls."""
+    choose_lesson(room.instructor, "running")
+    names = list(room.roster.room.seats)
+    room.life.seat_engines.forget(names)  # fresh lists, their events followed from the first poll
+    instructor = room.instructor
+    instructor.get("/room/grid")
+    wait_until(lambda: all(room.life.seat_snapshot(name).following for name in names), "the seats' event streams")
+    before = {name: room.life.seat_snapshot(name).reads for name in names}
+    started = time.monotonic()
+    for _ in range(30):
+        assert instructor.get("/room/grid").status_code == 200
+        time.sleep(0.05)
+    periods = int((time.monotonic() - started) / room.app.config["SNAPSHOT_SECONDS"]) + 2
+    assert all(room.life.seat_snapshot(name).reads - before[name] <= periods for name in names), \
+        {name: room.life.seat_snapshot(name).reads - before[name] for name in names}
 
 
 def test_the_command_a_seat_is_shown_makes_the_container_its_button_makes(room):
