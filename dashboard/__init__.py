@@ -52,6 +52,33 @@ def open_workshop(settings, catalog):
     return folder
 
 
+def open_seat_host(settings):
+    """The seats' engines on this host (seat_host.engines.SeatHost), in SEATS_DIR, their stand-ins from the host
+    engine's local images (BASE_IMAGE, POSTGRES_IMAGE; else the images the lessons name)."""
+    from .seat_host.engines import SeatHost
+
+    return SeatHost(settings["SEATS_DIR"], os.environ.get("DOCKER_HOST"), settings["BASE_IMAGE"],
+                    settings["POSTGRES_IMAGE"], settings["CLASS_WORKERS"])
+
+
+def seat_settings(settings, catalog):
+    """What every seat's engine is given besides the room form's limits (domain.room.SeatSettings): the room's
+    address for its host ports (BIND's host), its disk budget (SEAT_DISK), and the ports the lessons publish."""
+    from .domain.room import SeatSettings
+    from .domain.seats import Limits, RoomError, lesson_ports
+
+    try:
+        disk = Limits(memory=settings["SEAT_DISK"]).memory_bytes
+    except RoomError:
+        raise config.ConfigError(f"DASHBOARD_SEAT_DISK {settings['SEAT_DISK'][:20]!r}: a size with k, m or g, as "
+                                 "4g.") from None
+    host = settings["BIND"].rsplit(":", 1)[0].strip("[]") if ":" in settings["BIND"] else "127.0.0.1"
+    if settings["BIND"].startswith("unix:"):
+        host = "127.0.0.1"
+    return SeatSettings(bind_host=host or "0.0.0.0", disk=disk, lesson_ports=lesson_ports(catalog.lessons),
+                        max_seats=settings["MAX_SEATS"], base=str(settings["SEATS_DIR"]))
+
+
 def create_app(test_config=None):
     """Make the app; settings come from DASHBOARD_* environment variables, then `test_config`."""
     settings = {**config.defaults(), **config.from_environment(os.environ)}
@@ -66,7 +93,8 @@ def create_app(test_config=None):
     app.config.from_mapping(settings)
     if test_config is not None:
         app.config.update(test_config)
-    from .domain import builds, checks, engine, live, presses, room, seats, snapshot, stand_ins, transcript
+    from .domain import builds, checks, engine, live, presses, room, seat_engines, seats, snapshot, stand_ins, \
+        transcript
     from .domain.current_lesson import LessonPick
     from .web import blueprints, errors, filters, guesses, security, shedding
     from .web.extensions import htmx
@@ -93,10 +121,17 @@ def create_app(test_config=None):
                                            on_change=lambda scope: hub.publish("board", live.seat_of(scope)))
     roster = app.extensions["roster"] = seats.Roster(os.path.join(app.instance_path, "room.json"))
     app.extensions["seat_presses"] = presses.SeatPresses()
+    seat_host = app.extensions["seat_host"] = open_seat_host(app.config)  # the room's, and the terminals'
     app.extensions["room_life"] = room.RoomLife(
         app.extensions["engine"], roster, app.extensions["board"], app.extensions["snapshot"],
         app.extensions["workshop"], app.extensions["seat_presses"], app.config["SEAT_PREFIX"],
-        app.config["CLASS_WORKERS"], on_change=lambda: hub.publish("grid"))
+        app.config["CLASS_WORKERS"], on_change=lambda: hub.publish("grid"), seat_host=seat_host,
+        seat_engines=seat_engines.SeatEngines(
+            seat_host.socket_url, app.config["ENGINE_TIMEOUT"], app.config["ENGINE_READ_TIMEOUT"],
+            app.config["SNAPSHOT_SECONDS"], app.config["REFRESH_SECONDS"],
+            on_change=lambda seat: (hub.publish("board", seat), hub.publish("grid"))),
+        settings=seat_settings(app.config, catalog))
+    app.extensions["room_life"].start()  # the open room's seats re-attached, every other seat swept
     app.extensions["build_turns"] = presses.BuildTurns(app.config["BUILD_WAIT_SECONDS"], roster)
     app.extensions["exec_checks"] = presses.Cooldown(app.config["EXEC_CHECK_SECONDS"])
     rate = app.config["SEAT_REQUESTS_PER_SECOND"]

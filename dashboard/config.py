@@ -51,6 +51,7 @@ SETTINGS = {
     "SEAT_CPUS": Setting(0.5, float, 0.01, 64),
     "SEAT_PIDS": Setting(100, int, 10, 100_000),
     "SEATS_DIR": Setting("/var/lib/cowserv-seats"),  # each seat's engine, folder and state (dashboard/seat_host)
+    "SEAT_DISK": Setting("4g"),  # each seat's disk budget, its engine's data and its folder together (4g, 512m)
     "ROOM_URL": Setting(None),
     # One student cannot stall the class (domain/presses.py): how long a seat's build waits for the seats' build
     # turn before it is refused (503), how often a seat may run a check inside its container, and how many

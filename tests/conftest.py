@@ -36,10 +36,12 @@ class InstructorClient(FlaskClient):
 @pytest.fixture(autouse=True, scope="session")
 def instance_folder(tmp_path_factory):
     """Every app the tests make keeps its transcript and secrets in a folder of the run's own, not the checkout's,
-    and its workshop folder under /tmp (where the second engine's root sees it too), never the real ~/docker-workshop."""
+    its workshop folder under /tmp (where the second engine's root sees it too), never the real ~/docker-workshop,
+    and its seats' folder there too, never the host deployment's."""
     patch = pytest.MonkeyPatch()
     patch.setenv("DASHBOARD_INSTANCE_PATH", str(tmp_path_factory.mktemp("instance")))
     patch.setenv("DASHBOARD_WORKSHOP_DIR", str(tmp_path_factory.mktemp("workshop")))
+    patch.setenv("DASHBOARD_SEATS_DIR", str(tmp_path_factory.mktemp("seats")))  # never the host's seats
     yield
     patch.undo()
 
@@ -47,6 +49,17 @@ def instance_folder(tmp_path_factory):
 @pytest.fixture(autouse=True)
 def instructor_clients(monkeypatch):
     monkeypatch.setattr(Flask, "test_client_class", InstructorClient)
+
+
+@pytest.fixture(autouse=True)
+def paper_seats(request, monkeypatch):
+    """Apps' seats have no engines of their own (tests/support/room.PaperSeats), but in the modules that test seat
+    engines (REAL_SEATS = True), which open one room of them each."""
+    if not getattr(request.module, "REAL_SEATS", False):
+        import dashboard
+        from tests.support.room import PaperSeats
+
+        monkeypatch.setattr(dashboard, "open_seat_host", lambda settings: PaperSeats(settings["SEATS_DIR"]))
 
 
 @pytest.fixture(autouse=True)

@@ -152,17 +152,10 @@ def test_remove_command_with_a_short_id_keeps_it():
     assert commands.remove_command(FULL_ID[:12]) == "docker stop 4f1c2b3a5d6e && docker rm 4f1c2b3a5d6e"
 
 
-def test_port_words_split_the_seq_where_a_port_is_skipped():
-    assert commands.port_words([8003, 8001, 8004]) == "8001 $(seq 8003 8004)"
-
-
-def test_removing_everything_labelled_removes_only_when_there_is_something():
-    command = commands.remove_labelled_command("classroom.seat")
-
-    assert command == ("docker ps -aq --filter label=classroom.seat | xargs -r docker rm -f ; "
-                       "docker volume ls -q --filter label=classroom.seat | xargs -r docker volume rm -f ; "
-                       "docker images -q --filter label=classroom.seat | sort -u | xargs -r docker rmi -f")
-    assert "$(" not in command  # `docker rm -f $()` of nothing fails, and stops a script under `set -e`
+def test_on_a_seats_own_engine_the_volume_and_list_commands_are_the_workshops_own():
+    assert commands.volume_create_command("pgdata", None) == "docker volume create pgdata"
+    assert commands.volume_list_command(None) == "docker volume ls"
+    assert commands.list_command(True) == "docker ps -a" and commands.list_command(False) == "docker ps"
 
 
 def test_the_volume_commands_carry_the_lesson_s_label_and_quote_the_name():

@@ -401,27 +401,27 @@ def test_stop_and_remove_when_the_engine_is_down_is_engine_unavailable(engine, a
         engine.stop_and_remove(FULL_ID)
 
 
-# --- remove_seat() and remove_seats() ----------------------------------------------------------------------
+# --- remove_everything(): a seat's own engine ------------------------------------------------------------------
 
 
-def test_a_seats_things_are_found_by_its_label_only(engine, api):
-    """Its containers, volumes and images as `--filter label=classroom.seat=NAME` lists them; every seat's, of any
-    room, by the label's key alone. No volume is looked for by its name."""
-    api.answers.update({"containers": [{"Id": FULL_ID}], "volumes": {"Volumes": [{"Name": "seat-8001-pgdata"}]},
+def test_everything_on_a_seats_engine_goes_but_its_stand_ins(engine, api):
+    """Every container and volume of the engine (a seat's own: all of them are the student's), and the images its
+    lessons built (they carry the lesson's label); the stand-ins, unlabelled, stay. No volume is looked for by
+    its name."""
+    api.answers.update({"containers": [{"Id": FULL_ID}], "volumes": {"Volumes": [{"Name": "pgdata"}]},
                         "images": [{"Id": "sha256:" + "b" * 64}]})
 
-    assert engine.remove_seat("seat-8001") == (1, 1, 1)
-    assert engine.remove_seats() == (1, 1, 1)
-    filters = [kwargs["filters"] for name, _, kwargs in api.calls if name in ("containers", "volumes", "images")]
-    assert filters == [{"label": "classroom.seat=seat-8001"}] * 3 + [{"label": "classroom.seat"}] * 3
+    assert engine.remove_everything() == (1, 1, 1)
+    filters = [kwargs.get("filters") for name, _, kwargs in api.calls if name in ("containers", "volumes", "images")]
+    assert filters == [None, None, {"label": "classroom.lesson"}]
 
 
 def test_a_seats_container_already_being_removed_is_waited_for_before_its_volumes(engine, api):
-    api.answers.update({"containers": [{"Id": FULL_ID}], "volumes": {"Volumes": [{"Name": "seat-8001-pgdata"}]},
+    api.answers.update({"containers": [{"Id": FULL_ID}], "volumes": {"Volumes": [{"Name": "pgdata"}]},
                         "images": [], "wait": {"StatusCode": 0},
                         "remove_container": sdk_error(409, f"removal of container {FULL_ID} is already in progress")})
 
-    assert engine.remove_seat("seat-8001") == (1, 1, 0)
+    assert engine.remove_everything() == (1, 1, 0)
     assert api.names() == ["containers", "remove_container", "wait", "volumes", "remove_volume", "images"]
     assert api.calls_to("wait") == [((FULL_ID,), {"timeout": 60, "condition": "removed"})]
 
@@ -437,7 +437,7 @@ def remove_one(engine, api):
 
 def remove_a_seat(engine, api):
     api.answers.update({"containers": [{"Id": FULL_ID}], "volumes": {"Volumes": []}, "images": []})
-    return engine.remove_seat("seat-8001")
+    return engine.remove_everything()
 
 
 @pytest.mark.parametrize("remove", [remove_one, remove_a_seat])

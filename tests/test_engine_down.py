@@ -3,9 +3,10 @@
 
 import pytest
 
-from tests.support import HTMX, page_hooks
+from tests.support import HTMX, page_hooks, wait_until
 from tests.support.engine import REAL_SOCKET
 from dashboard import create_app
+from dashboard.domain.room import Opening
 from dashboard.domain.seats import Limits
 
 pytestmark = pytest.mark.engine
@@ -93,19 +94,24 @@ def test_actions_answer_503_with_a_message(down_client, free_port, method, url, 
     assert "The Docker engine does not answer" in response.text
 
 
-@pytest.mark.parametrize("method, url, data", [
-    ("post", "/room/every-seat", {"step": "detached"}), ("delete", "/room/seats", None)])
-def test_the_rooms_actions_on_every_seat_answer_503_with_a_message(dead_socket, tmp_path, monkeypatch, method, url,
-                                                                   data):
-    """Run on every seat, and stop and remove every seat's things, of a room open before the engine went away."""
+def test_the_rooms_actions_on_every_seat_say_when_the_seats_engines_do_not_answer(dead_socket, tmp_path,
+                                                                                  monkeypatch):
+    """Run on every seat, and stop and remove every seat's things, act on the seats' own engines, not the
+    instructor's: with the seats' engines away (paper seats: never started), each seat's run fails saying why, and
+    the removal answers 503 with a message."""
     monkeypatch.setenv("DASHBOARD_INSTANCE_PATH", str(tmp_path))
     app = create_app({"TESTING": True})
-    app.extensions["roster"].open([("seat-20001", 20001)], 60, Limits(), 1)
+    room = app.extensions["roster"].open([("seat-20001", 20001)], 60, Limits(), 1)
+    app.extensions["room_life"].opening = Opening(room.id, 1, {"seat-20001"}, finished=True)
     app.extensions["lesson_pick"].choose("running")
-    response = getattr(app.test_client(), method)(url, data=data, headers=HTMX)
-    assert response.status_code == 503
-    assert "The Docker engine does not answer" in response.text
-    assert app.extensions["room_life"].every_seat is None
+    client = app.test_client()
+    ran = client.post("/room/every-seat", data={"step": "detached"}, headers=HTMX)
+    assert ran.status_code == 200, ran.text
+    job = app.extensions["room_life"].every_seat
+    wait_until(lambda: not job.running, "the run on every seat's end")
+    assert job.runs["seat-20001"].state == "failed" and "does not answer" in job.runs["seat-20001"].note
+    removed = client.delete("/room/seats", headers=HTMX)
+    assert removed.status_code == 503 and "does not answer" in removed.text
 
 
 @pytest.mark.engine_specific  # reconnecting: the API version is agreed again

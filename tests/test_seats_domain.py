@@ -1,5 +1,5 @@
-"""The room's domain with no engine and no web: a lesson as a seat does it, the limits, the roster kept in its
-file, and the progress grid read from the board."""
+"""The room's domain with no engine and no web: the seats' port blocks and states, the limits, the roster kept in
+its file, and the progress grid read from the board."""
 
 import json
 import time
@@ -9,6 +9,8 @@ import pytest
 from dashboard import open_lessons
 from dashboard.config import defaults
 from dashboard.domain import progress, seats
+from dashboard.domain import room as room_life
+from dashboard.domain.errors import PortInUse
 from dashboard.domain.checks import FAILED, PASSED, Board, Ran, Result, Throttle, scope_of
 
 
@@ -17,37 +19,36 @@ def catalog():
     return open_lessons(defaults())
 
 
-def test_a_seat_does_the_lesson_on_its_own_names_tags_and_port(catalog):
-    seat = seats.Seat("seat-8001", 8001, "t" * 24)
-    realistic = seats.for_seat(catalog.get("realistic"), seat)
-    build, run = realistic.step("build").action, realistic.step("run").action
-    assert build.tag == "website:seat-8001" and realistic.step("build").check.tag == "website:seat-8001"
-    assert run.image == "website:seat-8001" and run.name == "seat-8001-website"
-    assert [(port.host, port.container) for port in run.ports] == [(8001, 8000)]
-    live = next(step.action for step in realistic.steps if step.action.volumes)
-    assert live.volumes[0].binds_folder  # the seat's own folder, not renamed
-    state = seats.for_seat(catalog.get("state"), seat)
-    db = next(step.action for step in state.steps if step.action.kind == "run")
-    assert db.name == "seat-8001-db" and db.volumes[0].source == "seat-8001-pgdata"
-    assert db.image == "postgres:16"  # an image the lesson does not build stays the same for everyone
-    assert state.step("volume").check.name == "seat-8001-pgdata"
+def test_each_seat_gets_a_block_of_host_ports_named_by_its_first(monkeypatch):
+    planned = room_life.plan_seats("seat-", 8001, 3, probe_ports=False)
+    assert planned == [("seat-8001", 8001), ("seat-8006", 8006), ("seat-8011", 8011)]
+    with pytest.raises(PortInUse, match="past 65535"):
+        room_life.plan_seats("seat-", 65530, 2, probe_ports=False)
+    monkeypatch.setattr(room_life, "host_port_free", lambda port: port != 8008)
+    with pytest.raises(PortInUse, match="Host port 8008 .*seat-8006's ports 8006-8010"):
+        room_life.plan_seats("seat-", 8001, 3)
 
 
-def test_compose_is_the_instructors_only(catalog):
-    assert seats.not_for_seats(catalog.get("compose"))
-    assert all(seats.not_for_seats(catalog.get(lesson)) is None for lesson in ("running", "cowserv", "realistic", "state"))
+def test_a_seats_state_maps_its_block_to_the_ports_the_lessons_publish(tmp_path, catalog):
+    assert seats.lesson_ports(catalog.lessons) == (8000, 8080, 8090)  # runs' and compose.yaml's
+    roster = seats.Roster(tmp_path / "room.json")
+    room = roster.open([("seat-8001", 8001), ("seat-8006", 8006)], 30, seats.Limits("512m", 1, 200), cards=2)
+    settings = room_life.SeatSettings("127.0.0.1", 4 * 1024 ** 3, (8000, 8080, 8090), 300, str(tmp_path / "seats"))
+    first, second = room_life.seat_states(room, room.limits, settings)
+    assert (first.name, first.index, first.room, first.bind_host) == ("seat-8001", 0, room.id, "127.0.0.1")
+    assert first.ports == ((8001, 8000), (8002, 8080), (8003, 8090))
+    assert second.ports == ((8006, 8000), (8007, 8080), (8008, 8090))
+    assert (second.memory, second.cpus, second.pids, second.disk) == (512 * 1024 ** 2, 1, 200, 4 * 1024 ** 3)
 
 
-def test_a_tag_of_a_seat_replaces_the_tag_not_a_registry_port():
-    assert seats.seat_image("cowserv", "seat-1") == "cowserv:seat-1"
-    assert seats.seat_image("cowserv:latest", "seat-1") == "cowserv:seat-1"
-    assert seats.seat_image("localhost:5000/web", "seat-1") == "localhost:5000/web:seat-1"
+def test_a_room_of_more_seats_than_the_host_holds_is_refused_saying_by_which_figure():
+    assert room_life.too_many_seats(30, 300, memory=16 * 1024 ** 3) is None
+    assert "at most 20 (DASHBOARD_MAX_SEATS)" in room_life.too_many_seats(21, 20, memory=16 * 1024 ** 3)
+    assert "enough for 8 seats" in room_life.too_many_seats(9, 300, memory=1024 ** 3)
 
 
-def test_limits_as_flags_and_as_the_engine_takes_them():
-    limits = seats.Limits("128m", 0.25, 50)
-    assert limits.flags == ("--memory", "128m", "--cpus", "0.25", "--pids-limit", "50")
-    assert limits.host_config == {"mem_limit": 128 * 1024 ** 2, "nano_cpus": 250_000_000, "pids_limit": 50}
+def test_limits_are_checked(catalog):
+    assert seats.Limits("128m", 0.25, 50).memory_bytes == 128 * 1024 ** 2
     for memory, cpus, pids in (("lots", 1, 100), ("1k", 1, 100), ("256m", 0, 100), ("256m", 1, 5)):
         with pytest.raises(seats.RoomError):
             seats.Limits(memory, cpus, pids)

@@ -13,8 +13,8 @@ from . import builds, commands, compose, files
 from . import lesson_fields as field
 from .actions import Done, build_plan, run_ports
 from .engine import RunSpec
-from .labels import LESSON_LABEL, SEAT_LABEL
-from .errors import EngineError, NameInUse, WorkshopUnwritable
+from .labels import LESSON_LABEL
+from .errors import EngineError, WorkshopUnwritable
 
 LIST_COLUMNS = ("CONTAINER ID", "IMAGE", "COMMAND", "STATUS", "PORTS", "NAMES")
 
@@ -31,7 +31,6 @@ class Kind:
     background = False  # the instructor's press starts it in the background (builds.Builder), not in the request
     builds_image = False  # it builds the lesson's image from its Dockerfile (the lesson page's build panel)
     uses_base_image = False  # it builds on the base image (lessons.BASE_IMAGE), which a local image may stand in for
-    for_seats = True  # students can do it on seats of their own (see seats.not_for_seats)
     shows_file = False  # the page shows the file it writes, before its command
     note = ""  # what the page says under its command
 
@@ -54,7 +53,7 @@ class Kind:
         """The shell command that does what the button does, true from any folder: an action that needs the
         lesson's folder goes there first (`cd ~/docker-workshop/FOLDER && …`)."""
         text = self.typed(lesson, action, place, host_port)
-        return commands.in_folder(place.folder, text, place.home) if action.needs_folder else text
+        return commands.in_folder(place.shown_folder, text, place.home) if action.needs_folder else text
 
     def typed(self, lesson, action, place, host_port=None):
         """The command itself, quoted with shlex, as typed in the folder it needs (see command)."""
@@ -145,16 +144,12 @@ class Run(Kind):
         return "Run without a terminal" if action.interactive else self.label
 
     def typed(self, lesson, action, place, host_port=None):
-        run = commands.run_invocation(
+        return commands.run_invocation(
             place.image(action.image), detach=action.detach, interactive=action.interactive,
             remove=action.remove, name=action.name or None,
-            label=lesson.id if self.labelled_by_command(lesson, action) else None,
+            label=lesson.id if self.labelled(lesson, action, place) else None,
             ports=self.published(action, host_port), env=action.env,
-            volumes=[(mount.source, mount.target) for mount in action.volumes], command=action.command,
-            labels=place.labels, limits=place.limits.flags if place.limits else ())
-        creates = [commands.volume_create_command(volume, lesson.id, place.labels)
-                   for volume in self.seat_volumes(action, place)]
-        return " && ".join([*creates, run])
+            volumes=[(mount.source, mount.target) for mount in action.volumes], command=action.command)
 
     def replayed(self, lesson, action, place, host_port=None):
         """A script has no terminal to give `-it`, so an interactive run is replayed without one, as its button
@@ -162,11 +157,10 @@ class Run(Kind):
         return self.typed(lesson, replace(action, interactive=False), place, host_port)
 
     def effect(self, engine, lesson, action, place, host_port=None, listed=None):
-        made = self.make_seat_volumes(engine, lesson, action, place)
         result = engine.start(self.spec(lesson, action, place, host_port))
         if action.detach:
-            return Done(made + result.container_id, result.container_id)  # `docker run -d` prints the new id
-        return Done(made + result.output, result.container_id, ok=result.exit_code == 0)
+            return Done(result.container_id, result.container_id)  # `docker run -d` prints the new id
+        return Done(result.output, result.container_id, ok=result.exit_code == 0)
 
     def problem(self, lesson, action):
         if action.interactive and action.detach:
@@ -187,6 +181,11 @@ class Run(Kind):
         command then gives it with `--label`, so the container is the lesson's however it was started."""
         return action.image not in lesson.builds
 
+    def labelled(self, lesson, action, place):
+        """Whether this run gives the lesson's label: on the instructor's engine, where an image the lesson does not
+        build leaves its containers unlabelled (labelled_by_command); never on a seat, whose command is verbatim."""
+        return not place.seat and self.labelled_by_command(lesson, action)
+
     def published(self, action, host_port=None):
         return run_ports(action, host_port)
 
@@ -195,33 +194,14 @@ class Run(Kind):
         return "run" if action.detach else "run-once"
 
     def spec(self, lesson, action, place, host_port=None):
-        """The container the run makes: the same options as its command."""
-        labels = ((LESSON_LABEL, lesson.id),) if self.labelled_by_command(lesson, action) else ()
-        volumes = tuple((str(place.folder) if mount.binds_folder else mount.source, mount.target)
+        """The container the run makes: the same options as its command (a bind of the folder as the engine that
+        runs it sees it: a seat's as its own view has it)."""
+        labels = ((LESSON_LABEL, lesson.id),) if self.labelled(lesson, action, place) else ()
+        volumes = tuple((str(place.seen or place.folder) if mount.binds_folder else mount.source, mount.target)
                         for mount in action.volumes)
         return RunSpec(place.image(action.image), name=action.name or None, detach=action.detach,
                        remove=action.remove, ports=self.published(action, host_port), env=action.env,
-                       volumes=volumes, command=action.command, labels=labels + place.labels,
-                       limits=place.limits.host_config if place.limits else None)
-
-    @staticmethod
-    def seat_volumes(action, place):
-        """The named volumes a seat's run mounts: made, with the seat's label, before the run (and its command says
-        so), as the engine would make a volume a run names with no label, which the end of the class leaves."""
-        if not place.seat:
-            return ()
-        return tuple(mount.source for mount in action.volumes if not mount.binds_folder)
-
-    def make_seat_volumes(self, engine, lesson, action, place):
-        """Make the seat's run's volumes (see seat_volumes), as `docker volume create --label …` would; what the
-        command prints (each one's name). A volume of that name that is not the seat's is refused, not used."""
-        for volume in self.seat_volumes(action, place):
-            engine.create_volume(volume, lesson.id, place.labels)
-            labels = (engine.volume(volume, lesson.id, any_lesson=True) or {}).get("Labels") or {}
-            if labels.get(SEAT_LABEL) != place.seat:
-                raise NameInUse(f"A volume named {volume} is here that is not {place.seat}'s (left from before the "
-                                f"room?): the instructor removes it (`docker volume rm {volume}`).")
-        return "".join(f"{volume}\n" for volume in self.seat_volumes(action, place))
+                       volumes=volumes, command=action.command, labels=labels)
 
 
 class Exec(Kind):
@@ -258,11 +238,13 @@ class List(Kind):
     fields = {"all": (field.boolean, False)}
 
     def typed(self, lesson, action, place, host_port=None):
-        return commands.lesson_list_command(lesson.id, action.all, place.labels)
+        if place.seat:  # the seat's own engine: everything on it is the student's
+            return commands.list_command(action.all)
+        return commands.lesson_list_command(lesson.id, action.all)
 
     def effect(self, engine, lesson, action, place, host_port=None, listed=None):
-        shown = [c for c in (listed or engine.containers)() if c.lesson == lesson.id and (action.all or c.running)
-                 and (place.seat is None or c.seat == place.seat)]
+        shown = [c for c in (listed or engine.containers)() if (place.seat or c.lesson == lesson.id)
+                 and (action.all or c.running) and c.seat == place.seat_label]
         return Done(list_table(shown))
 
 
@@ -304,7 +286,8 @@ class Edit(Kind):
     fields = {"file": (field.relative, True), "content": (field.content, True)}
 
     def typed(self, lesson, action, place, host_port=None):
-        return commands.write_file_command(place.folder / action.file, action.content, place.home, field.HEREDOC_END)
+        return commands.write_file_command(place.shown_folder / action.file, action.content, place.home,
+                                           field.HEREDOC_END)
 
     def effect(self, engine, lesson, action, place, host_port=None, listed=None):
         path = place.folder / action.file
@@ -328,10 +311,10 @@ class VolumeCreate(Kind):
     fields = {"name": (field.VOLUME, True)}
 
     def typed(self, lesson, action, place, host_port=None):
-        return commands.volume_create_command(action.name, lesson.id, place.labels)
+        return commands.volume_create_command(action.name, None if place.seat else lesson.id)
 
     def effect(self, engine, lesson, action, place, host_port=None, listed=None):
-        return Done(engine.create_volume(action.name, lesson.id, place.labels) + "\n")  # the CLI prints its name
+        return Done(engine.create_volume(action.name, None if place.seat else lesson.id) + "\n")  # prints its name
 
 
 class VolumeList(Kind):
@@ -340,10 +323,10 @@ class VolumeList(Kind):
     name, label = "volume_list", "List volumes"
 
     def typed(self, lesson, action, place, host_port=None):
-        return commands.volume_list_command(lesson.id, place.labels)
+        return commands.volume_list_command(None if place.seat else lesson.id)
 
     def effect(self, engine, lesson, action, place, host_port=None, listed=None):
-        names = engine.volumes(lesson.id, place.labels)
+        names = engine.volumes(lesson.id)
         return Done("DRIVER    VOLUME NAME\n" + "".join(f"local     {volume}\n" for volume in names))
 
 
@@ -366,7 +349,6 @@ class Compose(Kind):
     name, label = "compose", "Run Compose"
     fields = {"command": (field.words, True)}  # Compose's subcommand and its options: ["up", "-d"]
     needs_folder = uses_base_image = True
-    for_seats = False  # its project names and ports would be shared between seats
 
     def typed(self, lesson, action, place, host_port=None):
         # A compose.yaml names its base image as ${BASE_IMAGE:-python:3.12-slim}: the stand-in, when there is one,
@@ -375,6 +357,10 @@ class Compose(Kind):
         return prefix + commands.compose_command(action.command)
 
     def effect(self, engine, lesson, action, place, host_port=None, listed=None):
+        if place.seat:  # on the seat's own engine, its binds named as that engine sees the seat's folder
+            words = ["-f", "compose.yaml", "--project-directory", str(place.seen), *action.command]
+            exit_code, output = compose.run(place.folder, words, {"DOCKER_HOST": engine.endpoint.url})
+            return Done(output, ok=exit_code == 0)
         exit_code, output = compose.run(place.folder, action.command,
                                         {"BASE_IMAGE": place.base_image} if place.base_image else {})
         return Done(output, ok=exit_code == 0)

@@ -8,11 +8,10 @@ terminal would have printed.
 
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from . import commands
 from .builds import BuildPlan
-from .labels import SEAT_LABEL
 
 
 @dataclass(frozen=True)
@@ -24,23 +23,29 @@ class Place:
     home: Path
     stand_ins: dict = field(default_factory=dict)  # image a lesson names -> the image used and shown here
     base_image: str | None = None  # given to builds as --build-arg BASE_IMAGE
-    seat: str | None = None  # a student's seat doing the lesson (seats.py): its steps touch only its own things
-    limits: object = None  # the seat's seats.Limits, given to every run
+    seat: str | None = None  # a student's seat doing the lesson on its own engine (seats.py), verbatim
     build_turns: object = None  # a seat's: the seats' presses.BuildTurns, which its builds wait for
     stint: object = None  # a seat's: its room and link as its press began (seats.Stint), which its build must keep
+    seen: PurePosixPath | None = None  # a seat's: `folder` as its shell and its engine see it (bind sources)
+    probe_host: str | None = None  # a seat's: where its engine's published ports answer (its namespace's address)
 
     def image(self, name):
         return self.stand_ins.get(name, name)
 
     @property
     def labels(self):
-        """The labels everything made here carries beside the lesson's: the seat's."""
-        return ((SEAT_LABEL, self.seat),) if self.seat else ()
+        """The labels a command gives beside the lesson's: none (a seat's things are told apart by its engine)."""
+        return ()
 
     @property
     def seat_label(self):
-        """The classroom.seat label of what is made here, as engine.Container.seat has it ("" for none)."""
+        """The seat whose engine what is made here is on, as engine.Container.seat has it ("" for the host's)."""
         return self.seat or ""
+
+    @property
+    def shown_folder(self):
+        """The folder as commands name it: a seat's as its terminal sees it (~/docker-workshop/…)."""
+        return self.seen or self.folder
 
 
 @dataclass(frozen=True)
@@ -60,7 +65,8 @@ def build_plan(lesson, action, place):
         context=context,
         tag=tag,
         build_args={"BASE_IMAGE": place.base_image} if place.base_image else {},
-        command=commands.build_command(context, tag, place.base_image, home=place.home, labels=place.labels),
+        command=commands.build_command(os.path.normpath(place.shown_folder / action.context), tag, place.base_image,
+                                       home=place.home, labels=place.labels),
         # the replay script runs in the lesson's folder
         replay=commands.build_invocation(tag, place.base_image, place.labels),
         lesson=lesson.id,

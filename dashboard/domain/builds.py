@@ -28,7 +28,7 @@ class BuildPlan:
     command: str
     replay: str
     lesson: str  # whose build: its transcript entry goes in that lesson's
-    labels: dict = field(default_factory=dict)  # a seat's build: its label (`--label classroom.seat=NAME`)
+    labels: dict = field(default_factory=dict)  # labels the build gives its image (`--label K=V`)
 
 
 @dataclass

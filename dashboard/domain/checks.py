@@ -30,13 +30,12 @@ class Result:
 
 
 def evaluate(engine, lesson, check, place, probe_host, containers=None):
-    """The check's result now; `probe_host` is where published ports answer (127.0.0.1, or the engine's host).
-    `containers`: the lessons' containers as just listed (the shared snapshot's), else listed here. A seat's
-    place (place.seat) looks at that seat's things only; the instructor's at the lesson's that no seat made."""
+    """The check's result now; `probe_host` is where published ports answer (127.0.0.1, or the engine's host; a
+    seat's place says its own). `containers`: the containers as just listed (the engine's shared snapshot), else
+    listed here. A seat's place looks at the seat's own engine (`engine`), the instructor's at the host's."""
     try:
-        listed = [c for c in (engine.containers() if containers is None else containers)
-                  if c.lesson == lesson.id and c.seat == place.seat_label]
-        return _evaluate(engine, lesson, check, place, probe_host, listed)
+        listed = [c for c in (engine.containers() if containers is None else containers) if of_lesson(c, lesson, place)]
+        return _evaluate(engine, lesson, check, place, place.probe_host or probe_host, listed)
     except EngineUnavailable as error:
         return Result(UNKNOWN, f"Cannot check now: {error}")
     except ContainerNotFound:
@@ -45,6 +44,14 @@ def evaluate(engine, lesson, check, place, probe_host, containers=None):
         return Result(FAILED, str(error))
     except EngineError as error:
         return Result(FAILED, f"The engine refused: {error}")
+
+
+def of_lesson(container, lesson, place):
+    """Whether the check of `lesson` at `place` looks at the container: the lesson's on the instructor's engine; on a
+    seat's own engine, the lesson's and every unlabelled one (the student's, typed as the lesson writes it)."""
+    if container.seat != place.seat_label:
+        return False
+    return container.lesson == lesson.id or (bool(place.seat) and not container.lesson)
 
 
 def _evaluate(engine, lesson, check, place, probe_host, listed):

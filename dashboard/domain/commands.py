@@ -63,27 +63,6 @@ def remove_command(container_id):
     return f"docker stop {short_id} && docker rm {short_id}"
 
 
-def port_words(ports):
-    """The ports as a `for` loop takes them: `$(seq FIRST LAST)` stretches, a port skipped splitting its stretch."""
-    stretches = []
-    for port in sorted(ports):
-        if stretches and port == stretches[-1][1] + 1:
-            stretches[-1][1] = port
-        else:
-            stretches.append([port, port])
-    return " ".join(str(first) if first == last else f"$(seq {first} {last})" for first, last in stretches)
-
-
-def remove_labelled_command(label):
-    """Force-remove every container, volume and image carrying `label` (KEY or KEY=VALUE), in that order. Each list
-    goes through `xargs -r`, so with nothing to remove it does nothing and succeeds."""
-    selector = ["--filter", f"label={label}"]
-    return " ; ".join([
-        f"{shlex.join(['docker', 'ps', '-aq', *selector])} | xargs -r docker rm -f",
-        f"{shlex.join(['docker', 'volume', 'ls', '-q', *selector])} | xargs -r docker volume rm -f",
-        f"{shlex.join(['docker', 'images', '-q', *selector])} | sort -u | xargs -r docker rmi -f"])
-
-
 def lesson_filter(lesson):
     """`classroom.lesson=ID`: what `--label` gives and `--filter label=` selects."""
     return f"{LESSON_LABEL}={lesson}"
@@ -124,9 +103,10 @@ def exec_command(container, command, env=()):
 
 
 def volume_create_command(name, lesson, labels=()):
-    """`docker volume create --label classroom.lesson=ID NAME`: the label makes it the lesson's (and a seat's
-    label, the seat's)."""
-    return shlex.join(["docker", "volume", "create", "--label", lesson_filter(lesson), *label_words(labels), name])
+    """`docker volume create --label classroom.lesson=ID NAME`: the label makes it the lesson's; with no lesson (a
+    seat's own engine), `docker volume create NAME`."""
+    label = ["--label", lesson_filter(lesson)] if lesson else []
+    return shlex.join(["docker", "volume", "create", *label, *label_words(labels), name])
 
 
 def label_filters(labels):
@@ -135,8 +115,10 @@ def label_filters(labels):
 
 
 def volume_list_command(lesson, labels=()):
-    """`docker volume ls` of the lesson's volumes (and of those with `labels`: a seat's)."""
-    return shlex.join(["docker", "volume", "ls", "--filter", f"label={lesson_filter(lesson)}", *label_filters(labels)])
+    """`docker volume ls` of the lesson's volumes (and of those with `labels`); with no lesson, every volume (a
+    seat's own engine)."""
+    selector = ["--filter", f"label={lesson_filter(lesson)}"] if lesson else []
+    return shlex.join(["docker", "volume", "ls", *selector, *label_filters(labels)])
 
 
 def volume_remove_command(name):
@@ -152,6 +134,11 @@ def lesson_list_command(lesson, all_containers, labels=()):
     """`docker ps [-a]` of one lesson's containers (and of those with `labels`: a seat's)."""
     return shlex.join(["docker", "ps", *(["-a"] if all_containers else []), "--filter",
                        f"label={lesson_filter(lesson)}", *label_filters(labels)])
+
+
+def list_command(all_containers):
+    """`docker ps [-a]`: every container of the engine (a seat's own)."""
+    return shlex.join(["docker", "ps", *(["-a"] if all_containers else [])])
 
 
 def rm_command(container, force=False, stop_first=False):

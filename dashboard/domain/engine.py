@@ -27,9 +27,8 @@ from .errors import (
     PortInUse,
     VolumeInUse,
 )
-from .labels import LESSON_LABEL, SEAT_LABEL
+from .labels import LESSON_LABEL
 from .ports import host_port_free
-from .seats import seat_matches
 
 
 @dataclass(frozen=True)
@@ -43,7 +42,7 @@ class Container:
     ports: tuple[tuple[int, int], ...]  # (host port, container port), as `docker ps` shows them
     lesson: str = ""  # the value of its classroom.lesson label
     command: str = ""  # as `docker ps` shows it
-    seat: str = ""  # the value of its classroom.seat label: a student's seat made it (see seats.py)
+    seat: str = ""  # the seat whose own engine it is on ("" on the instructor's engine; see seats.py)
 
     @property
     def short_id(self):
@@ -67,7 +66,6 @@ class RunSpec:
     volumes: tuple[tuple[str, str], ...] = ()  # (absolute host folder or volume name, path in the container)
     command: tuple[str, ...] = ()
     labels: tuple[tuple[str, str], ...] = ()
-    limits: dict | None = None  # the host config's mem_limit, nano_cpus, pids_limit (seats.Limits.host_config)
 
 
 @dataclass(frozen=True)
@@ -100,7 +98,7 @@ class EngineEvent:
     kind: str  # "container" or "image"
     action: str  # create, start, die, destroy, tag, untag, delete, …
     of_lesson: bool  # a container event of a lesson's container, any lesson (image events: False)
-    seat: str = ""  # the container's classroom.seat label: a student's seat's container
+    seat: str = ""  # the seat whose own engine it is on ("" on the instructor's engine)
 
 
 def _about_from(info, endpoint):
@@ -166,11 +164,14 @@ class Engine:
     through one with a long one; reads stop for `hold` seconds once the engine is found silent (breaker.py).
     """
 
-    def __init__(self, timeout=60, read_timeout=3, hold=10, about_seconds=30):
+    def __init__(self, timeout=60, read_timeout=3, hold=10, about_seconds=30, endpoint=None, seat=""):
         self._timeout, self._read_timeout = timeout, read_timeout
         self._about_seconds = about_seconds
         self._breaker = Breaker(hold)
-        self._endpoint = None
+        # A seat's own engine (`endpoint` its socket, `seat` its name): everything on it is the seat's, labelled or
+        # not, as the student typed it; its published ports answer in the seat's network namespace, not here.
+        self._endpoint = Endpoint(endpoint) if endpoint else None
+        self.seat = seat
         self._clients = None  # (reader, actor)
         self._lock = threading.Lock()
         self._about = None  # (when asked, EngineAbout), for pages
@@ -191,8 +192,8 @@ class Engine:
     @property
     def ports_are_local(self):
         """True when the engine publishes its ports on this machine, so binding a port here says whether a
-        container can publish it; for a remote engine only the engine itself can say (see run)."""
-        return self.endpoint.ports_are_local
+        container can publish it; for a remote engine (or a seat's, in its own namespace) only the engine can say."""
+        return not self.seat and self.endpoint.ports_are_local
 
     def _connected(self):
         """(reader, actor), made outside any lock: a silent engine must not make every caller queue behind one."""
@@ -255,14 +256,14 @@ class Engine:
         """Every lesson's containers, running or not, in one engine call (`docker ps -a --filter label=…`), less a
         build's own step containers (they carry the label while they exist)."""
         with self._api() as api:
-            rows = api.containers(all=True, filters={"label": LESSON_LABEL})
-        return [_container_from_row(row) for row in rows if not is_build_step(row.get("Command"))]
+            rows = api.containers(all=True, filters={} if self.seat else {"label": LESSON_LABEL})
+        return [_container_from_row(row, self.seat) for row in rows if not is_build_step(row.get("Command"))]
 
     def events(self):
         """Open the engine's stream of container and image events (as `docker events`), to follow from a thread."""
         with self._api() as api:
             raw = api.events(decode=True, filters={"type": ["container", "image"]})
-        return EventStream(raw, self._api)
+        return EventStream(raw, self._api, self.seat)
 
     def image(self, tag):
         """The image with this tag, or None when it has not been built."""
@@ -322,7 +323,6 @@ class Engine:
                     port_bindings={port: host for host, port in spec.ports} or None,
                     binds=binds or None,
                     auto_remove=spec.remove,
-                    **(spec.limits or {}),
                 ),
             )
         except docker_errors.ImageNotFound as error:
@@ -346,8 +346,8 @@ class Engine:
         """The names of the lesson's volumes (with `labels` too: a seat's), as `docker volume ls --filter label=…`
         lists them."""
         with self._api() as api:
-            answer = api.volumes(filters={"label": [f"{LESSON_LABEL}={lesson}",
-                                                    *(f"{key}={value}" for key, value in labels)]})
+            answer = api.volumes(filters=None if self.seat else {"label": [
+                f"{LESSON_LABEL}={lesson}", *(f"{key}={value}" for key, value in labels)]})
         return sorted(volume["Name"] for volume in answer.get("Volumes") or [])
 
     def volume(self, name, lesson, any_lesson=False, seat=None):
@@ -359,7 +359,7 @@ class Engine:
             except docker_errors.NotFound:
                 return None
         labels = attrs.get("Labels") or {}
-        if any_lesson or (labels.get(LESSON_LABEL) == lesson and seat_matches(labels, seat)):
+        if any_lesson or self.seat or labels.get(LESSON_LABEL) == lesson:  # a seat's engine: every volume is its
             return attrs
         return None
 
@@ -446,8 +446,9 @@ class Engine:
             attrs = {}
         config = attrs.get("Config") or {}
         label = (config.get("Labels") or {}).get(LESSON_LABEL)
+        if self.seat and attrs:  # a seat's own engine: any of its containers is the seat's, labelled or not
+            label = label or lesson or ""
         if label is None or (lesson is not None and label != lesson) \
-                or not seat_matches(config.get("Labels") or {}, seat) \
                 or is_build_step(" ".join(config.get("Cmd") or [])):
             raise ContainerNotFound(_gone(container))
         return attrs
@@ -455,7 +456,7 @@ class Engine:
     def owner(self, container):
         """(full id, lesson) of a lesson's container; ContainerNotFound for any other."""
         attrs = self._lesson_attrs(container)
-        return attrs["Id"], attrs["Config"]["Labels"][LESSON_LABEL]
+        return attrs["Id"], (attrs["Config"].get("Labels") or {}).get(LESSON_LABEL, "")
 
     def state(self, container, lesson, seat=None):
         """(running, published host ports) of the lesson's container with this name or id; ContainerNotFound."""
@@ -507,31 +508,20 @@ class Engine:
         with self._api() as api:
             return api.info().get("NCPU") or 1
 
-    def remove_seat(self, seat):
-        """Force-remove everything the seat made: its containers, then its volumes and images (all carry its
-        label), as `docker rm -f`, `docker volume rm` and `docker rmi` of what `--filter label=classroom.seat=NAME`
-        lists. Returns how many of each."""
-        return self._remove_labelled(f"{SEAT_LABEL}={seat}")
-
-    def remove_seats(self):
-        """Force-remove everything any seat made, whichever seat and room (`--filter label=classroom.seat`), as
-        remove_seat does one seat's. Returns how many of each."""
-        return self._remove_labelled(SEAT_LABEL)
-
-    def _remove_labelled(self, label):
-        selector = {"label": label}
+    def remove_everything(self):
+        """Force-remove every container and volume on this engine, and every image a lesson built (they carry the
+        lesson's label; the stand-ins, under the lessons' names, stay): a seat's own engine, as the room's "remove
+        every seat's things" and its command do. Returns how many of each."""
         with self._api(acting=True) as api:
-            containers = [row["Id"] for row in api.containers(all=True, filters=selector)]
+            containers = [row["Id"] for row in api.containers(all=True)]
             for container_id in containers:
                 with contextlib.suppress(docker_errors.NotFound):
                     self._remove_container(api, container_id, force=True)  # gone before its volumes are removed
-            # Only what carries the label: a seat's run makes the volumes it names with it (actions.seat_volumes),
-            # and an unlabelled volume named like a seat's (seat-8001-…) is someone else's.
-            volumes = [volume["Name"] for volume in api.volumes(filters=selector).get("Volumes") or []]
+            volumes = [volume["Name"] for volume in api.volumes().get("Volumes") or []]
             for name in volumes:
                 with contextlib.suppress(docker_errors.NotFound):
                     api.remove_volume(name, force=True)
-            images = [row["Id"] for row in api.images(filters=selector)]
+            images = {row["Id"] for row in api.images(filters={"label": LESSON_LABEL})}
             for image_id in images:
                 with contextlib.suppress(docker_errors.NotFound, docker_errors.APIError):
                     api.remove_image(image_id, force=True)
@@ -601,8 +591,8 @@ def _timed_out(error):
 class EventStream:
     """The engine's open event stream: iterate it for EngineEvents; close() ends it from another thread."""
 
-    def __init__(self, raw, api):
-        self._raw, self._api = raw, api
+    def __init__(self, raw, api, seat=""):
+        self._raw, self._api, self._seat = raw, api, seat
 
     def __iter__(self):
         with self._api():
@@ -610,15 +600,15 @@ class EventStream:
                 attributes = (event.get("Actor") or {}).get("Attributes") or {}
                 kind = event.get("Type", "")
                 yield EngineEvent(kind, event.get("Action", ""),
-                                  of_lesson=kind == "container" and LESSON_LABEL in attributes,
-                                  seat=attributes.get(SEAT_LABEL, "") if kind == "container" else "")
+                                  of_lesson=kind == "container" and (bool(self._seat) or LESSON_LABEL in attributes),
+                                  seat=self._seat if kind == "container" else "")
 
     def close(self):
         with contextlib.suppress(Exception):  # already closed, or cut by the engine: closed either way
             self._raw.close()
 
 
-def _container_from_row(row):
+def _container_from_row(row, seat=""):
     ports = {(p["PublicPort"], p["PrivatePort"]) for p in row.get("Ports", []) if p.get("PublicPort")}
     return Container(
         id=row["Id"],
@@ -630,6 +620,6 @@ def _container_from_row(row):
         ports=tuple(sorted(ports)),
         lesson=(row.get("Labels") or {}).get(LESSON_LABEL, ""),
         command=row.get("Command", ""),
-        seat=(row.get("Labels") or {}).get(SEAT_LABEL, ""),
+        seat=seat,
     )
 

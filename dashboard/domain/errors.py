@@ -50,10 +50,6 @@ class EverySeatRunning(Exception):
     on."""
 
 
-class NotForSeats(Exception):
-    """A step on every seat of a lesson that seats cannot do (seats.not_for_seats says why)."""
-
-
 class SeatBusy(Exception):
     """A seat's press while its previous press still runs: one press per seat at a time."""
 

@@ -1,19 +1,25 @@
-"""The room's life and the instructor's actions on every seat: opening a room (its seats planned on free ports),
-ending it (its clock, one clearing at a time), closing it; running a step on every seat, and removing every seat's
-things. A seat's press and the instructor's run on every seat go through one call, run_on_seat."""
+"""The room's life and the instructor's actions on every seat: opening a room (each seat a Docker engine of its own,
+on a block of free host ports), ending it (its clock, one clearing at a time), closing it; running a step on every
+seat, and removing every seat's things. A seat's press and the instructor's run on every seat go through one call,
+run_on_seat, on the seat's own engine, with the lesson as written."""
 
 import contextlib
 import logging
+import os
 import re
+import shlex
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
 
-from . import actions, checks, commands, seats
+from ..seat_host import layout
+from . import actions, checks, seats
 from .checks import FAILED, STARTING, Ran, scope_of
-from .errors import ClassOver, EngineError, EverySeatRunning, ImageNotFound, PortInUse, SeatBusy, WorkshopUnwritable
-from .labels import SEAT_LABEL
+from .errors import (ClassOver, EngineError, EngineUnavailable, EverySeatRunning, ImageNotFound, PortInUse, SeatBusy,
+                     WorkshopUnwritable)
+from .labels import LESSON_LABEL
 from .ports import host_port_free
 
 log = logging.getLogger(__name__)
@@ -25,20 +31,100 @@ SETTLE_SECONDS = 5  # a check right after its step may find a server still start
 SETTLING = {"answers", "printed", "exec"}
 
 
-def plan_seats(prefix, first_port, count, names_taken, probe_ports=True):
-    """(name, port) of the first `count` seats from first_port up whose name is unused and, with `probe_ports` (an
-    engine on this machine), whose port is free here; a remote engine's ports are not this machine's."""
+IDLE_SEAT_MEMORY = 128 * 1024 * 1024  # what an idle seat's engine and its containerd cost (docs/benchmarks)
+
+
+def plan_seats(prefix, first_port, count, probe_ports=True, block=layout.PORT_BLOCK):
+    """(name, first port) of `count` seats, each a block of `block` host ports from first_port up (seat i's from
+    first_port + i*block), named PREFIX + its first port; with `probe_ports`, every port of each block must be free
+    here. PortInUse names the port that is not."""
+    last = first_port + count * block - 1
+    if last > 65535:
+        raise PortInUse(f"{count} seats need {count * block} host ports ({block} each) from {first_port}: past "
+                        "65535. Start lower, or with fewer seats.")
     planned = []
-    for port in range(first_port, 65536):
-        if len(planned) == count:
-            break
-        name = f"{prefix}{port}"
-        if name not in names_taken and (not probe_ports or host_port_free(port)):
-            planned.append((name, port))
-    if len(planned) < count:
-        raise PortInUse(f"Only {len(planned)} ports from {first_port} to 65535 are free: start lower, or with fewer "
-                        "seats.")
+    for number in range(count):
+        port = first_port + number * block
+        for taken in range(port, port + block):
+            if probe_ports and not host_port_free(taken):
+                raise PortInUse(f"Host port {taken} (of {prefix}{port}'s ports {port}-{port + block - 1}) is already "
+                                "in use: start from another port. Nothing was opened.")
+        planned.append((f"{prefix}{port}", port))
     return planned
+
+
+def host_memory():
+    """This machine's memory in bytes (MemTotal), or None where /proc/meminfo does not say."""
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemTotal:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def too_many_seats(count, max_seats, memory=None):
+    """Why this host cannot hold `count` seats (None when it can): more than MAX_SEATS (the setting), than the seats'
+    network has addresses for, or than its memory holds at IDLE_SEAT_MEMORY an idle seat (the benchmark's figure)."""
+    memory = host_memory() if memory is None else memory
+    if count > max_seats:
+        return f"{count} seats: this dashboard holds at most {max_seats} (DASHBOARD_MAX_SEATS)."
+    if count > layout.MAX_SEATS:
+        return f"{count} seats: the seats' network has addresses for {layout.MAX_SEATS}."
+    if memory and count * IDLE_SEAT_MEMORY > memory:
+        return (f"{count} seats: each seat's engine costs about {IDLE_SEAT_MEMORY // 2**20} MB idle, and this host "
+                f"has {memory // 2**20} MB, enough for {memory // IDLE_SEAT_MEMORY} seats.")
+    return None
+
+
+@dataclass(frozen=True)
+class SeatSettings:
+    """What every seat's engine is given besides the room form's limits: the address its host ports listen on (the
+    room's: DASHBOARD_BIND's host), its disk budget (bytes), the ports the lessons publish (mapped to its host
+    ports), the most seats this dashboard holds, and the folder the seats live in (DASHBOARD_SEATS_DIR)."""
+
+    bind_host: str
+    disk: int
+    lesson_ports: tuple
+    max_seats: int
+    base: str
+
+
+def seat_states(room, limits, settings):
+    """Each seat of the room as its engine is opened (layout.SeatState), in port order."""
+    first_port = min((seat.port for seat in room.seats.values()), default=0)
+    states = []
+    for index, seat in enumerate(room.seats.values()):
+        place = layout.SeatPlace(settings.base, seat.name, index, first_port)
+        states.append(layout.SeatState(
+            name=seat.name, index=index, first_port=first_port, room=room.id,
+            ports=tuple(place.host_ports(settings.lesson_ports)), bind_host=settings.bind_host,
+            memory=limits.memory_bytes, cpus=limits.cpus, pids=limits.pids, disk=settings.disk))
+    return states
+
+
+@dataclass
+class Opening:
+    """The seats' engines starting, in the background after the room form: how many answer so far, or why the
+    room could not open (then nothing of it is left)."""
+
+    room: str
+    of: int
+    ready: set = field(default_factory=set)
+    doing: str = ""  # the latest thing a seat did ("seat-8006: loading python:3.12-slim")
+    error: str = ""
+    finished: bool = False
+
+    @property
+    def version(self):
+        return f"{self.room}-{len(self.ready)}-{self.finished}-{bool(self.error)}"
+
+
+def _seat_host_failure(what, error):
+    """A seat host's failure as the domain's: the engines could not be given (or taken back) now."""
+    return EngineUnavailable(f"{what}: {error}")
 
 
 class RoomClock:
@@ -113,48 +199,188 @@ class RoomLife:
     seat's press runs here too (run_on_seat), so both keep to one press per seat (`presses`). `on_change()` is told
     when the room changes with no request behind it: its clock ended the class, a run on every seat moved on."""
 
-    def __init__(self, engine, roster, board, snapshot, workshop, presses, prefix, workers, on_change=lambda: None):
+    def __init__(self, engine, roster, board, snapshot, workshop, presses, prefix, workers, on_change=lambda: None,
+                 seat_host=None, seat_engines=None, settings=None):
         if not SEAT_PREFIX.fullmatch(prefix):
             raise ValueError(f"SEAT_PREFIX {prefix!r}: letters, digits, '_' and '-', starting with a letter or digit.")
         self.engine, self.roster, self.board, self.snapshot = engine, roster, board, snapshot
         self.workshop, self.presses, self.prefix, self.workers = workshop, presses, prefix, workers
         self.on_change = on_change
+        self.seat_host, self.seat_engines, self.settings = seat_host, seat_engines, settings
         self._clearing = threading.Lock()
         self._every_seat_lock = threading.Lock()
+        self._engines_lock = threading.Lock()  # the seats' engines opening or closing: one at a time
         self.every_seat = None  # the latest EverySeat
+        self.opening = None  # the latest Opening
+        self.images = set()  # the stand-ins the open room's seat engines hold
         self.retry_at = 0.0  # time.monotonic() before which a due end is not tried again (the engine was away)
         self.clock = RoomClock(self._end_when_due)
         room = roster.room
         if room is not None and not room.cleared:
             self.clock.schedule(room.ends_at)
 
+    def start(self):
+        """At the dashboard's start (even after a kill -9): the open room's seats get their engines back, as they
+        were (SeatHost.reattach), and every seat of no open room is swept away."""
+        room = self.roster.room
+        keep = room.id if room is not None and not room.over else None
+        base = Path(self.settings.base)
+        if not base.is_dir() or not any(layout.SEAT_NAME.fullmatch(entry.name) for entry in base.iterdir()):
+            return  # no seat here: nothing to re-attach or sweep
+        why = self.seat_host.unavailable()
+        if why:
+            log.warning("the seats' engines cannot be re-attached or swept here: %s", why)
+            return
+        try:
+            self.seat_host.sweep(keep)
+            if keep is not None:
+                self.seat_host.reattach(seat_states(room, room.limits, self.settings))
+                self.images = set(self.seat_host.images_for([]))  # at least the base stand-in, loaded at its open
+                self.opening = Opening(room.id, len(room.seats), set(room.seats), finished=True)
+        except Exception:  # the pages still come up; a seat whose engine is away answers 503 saying so
+            log.exception("re-attaching the room's seats failed")
+
+    def seat_engine(self, name):
+        """The seat's own engine (engine.Engine on its socket)."""
+        return self.seat_engines.engine(name)
+
+    def seat_snapshot(self, name):
+        """The seat engine's container list, shared by its pages, its checks and the grid."""
+        return self.seat_engines.snapshot(name)
+
     @property
     def version(self):
         """Changes with the room, and as a run on every seat moves on: the grid's part of what pages compare."""
         return f"{self.roster.version}-{self.every_seat.version if self.every_seat else 'none'}"
 
-    def open(self, first_port, cards, join_seats, minutes, limits, names_taken, probe_ports, lessons):
-        """Open a room of `cards` + `join_seats` seats from `first_port`: a room open before is ended first, and
-        whatever any seat ever made is swept, so nothing of a previous class is left; each seat gets the files of
-        `lessons`. The engine away: refused before anything changes."""
+    def unavailable(self):
+        """Why seats cannot be given engines of their own here (None when they can): the room page says so."""
+        return self.seat_host.unavailable()
+
+    def open(self, first_port, cards, join_seats, minutes, limits, probe_ports, lessons, current=None, wait=False):
+        """Open a room of `cards` + `join_seats` seats from `first_port`, each a Docker engine of its own started in
+        the background (self.opening tells how far; `wait`: until they all answer): a room open before is ended
+        first, and every seat of no room is swept; each seat's folder gets the files of `lessons`, its engine the
+        images the `current` lessons need (all of `lessons` by default; see provide_images). Refused, before
+        anything changes, where this host cannot give seats engines, or holds fewer seats."""
+        count = cards + join_seats
+        why = self.seat_host.unavailable()
+        if why:
+            raise seats.SeatsUnavailable(f"{why} Seats need the host deployment: nothing was opened.")
+        too_many = too_many_seats(count, self.settings.max_seats)
+        if too_many:
+            raise seats.TooManySeats(f"{too_many} Nothing was opened.")
+        planned = plan_seats(self.prefix, first_port, count, probe_ports)
         with self._every_seat_lock:
             self._refuse_while_running()  # before anything changes: the class goes on as it was
             previous = self.roster.room
             self.end()
-            self._sweep()
+            with self._engines_lock:
+                try:
+                    self.seat_host.sweep(None)  # any seat left by a room closed anyway, or an earlier run
+                except Exception as error:
+                    raise _seat_host_failure("The previous seats' engines could not be removed", error) from error
         for name in previous.seats if previous else ():
             self.board.forget_seat(name)  # the old room's grid, kept to look at until now
-        planned = plan_seats(self.prefix, first_port, cards + join_seats, names_taken, probe_ports)
         room = self.roster.open(planned, minutes, limits, cards, join_seats)
-        for seat in room.seats.values():
-            self.workshop.provide_seat(seat.name, lessons, replace=True)  # not a previous class's edits
         self.clock.schedule(room.ends_at)
+        opening = self.opening = Opening(room.id, count)
+        states = seat_states(room, limits, self.settings)
+        images = self.seat_host.images_for(current or lessons)
+        thread = threading.Thread(target=self._open_engines, args=(room, states, lessons, images, opening),
+                                  daemon=True, name="seat-engines")
+        thread.start()
+        if wait:
+            thread.join()
         return room
+
+    def _open_engines(self, room, states, lessons, images, opening):
+        """Each seat's folder and engine, in parallel; any failure closes them all and the room with them (no
+        half-working seats), saying why on the room page."""
+        def progress(name, what):
+            opening.doing = f"{name}: {what}"
+            if what == "ready":
+                opening.ready.add(name)
+            self.on_change()
+
+        try:
+            with self._engines_lock:
+                for state in states:
+                    self.provide_files(state, lessons, replace=True)  # not a previous class's edits
+                self.seat_host.open(states, progress, images=images)
+                self.images = set(images)
+        except Exception as error:  # whatever failed, no seat is left half-working
+            log.exception("opening the seats' engines failed")
+            opening.error = (f"The seats' engines could not be started ({str(error)[:300]}): the room was closed, "
+                             "and nothing of it is left. Open it again, or with fewer seats.")
+            with contextlib.suppress(Exception):
+                self.seat_host.close([state.name for state in states])
+            if self.roster.room is not None and self.roster.room.id == room.id:
+                self.roster.close()
+                self.clock.cancel()
+        finally:
+            opening.finished = True
+            self.on_change()
+
+    def provide_images(self, lesson):
+        """Load the stand-ins `lesson` needs (postgres:16 for the state lesson) into every seat engine of the open
+        room that lacks them, in the background: the class moved on to it. The thread, or None."""
+        room = self.roster.room
+        opening = self.opening
+        if room is None or room.over or opening is None or opening.room != room.id or not opening.finished:
+            return None
+        wanted = [image for image in self.seat_host.images_for([lesson]) if image not in self.images]
+        if not wanted:
+            return None
+
+        def load():
+            try:
+                with self._engines_lock:
+                    if self.roster.class_on(room.id):
+                        self.seat_host.open(self.states(room), images=wanted)
+                        self.images |= set(wanted)
+            except Exception:
+                log.exception("loading %s into the seats' engines failed", ", ".join(wanted))
+
+        thread = threading.Thread(target=load, daemon=True, name="seat-images")
+        thread.start()
+        return thread
+
+    def provide_files(self, state, lessons, replace=False):
+        """Write the lessons' files into the seat's folder (its ~/docker-workshop), owned by the seat's user."""
+        place = state.place(self.settings.base)
+        place.files.mkdir(parents=True, exist_ok=True)
+        for lesson in lessons:
+            self.workshop.provide_into(place.files / lesson.folder, [lesson], replace=replace)
+        for folder, dirs, names in os.walk(place.files):
+            for name in [folder, *(os.path.join(folder, entry) for entry in dirs + names)]:
+                with contextlib.suppress(OSError):
+                    os.lchown(name, place.uid, place.gid)
+
+    def provide_lesson(self, name, lesson=None):
+        """The lesson's missing files into the seat's folder (none with no lesson), all of it the seat's user's."""
+        state = self.state_of(self.roster.require(), name)
+        self.provide_files(state, [lesson] if lesson is not None else [])
+
+    def seat_place(self, name):
+        """The seat's layout.SeatPlace (its folder, socket, address and ports), from its state in the open room."""
+        room = self.roster.require()
+        return self.state_of(room, name).place(self.settings.base)
+
+    def states(self, room):
+        """Each seat of `room` as its engine has it (layout.SeatState), in port order."""
+        return seat_states(room, room.limits, self.settings)
+
+    def state_of(self, room, name):
+        states = {state.name: state for state in self.states(room)}
+        if name not in states:
+            raise seats.RoomError(f"There is no seat {name[:40]!r} in this room.")
+        return states[name]
 
     def end(self):
         """End the open room now: its links stop at once (the grid keeps the seats' last progress to look at), then
-        every seat's containers, volumes and images are removed; one clearing at a time, however many requests and
-        timers ask. How many things were removed (0 when another is clearing)."""
+        every seat's engine is stopped and removed with everything it made; one clearing at a time, however many
+        requests and timers ask. How many seats' engines were removed (0 when another is clearing)."""
         roster = self.roster
         if roster.room is None:
             return 0
@@ -165,33 +391,44 @@ class RoomLife:
             room = roster.room
             if room is None or room.cleared:
                 return 0
-            removed = seats.clear_seats(self.engine, list(room.seats), self.workers)
+            names = list(room.seats)
+            self.seat_engines.forget(names)
+            with self._engines_lock:  # an opening under way finishes first
+                try:
+                    self.seat_host.close(names)
+                except Exception as error:
+                    raise _seat_host_failure("The seats' engines could not all be stopped and removed", error) \
+                        from error
             roster.cleared()
         finally:
             self._clearing.release()
-            self.snapshot.invalidate()
-        return removed
+        return len(names)
 
     def sweep(self):
-        """Remove everything any seat made, of this room or any earlier one (closed anyway, or a dashboard that
-        stopped with its room open), as remove_every_seat_command shows; how many of each (containers, volumes,
-        images). Refused while a run on every seat is under way."""
+        """Remove everything every open seat made (its containers, volumes and the images it built; the stand-ins
+        stay), as remove_every_seat_command shows, and every seat engine of no open room; how many of each
+        (containers, volumes, images). Refused while a run on every seat is under way."""
         with self._every_seat_lock:
             self._refuse_while_running()
             return self._sweep()
 
     def _sweep(self):
         room = self.roster.room
-        try:  # the room's seats `workers` at a time (as `docker rm -f` removes its ids at once), then any others
-            counts = [seats.clear_seats_counts(self.engine, list(room.seats) if room else [], self.workers),
-                      self.engine.remove_seats()]
-            return tuple(map(sum, zip(*counts)))
-        finally:
-            self.snapshot.invalidate()
+        live = list(room.seats) if room is not None and not room.cleared else []
+        with self._engines_lock:
+            try:
+                self.seat_host.sweep(room.id if live else None)
+            except Exception as error:
+                raise _seat_host_failure("The seats' engines could not be swept", error) from error
+        with ThreadPoolExecutor(max_workers=max(1, self.workers)) as pool:
+            counts = list(pool.map(lambda name: self.seat_engine(name).remove_everything(), live))
+        for name in live:
+            self.seat_snapshot(name).invalidate()
+        return tuple(map(sum, zip((0, 0, 0), *counts)))
 
     def close(self, anyway):
-        """Put away a room whose class ended; what its seats made must be removed first (tried again now), unless
-        `anyway` (the engine may be gone for good; the next room's opening removes it)."""
+        """Put away a room whose class ended; its seats' engines must be removed first (tried again now), unless
+        `anyway` (the next room's opening, or the dashboard's next start, removes them)."""
         room = self.roster.require()
         if not room.ended:
             raise seats.ClassStillOn("The class is still on: end it first (End the class now).")
@@ -208,11 +445,23 @@ class RoomLife:
         self.clock.cancel()
 
     def reset_seat(self, seat, lessons):
-        """Remove everything the seat made and bring back its lesson files, for a fresh start; how many things."""
-        removed = seats.clear_seats(self.engine, [seat.name], 1)
-        self.workshop.provide_seat(seat.name, lessons, replace=True)
+        """A fresh start for the seat: its engine removed with everything it made and started again, its lesson
+        files as shipped; how many of its containers, volumes and images went."""
+        room = self.roster.require()
+        state = self.state_of(room, seat.name)
+        try:
+            removed = sum(self.seat_engine(seat.name).remove_everything())
+        except EngineError:
+            removed = 0  # its engine is away: starting it again below is the reset
+        self.seat_engines.forget([seat.name])
+        with self._engines_lock:
+            try:
+                self.seat_host.close([seat.name])
+                self.provide_files(state, lessons, replace=True)
+                self.seat_host.open([state], images=sorted(self.images))
+            except Exception as error:
+                raise _seat_host_failure(f"{seat.name}'s engine could not be started again", error) from error
         self.board.forget_seat(seat.name)
-        self.snapshot.invalidate()
         return removed
 
     def end_if_due(self):
@@ -253,7 +502,7 @@ class RoomLife:
             raise ClassOver("The class is over: open a new room first.")
         seat_list = list(room.seats.values())
         if seat_list:
-            require_built(self.engine, lesson, step, seat_list[0], places[seat_list[0].name])
+            require_built(self.seat_engine(seat_list[0].name), lesson, step, seat_list[0], places[seat_list[0].name])
         with self._every_seat_lock:
             self._refuse_while_running()
             number = self.every_seat.number + 1 if self.every_seat else 1
@@ -270,10 +519,8 @@ class RoomLife:
             run.state = "running"
             self.on_change()
             try:
-                own = seats.for_seat(lesson, seat)  # the lesson as this seat does it: its names, port, tags
-                own_step = own.step(step.id)
-                done = run_on_seat(self.engine, self, seat, own, own_step, places[seat.name], host, check=False,
-                                   every_seat=True)
+                done = run_on_seat(self.seat_engine(seat.name), self, seat, lesson, step, places[seat.name], host,
+                                   check=False, every_seat=True)
                 run.state, run.note = ("done", "") if done.ok else ("failed", "It ran, and failed.")
             except SeatBusy as busy:
                 run.state, run.note = "skipped", str(busy)
@@ -283,9 +530,10 @@ class RoomLife:
                 return
             finally:
                 self.on_change()
-            if own_step.check is not None:  # waits for the shared list's next read: not in a slot of the engine's
-                checking.submit(check_step, self.engine, self.board, self.snapshot, own, own_step, places[seat.name],
-                                host).add_done_callback(lambda checked: _log_failed_check(checked, seat.name))
+            if step.check is not None:  # waits for the seat list's next read: not in a slot of the engine's
+                checking.submit(check_step, self.seat_engine(seat.name), self.board, self.seat_snapshot(seat.name),
+                                lesson, step, places[seat.name], host).add_done_callback(
+                    lambda checked: _log_failed_check(checked, seat.name))
 
         def work():
             try:
@@ -294,7 +542,6 @@ class RoomLife:
                     list(pool.map(lambda seat: one(seat, checking), seat_list))
             finally:
                 job.finished = time.monotonic()
-                self.snapshot.invalidate()
                 self.on_change()
 
         threading.Thread(target=work, daemon=True, name="every-seat").start()
@@ -316,13 +563,13 @@ def default_every_seat_step(lesson):
 
 
 def require_built(engine, lesson, step, seat, place):
-    """Refuse a run of an image the seats build themselves (each its own tag, seats.for_seat) that `seat` (the
-    first) has not built: the step would fail on every seat."""
+    """Refuse a run of an image the seats build themselves, each on its own engine, that `seat` (the first; `engine`
+    its own) has not built: the step would fail on every seat."""
     action = step.action
     image = action.definition.pulled_image(action)  # what a run runs
     if image is None or image not in lesson.builds:
         return
-    tag = place.image(seats.for_seat(lesson, seat).step(step.id).action.image)
+    tag = place.image(image)
     try:
         engine.require_image(tag)
     except ImageNotFound:
@@ -332,16 +579,20 @@ def require_built(engine, lesson, step, seat, place):
 
 
 def run_on_seat(engine, room, seat, lesson, step, place, host, check=True, every_seat=False):
-    """Do the step on the seat's own things (`lesson` as the seat does it, seats.for_seat; `place` its
-    actions.Place) as the command beside it does, put its run and check on the board: a seat's press and the
-    instructor's run on every seat both come here. One press of a seat at a time (SeatBusy); it acts in the room
-    it began in only (seats.Stint): a class that ended meanwhile has what the step made removed too. Without
-    `check`, the caller asks the step's check (check_step) when it sees fit; `every_seat`: the instructor's run."""
+    """Do the step, as the lesson writes it, on the seat's own engine (`engine`; `place` its actions.Place) as the
+    command beside it does, and put its run and check on the board: a seat's press and the instructor's run on
+    every seat both come here. One press of a seat at a time (SeatBusy); it begins in its room only (seats.Stint):
+    a class that ended meanwhile removes the seat's engine with what the step made. Without `check`, the caller
+    asks the step's check (check_step) when it sees fit; `every_seat`: the instructor's run."""
     with room.presses.pressing(seat.name, step.title, every_seat):
-        room.workshop.provide_seat(seat.name, [lesson])  # its files, should the folder have gone since the room opened
-        done = press_step(engine, room.board, room.snapshot, lesson, step, place, host, check=check)
-        if place.stint is not None and not room.roster.class_on(place.stint.room):
-            seats.clear_seats(engine, [seat.name], 1)  # it ended (or the next room opened) as the step ran
+        if place.stint is not None and room.roster.lost(place.stint):
+            raise ClassOver(f"{room.roster.lost(place.stint)}: nothing was done.")
+        room.provide_lesson(seat.name, lesson)  # its files, should any have gone since the room opened
+        try:
+            done = press_step(engine, room.board, room.seat_snapshot(seat.name), lesson, step, place, host,
+                              check=check)
+        finally:
+            room.provide_lesson(seat.name)  # what an edit wrote is the student's to change in their terminal
     return done
 
 
@@ -352,7 +603,7 @@ def press_step(engine, board, snapshot, lesson, step, place, host, host_port=Non
     command = actions.command(lesson, step.action, place, host_port)
     scope = scope_of(lesson.id, place.seat)
     pressed = time.monotonic()
-    listed = (lambda: snapshot.read_after(pressed)[1]) if place.seat else None  # one read a period for the room
+    listed = (lambda: snapshot.read_after(pressed)[1]) if place.seat else None  # the seat's list, read once after
     try:
         with (record or (lambda _: contextlib.nullcontext({})))(command) as noted:
             done = actions.perform(engine, lesson, step.action, place, host_port, listed)
@@ -363,8 +614,7 @@ def press_step(engine, board, snapshot, lesson, step, place, host, host_port=Non
     ports = step.action.definition.published(step.action, host_port)
     board.ran(scope, step.id, Ran(command, done.output, done.ok, done.container_id,
                                   ports[0][0] if len(ports) == 1 else None))
-    if not place.seat:
-        snapshot.invalidate()  # the instructor's press: every page's list, and the check, read afresh
+    snapshot.invalidate()  # every page's list of this engine, and the check, read afresh
     if check and step.check is not None:
         check_step(engine, board, snapshot, lesson, step, place, host)
     return done
@@ -396,45 +646,34 @@ def settled_check(evaluate, step, settle=True):
         time.sleep(0.5)
 
 
-def every_seat_command(lesson, step, room, prefix, place_of):
-    """The bash loop that runs the step on every seat of the room, one at a time: each seat's own command (its name
-    and port as ${seat} and ${port}), true when pasted here. `place_of(seat)`: the seat's actions.Place. Where the
-    seats' commands differ in more than name and port, each seat's command, one a line."""
+LOOP_SEAT = "/SEAT"  # where the loop's $seat goes in a seat's command, before it is written as "$seat"
+
+
+def every_seat_command(lesson, step, room, base, place_of):
+    """The bash loop that runs the step on every seat of the room, one at a time, as each seat's student types it
+    (`place_of(seat)`: the seat's actions.Place), on that seat's own engine (DOCKER_HOST its socket under `base`, the
+    seats' folder), from the seat's folder on this host: true when pasted here, as root."""
     seat_list = list(room.seats.values())
-    shown = {}
-    for seat in seat_list:
-        own = seats.for_seat(lesson, seat)
-        shown[seat.name] = actions.command(own, own.step(step.id).action, place_of(seat))
-    body = _with_variables(shown[seat_list[0].name], seat_list[0])
-    if body is not None and all(seat.name == f"{prefix}{seat.port}" and _expanded(body, seat) == shown[seat.name]
-                                for seat in seat_list):
-        return f"for port in {commands.port_words(seat.port for seat in seat_list)}; do\nseat={prefix}$port\n{body}\ndone"
-    return "\n".join(shown[seat.name] for seat in seat_list)
+    place = place_of(seat_list[0])
+    relative = os.path.relpath(place.folder, layout.SeatPlace(base, seat_list[0].name, 0).dir)
+    here = actions.Place(PurePosixPath(LOOP_SEAT) / relative, None, seat=place.seat)
+    body = actions.command(lesson, step.action, here)
+    # Binds name the folder as the seat's engine sees it: "$(pwd)" here is this host's path to it.
+    body = body.replace('"$(pwd)"', shlex.quote(str(place.seen)))
+    body = body.replace("docker compose ", f"docker compose -f compose.yaml --project-directory "
+                                           f"{shlex.quote(str(place.seen))} ")
+    body = body.replace(LOOP_SEAT + "/", '"$seat"/')
+    seat_dirs = " ".join(shlex.quote(str(layout.SeatPlace(base, seat.name, 0).dir)) for seat in seat_list)
+    return (f"for seat in {seat_dirs}; do (\n"
+            f"export DOCKER_HOST=\"unix://$seat/run/docker.sock\"\n{body}\n)\ndone")
 
 
-def _with_variables(command, seat):
-    """The command with the seat's name as ${seat} and its port as ${port}; None where one of them would not be
-    expanded by bash (inside single quotes, or in a here-document's text)."""
-    head, newline, text = command.partition("\n")
-    if seat.name in text or str(seat.port) in text:
-        return None
-    marked = head.replace(seat.name, "\0s")
-    marked = re.sub(rf"(?<![0-9]){seat.port}(?![0-9])", "\0p", marked)
-    quote = None
-    for char in marked:
-        if quote is None and char in "'\"":
-            quote = char
-        elif char == quote:
-            quote = None
-        elif char == "\0" and quote == "'":
-            return None
-    return marked.replace("\0s", "${seat}").replace("\0p", "${port}") + newline + text
-
-
-def _expanded(body, seat):
-    return body.replace("${seat}", seat.name).replace("${port}", str(seat.port))
-
-
-def remove_every_seat_command():
-    """What sweep does, from a shell: every seat's containers, volumes and images (all carry the seat label)."""
-    return commands.remove_labelled_command(SEAT_LABEL)
+def remove_every_seat_command(base):
+    """What sweep does to the open seats, from a shell: on every seat's engine under `base` (the seats' folder),
+    every container and volume, and the images its lessons built (they carry the lesson's label)."""
+    sockets = shlex.quote(str(base)) + "/*/run/docker.sock"
+    docker = 'docker -H "unix://$socket"'
+    return (f"for socket in {sockets}; do\n"
+            f"{docker} ps -aq | xargs -r {docker} rm -f ; "
+            f"{docker} volume ls -q | xargs -r {docker} volume rm -f ; "
+            f"{docker} images -q --filter label={LESSON_LABEL} | sort -u | xargs -r {docker} rmi -f\ndone")

@@ -1,28 +1,25 @@
 """A room of students, each on a seat of their own: who holds which seat, and what a seat's steps touch.
 
-A seat is named PREFIX + its host port (seat-8001 publishes on 8001). Its link carries a
-random token; opening it signs that browser in as the seat, and signs out whichever browser held it before (the
-seat moved). A seat is a card's (its link printed on the sheet) or the join code's (handed out to the next browser
-that presses Take a seat), never both. Everything a seat makes carries `classroom.seat=NAME`
-beside the lesson's label; each container and volume a step names is `NAME-…`; each run has the room's limits. So
-a seat acts on its own things only, and one student's memory hog or fork bomb stays in its own container.
+A seat is named PREFIX + the first of its block of host ports (seat-8001 has 8001-8005, mapped to the lesson ports
+its engine publishes). Its link carries a random token; opening it signs that browser in as the seat, and signs
+out whichever browser held it before (the seat moved). A seat is a card's (its link printed on the sheet) or the
+join code's (handed out to the next browser that presses Take a seat), never both. Each seat has a Docker engine of
+its own (seat_host/): the lesson's commands run there verbatim, and the room's limits hold for the whole seat.
 
 The room (seats, tokens, end time, limits, whether joining is open) is kept in a JSON file (mode 0600) in the
 instance folder, so a restart keeps the class.
 """
 
+import contextlib
 import json
 import re
 import secrets
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from . import files
-from .labels import SEAT_LABEL
-from .lesson_fields import Mount, Port
 
 MEMORY = re.compile(r"[1-9][0-9]{0,5}[kmg]")  # docker's --memory, as the room form takes it: 256m, 1g
 MIN_MEMORY = 6 * 1024 * 1024  # the engine refuses less than 6 MB
@@ -31,18 +28,20 @@ SEAT_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_-]{0,62}")
 CARD, JOIN = "card", "join"  # a seat's kind: opened by its printed card's link, or handed out by the join code
 
 
-def seat_matches(labels, seat):
-    """True when `seat` is None (the instructor may touch any seat's) or the labels say that seat made it (with
-    seat "", that no seat made it)."""
-    return seat is None or labels.get(SEAT_LABEL, "") == seat
-
-
 class RoomError(ValueError):
     """Limits the engine would refuse, no room open, or a seat that is not there; the message says why."""
 
 
 class ClassStillOn(RoomError):
     """The room cannot be put away while its class is on."""
+
+
+class SeatsUnavailable(RoomError):
+    """This host cannot give seats engines of their own (the compose deployment, not root, …): nothing opened."""
+
+
+class TooManySeats(RoomError):
+    """More seats than this host holds (MAX_SEATS, and the seats' network's size)."""
 
 
 class TooFewSeats(RoomError):
@@ -57,15 +56,15 @@ def things_left(room, reason):
     """The refusal to close an ended room whose seats' things could not be removed: whose, why, and what to do."""
     names = list(room.seats)
     whose = names[0] if len(names) == 1 else f"{names[0]} … {names[-1]} ({len(names)} seats)"
-    return ThingsLeft(f"{whose}'s containers, volumes and images are still on the engine, and could not be removed "
-                      f"now ({reason}). Closing the room would leave them there. They are removed as soon as the "
-                      "engine answers (tried again every 30 s); then close the room. Or choose Close anyway (the "
-                      "engine may be gone for good): opening the next room removes every seat's leftovers first.")
+    return ThingsLeft(f"{whose}'s engines could not be stopped and removed now ({reason}). Closing the room would "
+                      "leave them there. They are tried again every 30 s; then close the room. Or choose Close "
+                      "anyway: opening the next room, or the dashboard's next start, removes every seat's "
+                      "leftovers first.")
 
 
 @dataclass(frozen=True)
 class Limits:
-    """What each of a seat's containers may use: `docker run --memory M --cpus C --pids-limit P`."""
+    """What a whole seat may use, its containers together (its engine's cgroup): memory, CPUs and processes."""
 
     memory: str = "256m"
     cpus: float = 0.5
@@ -83,21 +82,11 @@ class Limits:
     def memory_bytes(self):
         return int(self.memory[:-1]) * 1024 ** " kmg".index(self.memory[-1])
 
-    @property
-    def flags(self):
-        """The `docker run` options, in the order the command shows them."""
-        return ("--memory", self.memory, "--cpus", f"{self.cpus:g}", "--pids-limit", str(self.pids))
-
-    @property
-    def host_config(self):
-        """The same limits as the engine's API takes them."""
-        return {"mem_limit": self.memory_bytes, "nano_cpus": int(round(self.cpus * 1e9)), "pids_limit": self.pids}
-
 
 @dataclass
 class Seat:
     name: str
-    port: int
+    port: int  # the first of its block of host ports (seat_host.layout.PORT_BLOCK)
     token: str  # in the seat's link; a revoked link gets a new one
     joined: bool = False  # taken (its card's link used, or handed out by the join code): not handed out again
     student: str = ""  # the name the student typed on their seat page
@@ -330,54 +319,15 @@ class Roster:
             self._save()
 
 
-def seat_image(tag, seat_name):
-    """The seat's own tag of an image its lesson builds: `cowserv` -> `cowserv:seat-8001`."""
-    repository = tag.rsplit(":", 1)[0] if ":" in tag.rsplit("/", 1)[-1] else tag
-    return f"{repository}:{seat_name}"
+COMPOSE_PORT = re.compile(r"""^\s*-\s*["']?(?:[0-9.]+:)?([0-9]{1,5}):[0-9]{1,5}""", re.M)
 
 
-def not_for_seats(lesson):
-    """Why students cannot do this lesson on seats of their own (None when they can): Compose projects and runs
-    publishing several host ports would share names and ports between seats."""
-    if any(not step.action.definition.for_seats for step in lesson.steps):
-        return (f"The lesson {lesson.title!r} uses Compose, whose project names and ports the seats would share: "
-                "the instructor does it on the screen.")
-    host_ports = {port.host for step in lesson.steps for port in step.action.ports}
-    if len(host_ports) > 1:
-        return f"The lesson {lesson.title!r} publishes several host ports; a seat has one."
-    return None
-
-
-def for_seat(lesson, seat):
-    """The lesson as this seat does it: each container and volume it names is NAME-…, each image it builds the
-    seat's own tag, each published host port the seat's."""
-    def named(name):
-        return f"{seat.name}-{name}" if name else name
-
-    def image(ref):
-        return seat_image(ref, seat.name) if ref in lesson.builds else ref
-
-    steps = []
-    for step in lesson.steps:
-        action = step.action
-        action = replace(
-            action, name=named(action.name), image=image(action.image), tag=image(action.tag),
-            ports=tuple(Port(seat.port, port.container) for port in action.ports),
-            volumes=tuple(mount if mount.binds_folder else Mount(named(mount.source), mount.target)
-                          for mount in action.volumes))
-        check = step.check
-        if check is not None:
-            check = replace(check, container=named(check.container), name=named(check.name), tag=image(check.tag))
-        steps.append(replace(step, action=action, check=check))
-    return replace(lesson, steps=tuple(steps))
-
-
-def clear_seats(engine, names, workers):
-    """Remove everything these seats made (engine.remove_seat), `workers` seats at a time; how many things."""
-    return sum(clear_seats_counts(engine, names, workers))
-
-
-def clear_seats_counts(engine, names, workers):
-    """As clear_seats: how many (containers, volumes, images)."""
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        return tuple(map(sum, zip((0, 0, 0), *pool.map(engine.remove_seat, names))))
+def lesson_ports(lessons):
+    """Every host port the lessons publish (their runs', and their compose.yaml's), lowest first: each seat's block
+    of host ports maps to these on its engine."""
+    ports = {port.host for lesson in lessons for step in lesson.steps for port in step.action.ports}
+    for lesson in lessons:
+        if "compose.yaml" in lesson.files:
+            with contextlib.suppress(OSError):
+                ports |= {int(port) for port in COMPOSE_PORT.findall((lesson.source / "compose.yaml").read_text())}
+    return tuple(sorted(ports))

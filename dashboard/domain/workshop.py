@@ -31,15 +31,11 @@ class Workshop:
         """The lesson's files: their paths in the workshop, in the order the lesson file lists them."""
         return [self.folder(lesson) / name for name in lesson.files]
 
-    def seat_folder(self, seat):
-        """A student's seat's own copy of the workshop: `seats/NAME`, a lesson's folder in it each."""
-        return self.root / "seats" / seat
-
-    def provide_seat(self, seat, lessons, replace=False):
-        """Write the lessons' files into the seat's folder: missing ones, or (`replace`) all of them again."""
+    def provide_into(self, folder, lessons, replace=False):
+        """Write the lessons' files into `folder` (a seat's lesson folder): missing ones, or (`replace`) all of them
+        again."""
         for lesson in lessons:
-            self._write(lesson, files.replace if replace else files.write_once,
-                        self.seat_folder(seat) / lesson.folder)
+            self._write(lesson, files.replace if replace else files.write_once, folder)
 
     def provide(self, lessons):
         """Write every lesson's missing files into the workshop; a file already there is left as it is."""

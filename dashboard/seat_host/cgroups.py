@@ -34,7 +34,9 @@ def hierarchies():
     with open("/proc/self/mounts") as mounts:
         for line in mounts:
             _, point, kind = line.split()[:3]
-            if kind == "cgroup" and os.path.dirname(point) == str(ROOT):
+            # cgroup2 too: on a hybrid host (/sys/fs/cgroup/unified, no controllers) runc puts each container's
+            # processes, its `docker exec`s' included, in the unified hierarchy as well.
+            if kind in ("cgroup", "cgroup2") and os.path.dirname(point) == str(ROOT):
                 found.append(os.path.basename(point))
     return sorted(set(found))
 

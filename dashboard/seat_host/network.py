@@ -27,6 +27,7 @@ import json
 import os
 import shlex
 import subprocess
+import time
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -278,7 +279,12 @@ def _locked():
     """One change to the seats' chains at a time, across threads and processes (check-then-add is not atomic)."""
     fd = os.open(LOCK, os.O_RDWR | os.O_CREAT, 0o600)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        while True:  # never a blocking flock: under gevent it would stop every greenlet, the holder's too
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                time.sleep(0.05)
         yield
     finally:
         os.close(fd)

@@ -50,10 +50,12 @@ mount -o remount,bind,rw proc/sys/net
 # sysfs and whatever is mounted in it read-only, but the cgroup v1 hierarchies the engine makes its cgroups in.
 mount --rbind /sys sys
 mount --make-rslave sys
-awk -v top="$root/sys" '($2 == top || index($2, top "/") == 1) && $3 != "cgroup" {print $2}' /proc/self/mounts |
+awk -v top="$root/sys" '($2 == top || index($2, top "/") == 1) && $3 != "cgroup" && $3 != "cgroup2" {print $2}' \
+  /proc/self/mounts |
   while read -r point; do mount -o remount,bind,ro "$point"; done
 # In each cgroup hierarchy only the seat's containers' cgroups writable: not the seat's limits, nor anything else.
-awk -v top="$root/sys/fs/cgroup/" 'index($2, top) == 1 && $3 == "cgroup" {print $2}' /proc/self/mounts |
+awk -v top="$root/sys/fs/cgroup/" 'index($2, top) == 1 && ($3 == "cgroup" || $3 == "cgroup2") {print $2}' \
+  /proc/self/mounts |
   while read -r point; do
     mount --bind "$point/CONTAINERS" "$point/CONTAINERS"
     mount -o remount,bind,ro "$point"

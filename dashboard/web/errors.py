@@ -20,7 +20,6 @@ from ..domain.errors import (
     EverySeatRunning,
     ImageNotFound,
     NameInUse,
-    NotForSeats,
     PortInUse,
     SeatBusy,
     ToolMissing,
@@ -28,7 +27,7 @@ from ..domain.errors import (
     WorkshopUnwritable,
 )
 from ..domain.failures import TooManyFailures
-from ..domain.seats import ClassStillOn, RoomError, ThingsLeft, TooFewSeats
+from ..domain.seats import ClassStillOn, RoomError, SeatsUnavailable, ThingsLeft, TooFewSeats, TooManySeats
 from ..domain.workshop import WorkshopError
 from .extensions import htmx
 from .filters import engine_text
@@ -47,6 +46,8 @@ STATUS = {
     ClassStillOn: 409,
     ThingsLeft: 409,
     TooFewSeats: 409,  # the seats planned are not those the room form asked for: nothing opened
+    TooManySeats: 400,  # more seats than this host holds: nothing opened
+    SeatsUnavailable: 503,  # this host cannot give seats engines of their own (the compose deployment)
     ContainerNotFound: 404,  # already gone, or not the lesson's: the page refreshes its stale list
     ImageNotFound: 409,
     PortInUse: 409,
@@ -58,7 +59,6 @@ STATUS = {
     ContainerNotRunning: 409,
     EverySeatRunning: 409,
     BuildingAnother: 409,
-    NotForSeats: 409,  # the current lesson is not one seats can do
     SeatBusy: 409,  # one press per seat at a time
     ClassOver: 409,  # a seat's build that waited past the class end
     BuildQueueFull: 503,  # the seats' build turn taken past BUILD_WAIT_SECONDS: try again in a moment

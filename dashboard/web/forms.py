@@ -94,12 +94,13 @@ def last_event_id(value):
     return whole_number(value, 9)
 
 
-def first_seat_port(value, count):
-    """The first seat's host port, low enough that `count` ports from it stay within 65535."""
+def first_seat_port(value, count, block=1):
+    """The first seat's host port, low enough that `count` seats of `block` host ports each stay within 65535."""
     first = host_port(value)
-    if first + count - 1 > 65535:
-        raise InvalidInput(f"{count} seats from port {first} would go past port 65535: "
-                           f"start at {65536 - count} or lower.")
+    if first + count * block - 1 > 65535:
+        each = f" ({block} host ports each)" if block > 1 else ""
+        raise InvalidInput(f"{count} seats{each} from port {first} would go past port 65535: "
+                           f"start at {65536 - count * block} or lower.")
     return first
 
 

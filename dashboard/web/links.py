@@ -22,3 +22,16 @@ def room_url():
 def seat_link(seat):
     """The seat's link, as its card on the sheet shows it."""
     return room_url() + url_for("seat.sign_in", token=seat.token)
+
+
+def room_host():
+    """The room's host name, as students reach the dashboard (DASHBOARD_ROOM_URL, or the address this page used)."""
+    url = urlsplit(room_url())
+    return url.hostname if url.hostname and ":" not in url.hostname else url.netloc.rsplit(":", 1)[0] or "ROOM-HOST"
+
+
+def port_links(ports):
+    """[(the address a browser opens, the seat engine's port)] of a seat's (host port, lesson port) pairs:
+    `http://ROOM-HOST:8001/` is the seat's port 8000."""
+    host = room_host()
+    return [(f"http://{host}:{host_port}/", port) for host_port, port in ports]

@@ -2,17 +2,15 @@
 
 from flask import render_template, request, session
 
-from ..domain import seats
-from .extensions import get_lesson_pick, get_roster
+from .extensions import get_lesson_pick, get_roster, get_room_life
 from .fragments import render_once
-from .links import seat_link
-from .views import board_version, refresh_checks, shown_already, steps_view
+from .links import port_links, seat_link
+from .views import board_version, refresh_checks, seat_ports, shown_already, steps_view
 
 
 def seat_current_lesson(seat):
-    """The current lesson as this seat does it; 409 when seats cannot do it (Compose), with why."""
-    lesson = get_lesson_pick().lesson
-    return seats.for_seat(lesson, seat), seats.not_for_seats(lesson)
+    """The current lesson, which a seat does as written on its own engine (None: no reason it cannot)."""
+    return get_lesson_pick().lesson, None
 
 
 def render_seat(seat, can_act=True):
@@ -28,8 +26,11 @@ def render_seat(seat, can_act=True):
         own_link = seat_link(seat)  # on DASHBOARD_ROOM_URL, as the sheet's cards
         back = roster.by_token(session.get("back") or "")
         back = back if back is not None and back.name != seat.name else None
+    opening = get_room_life().opening
+    starting = opening is not None and opening.room == room.id and not opening.finished
     return render_template("seat.html", refused=refused, room=room, lesson_id=lesson.id, own_link=own_link,
-                           back=back, **steps_view(lesson, seat=seat, can_act=can_act and refused is None))
+                           back=back, port_links=port_links(seat_ports(room).get(seat.name, ())), starting=starting,
+                           **steps_view(lesson, seat=seat, can_act=can_act and refused is None))
 
 
 def board_update(seat, can_act):

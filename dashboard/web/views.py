@@ -2,14 +2,15 @@
 204 check, and the whole lesson page for browsers that did not ask through htmx."""
 
 import time
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from flask import current_app, g, render_template, request, url_for
 
-from ..domain import actions, checks, commands, dockerfile, progress, seats
+from ..domain import actions, checks, commands, dockerfile, progress
 from ..domain.errors import EngineError
 from ..domain.lessons import BASE_IMAGE
 from ..domain.room import listed_now
+from ..seat_host import layout
 from . import forms
 from .security import is_instructor
 from .extensions import (
@@ -60,10 +61,10 @@ def step_named(lesson, value):
 
 
 def place_for(lesson, seat=None):
-    """Where the lesson's steps run: its workshop folder (the default lesson's: BUILD_CONTEXT; a seat's: the
-    lesson's folder in the seat's own), and the images that stand in for those it names (for python:3.12-slim and
-    postgres:16, those domain/stand_ins.py gives; DASHBOARD_IMAGE for the default lesson's build). Made once per
-    request."""
+    """Where the lesson's steps run: its workshop folder (the default lesson's: BUILD_CONTEXT), and the images that
+    stand in for those it names (for python:3.12-slim and postgres:16, those domain/stand_ins.py gives;
+    DASHBOARD_IMAGE for the default lesson's build); a seat's: the lesson's folder in the seat's own, on its own
+    engine, which holds the stand-ins under the lessons' names. Made once per request."""
     places = g.setdefault("places", {})
     key = (lesson.id, seat.name if seat else None)
     if key not in places:
@@ -75,17 +76,32 @@ def _place(lesson, seat):
     config = current_app.config
     workshop = get_workshop()
     if seat is not None:
-        folder = workshop.seat_folder(seat.name) / lesson.folder
-    else:
-        folder = Path(config["BUILD_CONTEXT"]) if lesson == get_catalog().default else workshop.folder(lesson)
+        return seat_place(lesson, seat)
+    folder = Path(config["BUILD_CONTEXT"]) if lesson == get_catalog().default else workshop.folder(lesson)
     own_tag = {tag: config["IMAGE"] for tag in get_catalog().default.builds} if config["IMAGE"] else {}
     stand_ins = own_tag | {named: s.used for named, s in get_stand_ins().current().items()}
     base_image = stand_ins.get(BASE_IMAGE)
-    if seat is None:
-        return actions.Place(folder, workshop.home, stand_ins, base_image)
+    return actions.Place(folder, workshop.home, stand_ins, base_image)
+
+
+def seat_place(lesson, seat):
+    """A seat's place: the lesson's folder in the seat's own (as its terminal and its engine see it, under
+    ~/docker-workshop), the lesson's images by their own names, its ports answering in its namespace."""
     roster = get_roster()
-    return actions.Place(folder, workshop.home, stand_ins, base_image, seat=seat.name,
-                         limits=roster.require().limits, build_turns=get_build_turns(), stint=roster.stint(seat))
+    where = get_room_life().seat_place(seat.name)
+    return actions.Place(where.files / lesson.folder, PurePosixPath(layout.HOME), seat=seat.name,
+                         build_turns=get_build_turns(), stint=roster.stint(seat),
+                         seen=PurePosixPath(layout.FOLDER) / lesson.folder, probe_host=where.seat_address)
+
+
+def engine_of(seat=None):
+    """The engine a page of `seat` acts on: the seat's own, else the instructor's (the host's)."""
+    return get_room_life().seat_engine(seat.name) if seat is not None else get_engine()
+
+
+def snapshot_of(seat=None):
+    """The container list of that engine, shared by its readers."""
+    return get_room_life().seat_snapshot(seat.name) if seat is not None else get_snapshot()
 
 
 def probe_host():
@@ -187,39 +203,39 @@ def transcript_view(lesson):
 
 
 def evaluate_check(lesson, check, seat=None):
-    """A check's result now (see checks.evaluate); a seat's lesson (seats.for_seat) with its seat. It reads the shared
-    container list as next read from the engine (at most one read a refresh period, however many ask; at once
-    after the instructor's press, which marks it stale), so it sees what a command pasted before it did, and a
-    room pressing at once costs one list call a period."""
-    return checks.evaluate(get_engine(), lesson, check, place_for(lesson, seat), probe_host(),
-                           listed_now(get_snapshot()))
+    """A check's result now (see checks.evaluate); a seat's on its own engine. It reads that engine's shared
+    container list as next read (at most one read a refresh period, however many ask; at once after a press,
+    which marks it stale), so it sees what a command typed or pasted before it did."""
+    return checks.evaluate(engine_of(seat), lesson, check, place_for(lesson, seat), probe_host(),
+                           listed_now(snapshot_of(seat)))
 
 
 def refresh_checks(lesson, seats_=None):
     """Refresh the lesson's checks in the background when what they look at may have changed: the containers or
     images (as the engine's events tell), or every CHECKS_EVERY seconds (a file edited in an editor). With
-    `seats_`, those seats' checks of the lesson instead, in one background refresh (the progress grid's)."""
-    now = listed_at = time.monotonic()
-    try:
-        listed_at, containers = get_snapshot().listed()
-    except EngineError:
-        containers = None
-    common = (get_snapshot().images_version, int(now // CHECKS_EVERY))
-    engine, host = get_engine(), probe_host()
+    `seats_`, those seats' checks of the lesson instead, each on its own engine (read at most once per change or
+    period: its shared list), in one background refresh (the progress grid's)."""
+    now = time.monotonic()
+    host = probe_host()
 
-    def wanted(lesson, seat):
-        place = place_for(lesson, seat)
-        # What the checks look at: the scope's own containers (not their "Up 5 seconds", and not other seats'),
-        # the images, and the time in steps of CHECKS_EVERY.
+    def wanted(seat):
+        engine, snapshot, place = engine_of(seat), snapshot_of(seat), place_for(lesson, seat)
+        try:
+            listed_at, containers = snapshot.listed()
+            images = snapshot.images_version
+        except EngineError:
+            listed_at, containers, images = now, None, None
+        # What the checks look at: the scope's own containers (not their "Up 5 seconds"), the images, and the
+        # time in steps of CHECKS_EVERY.
         own = None if containers is None else tuple(
-            (c.id, c.name, c.state, c.ports) for c in containers if c.lesson == lesson.id and c.seat == place.seat_label)
-        return (checks.scope_of(lesson.id, seat and seat.name), lesson, (own, *common),
-                lambda check: checks.evaluate(engine, lesson, check, place, host, containers))
+            (c.id, c.name, c.state, c.ports) for c in containers if checks.of_lesson(c, lesson, place))
+        return listed_at, (checks.scope_of(lesson.id, seat and seat.name), lesson,
+                           (own, images, int(now // CHECKS_EVERY)),
+                           lambda check: checks.evaluate(engine, lesson, check, place, host, containers))
 
-    if seats_ is None:
-        get_board().refresh_many([wanted(lesson, None)], listed_at)
-    else:
-        get_board().refresh_many([wanted(seats.for_seat(lesson, seat), seat) for seat in seats_], listed_at)
+    asked = [wanted(seat) for seat in (seats_ if seats_ is not None else [None])]
+    if asked:
+        get_board().refresh_many([item for _, item in asked], min(at for at, _ in asked))
 
 
 def board_version(lesson, seat=None):
@@ -230,7 +246,7 @@ def board_version(lesson, seat=None):
 
 def steps_view(lesson, host_port=None, seat=None, can_act=None):
     """Each step with its command, its check's latest result and its latest run, as the board has them; for a
-    seat (its lesson: seats.for_seat), the seat's. `can_act`: whether this page shows the buttons (default: the
+    seat, the seat's (the lesson's commands as written, for its own engine). `can_act`: whether this page shows the buttons (default: the
     instructor's page does)."""
     board, place = get_board(), place_for(lesson, seat)
     scope = checks.scope_of(lesson.id, seat and seat.name)
@@ -289,14 +305,23 @@ def room_view():
     roster, lesson = get_roster(), current_lesson()
     room = roster.room
     seat_list = list(room.seats.values()) if room else []
-    refused = seats.not_for_seats(lesson)
-    if room and not room.ended and refused is None:
+    life = get_room_life()
+    opening = life.opening if room is not None and life.opening is not None and life.opening.room == room.id \
+        else None
+    if room and not room.ended and (opening is None or opening.finished):
         refresh_checks(lesson, seat_list)
     rows, counts = progress.grid(get_board(), lesson, seat_list)
-    life = get_room_life()
     every_seat = life.every_seat if life.every_seat is not None and life.every_seat.lesson == lesson.id else None
-    return {"room": room, "lesson": lesson, "rows": rows, "counts": counts, "refused": refused,
-            "every_seat": every_seat, "grid_version": f"{get_board().version}-{life.version}-{lesson.id}"}
+    failed = life.opening if life.opening is not None and life.opening.error and room is None else None
+    return {"room": room, "lesson": lesson, "rows": rows, "counts": counts, "refused": None,
+            "every_seat": every_seat, "opening": opening, "failed_opening": failed,
+            "seat_ports": seat_ports(room),
+            "grid_version": f"{get_board().version}-{life.version}-{opening.version if opening else ''}-{lesson.id}"}
+
+
+def seat_ports(room):
+    """{seat name: its (host port, lesson port) pairs}: `http://ROOM-HOST:8001/` is its engine's port 8000."""
+    return {state.name: state.ports for state in get_room_life().states(room)} if room else {}
 
 
 def render_lesson(lesson=None, presenter=False, follows=False, host_port=None):

@@ -5,21 +5,22 @@ cards, or the projected join code), and watches the grid fill in as each student
 seat's link can be replaced ("New link"), and its page watched read-only ("Open"). Students' pages are phones:
 390 px wide, each a browser context of its own.
 
-The seats are on host ports from 8701 (no other test uses them), named seat-PORT; each test opens its own room,
-and teardown ends it (the app then removes what the seats made) and force-removes anything still labelled
-classroom.seat with one of its seats' names, pass or fail. The running lesson is made current for these tests and
+The seats are on host ports from 8701 (no other test uses them), a block of them each, named seat-FIRSTPORT, each
+with a Docker engine of its own; each test opens its own room, and teardown ends it (the app then removes every
+seat's engine), pass or fail. The running lesson is made current for these tests and
 the images lesson current again after them, as every other test expects.
 """
 
 import json
+import os
 import re
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import docker
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.support.room import remove_seat_things, seat_containers
 
 from .test_accessibility import VIEWPORTS, axe_script, axe_violations  # noqa: F401 (axe_script: a fixture)
 from .test_lessons import teach
@@ -84,7 +85,7 @@ class RoomTrack:
 @pytest.fixture
 def room(running_lesson_current, open_page, docker_client, allowed_console_errors):
     """Teardown, pass or fail: the room is ended (by the instructor's DELETE /room, as "End the class now" sends
-    it), then whatever still carries classroom.seat=<one of its seats> is force-removed."""
+    it), which removes every seat's engine with everything on it."""
     allowed_console_errors += NETWORK_CHANGED
     # Ending the room here makes a seat's page still open reload into its 403 ("no longer works"), as it should.
     allowed_console_errors.append(CHROMIUM_LOGS_A_403)
@@ -101,12 +102,20 @@ def room(running_lesson_current, open_page, docker_client, allowed_console_error
                 ended = page.request.delete("/room", headers={"X-CSRF-Token": csrf_of(page), "HX-Request": "true"})
                 assert ended.ok, f"DELETE /room answered {ended.status}: {ended.text()[:300]}"
     finally:
-        remove_seat_things(docker_client, track.seats)
+        assert not any(seat_things(docker_client, name) for name in track.seats)
 
 
 def seat_things(docker_client, name):
-    """The containers that carry the seat's label, by name."""
-    return [c["Names"][0].lstrip("/") for c in seat_containers(docker_client, name)]
+    """The containers on the seat's own engine, by name (none once its engine is gone). The live server's seats
+    live in the run's DASHBOARD_SEATS_DIR."""
+    socket = Path(os.environ["DASHBOARD_SEATS_DIR"]) / name / "run" / "docker.sock"
+    if not socket.exists():
+        return []
+    engine = docker.DockerClient(base_url=f"unix://{socket}")
+    try:
+        return sorted(container.name for container in engine.containers.list(all=True))
+    finally:
+        engine.close()
 
 
 # --- the instructor --------------------------------------------------------------------------------------------
@@ -132,6 +141,8 @@ def open_room(open_page, room: RoomTrack, count, minutes=30, joins=0):
     expect(page).to_have_url(re.compile(r"/room$"))
     expect(page.get_by_role("heading", name="The room", exact=True)).to_be_visible()
     expect(page.locator("#room-grid tbody tr[data-seat]")).to_have_count(count + joins)
+    # Each seat's engine starts in the background, the grid saying how far: until every one answers.
+    expect(page.locator("[data-seats-starting]")).to_have_count(0, timeout=180_000)
     grid_seats = page.locator("#room-grid tbody tr[data-seat]").evaluate_all("rows => rows.map(r => r.dataset.seat)")
 
     page.get_by_role("link", name="Print the seat cards").click()
@@ -242,15 +253,11 @@ def test_a_class_of_three_phones_and_the_instructor_s_grid(open_page, room, dock
         phone = phones[seat] = student(open_page, path)
         expect_on_seat(phone, seat)
         port = seat.removeprefix("seat-")
-        # Every command is the seat's own: its names, its label, the room's limits.
+        # Every command is the lesson's own, as the workshop writes it: the seat has an engine of its own.
         hello_cli = step_section(phone, "hello").locator("[data-cli]")
-        expect(hello_cli).to_contain_text(f"--name {seat}-hello")
-        expect(hello_cli).to_contain_text(f"classroom.seat={seat}")
-        expect(hello_cli).to_contain_text("--memory 256m")
-        expect(hello_cli).to_contain_text("--cpus 0.5")
-        expect(hello_cli).to_contain_text("--pids-limit 100")
-        expect(step_section(phone, "detached").locator("[data-cli]")).to_contain_text(f"{seat}-ticker")
-        expect(phone.locator("section.seat-intro .note")).to_contain_text(f"publishes port {port}")
+        expect(hello_cli).to_have_text("docker run --name hello python:3.12-slim echo 'Hello from a container'")
+        expect(step_section(phone, "detached").locator("[data-cli]")).to_contain_text("--name ticker")
+        expect(phone.locator("[data-seat-ports]")).to_contain_text(f":{port}/ → your port 8000")
         expect(phone.locator("section.step[data-step]")).to_have_count(len(STEPS))
         expect(phone.locator("form.step-action button")).to_have_count(len(STEPS))
         for other in room.seats:
@@ -274,11 +281,10 @@ def test_a_class_of_three_phones_and_the_instructor_s_grid(open_page, room, dock
                 "Hello from a container")
     # `docker ps -a` on the first seat lists its own exited container, and nobody else's.
     ps_all = phones[first].locator("#ps-all-status [data-step-output]")
-    expect(ps_all).to_contain_text(f"{first}-hello")
-    expect(ps_all).not_to_contain_text(f"{second}-hello")
-    # Each seat's things carry its label and name, on the engine itself.
-    assert seat_things(docker_client, first) == [f"{first}-hello"]
-    assert seat_things(docker_client, second) == [f"{second}-hello"]
+    expect(ps_all).to_contain_text("hello")
+    # Each seat's things are on its own engine, under the lesson's names.
+    assert seat_things(docker_client, first) == ["hello"]
+    assert seat_things(docker_client, second) == ["hello"]
     assert seat_things(docker_client, third) == []
     # Another seat's page did not pick up what the first did.
     expect(step_section(phones[third], "hello")).not_to_have_attribute("data-check", "passed")
@@ -672,7 +678,8 @@ def test_the_instructor_runs_a_step_on_every_seat_then_clears_them(open_page, ro
     page = open_room(open_page, room, 2)
     page.get_by_label("Run this step on every seat").select_option("detached")
     loop = page.locator("#every-seat-command")
-    expect(loop).to_contain_text(f"for port in $(seq {FIRST_PORT} {FIRST_PORT + 1})")
+    expect(loop).to_contain_text("for seat in ")
+    expect(loop).to_contain_text('export DOCKER_HOST="unix://$seat/run/docker.sock"')
     expect(loop).to_contain_text("docker run -d")
     page.get_by_role("button", name="Run on every seat", exact=True).click()
     for seat in room.seats:
@@ -680,7 +687,7 @@ def test_the_instructor_runs_a_step_on_every_seat_then_clears_them(open_page, ro
             "data-every-seat", "done", timeout=STEP_TIMEOUT_MS)
         expect(page.locator(f"#room-grid td[data-seat='{seat}'][data-step='detached']")).to_have_attribute(
             "data-check", "passed", timeout=GRID_TIMEOUT_MS)
-        assert seat_things(docker_client, seat) == [f"{seat}-ticker"]
+        assert seat_things(docker_client, seat) == ["ticker"]
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=SHOTS / "every-seat.png", full_page=True)
 

@@ -11,7 +11,7 @@ import threading
 
 import docker
 
-from dashboard.domain.labels import LESSON_LABEL, SEAT_LABEL  # noqa: F401  (the tests' one name for each label)
+from dashboard.domain.labels import LESSON_LABEL  # noqa: F401  (the tests' one name for the label)
 
 # The engine's socket as the run reaches it (scripts/test's second pass sets DOCKER_HOST to Engine 26's).
 REAL_SOCKET = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock").removeprefix("unix://")

@@ -1,26 +1,25 @@
-"""What the room tests (test_room.py, test_seat_scope.py) share: opening a room as the instructor, signing a
-student's browser in to a seat, pressing a seat's steps, reading the progress grid, and finding (and removing)
-what a seat made on the real engine.
+"""What the room tests share: opening a room as the instructor, signing a student's browser in to a seat,
+pressing a seat's steps, reading the progress grid, and each seat's own engine (its socket, what is on it).
 
-Each test module opens its rooms on ports of its own (test_room 86xx, test_seat_scope 88xx; e2e/test_room uses
-87xx), so its seats' names (seat-PORT-…) never clash with another test's; the `room` fixture ends the room and
-force-removes every container, volume and image carrying one of its seats' `classroom.seat` labels, pass or fail.
+A seat has a Docker engine of its own (dashboard/seat_host). The modules that test what happens on seat engines
+(REAL_SEATS = True) open ONE room of real seat engines for the module (SeatRoom, module-scoped); the others (rooms,
+roles, links, streams) get PaperSeats: seats whose engines are never started, so opening a room costs nothing and
+a seat's press answers 503 (its engine does not answer).
 """
 
-import fcntl
 import html
+import os
 import re
-import time
+import subprocess
 from dataclasses import dataclass
+from pathlib import Path
 
 import docker
 import pytest
 
-from tests.support import csrf_of, page_hooks
-from tests.support.engine import SEAT_LABEL
+from tests.support import csrf_of, form_csrf, page_hooks, wait_until
 from dashboard import create_app
 
-LESSON_LOCK = "/tmp/lesson-tests.lock"  # held by tests that make, or sweep away, a lesson's containers
 ROOM_NETWORK = {"REMOTE_ADDR": "192.0.2.50"}  # a student's laptop on the room's network, not this machine
 MIB = 1024 * 1024
 
@@ -36,9 +35,12 @@ def room_form(count=3, first_port=8601, minutes=60, memory="256m", cpus="0.5", p
 
 
 def open_room(instructor, **form):
-    """Press "Open the room" as the instructor; the roster's room."""
+    """Press "Open the room" as the instructor and wait until every seat's engine answers; the roster's room."""
     response = instructor.post("/room", data=room_form(**form))
     assert response.status_code == 303, response.text
+    life = instructor.application.extensions["room_life"]
+    wait_until(lambda: life.opening.finished, "the seats' engines starting", timeout=300, every=0.2)
+    assert not life.opening.error, life.opening.error
     room = instructor.application.extensions["roster"].room
     assert room is not None and not room.ended
     return room
@@ -123,10 +125,13 @@ def output(response):
 
 
 def student(app, path):
-    """A fresh browser on the room's network that opens a seat's link (`/s/TOKEN`) and lands on its page."""
+    """A fresh browser on the room's network that opens a seat's link (`/s/TOKEN`) and lands on its page (moving
+    the seat to it, where another browser held it: the question page's button)."""
     client = signed_out(app)
     response = client.get(path)
-    assert response.status_code == 302 and response.headers["Location"].endswith("/seat"), response.text
+    if response.status_code == 200:  # the seat was held before: "move it here?"
+        response = client.post(path, data={"csrf_token": form_csrf(response.text)})
+    assert response.status_code in (302, 303) and response.headers["Location"].endswith("/seat"), response.text
     page = client.get("/seat")
     assert page.status_code == 200, page.text
     seat = re.search(r'data-seat="([^"]+)"', page.text)[1]
@@ -148,110 +153,148 @@ def grid(instructor, **params):
     return cells, counts, response.text
 
 
-# The engine's view of a seat's things.
-
-def seat_containers(docker_client, seat):
-    return docker_client.api.containers(all=True, filters={"label": f"{SEAT_LABEL}={seat}"})
-
-
-def seat_volumes(docker_client, seat):
-    return docker_client.api.volumes(filters={"label": f"{SEAT_LABEL}={seat}"}).get("Volumes") or []
-
-
-def seat_images(docker_client, seat):
-    return docker_client.api.images(filters={"label": f"{SEAT_LABEL}={seat}"})
-
-
-def container_names(docker_client, seat):
-    return {name.lstrip("/") for row in seat_containers(docker_client, seat) for name in row["Names"]}
-
-
-def inspect(docker_client, name):
-    """The container's inspection, or None when it is gone."""
+def wait_for_grid(instructor, expected, counts=None, timeout=30):
+    """The grid once every (seat, step) in `expected` shows its state (and `counts` its "N of M"): the seats'
+    checks are refreshed in the background, so a cell may lag a moment behind the seat's engine."""
+    def matches():
+        cells, shown, _ = grid(instructor)
+        wrong = {key: cells.get(key) for key, state in expected.items() if cells.get(key) != state}
+        wrong_counts = {step: shown.get(step) for step, text in (counts or {}).items() if shown.get(step) != text}
+        matches.last = (wrong, wrong_counts)
+        return not wrong and not wrong_counts
+    matches.last = None
     try:
-        return docker_client.api.inspect_container(name)
-    except docker.errors.NotFound:
+        wait_until(matches, "the grid showing what each seat did", timeout=timeout, every=0.3)
+    except AssertionError:
+        raise AssertionError(f"cells and counts that differ (shown): {matches.last}") from None
+
+
+# Seats without engines, for the tests of rooms, roles and links.
+
+class PaperSeats:
+    """A SeatHost whose seats have no engine: opening says each is ready, closing forgets it; a seat's engine
+    never answers (its socket is not there). For tests of the room's web and roster only."""
+
+    def __init__(self, base):
+        self.base = Path(base)
+        self.opened, self.closed = [], []
+
+    def unavailable(self):
         return None
 
+    def open(self, states, progress=lambda name, what: None, images=()):
+        for state in states:
+            self.opened.append(state.name)
+            progress(state.name, "ready")
 
-def remove_seat_things(docker_client, seats):
-    """Force-remove every container, volume and image labelled with one of these seats (only ours: the seats'
-    names carry this module's ports)."""
-    for seat in seats:
-        for row in seat_containers(docker_client, seat):
-            try:
-                docker_client.api.remove_container(row["Id"], force=True, v=True)
-            except docker.errors.NotFound:
-                pass
-        for volume in seat_volumes(docker_client, seat):
-            try:
-                docker_client.api.remove_volume(volume["Name"], force=True)
-            except docker.errors.APIError:
-                pass
-        for image in seat_images(docker_client, seat):
-            try:
-                docker_client.api.remove_image(image["Id"], force=True)
-            except docker.errors.APIError:
-                pass
+    def reattach(self, states):
+        self.opened.extend(state.name for state in states)
 
+    def close(self, names):
+        self.closed.extend(names)
 
-def hold_lesson_lock(timeout=900):
-    """Hold /tmp/lesson-tests.lock exclusively (the open file; closing it lets go): a seat's containers carry a
-    lesson's label, which tests that sweep a lesson's containers (or count them) remove or count too."""
-    handle = open(LESSON_LOCK, "a")
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return handle
-        except BlockingIOError:
-            if time.monotonic() > deadline:
-                handle.close()
-                raise AssertionError(f"{LESSON_LOCK} still held by another test after {timeout} s") from None
-            time.sleep(0.2)
+    def close_all(self):
+        pass
+
+    def sweep(self, keep_room):
+        pass
+
+    def socket_url(self, name):
+        return f"unix://{self.base}/{name}/run/no-engine.sock"
+
+    @staticmethod
+    def images_for(lessons):
+        return ["python:3.12-slim"]
 
 
-class Room:
-    """A test's app, its instructor (on this machine) and the seats it opened, holding the lesson tests' lock;
-    `close()` ends the room on the engine, removes every trace of its seats and lets go of the lock."""
+# Seats with engines of their own.
 
-    def __init__(self, app, docker_client):
-        self.app, self.docker = app, docker_client
-        self.instructor = app.test_client()
-        self.seat_names = set()
-        self.lock = hold_lesson_lock()
+def seat_docker(app, name):
+    """A Docker client on the seat's own engine."""
+    return docker.DockerClient(base_url=app.extensions["room_life"].seat_host.socket_url(name), timeout=60)
+
+
+def on_seat(app, name, command, cwd=None):
+    """Run a command in bash as the seat's student would type it, on the seat's own engine (DOCKER_HOST), from
+    `cwd` (default: the current lesson's folder in the seat's own, on this host)."""
+    env = {**os.environ, "DOCKER_HOST": app.extensions["room_life"].seat_host.socket_url(name), "DOCKER_BUILDKIT": "0"}
+    return subprocess.run(["bash", "-c", command], capture_output=True, text=True, timeout=300, env=env, cwd=cwd)
+
+
+def seat_files(app, name):
+    """The seat's folder on this host (its ~/docker-workshop)."""
+    return app.extensions["room_life"].seat_place(name).files
+
+
+def leftovers(base, names):
+    """What is left on this machine of these seats: namespaces, mounts, cgroups, processes, folders."""
+    from tests.test_seat_engines import leftovers as seat_engine_leftovers
+
+    return seat_engine_leftovers(Path(base), names)
+
+
+class SeatRoom:
+    """A module's one room of real seat engines: its app (its own seats' folder and seat names), its instructor,
+    the room opened once (`open`), and `close()`, which ends it and removes every seat engine, checking nothing is
+    left."""
+
+    def __init__(self, base, **config):
+        self.base = Path(base)
+        from tests.conftest import InstructorClient  # made before the tests' own fixtures: sign it in here too
+
+        self.app = create_app({"TESTING": True, "SEATS_DIR": str(self.base), **config})
+        self.app.test_client_class = InstructorClient
+        self.instructor = self.app.test_client()
 
     @property
     def roster(self):
         return self.app.extensions["roster"]
 
+    @property
+    def life(self):
+        return self.app.extensions["room_life"]
+
     def open(self, **form):
-        room = open_room(self.instructor, **form)
-        self.seat_names |= set(room.seats)
-        return room
+        return open_room(self.instructor, **form)
 
     def students(self):
         return students(self.app, self.instructor)
 
     def close(self):
         try:
-            self.app.extensions["room_life"].clock.cancel()
-            if self.roster.room is not None and not self.roster.room.ended:
-                self.instructor.delete("/room", headers={"HX-Request": "true"})
+            self.life.clock.cancel()
+            if self.roster.room is not None and not self.roster.room.cleared:
+                self.life.end()
             self.roster.close()
-            remove_seat_things(self.docker, self.seat_names)
         finally:
-            self.lock.close()
-
-
-def make_room(tmp_path, docker_client, **config):
-    app = create_app({"TESTING": True, "TRANSCRIPT_PATH": str(tmp_path / "transcript.sqlite3"), **config})
-    return Room(app, docker_client)
+            try:
+                self.life.seat_host.close_all()
+            finally:
+                subprocess.run(["rm", "-rf", "--one-file-system", str(self.base)], check=False)
 
 
 @pytest.fixture
-def room(tmp_path, docker_client):
-    """An app with its instructor; the test opens the room (room.open(first_port=…)); ended and cleaned after."""
-    made = make_room(tmp_path, docker_client)
+def room(tmp_path):
+    """An app with its instructor, whose seats have no engines (PaperSeats, conftest's paper_seats): for rooms,
+    roles and links; the test opens the room (room.open(first_port=…))."""
+    app = create_app({"TESTING": True, "TRANSCRIPT_PATH": str(tmp_path / "transcript.sqlite3")})
+    made = PaperRoom(app)
     yield made
-    made.close()
+    made.app.extensions["room_life"].clock.cancel()
+
+
+class PaperRoom:
+    """A test's app and its instructor, with PaperSeats."""
+
+    def __init__(self, app):
+        self.app, self.instructor = app, app.test_client()
+
+    @property
+    def roster(self):
+        return self.app.extensions["roster"]
+
+    def open(self, **form):
+        return open_room(self.instructor, **form)
+
+    def students(self):
+        return students(self.app, self.instructor)

@@ -3,7 +3,7 @@
 from flask import Blueprint, redirect, render_template, request, url_for
 
 from .. import forms
-from ..extensions import get_catalog, get_lesson_pick, htmx
+from ..extensions import get_catalog, get_lesson_pick, get_room_life, htmx
 from ..fragments import render_once
 from ..security import is_instructor
 from ..views import board_version, lesson_named, refresh_checks, render_lesson, shown_already, steps_view
@@ -41,6 +41,7 @@ def choose():
     forms.only_fields(request.form, {"lesson"})
     lesson = lesson_named(request.form.get("lesson", ""))
     get_lesson_pick().choose(lesson.id)
+    get_room_life().provide_images(lesson)  # the seats' engines get the stand-ins it needs, in the background
     if htmx:
         return "", 200, {"HX-Redirect": url_for("lessons.index")}
     return redirect(url_for("lessons.index"))

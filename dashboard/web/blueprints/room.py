@@ -2,18 +2,20 @@
 seats' links (a printable sheet, or one projected join code), watches the progress grid, and from a seat's row
 opens its page read-only, resets it or gives it a new link."""
 
+import os
+
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 
 from ...domain import room as room_life
 from ...domain import seats
-from ...domain.errors import NotForSeats
+from ...seat_host import layout
 from .. import forms
-from ..extensions import get_catalog, get_engine, get_roster, get_room_life, htmx
+from ..extensions import get_catalog, get_roster, get_room_life, htmx
 from ..fragments import render_once
-from ..links import room_url, seat_link
+from ..links import port_links, room_url, seat_link
 from ..seat_views import board_update, render_seat
 from ..security import Forbidden, is_instructor
-from ..views import containers_view, current_lesson, place_for, probe_host, room_view, shown_already, step_named
+from ..views import current_lesson, place_for, probe_host, room_view, seat_ports, shown_already, step_named
 
 bp = Blueprint("room", __name__, url_prefix="/room")
 # Classroom mode's old address (the room does what it did): its bookmarks open the room page.
@@ -38,7 +40,8 @@ def index():
     if htmx and request.args.get("since") is not None:
         return grid()
     view = room_view()
-    return render_template("room.html", room_url=room_url(), **view, **room_defaults(), **every_seat_view(view))
+    return render_template("room.html", room_url=room_url(), seats_unavailable=get_room_life().unavailable(),
+                           port_links=port_links, **view, **room_defaults(), **every_seat_view(view))
 
 
 def every_seat_view(view):
@@ -47,12 +50,16 @@ def every_seat_view(view):
     loop; nothing for others."""
     if not is_instructor():
         return {"every_seat_cli": None, "remove_every_seat_cli": None}
-    shown = {"every_seat_cli": None, "remove_every_seat_cli": room_life.remove_every_seat_command()}
+    shown = {"every_seat_cli": None, "remove_every_seat_cli": room_life.remove_every_seat_command(seats_dir())}
     room, lesson = view["room"], view["lesson"]
-    if room is None or room.over or view["refused"] or not room.seats:
+    if room is None or room.over or not room.seats:
         return shown
     step = room_life.default_every_seat_step(lesson)
     return shown | {"every_seat_cli": every_seat_loop(lesson, step), "every_seat_step": step}
+
+
+def seats_dir():
+    return current_app.config["SEATS_DIR"]
 
 
 def room_defaults():
@@ -71,31 +78,31 @@ def grid():
     if shown_already(version):
         return "", 204
     vary = (is_instructor(), request.args.get("projector") == "1")
-    return render_once("room_grid.html", version, vary, projector=vary[1], **view)
+    return render_once("room_grid.html", version, (*vary, request.host), projector=vary[1], port_links=port_links,
+                       **view)
 
 
 @bp.post("")
 def open_room():
-    """Open a room: a seat per student, each with its own link, folder, labels and limits, until the end time.
-    A room open before is ended first, and whatever any seat made before is swept (RoomLife.open)."""
+    """Open a room: a seat per student, each with its own link, folder, Docker engine and limits (the whole seat's),
+    until the end time; the engines start in the background, the room page showing how far. A room open before is
+    ended first, and every seat engine of no room is swept (RoomLife.open)."""
     values = request.form
     forms.only_fields(values, {"count", "join_count", "first_port", "minutes", "memory", "cpus", "pids"})
     cards, join_seats = forms.room_seats(values.get("count"), values.get("join_count"),
                                          current_app.config["MAX_SEATS"])
-    first_port = forms.first_seat_port(values.get("first_port"), cards + join_seats)
+    first_port = forms.first_seat_port(values.get("first_port"), cards + join_seats, layout.PORT_BLOCK)
     minutes, limits = forms.minutes(values.get("minutes")), forms.limits(values, seats.Limits)
-    engine = get_engine()
-    if limits.cpus > engine.cpus():
-        raise forms.InvalidInput(f"CPUs {limits.cpus:g}: the engine has {engine.cpus()}, and refuses a "
-                                 "container more than it has.")
-    taken = {c.name for c in containers_view(current_lesson())["containers"]}
-    get_room_life().open(first_port, cards, join_seats, minutes, limits, taken, engine.ports_are_local, seat_lessons())
+    cpus = os.cpu_count() or 1
+    if limits.cpus > cpus:
+        raise forms.InvalidInput(f"CPUs {limits.cpus:g}: this host has {cpus}, and a seat cannot be given more.")
+    get_room_life().open(first_port, cards, join_seats, minutes, limits, True, seat_lessons(), [current_lesson()])
     return redirect(url_for("room.index"), 303)
 
 
 def seat_lessons():
-    """The lessons seats can do (seats.not_for_seats), whose files each seat's folder holds."""
-    return [lesson for lesson in get_catalog().lessons if seats.not_for_seats(lesson) is None]
+    """The lessons whose files each seat's folder holds: every lesson."""
+    return list(get_catalog().lessons)
 
 
 @bp.delete("")
@@ -104,7 +111,7 @@ def end():
     forms.only_fields(request.form, set())
     get_roster().require()
     removed = get_room_life().end()
-    message = f"The class ended: {removed} of the seats' containers, volumes and images removed."
+    message = f"The class ended: {removed} seats' engines stopped and removed, with everything they made."
     return render_template("message.html", kind="ok", message=message), {"HX-Refresh": "true"}
 
 
@@ -119,11 +126,8 @@ def close():
 
 
 def every_seat_step(values):
-    """The current lesson as seats do it, and the step `values` names; refused when seats cannot do the lesson."""
+    """The current lesson, and the step `values` names."""
     lesson = current_lesson()
-    refused = seats.not_for_seats(lesson)
-    if refused:
-        raise NotForSeats(refused)
     return lesson, step_named(lesson, values.get("step", ""))
 
 
@@ -138,8 +142,7 @@ def every_seat_preview():
 
 def every_seat_loop(lesson, step):
     room = get_roster().require()
-    return room_life.every_seat_command(lesson, step, room, get_room_life().prefix,
-                                        lambda seat: place_for(seats.for_seat(lesson, seat), seat))
+    return room_life.every_seat_command(lesson, step, room, seats_dir(), lambda seat: place_for(lesson, seat))
 
 
 @bp.post("/every-seat")
@@ -150,8 +153,7 @@ def run_on_every_seat():
     forms.only_fields(request.form, {"step"})
     lesson, step = every_seat_step(request.form)
     room = get_roster().require()
-    get_engine().cpus()  # asks the engine: away, the press is answered 503 before any seat starts
-    places = {seat.name: place_for(seats.for_seat(lesson, seat), seat) for seat in room.seats.values()}
+    places = {seat.name: place_for(lesson, seat) for seat in room.seats.values()}
     command = every_seat_loop(lesson, step)
     job = get_room_life().run_on_every_seat(lesson, step, places, probe_host(), command)
     if not htmx:  # the form without JavaScript: the room page shows the run in its grid
@@ -167,7 +169,8 @@ def remove_every_seat():
     forms.only_fields(request.form, set())
     containers, volumes, images = get_room_life().sweep()  # with no room open too: any seat's leftovers
     message = (f"Removed every seat's things: {containers} containers, {volumes} volumes and {images} images.")
-    return (render_template("message.html", kind="ok", message=message, command=room_life.remove_every_seat_command()),
+    return (render_template("message.html", kind="ok", message=message,
+                            command=room_life.remove_every_seat_command(seats_dir())),
             {"HX-Trigger": "board-changed"})
 
 
@@ -193,7 +196,9 @@ def sheet():
     (the join code hands out the others). The links are the seats' keys: the instructor's only, never on the
     projector."""
     instructor_only("print the seats' links")
-    return render_template("seat_sheet.html", room=get_roster().require(), room_url=room_url(), seat_link=seat_link)
+    room = get_roster().require()
+    return render_template("seat_sheet.html", room=room, room_url=room_url(), seat_link=seat_link,
+                           port_links=port_links, seat_ports=seat_ports(room))
 
 
 @bp.get("/join")
@@ -237,7 +242,8 @@ def revoke(name):
 
 @bp.post("/seats/<name>/reset")
 def reset(name):
-    """Remove everything the seat made and bring back its lesson files, for a fresh start."""
+    """A fresh start for the seat: its engine removed with everything it made and started again, its files as
+    shipped."""
     forms.only_fields(request.form, set())
     seat = seat_named(name)
     removed = get_room_life().reset_seat(seat, seat_lessons())

@@ -7,11 +7,11 @@ from flask import Blueprint, redirect, render_template, request, session, url_fo
 
 from ...domain import checks, room, seats
 from .. import forms, guesses
-from ..extensions import get_engine, get_exec_checks, get_roster, get_room_life, htmx
+from ..extensions import get_exec_checks, get_roster, get_room_life, htmx
 from ..security import INSTRUCTOR, SEAT_BLUEPRINT, Forbidden, current_seat, grant_seat, seat_lost
 from ..seat_views import board_update, render_seat, seat_current_lesson
 from ..step_views import check_now, status, step_answer
-from ..views import CHANGED, lesson_named, place_for, probe_host, step_named
+from ..views import CHANGED, engine_of, lesson_named, place_for, probe_host, step_named
 
 bp = Blueprint("seat", __name__)
 
@@ -166,7 +166,8 @@ def press(lesson_id, step_id):
     lesson, step = seat_step(seat, lesson_id, step_id)
     forms.only_fields(request.form, set())
     # The place holds the room and link this press began with (seats.Stint); its build keeps to them.
-    done = room.run_on_seat(get_engine(), get_room_life(), seat, lesson, step, place_for(lesson, seat), probe_host())
+    done = room.run_on_seat(engine_of(seat), get_room_life(), seat, lesson, step, place_for(lesson, seat),
+                            probe_host())
     if not htmx:  # a form sent without JavaScript: the page, the step's run shown in its status
         return redirect(url_for("seat.page"), 303)
     return step_answer(lesson, step, done, seat)
