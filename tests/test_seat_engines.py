@@ -269,6 +269,31 @@ def test_a_device_node_or_setuid_file_a_container_makes_in_the_folder_stays_iner
         terminal.run('docker run -v "$(pwd)":/w --rm python:3.12-slim rm -f /w/disk /w/rootsh')
 
 
+def test_a_seat_whose_dockerd_alone_was_killed_starts_again_on_its_data(bare_host, seat):
+    """kill -9 of the seat's dockerd alone: a reattach stops whatever the dead engine left (processes in its
+    cgroup, its pid files) and starts it again; the seat answers and keeps its containers and volumes."""
+    made = docker(bare_host, seat, "run", "--name", "kept", "-v", "kept-data:/data", "python:3.12-slim", "sh", "-c",
+                  "echo still here >/data/note")
+    assert made.returncode == 0, made.stderr
+    try:
+        init = bare_host.engine_pid(seat)
+        dockerd = int(Path(f"/proc/{init}/task/{init}/children").read_text().split()[0])
+        assert Path(f"/proc/{dockerd}/cmdline").read_bytes().startswith(b"/usr/sbin/dockerd\0")
+        os.kill(dockerd, signal.SIGKILL)
+        # The dead engine's containerd.pid is left behind; the new engine's pid namespace numbers its processes
+        # anew, so that number may well be alive there (a thread of the new dockerd): make it sure, pid 1.
+        (bare_host.place(seat).run / "docker" / "containerd" / "containerd.pid").write_text("1")
+
+        bare_host.reattach([read_state(bare_host.place(seat).dir)])
+
+        assert docker(bare_host, seat, "ps", "-a", "--format", "{{.Names}}").stdout.split() == ["kept"]
+        read = docker(bare_host, seat, "run", "--rm", "-v", "kept-data:/data", "python:3.12-slim", "cat", "/data/note")
+        assert (read.returncode, read.stdout) == (0, "still here\n"), read.stderr
+    finally:
+        docker(bare_host, seat, "rm", "-f", "kept")
+        docker(bare_host, seat, "volume", "rm", "kept-data")
+
+
 def test_a_restart_reattaches_to_its_rooms_seats_and_sweeps_the_others(base, host, prefix):
     """After a kill -9 of the dashboard (its SeatHost gone, its helpers killed), a new one keeps the open room's
     seats with their containers, starts a dead engine again on its data, and removes the seats of any other room."""

@@ -184,8 +184,10 @@ class SeatHost:
         progress(state.name, "ready")
 
     def _spawn_engine(self, place):
-        self._kill_engine(place)  # whatever a dead engine left (containerd, shims)
-        for stale in (place.pidfile, place.socket):
+        self._kill_engine(place)  # whatever a dead engine left (containerd, shims), through the engine's cgroup
+        # and its pid files: the new view's pid namespace numbers anew, and a stale containerd.pid naming a live
+        # process there makes dockerd wait on a containerd that is not there ("timeout waiting for containerd").
+        for stale in (place.pidfile, place.socket, place.run / "docker" / "containerd" / "containerd.pid"):
             stale.unlink(missing_ok=True)
         view.write_etc(place)
         argv = view.start_argv(place, place.netns_path, engines_cgroup(place.name), self._dockerd_argv(place))
