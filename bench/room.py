@@ -10,7 +10,10 @@ and poll their boards as their pages do, 2 instructor sessions poll the progress
 seats press the lesson's steps one after the other, spread over the run. Then it prints a Markdown table: the
 engine's list calls per refresh period, the background checks per second, and the polls' latency against the
 engine's own list call's, timed on its socket meanwhile. It ends the room (DELETE /room) and checks that no seat
-container is left; whatever it started goes, on success, failure, Ctrl-C or `kill`.
+is left; whatever it started goes, on success, failure, Ctrl-C or `kill`.
+
+Seats have engines of their own now (root only; in the run's own seats' folder): their boards read their own
+engines, which the counting proxy does not see; its counts are the instructor's engine's.
 
 The checks per second come from the app's own counter (checks.Board.background_evaluations), read through one
 URL the benchmark adds in front of the app (`/_bench/counters`, see counted_app): the app is otherwise the one
@@ -38,7 +41,8 @@ from countproxy import CONTAINER_LIST, KEEP, REQUEST_LINE, CountingProxy
 from run import (ENGINE_SOCKET, HTMX, REFRESH_SECONDS, ROOT, Bench, UnixHTTPConnection, free_port_run, get,
                  percentile, report, run_main, table_row)
 
-from dashboard.domain.labels import LESSON_LABEL, SEAT_LABEL  # noqa: E402  (run put the checkout on sys.path)
+from dashboard.domain.labels import LESSON_LABEL  # noqa: E402  (run put the checkout on sys.path)
+from dashboard.seat_host.layout import seats_in  # noqa: E402
 
 COUNTERS = "/_bench/counters"
 CELL = r'<td data-seat="([^"]+)" data-step="([^"]+)" data-check="([a-z-]+)"'  # a progress grid's cell
@@ -305,16 +309,15 @@ def open_room(bench, args):
 
 
 def end_room(bench):
-    """DELETE /room as the instructor's End button; then how many of this run's seat containers are left."""
+    """DELETE /room as the instructor's End button; then how many of this run's seats are left (in its folder)."""
     status, body = bench.send("DELETE", "/room")
     assert status == 200, body
-    left = bench.docker.api.containers(all=True, filters={"label": SEAT_LABEL, "name": f"^{bench.prefix}"})
-    return len(left)
+    return len(seats_in(bench.seats))
 
 
 def run_bench(bench, measure, load_before, first=None):
     """A benchmark's run around `measure()` (its table rows and its failed presses): `first()` if given, then serve
-    counted_app() and measure; end the room whatever happened (a row: the seat containers left), print gunicorn's
+    counted_app() and measure; end the room whatever happened (a row: the seats left), print gunicorn's
     log tail if the run failed, remove everything it started; then the report and the failed presses."""
     rows, failed = [], []
     try:
@@ -325,7 +328,7 @@ def run_bench(bench, measure, load_before, first=None):
             rows, failed = measure()
         finally:
             left = end_room(bench) if bench.gunicorn is not None and bench.gunicorn.poll() is None else None
-        rows.append(table_row("Seat containers left after ending the room (DELETE /room)", str(left), "", "", "0",
+        rows.append(table_row("Seats left after ending the room (DELETE /room)", str(left), "", "", "0",
                               left == 0))
     except BaseException:
         print_log_tail(bench)

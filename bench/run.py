@@ -1,5 +1,4 @@
-"""Is the dashboard cheap to watch, and does the room start a class (a step run on every seat) faster than the CLI
-loop it shows?
+"""Is the dashboard cheap to watch?
 
     DASHBOARD_BASE_IMAGE=cowserv-base:bookworm .venv/bin/python bench/run.py
 
@@ -7,16 +6,15 @@ Needs a Docker engine on /var/run/docker.sock (or DOCKER_HOST's unix socket) and
 the engine does not have it. Starts gunicorn, as scripts/up does, on a free loopback port with DOCKER_HOST on a
 counting proxy, measures on this machine in one run, each against its reference, and prints a Markdown table.
 Whatever it starts (containers, gunicorn, the proxy's socket) it removes again, on success, failure or Ctrl-C.
-Its containers are named bench-RUN-…, its seats bench-RUN-seat-PORT; but opening its room and its stop-all remove
-every seat's things on the engine, as a room's do: run it on an engine no class is using.
+Its containers are named bench-RUN-…; the rooms the benchmarks open (bench/room.py and those built on it) have
+their seats named bench-RUN-seat-PORT, with engines of their own in a seats' folder of the run's own. What seats
+with engines of their own cost (a room's opening, its idle memory, its builds, its terminals) is bench/seats.py's.
 """
 
 import argparse
 import contextlib
-import html
 import http.client
 import json
-import math
 import os
 import platform
 import random
@@ -44,6 +42,7 @@ sys.path.insert(0, str(ROOT))
 from dashboard.domain.commands import lesson_filter  # noqa: E402  (the checkout's dashboard, installed or not)
 from dashboard.domain.lessons import load_catalog  # noqa: E402
 from dashboard.domain.ports import host_port_free  # noqa: E402
+from dashboard.seat_host.engines import SeatHost  # noqa: E402
 
 ENGINE_SOCKET = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock").removeprefix("unix://")
 IMAGE = "cowserv:latest"
@@ -99,6 +98,7 @@ class Bench:
         self.run_id = uuid.uuid4().hex[:8]
         self.prefix = f"bench-{self.run_id}-seat-"
         self.workdir = Path(tempfile.mkdtemp(prefix=f"bench-{self.run_id}-"))
+        self.seats = self.workdir / "seats"  # the seats' folder of the rooms it opens (their engines, their files)
         self.docker = docker.DockerClient(base_url=f"unix://{ENGINE_SOCKET}", timeout=120)
         self.proxy = proxy_class(self.workdir / "engine.sock", ENGINE_SOCKET).start()  # the engine measured
         self.port = free_port()
@@ -113,6 +113,7 @@ class Bench:
         env = {**os.environ, "DOCKER_HOST": f"unix://{self.proxy.listen_path}", "DASHBOARD_BIND": self.base,
                "DASHBOARD_SEAT_PREFIX": self.prefix, "DASHBOARD_REFRESH_SECONDS": str(REFRESH_SECONDS),
                "DASHBOARD_INSTANCE_PATH": str(self.workdir / "instance"), "DASHBOARD_INSTRUCTOR_TOKEN": self.token,
+               "DASHBOARD_SEATS_DIR": str(self.seats),  # its own: a start sweeps seats of no open room in it
                **(env or {})}
         log = open(self.workdir / "gunicorn.log", "wb")
         self.gunicorn = subprocess.Popen(
@@ -195,12 +196,6 @@ class Bench:
         with ThreadPoolExecutor(max_workers=8) as pool:
             list(pool.map(remove_one, container_ids))
 
-    def shown(self, page, start):
-        """The command a page shows (in a data-cli element) that starts with `start`."""
-        commands = [html.unescape(text) for text in re.findall(r"<code data-cli>(.*?)</code>", page, re.S)]
-        [command] = [command for command in commands if command.startswith(start)]
-        return command
-
     def clean(self):
         if self.gunicorn is not None and self.gunicorn.poll() is None:
             os.killpg(self.gunicorn.pid, signal.SIGTERM)
@@ -210,6 +205,8 @@ class Bench:
                 os.killpg(self.gunicorn.pid, signal.SIGKILL)
         self.remove([c["Id"] for c in self.docker.api.containers(all=True, filters={"name": f"^bench-{self.run_id}-"})])
         self.proxy.stop()
+        if self.seats.exists():  # a room the dashboard did not end: its seats' engines, namespaces and cgroups
+            SeatHost(self.seats).close_all()
         shutil.rmtree(self.workdir, ignore_errors=True)
         self.docker.close()
 
@@ -261,77 +258,10 @@ def load(bench, how, seconds, viewers):
     return rps, int(errors[4]) if errors else 0, calls
 
 
-CLASS_LESSON, CLASS_STEP = "running", "detached"  # what a class start runs on every seat: the running lesson's ticker
-
-
-def open_class(bench, size, first_port):
-    """Make the running lesson current and open a room of `size` seats from `first_port` (default limits)."""
-    status, body = bench.send("POST", "/lessons/current", f"lesson={CLASS_LESSON}")
-    assert status in (200, 204, 303), body
-    form = f"count={size}&join_count=0&first_port={first_port}&minutes=120&memory=256m&cpus=0.5&pids=100"
-    status, body = bench.send("POST", "/room", form)
-    assert status == 303, body
-
-
-def class_start_by_dashboard(bench, size):
-    """Seconds from pressing Run on every seat to every seat done (as the grid sees it), and the engine list calls
-    meanwhile."""
-    dashboard = bench.dashboard()
-    started = time.perf_counter()
-    status, body = bench.send("POST", "/room/every-seat", f"step={CLASS_STEP}")
-    assert status == 200, body
-    calls = bench.proxy.list_calls  # from here: the click itself re-reads the list the stop before changed
-    path = "/room/grid"
-    while True:  # as an open page polls, only faster: with the version it shows, so a 204 while unchanged
-        _, status, page = get(dashboard, path, {**HTMX, **bench.instructor})
-        if 'data-every-seat-run="finished"' in page:
-            break
-        if status == 200:
-            path = html.unescape(re.search(r'hx-get="(/room/grid\?since=[^"]+)"', page)[1])
-        time.sleep(0.05)
-    seconds = time.perf_counter() - started
-    assert page.count('data-every-seat="done"') == size, page
-    running = bench.docker.api.containers(filters={"name": f"^{bench.prefix}"})
-    assert len(running) == size, f"{len(running)} of {size} seats running"
-    return seconds, bench.proxy.list_calls - calls
-
-
-def seat_containers(bench):
-    return bench.docker.api.containers(all=True, filters={"name": f"^{bench.prefix}"})
-
-
-def class_stop(bench):
-    started = time.perf_counter()
-    status, body = bench.send("DELETE", "/room/seats")
-    assert status == 200 and "Removed every seat's things" in html.unescape(body), body
-    seconds = time.perf_counter() - started
-    assert not seat_containers(bench)
-    return seconds
-
-
-def room_page(bench):
-    return get(bench.dashboard(), "/room", bench.instructor)[2]
-
-
-def class_stop_by_cli(bench):
-    """Seconds the stop-all command shown beside the room's button takes in bash."""
-    seconds = shell(bench.shown(room_page(bench), "docker ps -aq --filter label=classroom.seat"))
-    assert not seat_containers(bench)
-    return seconds
-
-
 def shell(command):
     started = time.perf_counter()
     subprocess.run(["bash", "-c", command], check=True, capture_output=True)
     return time.perf_counter() - started
-
-
-def class_start_by_cli(bench, size):
-    """Seconds the loop shown for Run on every seat takes in bash (each seat's own `docker run -d`, in turn)."""
-    preview = get(bench.dashboard(), f"/room/every-seat/command?step={CLASS_STEP}", {**HTMX, **bench.instructor})[2]
-    seconds = shell(bench.shown(preview, "for port in"))
-    assert len(bench.docker.api.containers(filters={"name": f"^{bench.prefix}"})) == size
-    return seconds
 
 
 def ensure_image(client):
@@ -394,27 +324,9 @@ def measure(bench, args):
         row(2, "… engine list calls meanwhile", str(calls), f"{periods} refresh periods", f"{calls / periods:.2f}",
             "≤ 1", calls <= periods)
     rss = bench.worker_rss_mb()
-    row(4, f"Worker resident memory, {listed} containers listed", f"{rss:.0f} MB", f"{idle_rss:.0f} MB idle",
+    row(3, f"Worker resident memory, {listed} containers listed", f"{rss:.0f} MB", f"{idle_rss:.0f} MB idle",
         f"{rss / idle_rss:.2f}")
 
-    bench.unfill()  # the class starts on an engine with the class only
-    open_class(bench, args.class_size, free_port_run(args.class_size))
-    runs = {"start": [], "start by CLI": [], "stop": [], "stop by CLI": []}
-    for _ in range(args.rounds):
-        seconds, calls = class_start_by_dashboard(bench, args.class_size)
-        runs["start"].append(seconds)
-        runs["stop"].append(class_stop(bench))
-        runs["start by CLI"].append(class_start_by_cli(bench, args.class_size))
-        runs["stop by CLI"].append(class_stop_by_cli(bench))
-    median = {what: statistics.median(seconds) for what, seconds in runs.items()}
-    row(3, f"Start {args.class_size} seats: run on every seat (median of {args.rounds})", f"{median['start']:.2f} s",
-        f"CLI loop {median['start by CLI']:.2f} s", f"{median['start by CLI'] / median['start']:.2f}× as fast",
-        "≥ 1.5×", median["start by CLI"] / median["start"] >= 1.5)
-    periods = math.ceil(seconds / REFRESH_SECONDS)  # the refresh periods the last start began or ran through
-    row(3, "… engine list calls during the last start", str(calls), f"{periods} refresh periods",
-        f"{calls / periods:.2f}", "≤ 1", calls <= periods)
-    row(3, f"Stop & remove every seat's things, {args.class_size} seats (median of {args.rounds})", f"{median['stop']:.2f} s",
-        f"the command shown {median['stop by CLI']:.2f} s", f"{median['stop by CLI'] / median['stop']:.2f}× as fast")
     return [text for _, text in sorted(rows, key=lambda numbered: numbered[0])]  # in the issue's order
 
 
@@ -423,8 +335,6 @@ def main():
     parser.add_argument("--samples", type=int, default=200, help="list requests timed at each size")
     parser.add_argument("--seconds", type=int, default=10, help="how long the viewers load the list")
     parser.add_argument("--viewers", type=int, default=50, help="concurrent viewers (wrk connections)")
-    parser.add_argument("--class-size", type=int, default=30, help="seats started, by the dashboard and by the CLI")
-    parser.add_argument("--rounds", type=int, default=3, help="class starts of each kind; the median counts")
     args = parser.parse_args()
 
     ensure_wrk()
