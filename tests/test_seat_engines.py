@@ -190,6 +190,7 @@ def test_a_seat_engine_runs_builds_on_the_classic_builder(bare_host, seat):
         assert status == 0 and "built" in output, output
     finally:
         shell.close()
+        docker(bare_host, seat, "rmi", "hello-build")  # the seat's images are the stand-ins again for the tests after
 
 
 def test_a_seat_engine_makes_networks_and_publishes_ports(bare_host, seat):
