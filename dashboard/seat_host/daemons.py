@@ -5,6 +5,7 @@ by that pid file and their command line, stopped by pid, never by a process name
 import os
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -18,11 +19,15 @@ def pid_of(pidfile, marker=None):
         return None
     if marker is not None and marker not in cmdline:
         return None
+    return None if exited(pid) else pid
+
+
+def exited(pid):
+    """Whether the process is gone or a zombie (its command line unchecked: just spawned, it may not have exec'd)."""
     try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
     except (OSError, IndexError):
-        return None
-    return None if state == "Z" else pid
+        return True
 
 
 def spawn(argv, pidfile, log, env=None, marker=None):
@@ -37,6 +42,19 @@ def spawn(argv, pidfile, log, env=None, marker=None):
                                    start_new_session=True, env=env, close_fds=True)
     Path(pidfile).write_text(f"{process.pid}\n")
     return process.pid
+
+
+def module_marker(module, base):
+    """What the command line of `python -m MODULE BASE` holds: that helper for that seats' folder, no other."""
+    return f"{module} {Path(base)}"
+
+
+def spawn_module(module, base, pidfile, log):
+    """spawn `python -m MODULE BASE` (one helper for all the seats in BASE: the walls' server, the port forwarder),
+    importing this very `dashboard` package whatever its working folder; its marker is module_marker()."""
+    root = str(Path(__file__).resolve().parents[2])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
+    return spawn([sys.executable, "-m", module, str(base)], pidfile, log, env=env, marker=module_marker(module, base))
 
 
 def stop(pidfile, marker=None, grace=10.0):

@@ -44,7 +44,7 @@ def statusfile(base):
 
 
 def _marker(base):
-    return f"{MODULE} {Path(base)}"
+    return daemons.module_marker(MODULE, base)
 
 
 def ensure_running(base, timeout=20.0):
@@ -69,7 +69,7 @@ def ensure_running(base, timeout=20.0):
                 raise ForwarderError("; ".join(failed.values()))
             if all(_key(key) in status["listening"] for key in wanted):
                 return pid
-        if _gone(pid):
+        if daemons.exited(pid):
             if started_again:
                 raise ForwarderError(f"the port forwarder stopped; see {logfile(base)}")
             pid, started_again = _spawn(base), True  # it was dying as we found it (killed a moment before)
@@ -79,24 +79,13 @@ def ensure_running(base, timeout=20.0):
 
 
 def _spawn(base):
-    root = str(Path(__file__).resolve().parents[2])  # the `dashboard` package this process runs, for the child too
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
-    return daemons.spawn([sys.executable, "-m", MODULE, str(base)], pidfile(base), logfile(base), env=env,
-                         marker=_marker(base))
+    return daemons.spawn_module(MODULE, base, pidfile(base), logfile(base))
 
 
 def stop(base):
     """Stop the forwarder (every seat's ports close) and remove its status file."""
     daemons.stop(pidfile(base), _marker(base))
     statusfile(base).unlink(missing_ok=True)
-
-
-def _gone(pid):
-    """Whether the process has exited (its command line is not checked: just spawned, it may not have exec'd yet)."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
-    except (OSError, IndexError):
-        return True
 
 
 def _status(base):

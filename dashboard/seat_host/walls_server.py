@@ -47,19 +47,16 @@ def ensure_running(base, timeout=20.0):
     seats_in(BASE) has its socket, listening."""
     base = Path(base)
     base.mkdir(parents=True, exist_ok=True)
-    root = str(Path(__file__).resolve().parents[2])
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
-    pid = daemons.spawn([sys.executable, "-m", MODULE, str(base)], pidfile(base), logfile(base), env=env,
-                        marker=MODULE)
+    pid = daemons.spawn_module(MODULE, base, pidfile(base), logfile(base))
     if _catches_hangup(pid):  # one still starting reads the seats once it can; a SIGHUP before that would kill it
-        daemons.nudge(pidfile(base), MODULE)
+        daemons.nudge(pidfile(base), daemons.module_marker(MODULE, base))
     deadline = time.monotonic() + timeout
     while True:
         waiting = [name for name, state in layout.seats_in(base).items()
                    if not _listening(state.place(base).walls_socket)]
         if not waiting:
             return
-        if not _alive(pid):  # (not pid_of: just spawned, it may not have exec'd python yet)
+        if daemons.exited(pid):  # (not pid_of: just spawned, it may not have exec'd python yet)
             raise WallsError(f"the walls' server stopped: {_tail(logfile(base))}")
         if time.monotonic() > deadline:
             raise WallsError(f"the walls' server has no socket for {', '.join(waiting)} after {timeout:.0f} s; "
@@ -69,7 +66,7 @@ def ensure_running(base, timeout=20.0):
 
 def stop(base):
     """Stop the walls' server for BASE (it removes its sockets as it goes)."""
-    daemons.stop(pidfile(base), MODULE)
+    daemons.stop(pidfile(base), daemons.module_marker(MODULE, base))
 
 
 def _catches_hangup(pid):
@@ -81,13 +78,6 @@ def _catches_hangup(pid):
     except (OSError, ValueError):
         pass
     return False
-
-
-def _alive(pid):
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return False
 
 
 def _tail(path, size=2000):
