@@ -10,7 +10,6 @@ this machine's own interface addresses.
 
 import os
 import re
-import signal
 import subprocess
 import sys
 import time
@@ -19,7 +18,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.support import csrf_of, free_tcp_port
+from tests.support import csrf_of, free_tcp_port, stop_process
 from tests.support.netns import Namespace
 
 pytestmark = pytest.mark.engine  # gunicorn serves pages that ask the engine
@@ -60,12 +59,7 @@ def served(tmp_path_factory):
                    "certificate": str(folder / "https-cert.pem")}
         finally:  # the room's clients first, then gunicorn; the namespace goes last (leaving the `with`)
             room.stop_clients()
-            server.send_signal(signal.SIGTERM)
-            try:
-                server.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
+            stop_process(server)
 
 
 class LoopbackClient(requests.Session):

@@ -20,6 +20,7 @@ import pytest
 
 from dashboard.seat_host import daemons, layout, walls_server
 from dashboard.seat_host.layout import FOLDER, WALLS_PLUGIN, SeatState, write_state
+from tests.support import stop_process
 
 IMAGE = os.environ.get("DASHBOARD_BASE_IMAGE", "cowserv-base:bookworm")
 DENIED = f"authorization denied by plugin {WALLS_PLUGIN}: "
@@ -191,12 +192,7 @@ exec nsenter --net={layout.Path('/var/run/netns') / self.netns} dockerd --data-r
             ids = listed.stdout.decode().split()
             if ids:
                 self.docker("rm", "-f", *ids, timeout=60)
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=40)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=20)
+            stop_process(self.process, timeout=40)
         for pid in _processes_under(self.base):  # a containerd or shim the engine left
             try:
                 os.kill(pid, signal.SIGKILL)

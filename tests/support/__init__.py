@@ -7,6 +7,7 @@ The package's modules, by topic: engine (the real socket, an engine a test can s
 
 import random
 import re
+import signal
 import socket
 import subprocess
 import time
@@ -101,6 +102,16 @@ def free_ports(count):
         if all(host_port_free(port) for port in range(first, first + count)):
             return list(range(first, first + count))
     raise RuntimeError(f"no {count} consecutive free ports")
+
+
+def stop_process(process, timeout=15):
+    """SIGTERM a server a test started, and SIGKILL it if it has not ended within `timeout` seconds."""
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=timeout)
 
 
 def shell(command, **kwargs):

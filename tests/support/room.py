@@ -233,7 +233,24 @@ def leftovers(base, names):
     return seat_engine_leftovers(Path(base), names)
 
 
-class SeatRoom:
+class PaperRoom:
+    """A test's app and its instructor, with PaperSeats."""
+
+    def __init__(self, app):
+        self.app, self.instructor = app, app.test_client()
+
+    @property
+    def roster(self):
+        return self.app.extensions["roster"]
+
+    def open(self, **form):
+        return open_room(self.instructor, **form)
+
+    def students(self):
+        return students(self.app, self.instructor)
+
+
+class SeatRoom(PaperRoom):
     """A module's one room of real seat engines: its app (its own seats' folder and seat names), its instructor,
     the room opened once (`open`), and `close()`, which ends it and removes every seat engine, checking nothing is
     left."""
@@ -242,23 +259,13 @@ class SeatRoom:
         self.base = Path(base)
         from tests.conftest import InstructorClient  # made before the tests' own fixtures: sign it in here too
 
-        self.app = create_app({"TESTING": True, "SEATS_DIR": str(self.base), **config})
-        self.app.test_client_class = InstructorClient
-        self.instructor = self.app.test_client()
-
-    @property
-    def roster(self):
-        return self.app.extensions["roster"]
+        app = create_app({"TESTING": True, "SEATS_DIR": str(self.base), **config})
+        app.test_client_class = InstructorClient
+        super().__init__(app)
 
     @property
     def life(self):
         return self.app.extensions["room_life"]
-
-    def open(self, **form):
-        return open_room(self.instructor, **form)
-
-    def students(self):
-        return students(self.app, self.instructor)
 
     def close(self):
         try:
@@ -281,20 +288,3 @@ def room(tmp_path):
     made = PaperRoom(app)
     yield made
     made.app.extensions["room_life"].clock.cancel()
-
-
-class PaperRoom:
-    """A test's app and its instructor, with PaperSeats."""
-
-    def __init__(self, app):
-        self.app, self.instructor = app, app.test_client()
-
-    @property
-    def roster(self):
-        return self.app.extensions["roster"]
-
-    def open(self, **form):
-        return open_room(self.instructor, **form)
-
-    def students(self):
-        return students(self.app, self.instructor)
