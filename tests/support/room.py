@@ -173,7 +173,10 @@ def wait_for_grid(instructor, expected, counts=None, timeout=30):
 
 class PaperSeats:
     """A SeatHost whose seats have no engine: opening says each is ready, closing forgets it; a seat's engine
-    never answers (its socket is not there). For tests of the room's web and roster only."""
+    never answers (its socket is not there), and gives no shells (its seats' pages have no terminal). For tests of
+    the room's web and roster only."""
+
+    shell = None
 
     def __init__(self, base):
         self.base = Path(base)
