@@ -90,8 +90,9 @@ class Build(Kind):
     name, label = "build", "Build"
     fields = {"tag": (field.TAG, True), "context": (field.relative, False)}
     needs_folder = background = builds_image = uses_base_image = True
-    note = ("It builds from the lesson's Dockerfile in your own folder; the layers the instructor's build made come "
-            "from the cache, so it takes seconds. The log shows when it ends.")
+    note = ("It builds from the lesson's Dockerfile in your own folder, on your seat's engine: the first build runs "
+            "every instruction (a minute or two), a second build of the same Dockerfile takes seconds (its layers "
+            "come from the build cache). The log shows when it ends.")
 
     def command(self, lesson, action, place, host_port=None):
         return build_plan(lesson, action, place).command
@@ -100,16 +101,15 @@ class Build(Kind):
         return build_plan(lesson, action, place).replay
 
     def effect(self, engine, lesson, action, place, host_port=None, listed=None):
-        """A seat's build, done within its request (the lesson's layers come from the cache the instructor's build
-        left, so it takes seconds), in the seats' build turn (one at a time, a bounded wait); the log is its output.
-        The instructor's build is not done here: it starts in the background."""
+        """A seat's build, on its own engine, done within its request in the seats' build turn (one at a time, a
+        bounded wait); the log is its output. The instructor's build is not done here: it starts in the background."""
         if not place.seat:
             raise ValueError("the instructor's build is started in the background, not done within a request")
         plan = build_plan(lesson, action, place)
         build = builds.Build(plan=plan)
         with place.build_turns.turn(place.stint):
             try:
-                for chunk in engine.build(plan.context, plan.tag, plan.build_args, plan.labels):
+                for chunk in engine.build(plan.context, plan.tag, plan.build_args, plan.labels, plan.force_rm):
                     build.record(chunk)
             except EngineError as error:
                 build.finish(error=str(error))

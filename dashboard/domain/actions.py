@@ -61,16 +61,18 @@ def build_plan(lesson, action, place):
     """The build the button starts, and the command that does the same from the lesson's folder."""
     context = os.path.normpath(place.folder / action.context)
     tag = place.image(action.tag)
+    force_rm = not place.seat  # a seat's build is the workshop's own command, as typed on the seat's engine
     return BuildPlan(
         context=context,
         tag=tag,
         build_args={"BASE_IMAGE": place.base_image} if place.base_image else {},
         command=commands.build_command(os.path.normpath(place.shown_folder / action.context), tag, place.base_image,
-                                       home=place.home, labels=place.labels),
+                                       home=place.home, labels=place.labels, force_rm=force_rm),
         # the replay script runs in the lesson's folder
-        replay=commands.build_invocation(tag, place.base_image, place.labels),
+        replay=commands.build_invocation(tag, place.base_image, place.labels, force_rm),
         lesson=lesson.id,
         labels=dict(place.labels),
+        force_rm=force_rm,
     )
 
 

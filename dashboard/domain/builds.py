@@ -29,6 +29,7 @@ class BuildPlan:
     replay: str
     lesson: str  # whose build: its transcript entry goes in that lesson's
     labels: dict = field(default_factory=dict)  # labels the build gives its image (`--label K=V`)
+    force_rm: bool = True  # the instructor's: a failed step's container removed; a seat's builds as typed
 
 
 @dataclass

@@ -101,7 +101,7 @@ def _evaluate(engine, lesson, check, place, probe_host, listed):
         return Result(PASSED, f"`{' '.join(check.command)}` in {check.container} exited 0"
                               + (f" and printed {check.text!r}." if check.text else "."))
     if check.kind == "answers":
-        return _answers(listed, check, probe_host, _changed_file(lesson, check, place))
+        return _answers(listed, check, probe_host, _changed_file(lesson, check, place), seat=place.seat is not None)
     raise ValueError(f"unknown check {check.kind}")
 
 
@@ -136,11 +136,12 @@ def _changed_file(lesson, check, place):
     return None if now == (lesson.source / check.file).read_text(errors="replace") else ChangedFile(place.folder, now)
 
 
-def _answers(listed, check, probe_host, changed=None):
+def _answers(listed, check, probe_host, changed=None, seat=False):
     """Whether a published port of the container (or of any running container of the lesson) answers with the
     text, asked over HTTP as a browser would. Where the text comes from a file that was changed (`changed`: an
     earlier class's edit, never overwritten), the file as it is now is what a build or a bind mount serves, and is
-    accepted too; a failure then says the file differs and how to bring the lesson's own back."""
+    accepted too; a failure then says the file differs and how to bring the lesson's own back. A `seat`'s reason
+    names its port as the student knows it ("Your port 8000"), not its namespace's address."""
     candidates = [c for c in listed if c.running and c.ports and (not check.container or c.name == check.container)]
     if not candidates:
         what = f"Container {check.container} is" if check.container else "No container of this lesson is"
@@ -149,9 +150,10 @@ def _answers(listed, check, probe_host, changed=None):
     reasons = []
     for container in candidates:
         for host_port, _ in container.ports:
-            url = f"http://{probe_host}:{host_port}/"
+            address = f"http://{probe_host}:{host_port}/"
+            url = f"Your port {host_port}" if seat else address
             try:
-                page = requests.get(url, timeout=3).content.decode("utf-8", errors="replace")
+                page = requests.get(address, timeout=3).content.decode("utf-8", errors="replace")
             except requests.RequestException as error:
                 reasons.append(f"{url} does not answer ({type(error).__name__}).")
                 continue

@@ -8,13 +8,14 @@ from .labels import LESSON_LABEL
 FOLDER_MOUNT = '"$(pwd)"'  # a bind mount of the folder the command runs in, as the tutorials write it
 
 
-def build_invocation(tag, base_image=None, labels=()):
+def build_invocation(tag, base_image=None, labels=(), force_rm=True):
     """`docker build --force-rm -t TAG .` (with the base image argument when one is configured, and `--label K=V`
     for each of `labels`), in the build context.
 
-    --force-rm as the dashboard builds: a failed step's container is removed, not left in the lesson's list.
+    --force-rm as the instructor's builds: a failed step's container is removed, not left in the lesson's list. A
+    seat's build is the workshop's `docker build -t TAG .` (its engine is the seat's own: whatever it leaves is too).
     """
-    words = ["docker", "build", "--force-rm"]
+    words = ["docker", "build", *(["--force-rm"] if force_rm else [])]
     if base_image:
         words += ["--build-arg", f"BASE_IMAGE={base_image}"]
     words += label_words(labels)
@@ -26,13 +27,13 @@ def label_words(labels):
     return [word for key, value in labels for word in ("--label", f"{key}={value}")]
 
 
-def build_command(context, tag, base_image=None, home=None, labels=()):
+def build_command(context, tag, base_image=None, home=None, labels=(), force_rm=True):
     """The build as the page shows it: true from any folder, since it goes to the build context first.
 
     A context under `home` (the dashboard user's HOME) is written from `~`, left unquoted so bash expands it:
     `cd ~/docker-workshop/images && docker build …`, true when that user pastes it.
     """
-    return f"cd {folder_word(context, home)} && {build_invocation(tag, base_image, labels)}"
+    return f"cd {folder_word(context, home)} && {build_invocation(tag, base_image, labels, force_rm)}"
 
 
 def folder_word(folder, home=None):

@@ -495,11 +495,11 @@ class Engine:
         """Stop then remove a lesson's container, as `docker stop ID && docker rm ID`."""
         return self.remove(container_id, lesson, stop_first=True)
 
-    def build(self, context, tag, build_args, labels=None):
+    def build(self, context, tag, build_args, labels=None, force_rm=True):
         """Yield the engine's build output, chunk by chunk, while it builds (the classic builder's stream)."""
         with self._api(acting=True) as api:
             yield from api.build(
-                path=str(context), tag=tag, buildargs=build_args, rm=True, forcerm=True, decode=True,
+                path=str(context), tag=tag, buildargs=build_args, rm=True, forcerm=force_rm, decode=True,
                 labels=labels or None,
             )
 
