@@ -147,7 +147,7 @@ def test_over_https_the_instructor_signs_in_and_the_cookie_stays_off_plain_http(
     student = room.client()
     seat_page = student.get(link)
     assert seat_page.status_code == 200 and seat_page.url == f"{served['http']}/seat"
-    assert "--memory 64m --cpus 0.5 --pids-limit 50" in seat_page.text
+    assert "0.5 CPUs and 50 processes" in seat_page.text  # the room's limits, the whole seat's
     ended = laptop.request("DELETE", f"{served['https']}/room", timeout=60,
                            headers={"X-CSRF-Token": csrf_of(opened.text), "HX-Request": "true"})
     assert ended.status_code == 200
