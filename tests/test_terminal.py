@@ -24,7 +24,7 @@ import requests
 import websocket
 
 from dashboard.domain import terminals
-from tests.support import csrf_of, form_csrf, free_tcp_port, stop_process, wait_until
+from tests.support import csrf_of, form_csrf, free_tcp_port, wait_until
 from tests.support.room import hold_lesson_lock, make_room, room_form
 from tests.support.terminal import local_shell
 
@@ -62,7 +62,12 @@ def server(tmp_path_factory):
         yield {"base": base, "log": log, "https": f"https://127.0.0.1:{https_port}",
                "certificate": str(folder / "instance" / "https-cert.pem"), "process": process}
     finally:
-        stop_process(process)
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
     assert "Traceback" not in log.read_text(), log.read_text()[-5000:]
 
 
