@@ -1,7 +1,7 @@
 """What do seats with Docker engines of their own cost this host: how long a room takes to open, how much memory an
 idle seat holds, how its first builds go in parallel, and how quickly its shell echoes a keystroke?
 
-    sudo DASHBOARD_BASE_IMAGE=cowserv-base:bookworm .venv/bin/python bench/seats.py --seats 30   # about 10 minutes
+    DASHBOARD_BASE_IMAGE=cowserv-base:bookworm .venv/bin/python bench/seats.py --seats 30   # as root; about 10 minutes
 
 Root only, on the host (as scripts/up serves seats). It drives dashboard/seat_host's SeatHost directly, with a
 seats' folder of its own under /tmp, a room id and seat names of its own (bRUN-PORT) and seat indices no link on
@@ -17,8 +17,10 @@ the machine uses, the room form's default limits and the dashboard's CLASS_WORKE
 3. every seat's first `docker build -t cowserv .` of the images lesson at once, through its own socket, in its
    lesson folder (the lesson's files copied in as the room does), DOCKER_BUILDKIT=0: total, p50/p95, failures;
 4. keystroke echo on the seat's confined shell (SeatHost.shell on a pty, as the terminal runs it), with a shell
-   open on every seat: each types a key every 0.1 to 0.3 s, timed until its echo. This is the shell side the web
-   terminal sits on, not the WebSocket: `--terminals` measures through a served dashboard's GET /seat/terminal.
+   open on every seat: each types a key every 0.1 to 0.3 s, timed until its echo, once with the seats idle and once
+   while the builds of 3 run (and how long each seat's CPU limit held its processes back meanwhile). This is the
+   shell side the web terminal sits on, not the WebSocket: `--terminals` measures through a served dashboard's
+   GET /seat/terminal.
 
 It prints a Markdown table. Whatever it started goes on success, failure, Ctrl-C or `kill` (close_all, then a
 check that no namespace, mount, cgroup, process or folder of its seats is left, which it prints).
@@ -77,7 +79,7 @@ class SeatsBench:
 
     def __init__(self, count, workers):
         self.run = uuid.uuid4().hex[:6]
-        self.base = Path(tempfile.mkdtemp(prefix=f"cowserv-seats-bench-{self.run}-"))
+        self.base = Path(tempfile.gettempdir()) / f"cowserv-seats-bench-{self.run}"  # made by open()
         self.host = SeatHost(self.base, os.environ.get("DOCKER_HOST"), os.environ.get("DASHBOARD_BASE_IMAGE"),
                              os.environ.get("DASHBOARD_POSTGRES_IMAGE"), workers=workers)
         self.room = f"bench-{self.run}"
@@ -228,7 +230,7 @@ def tree(pid):
 
 def seat_memory(bench):
     """{process name: (PSS, RSS) summed over every seat}, the memory cgroups' own count, and the seats' processes."""
-    parts, charged, count = {}, 0, 0
+    parts, charged, count = {}, [0, 0], 0
     for name in bench.names:
         for pid in cgroups.processes(engines_cgroup(name)) | cgroups.processes(name):
             pss, rss = pss_and_rss(pid)
@@ -240,7 +242,8 @@ def seat_memory(bench):
             stat = cgroups.path("memory", where) / "memory.stat"
             try:
                 fields = dict(line.split() for line in stat.read_text().splitlines())
-                charged += int(fields["total_rss"])
+                charged[0] += int(fields["total_rss"])
+                charged[1] += int(fields["total_rss"]) + int(fields["total_cache"])
             except (OSError, KeyError, ValueError):
                 pass
     return parts, charged, count
@@ -270,8 +273,9 @@ def memory_rows(bench, row, when, target=True):
     row(2, f"Memory a seat holds, {when} (PSS of its engine's {processes / count:.0f} processes, per seat)",
         f"{pss:.1f} MB", shares + " MB", f"RSS {rss:.1f} MB", f"≤ {SEAT_MEMORY_TARGET} MB" if target else "",
         pss <= SEAT_MEMORY_TARGET)
-    row(2, f"… the memory cgroups' rss of the seat and its engine, {when}, per seat", f"{charged / count / MB:.1f} MB",
-        "", "", "", True)
+    row(2, f"… as the memory cgroups of the seat and its engine count it, {when}, per seat",
+        f"{charged[0] / count / MB:.1f} MB rss", f"{charged[1] / count / MB:.1f} MB with page cache (reclaimable; "
+        "the tmpfs of its view in it)", "", "", True)
     return pss, biggest
 
 
@@ -310,31 +314,54 @@ def build_all(bench, lesson, started):
     return time.monotonic() - began, results
 
 
+def throttled(bench):
+    """Seconds the seats' CPU quota held their processes back (cpu.stat throttled_time), summed over the seats."""
+    total = 0
+    for name in bench.names:
+        try:
+            text = (cgroups.path("cpu", name) / "cpu.stat").read_text()
+            total += int(re.search(r"throttled_time (\d+)", text)[1])
+        except (OSError, TypeError):
+            pass
+    return total / 1e9
+
+
 # 4. Echo
-def echo_on_shells(bench, keystrokes, lesson):
-    """Echo latencies (s) of `keystrokes` keys typed on every seat's confined shell at once, and the keys lost."""
+def open_shells(bench, lesson):
+    """Every seat's confined shell on a pty of its own, started in the lesson's folder, its prompt shown."""
     shells = []
     try:
         for name in bench.names:
             shells.append(ShellOnPty(*bench.host.shell(name, lesson.folder)))
-        for shell in shells:  # the prompt shown and the shell waiting for keys
-            status, _ = shell.run("true", timeout=60)
-            assert status == 0
-        samples, lost = [], []
-
-        def typing(shell):
-            for _ in range(keystrokes):
-                time.sleep(random.uniform(0.1, 0.3))
-                took = keystroke(shell.master, b"x")
-                (samples if took is not None else lost).append(took)
-            os.write(shell.master, b"\x15")  # the typed line cleared (Ctrl-U)
-
-        with ThreadPoolExecutor(max_workers=len(shells)) as pool:
-            list(pool.map(typing, shells))
-        return samples, len(lost)
-    finally:
         for shell in shells:
-            shell.close()
+            status, _ = shell.run("true", timeout=60)
+            assert status == 0, "a seat's shell did not run `true`"
+    except BaseException:
+        close_shells(shells)
+        raise
+    return shells
+
+
+def close_shells(shells):
+    for shell in shells:
+        shell.close()
+
+
+def type_on(shells, keystrokes):
+    """Echo latencies (s) of `keystrokes` keys typed on every shell at once (one every 0.1 to 0.3 s each), and the
+    keys never echoed."""
+    samples, lost = [], []
+
+    def typing(shell):
+        for _ in range(keystrokes):
+            time.sleep(random.uniform(0.1, 0.3))
+            took = keystroke(shell.master, b"x")
+            (samples if took is not None else lost).append(took)
+        os.write(shell.master, b"\x15")  # the typed line cleared (Ctrl-U)
+
+    with ThreadPoolExecutor(max_workers=len(shells)) as pool:
+        list(pool.map(typing, shells))
+    return samples, len(lost)
 
 
 def keystroke(master, key, timeout=5.0):
@@ -451,21 +478,22 @@ def print_table(rows, load_before):
     print(machine_line(load_before) + "\n")
     print("| Measure | Seats | Detail | Reference | Target | Met |")
     print("| --- | --- | --- | --- | --- | --- |")
-    print("\n".join(rows))
+    print("\n".join(text for _, text in sorted(rows, key=lambda numbered: numbered[0])))
 
 
 def measure(args):
     rows = []
 
     def row(number, what, ours, detail, reference, target="", met=True):
-        rows.append(table_row(f"{number}. {what}", ours, detail, reference, target, met))
-        print(rows[-1], file=sys.stderr, flush=True)
+        rows.append((number, table_row(f"{number}. {what}", ours, detail, reference, target, met)))
+        print(rows[-1][1], file=sys.stderr, flush=True)
 
     load_before = os.getloadavg()[0]
     lesson = load_catalog(ROOT / "dashboard" / "lessons").get(IMAGES_LESSON)
     bench = SeatsBench(args.seats, args.workers)
     reason = bench.host.unavailable()
     if reason:
+        bench.clean()
         sys.exit(reason)
     started = time.monotonic()
     try:
@@ -485,20 +513,32 @@ def measure(args):
         total = pss + walls_pss / MB / args.seats
         row(2, "… a seat's memory with its share of them", f"{total:.1f} MB", f"the largest: {biggest[0][0]}", "",
             f"≤ {SEAT_MEMORY_TARGET} MB", total <= SEAT_MEMORY_TARGET)
-        if args.keystrokes:
-            samples, lost = echo_on_shells(bench, args.keystrokes, lesson)
-            echo_rows(row, samples, lost, f"the confined shell on a pty (not the WebSocket), {args.seats} shells "
-                                          "open and typing at once")
-        if args.builds:
-            provide_lesson(bench, lesson)
-            took, builds = build_all(bench, lesson, started)
-            good = [took_ for took_, error in builds.values() if not error]
-            failed = [f"{name}: {error}" for name, (_, error) in builds.items() if error]
-            row(3, f"{args.seats} first builds of cowserv at once (`docker build -t cowserv .`, classic builder)",
-                seconds(took), (f"per seat p50 {seconds(statistics.median(good))}, p95 "
-                                f"{seconds(percentile(good, 95) if len(good) > 1 else good[0])}") if good else "",
-                f"{len(failed)} failed" + (f" ({failed[0][:120]})" if failed else ""), "", not failed)
-            memory_rows(bench, row, "after its build (the image and its cache kept, no container)", target=False)
+        shells = open_shells(bench, lesson) if args.keystrokes else []
+        try:
+            on_pty = f"the confined shell on a pty (not the WebSocket), {args.seats} shells open and typing at once"
+            if shells:
+                echo_rows(row, *type_on(shells, args.keystrokes), f"{on_pty}, seats idle")
+            if args.builds:
+                provide_lesson(bench, lesson)
+                held_before = throttled(bench)
+                with ThreadPoolExecutor(max_workers=1) as pool:
+                    building = pool.submit(build_all, bench, lesson, started)
+                    if shells and not building.done():
+                        time.sleep(min(args.settle, 10))  # into the builds' busiest part: apt-get on every seat
+                        echo_rows(row, *type_on(shells, args.keystrokes), f"{on_pty}, while the builds run")
+                    took, builds = building.result()
+                held = (throttled(bench) - held_before) / args.seats
+                good = [took_ for took_, error in builds.values() if not error]
+                failed = [f"{name}: {error}" for name, (_, error) in builds.items() if error]
+                row(3, f"{args.seats} first builds of cowserv at once (`docker build -t cowserv .`, classic builder)",
+                    seconds(took), (f"per seat p50 {seconds(statistics.median(good))}, p95 "
+                                    f"{seconds(percentile(good, 95) if len(good) > 1 else good[0])}") if good else "",
+                    f"{len(failed)} failed" + (f" ({failed[0][:120]})" if failed else ""), "", not failed)
+                row(3, "… each seat held back by its CPU limit meanwhile (its cgroup's cpu.stat throttled_time)",
+                    seconds(held), f"of {seconds(took)}; its limit {Limits().cpus:g} CPU", "", "", True)
+                memory_rows(bench, row, "after its build (the image and its build cache kept, no container; its shell open)", target=False)
+        finally:
+            close_shells(shells)
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the clean-up short
         say(started, "closing every seat")
@@ -518,7 +558,7 @@ def measure_terminals(args):
     samples, lost, count = echo_on_terminals(args)
 
     def row(number, what, ours, detail, reference, target="", met=True):
-        rows.append(table_row(f"{number}. {what}", ours, detail, reference, target, met))
+        rows.append((number, table_row(f"{number}. {what}", ours, detail, reference, target, met)))
 
     echo_rows(row, samples, lost, f"through the web terminal (GET /seat/terminal), {count} terminals typing at once")
     print_table(rows, load_before)
