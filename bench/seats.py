@@ -279,6 +279,12 @@ def memory_rows(bench, row, when, target=True):
     return pss, biggest
 
 
+def in_use():
+    """The machine's memory in use (MemTotal - MemAvailable), in bytes: every process's and the kernel's."""
+    info = dict(re.findall(r"^(\w+):\s+(\d+) kB", Path("/proc/meminfo").read_text(), re.M))
+    return (int(info["MemTotal"]) - int(info["MemAvailable"])) * 1024
+
+
 # 3. Builds
 def provide_lesson(bench, lesson):
     """The lesson's files in every seat's folder (its lesson folder), owned by the seat's student, as the room does."""
@@ -488,7 +494,7 @@ def measure(args):
         rows.append((number, table_row(f"{number}. {what}", ours, detail, reference, target, met)))
         print(rows[-1][1], file=sys.stderr, flush=True)
 
-    load_before = os.getloadavg()[0]
+    load_before, used_before = os.getloadavg()[0], in_use()
     lesson = load_catalog(ROOT / "dashboard" / "lessons").get(IMAGES_LESSON)
     bench = SeatsBench(args.seats, args.workers)
     reason = bench.host.unavailable()
@@ -511,6 +517,9 @@ def measure(args):
         row(2, "The walls' server and the forwarder, once for every seat", f"{walls_pss / MB:.1f} MB",
             f"{walls_pss / MB / args.seats:.1f} MB a seat", f"RSS {walls_rss / MB:.1f} MB", "", True)
         total = pss + walls_pss / MB / args.seats
+        row(2, "… the machine's memory in use (MemTotal − MemAvailable), grown since before open, per seat",
+            f"{(in_use() - used_before) / args.seats / MB:.1f} MB", "the kernel's part too (namespaces, tmpfs, page "
+            "tables); and whatever else ran on the machine meanwhile", "", "", True)
         row(2, "… a seat's memory with its share of them", f"{total:.1f} MB", f"the largest: {biggest[0][0]}", "",
             f"≤ {SEAT_MEMORY_TARGET} MB", total <= SEAT_MEMORY_TARGET)
         shells = open_shells(bench, lesson) if args.keystrokes else []
