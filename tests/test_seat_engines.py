@@ -6,6 +6,7 @@ seat names of its own; every test that opens more closes them in its finally, an
 
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -67,7 +68,13 @@ def leftovers(base, names):
             text = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             continue
-        if any(f"/{CGROUP_ROOT}/{name} " in text or f"{base / name}/" in text for name in names):
+        try:
+            groups = (cmdline.parent / "cgroup").read_text()
+        except OSError:
+            continue
+        if any(f"/{CGROUP_ROOT}/{name} " in text or f"{base / name}/" in text
+               or re.search(rf":/{CGROUP_ROOT}/(engines/)?{re.escape(name)}(/|$)", groups, re.MULTILINE)
+               for name in names):
             left.append(f"process {cmdline.parent.name}: {text[:80]}")
     left += [f"folder {base / name}" for name in names if (base / name).exists()]
     return left
@@ -153,11 +160,12 @@ def test_opening_and_closing_seats_leaves_nothing(base, host, prefix):
 
 def test_a_seat_engine_sees_only_its_view_of_the_machine(bare_host, seat):
     """`-v /:/host` (refused by the first wall) shows a container only the seat's view: no host /tmp, no checkout,
-    no /root, no /etc/shadow, no host process, a read-only /usr and sysfs."""
+    no /root, no /etc/shadow, no host process, a read-only /usr, sysfs and kernel settings."""
     ran = docker(bare_host, seat, "run", "--rm", "-v", "/:/host", "python:3.12-slim", "sh", "-c",
                  "ls /host; echo ---; ls -A /host/tmp; echo ---; ls /host/home/student/docker-workshop; echo ---;"
                  " cat /host/proc/1/cmdline | tr '\\0' ' '; echo; echo ---; ls /host/etc; echo ---;"
-                 " touch /host/usr/x /host/sys/x 2>&1; true")
+                 " touch /host/usr/x /host/sys/x /host/sys/fs/cgroup/x 2>&1;"
+                 " test -w /host/proc/sys/kernel/core_pattern || echo core_pattern: Read-only file system; true")
     assert ran.returncode == 0, ran.stderr
     root, tmp, folder, init, etc, writes = ran.stdout.split("---\n")
     assert set(root.split()) <= {"bin", "dev", "etc", "home", "lib", "lib64", "opt", "proc", "run", "sbin", "sys",
@@ -166,7 +174,7 @@ def test_a_seat_engine_sees_only_its_view_of_the_machine(bare_host, seat):
     assert folder.split() == ["03-images"]
     assert init.startswith("/usr/bin/docker-init -- /usr/sbin/dockerd")
     assert "passwd" in etc.split() and "shadow" not in etc.split() and "docker" in etc.split()
-    assert writes.count("Read-only file system") == 2, writes
+    assert writes.count("Read-only file system") == 4, writes
 
 
 def test_a_seat_engine_runs_builds_on_the_classic_builder(bare_host, seat):
@@ -176,6 +184,18 @@ def test_a_seat_engine_runs_builds_on_the_classic_builder(bare_host, seat):
         assert status == 0 and "built" in output, output
     finally:
         shell.close()
+
+
+def test_a_seat_engine_makes_networks_and_publishes_ports(bare_host, seat):
+    """Its networks' bridges and rules are its network namespace's, which its view leaves writable."""
+    made = docker(bare_host, seat, "network", "create", "lesson-net")
+    try:
+        assert made.returncode == 0, made.stderr
+        ran = docker(bare_host, seat, "run", "--rm", "--network", "lesson-net", "-p", "8000:8000",
+                     "python:3.12-slim", "python3", "-c", "print('on its network')")
+        assert (ran.returncode, ran.stdout) == (0, "on its network\n"), ran.stderr
+    finally:
+        docker(bare_host, seat, "network", "rm", "lesson-net")
 
 
 def test_the_seats_memory_limit_kills_a_hog(bare_host, seat):
@@ -205,6 +225,14 @@ def test_the_shell_is_the_students_in_the_seats_view(bare_host, seat, terminal):
                         + "$' /proc/self/cgroup")[0] == 0
     assert terminal.run("ps -e --no-headers | wc -l")[1].split()[-1] in {"2", "3"}  # bash, ps (and wc)
     assert terminal.run("grep ^CapEff /proc/self/status")[1].split()[-1] == "0000000000000000"
+
+
+def test_the_shell_has_the_workshops_tools_and_the_seats_limits(terminal):
+    assert terminal.run("docker compose version && type nano")[0] == 0
+    completion = terminal.run("complete -p docker 2>/dev/null || (_completion_loader docker; complete -p docker)")
+    assert "_docker" in completion[1], completion
+    status, output = terminal.run("python3 -c 'b = bytearray(400 * 1024 * 1024); print(\"survived\")'")
+    assert status == 137 and "survived" not in output, output  # the seat's 256 MB hold for its shell too
 
 
 def test_the_shell_and_the_engine_see_the_same_folder(terminal):

@@ -7,6 +7,7 @@ to addresses inside the namespaces the test made."""
 import contextlib
 import os
 import random
+import re
 import signal
 import socket
 import subprocess
@@ -24,6 +25,9 @@ from tests.support import free_tcp_port
 from tests.support.netns import Namespace
 
 SEAT_PORT = 8000
+# The host engine's own rules (its chains, bridges, and its containers' on its address pools), which other tests
+# change meanwhile.
+HOST_ENGINES = re.compile(r"DOCKER|docker0| br-|-[sd] (172\.(1[6-9]|2[0-9]|3[01])|192\.168)\.")
 REFUSED_WITHIN = 1.5  # seconds a connect from a namespace is given: a dropped SYN is never answered
 
 
@@ -34,15 +38,13 @@ def seats(tmp_path):
     index = random.randrange(4000, layout.MAX_SEATS - 2, 2)
     base = tmp_path / f"seats-{token}"
     a, b = (layout.SeatPlace(base, f"h2{token}{letter}", index + number) for number, letter in enumerate("ab"))
-    try:
-        network.up(a)
-        network.up(b)
-        yield SimpleNamespace(base=base, a=a, b=b)
-    finally:
-        forwarder.stop(base)
+    with contextlib.ExitStack() as cleanup:  # every step runs, in reverse, even when one before it failed
+        cleanup.callback(network.firewall_down)
         for place in (a, b):
-            network.down(place)
-        network.firewall_down()
+            cleanup.callback(network.down, place)
+            network.up(place)
+        cleanup.callback(forwarder.stop, base)
+        yield SimpleNamespace(base=base, a=a, b=b)
 
 
 def _state(place, ports, bind_host="127.0.0.1"):
@@ -96,12 +98,14 @@ def _get(port, path):
     return session.get(f"http://127.0.0.1:{port}{path}", timeout=10)
 
 
-def _rules():
+def _rules(netns=None):
     """Every rule and chain of the three tables, but the host engine's own (other tests' networks change those)."""
     lines = []
+    enter = ["nsenter", f"--net=/var/run/netns/{netns}"] if netns else []
     for table in ("filter", "nat", "mangle"):
-        out = subprocess.run(["iptables", "-w", "-t", table, "-S"], capture_output=True, text=True, check=True).stdout
-        lines += [f"{table} {line}" for line in out.splitlines() if "DOCKER" not in line and " br-" not in line]
+        out = subprocess.run([*enter, "iptables", "-w", "-t", table, "-S"], capture_output=True, text=True,
+                             check=True).stdout
+        lines += [f"{table} {line}" for line in out.splitlines() if not HOST_ENGINES.search(line)]
     return lines
 
 
@@ -146,6 +150,16 @@ def test_a_port_in_use_is_reported_and_every_other_port_still_forwards(seats, tm
         assert _connects("127.0.0.1", taken)
 
 
+def test_two_seats_claiming_one_host_port_are_both_told(seats):
+    port = free_tcp_port()
+    _state(seats.a, [(port, SEAT_PORT)])
+    _state(seats.b, [(port, SEAT_PORT)])
+    with pytest.raises(forwarder.ForwarderError, match=f"127.0.0.1:{port} is claimed by seats "
+                                                       f"{seats.a.name} and {seats.b.name}"):
+        forwarder.ensure_running(seats.base)
+    assert not _connects("127.0.0.1", port)  # neither seat gets the other's visitors
+
+
 def test_a_client_that_does_not_read_holds_no_more_than_bounded_buffers_and_stalls_nobody(seats, tmp_path):
     size = 64 << 20
     with open(tmp_path / "big", "wb") as big:
@@ -165,6 +179,36 @@ def test_a_client_that_does_not_read_holds_no_more_than_bounded_buffers_and_stal
             while chunk := slow.recv(1 << 20):
                 received += len(chunk)
         assert received > size  # the whole file came through, headers first
+
+
+def test_a_client_that_half_closes_and_reads_late_gets_every_byte(seats):
+    """A client that sends its request, half-closes, and reads while the seat has already sent all and closed, gets
+    the whole answer (the forwarder sends what it still holds before it closes)."""
+    size = 8 << 20
+    host_port = free_tcp_port()
+    _state(seats.a, [(host_port, SEAT_PORT)])
+    sender = ("import socket, sys\n"
+              "with socket.create_server((sys.argv[1], int(sys.argv[2]))) as server:\n"
+              "    while True:\n"
+              "        connection, _peer = server.accept()\n"
+              f"        connection.sendall(bytes({size}))\n"
+              "        connection.close()\n")
+    server = subprocess.Popen(["nsenter", f"--net=/var/run/netns/{seats.a.netns}", sys.executable, "-c", sender,
+                               seats.a.seat_address, str(SEAT_PORT)])
+    try:
+        forwarder.ensure_running(seats.base)
+        with socket.socket() as client:
+            client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # what is not read stays in the forwarder
+            client.settimeout(10)
+            client.connect(("127.0.0.1", host_port))
+            client.shutdown(socket.SHUT_WR)
+            received = 0
+            while chunk := client.recv(1 << 16):
+                received += len(chunk)
+        assert received == size
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
 
 
 def _resident(pid):
@@ -217,6 +261,19 @@ def test_nothing_outside_opens_a_connection_into_a_seat_nor_does_a_seat_reach_a_
                     subprocess.run(["iptables", "-w", "-D", "FORWARD", *rule], capture_output=True)
 
 
+def test_a_seat_index_in_use_elsewhere_is_refused_and_left_alone(seats, tmp_path):
+    """Another base's seat with A's index (another room, another run) would take A's link names: up() says so, and
+    its down() removes nothing of A's."""
+    twin = layout.SeatPlace(tmp_path / "elsewhere", seats.a.name + "x", seats.a.index)
+    try:
+        with pytest.raises(network.NetworkError, match=f"{seats.a.host_link} already exists"):
+            network.up(twin)
+    finally:
+        network.down(twin)
+    with _serving(seats.a.netns, seats.a.seat_address, SEAT_PORT, tmp_path):
+        assert _connects(seats.a.seat_address, SEAT_PORT)
+
+
 def _netns_of(pid):
     try:
         return os.stat(f"/proc/{pid}/ns/net").st_ino
@@ -241,7 +298,7 @@ def test_up_twice_changes_nothing_and_down_leaves_nothing(tmp_path):
         once = _rules()
         network.up(place)
         assert _rules() == once
-        assert network.firewall_down() == sorted([*others, place.host_link])  # not while a seat is up
+        assert place.host_link in network.firewall_down()  # the firewall stays while a seat is up
         assert _rules() == once
         # A process left in the namespace keeps it alive past its name: the host link still goes.
         holder = subprocess.Popen(["nsenter", f"--net={place.netns_path}", "sleep", "60"])
@@ -261,10 +318,16 @@ def test_up_twice_changes_nothing_and_down_leaves_nothing(tmp_path):
     assert place.netns not in subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
     assert subprocess.run(["ip", "link", "show", place.host_link], capture_output=True).returncode != 0
     assert not any(place.host_link in rule for rule in _rules())
-    assert left == others
-    if not others:
+    assert place.host_link not in left
+    if left or others or any("COWSERV" in rule for rule in before):  # another run's seats share the firewall now
+        assert _not_ours(_rules()) == _not_ours(before)
+    else:
         assert not any("COWSERV" in rule or layout.HOST_LINK + "+" in rule for rule in _rules())
-    assert _rules() == before
+        assert _rules() == before
+
+
+def _not_ours(rules):
+    return [rule for rule in rules if "COWSERV" not in rule and layout.HOST_LINK + "+" not in rule]
 
 
 ROOT = str(Path(__file__).resolve().parents[1])  # the worktree whose `dashboard` these tests import
@@ -278,8 +341,9 @@ ECHO_PEER = ("import socket, sys\n"
 
 def test_a_seat_goes_out_of_the_uplink_masqueraded_and_nothing_comes_in(tmp_path):
     """On a stand-in host (a namespace of its own, with its own firewall, whose uplink leads to a stand-in internet
-    namespace; FORWARD dropped by default, as the host engine sets it): a seat reaches a server out there, which sees the host's uplink address; the link-local metadata
-    address is dropped; the internet opens no connection into the seat."""
+    namespace; FORWARD dropped by default, as the host engine sets it): a seat reaches a server out there, which
+    sees the host's uplink address; the link-local metadata address is dropped; the internet opens no connection
+    into the seat."""
     tag = uuid.uuid4().hex[:6]
     fake_host, internet = f"h2host-{tag}", f"h2net-{tag}"
     octet = random.randrange(256)
@@ -322,6 +386,15 @@ def test_a_seat_goes_out_of_the_uplink_masqueraded_and_nothing_comes_in(tmp_path
         while not _reaches(place.netns, place.seat_address, SEAT_PORT):
             assert time.monotonic() < deadline, "no echo server in the seat"
         assert not _reaches(internet, place.seat_address, SEAT_PORT)
+
+        # The default route moves to another link: the chains follow it, and nothing names the old uplink.
+        before = _rules(fake_host)
+        for command in (["link", "add", f"dm{tag}", "type", "veth", "peer", "name", f"dn{tag}", "netns", internet],
+                        ["link", "set", f"dm{tag}", "up"],
+                        ["route", "replace", "default", "dev", f"dm{tag}"]):
+            subprocess.run(["ip", "-n", fake_host, *command], check=True)
+        _on(fake_host, "network.firewall_up()")
+        assert _rules(fake_host) == [rule.replace(f"up{tag}", f"dm{tag}") for rule in before]
     finally:
         for server in servers:
             server.terminate()

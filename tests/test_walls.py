@@ -206,7 +206,8 @@ def test_imports_and_builds_that_reach_out_are_refused(rules):
     tar = {"Content-Type": "application/x-tar", "Content-Length": "1024"}
     for query, words in [("remote=https://github.com/x/y.git", "from a URL or a git repository"),
                          ("networkmode=host", "--network host"), ("version=2", "BuildKit"),
-                         ("session=abc", "BuildKit"), ("cgroupparent=/", "--cgroup-parent")]:
+                         ("session=abc", "BuildKit"), ("cgroupparent=/", "--cgroup-parent"),
+                         ("securityopt=seccomp%3Dunconfined", "--security-opt")]:
         why = refusal(rules, call("POST", f"/v1.41/build?t=x&{query}", headers=tar))
         assert why is not None and words in why, (query, why)
 

@@ -96,10 +96,20 @@ def test_the_server_serves_each_seat_refuses_bad_input_and_drops_gone_seats(base
     assert status == 200 and answer["Allow"] is False and answer["Msg"].startswith("--privileged is not allowed")
     assert ask(sockets[1], "/AuthZPlugin.AuthZReq", authz("GET", "/v1.41/containers/json"))[1] == {"Allow": True}
     assert ask(sockets[1], "/AuthZPlugin.AuthZRes", {"RequestUri": "/x"})[1] == {"Allow": True}
+    big = {"RequestUri": "/v1.41/images/json", "ResponseBody": base64.b64encode(os.urandom(12 * 2**20)).decode()}
+    assert ask(sockets[1], "/AuthZPlugin.AuthZRes", big)[1] == {"Allow": True}  # a big response is never refused
     for garbage in (b"{not json", b"[]", b'{"RequestMethod": ["POST"]}', b"\xff" * 100):
         status, answer = ask(sockets[0], "/AuthZPlugin.AuthZReq", garbage)
         assert status == 200 and answer["Allow"] is False and answer["Msg"]
     assert ask(sockets[0], "/Plugin.Activate", b"")[0] == 200  # still serving
+
+    killed = daemons.pid_of(walls_server.pidfile(base))
+    os.kill(killed, signal.SIGKILL)  # a killed server leaves its sockets; the next start serves them again
+    wait_for(lambda: daemons.pid_of(walls_server.pidfile(base)) is None, "the killed server to be gone")
+    assert sockets[0].exists()
+    walls_server.ensure_running(base)
+    assert daemons.pid_of(walls_server.pidfile(base)) not in (None, killed)
+    assert ask(sockets[0], "/Plugin.Activate", b"")[0] == 200
 
     one.place(base).state.unlink()  # the seat is gone: its socket goes at the next reading (SIGHUP here)
     assert daemons.nudge(walls_server.pidfile(base), walls_server.MODULE)
@@ -141,10 +151,15 @@ class Engine:
         self.cli.mkdir(exist_ok=True)
         self.process = None
 
-    def docker(self, *args, input=None, timeout=120):
+    def docker(self, *args, input=None, timeout=120, program=("docker",)):
         env = {**os.environ, "DOCKER_HOST": self.place.socket_url, "DOCKER_CONFIG": str(self.cli),
                "DOCKER_BUILDKIT": "0"}
-        return subprocess.run(["docker", *args], input=input, capture_output=True, timeout=timeout, env=env)
+        return subprocess.run([*program, *args], input=input, capture_output=True, timeout=timeout, env=env)
+
+    def typed(self, command, timeout=180):
+        """`command` run by bash as the seat's shell would: in the engine's mount namespace, in the seat's folder."""
+        return self.docker(*["nsenter", f"--mount=/proc/{self.process.pid}/ns/mnt", "bash", "-c",
+                             f"cd {FOLDER} && {command}"], timeout=timeout, program=[])
 
     def start(self):
         place = self.place
@@ -296,6 +311,42 @@ def test_the_lessons_commands_pass(engine):
     assert engine.docker("volume", "create", "walls-test-data").returncode == 0
     assert engine.docker("volume", "rm", "walls-test-data").returncode == 0
     assert engine.docker("rmi", "walls-test-cowserv").returncode == 0
+
+
+def test_everyday_commands_and_compose_pass_the_walls(engine):
+    """The lessons' commands, typed in the seat's folder as its shell sees it (the engine's mount namespace, cwd the
+    seat's folder), are none of them refused: the walls' log shows no refusal while they run."""
+    lesson = engine.place.files / "compose-lesson"
+    (lesson / "site").mkdir(parents=True, exist_ok=True)
+    (lesson / "site" / "index.html").write_text("compose page\n")
+    (lesson / "compose.yaml").write_text(
+        f"services:\n  web:\n    image: {IMAGE}\n    command: python3 -m http.server 8000\n    working_dir: /site\n"
+        "    ports: ['8000:8000']\n    volumes: ['./site:/site:ro', 'notes:/notes']\nvolumes:\n  notes: {}\n")
+    log = walls_server.logfile(engine.base)
+    before = log.read_text()
+    typed = [
+        f'docker run --rm -v "$(pwd)":/site {IMAGE} cat /site/site/index.html',
+        f"docker run -d --name web -p 8000:8000 -v \"$(pwd)\"/site:/site -w /site {IMAGE} python3 -m http.server 8000",
+        f"docker run --rm -v ./site:/site {IMAGE} ls /site",
+        f"script -qec 'docker run --rm -it {IMAGE} sh -c \"test -t 0\"' /dev/null",
+        "docker ps", "docker ps -a", "docker logs web",
+        "docker exec web sh -c 'echo note > /tmp/note'", "docker exec web cat /tmp/note",
+        "docker cp site/index.html web:/tmp/copied", "docker cp web:/tmp/copied - > /dev/null",
+        "docker stop -t 1 web", "docker rm web",
+        "docker volume create pgdata", "docker volume ls --filter name=pgdata",
+        f"docker run --rm -v pgdata:/var/lib/data {IMAGE} true", "docker volume rm pgdata",
+        f"docker tag {IMAGE} walls-test:tagged", "docker rmi walls-test:tagged",
+        "cd compose-lesson && docker compose up -d", "cd compose-lesson && docker compose ps",
+        "cd compose-lesson && docker compose logs", "cd compose-lesson && docker compose down -v",
+        "docker container prune -f", "docker image prune -f", "docker network prune -f", "docker volume prune -f",
+        "docker system df", "docker info", "docker version",
+    ]
+    for command in typed:
+        result = engine.typed(command)
+        assert result.returncode == 0, (command, result.stderr.decode()[-1500:])
+    assert engine.typed(typed[0]).stdout == b"hello from the seat\n"
+    refused = [line for line in log.read_text()[len(before):].splitlines() if " refused " in line]
+    assert refused == []
 
 
 def test_a_seat_being_closed_is_not_served_again_nor_its_folder_made_again(base):

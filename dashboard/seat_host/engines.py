@@ -15,13 +15,14 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from . import cgroups, daemons, forwarder, network, shell, view, walls_server
-from .layout import CGROUP_ROOT, ENGINES_CGROUP, SEAT_NAME, WALLS_PLUGIN, SeatPlace, read_state, seats_in, \
+from .layout import ENGINES_CGROUP, SEAT_NAME, WALLS_PLUGIN, SeatPlace, read_state, seats_in, \
     write_state
 
 PYTHON, POSTGRES = "python:3.12-slim", "postgres:16"  # the images the lessons name, as a seat's engine holds them
 DOCKERD = "/usr/sbin/dockerd"
 ENGINE_ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"}
 START_SECONDS = 60  # how long a seat's engine may take to answer
+START_ATTEMPTS = 2
 IMAGES = ".images"  # under the seats' folder: the stand-ins saved once per open, loaded into every seat
 
 
@@ -52,7 +53,7 @@ class SeatHost:
 
     # What the domain asks
     def unavailable(self):
-        """Why this host cannot give seats Docker engines of their own, in words a teacher understands; None if it can."""
+        """Why this host cannot give seats Docker engines of their own, in words a teacher understands; None: it can."""
         if os.geteuid() != 0:
             return ("Seats with a Docker engine of their own need the dashboard started as root on the host "
                     "(scripts/up); this one runs as an ordinary user.")
@@ -102,8 +103,8 @@ class SeatHost:
     # Life
     def open(self, states, progress=lambda name, what: None, images=(PYTHON,)):
         """Every seat of `states` up, in parallel: folders, cgroups, network, its engine in its view answering, the
-        `images` (names the lessons use; see images_for) it lacks. Again on open seats: loads what they lack. Raises SeatHostError naming the seats that failed
-        (those that came up stay up: close them)."""
+        `images` (names the lessons use; see images_for) it lacks; on seats already open, loads what they lack.
+        Raises SeatHostError naming the seats that failed (those that came up stay up: close them)."""
         states = list(states)
         with self._lock:
             self.base.mkdir(parents=True, exist_ok=True)
@@ -166,19 +167,29 @@ class SeatHost:
     def _start(self, state, images, saved, progress):
         place = state.place(self.base)
         network.up(place)
-        if daemons.pid_of(_engine_pidfile(place), _marker(place)) is None:
-            progress(state.name, "starting its engine")
-            self._kill_engine(place)  # whatever a dead engine left (containerd, shims)
-            for stale in (place.pidfile, place.socket):
-                stale.unlink(missing_ok=True)
-            view.write_etc(place)
-            argv = view.start_argv(place, place.netns_path, engines_cgroup(place.name), self._dockerd_argv(place))
-            daemons.spawn(argv, _engine_pidfile(place), place.dir / "dockerd.log", env=dict(ENGINE_ENV),
-                          marker=_marker(place))
-        self._wait(place)
+        for attempt in range(START_ATTEMPTS):
+            if daemons.pid_of(_engine_pidfile(place), _marker(place)) is None:
+                progress(state.name, "starting its engine")
+                self._spawn_engine(place)
+            try:
+                self._wait(place)
+                break
+            except SeatHostError:
+                if attempt == START_ATTEMPTS - 1:
+                    raise
+                self._stop_engine(place)  # e.g. its containerd timed out on a busy host: once more, from scratch
         for image in images:
             self._load(place, image, saved, progress)
         progress(state.name, "ready")
+
+    def _spawn_engine(self, place):
+        self._kill_engine(place)  # whatever a dead engine left (containerd, shims)
+        for stale in (place.pidfile, place.socket):
+            stale.unlink(missing_ok=True)
+        view.write_etc(place)
+        argv = view.start_argv(place, place.netns_path, engines_cgroup(place.name), self._dockerd_argv(place))
+        daemons.spawn(argv, _engine_pidfile(place), place.dir / "dockerd.log", env=dict(ENGINE_ENV),
+                      marker=_marker(place))
 
     def _dockerd_argv(self, place):
         argv = [self.dockerd, "--data-root", "/var/lib/docker", "--exec-root", "/run/docker",
@@ -206,21 +217,21 @@ class SeatHost:
         place = self.place(name)
         self._stop_engine(place)
         cgroups.kill_all(name)
-        left = _mounts_under(place.dir)
-        for point in left:  # nothing should be: the view's mounts live in the engine's namespace, gone with it
-            subprocess.run(["umount", point], check=False, capture_output=True)
-        if _mounts_under(place.dir):
-            raise SeatHostError(f"{name}: still mounted under {place.dir}: {', '.join(_mounts_under(place.dir))}")
-        if place.dir.is_dir():
-            for entry in place.dir.iterdir():
-                if entry != place.state:
-                    subprocess.run(["rm", "-rf", "--one-file-system", "--", str(entry)], check=True)
+        _remove_all_but(place.dir, keep=place.state)
         network.down(place)
         cgroups.remove(name)
         cgroups.remove(engines_cgroup(name))
         place.state.unlink(missing_ok=True)
-        if place.dir.is_dir():
-            place.dir.rmdir()
+        for _ in range(10):  # the walls' server may make the seat's socket folder again until it sees seat.json gone
+            _remove_all_but(place.dir)
+            try:
+                place.dir.rmdir()
+                return
+            except FileNotFoundError:
+                return
+            except OSError:
+                time.sleep(0.5)
+        raise SeatHostError(f"{name}: {place.dir} could not be removed")
 
     def _stop_engine(self, place):
         """The seat's containers killed (through its cgroup, at once), then its dockerd stopped, then whatever of
@@ -370,6 +381,19 @@ def _ping(path):
             return client.recv(64).split(b" ")[1:2] == [b"200"]
     except OSError:
         return False
+
+
+def _remove_all_but(folder, keep=None):
+    """rm -rf --one-file-system everything in `folder` but `keep`, once nothing is mounted under it (the view's
+    mounts live in the engine's namespace and go with it; one here is unmounted first, deepest first)."""
+    for point in _mounts_under(folder):
+        subprocess.run(["umount", point], check=False, capture_output=True)
+    if _mounts_under(folder):
+        raise SeatHostError(f"still mounted under {folder}: {', '.join(_mounts_under(folder))}")
+    if Path(folder).is_dir():
+        for entry in Path(folder).iterdir():
+            if entry != keep:
+                subprocess.run(["rm", "-rf", "--one-file-system", "--", str(entry)], check=True)
 
 
 def _mounts_under(folder):

@@ -6,6 +6,7 @@ listeners closed and its connections dropped. What listens and what could not is
 which `ensure_running` reads."""
 
 import asyncio
+import contextlib
 import errno
 import json
 import os
@@ -22,6 +23,7 @@ MODULE = "dashboard.seat_host.forwarder"
 RELOAD_EVERY = 2.0
 CHUNK = 64 * 1024  # bytes read at a time; each side's buffers stay within a few of these
 CONNECT_TIMEOUT = 5.0
+LINGER = 30.0  # seconds a finished connection may take to send what is still queued to a peer
 MAX_CONNECTIONS = 100  # per host port: more are closed at once, so one seat cannot hold the process's descriptors
 
 
@@ -51,16 +53,14 @@ def ensure_running(base, timeout=20.0):
     base = Path(base)
     base.mkdir(parents=True, exist_ok=True)
     asked = time.time()
-    root = str(Path(__file__).resolve().parents[2])  # the `dashboard` package this process runs, for the child too
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
-    pid = daemons.spawn([sys.executable, "-m", MODULE, str(base)], pidfile(base), logfile(base), env=env,
-                        marker=_marker(base))
+    pid = _spawn(base)
     status = _status(base)
     if status and status.get("pid") == pid:  # it has read the seats once, so its SIGHUP handler is in place
         daemons.nudge(pidfile(base), _marker(base))
     wanted = {(state.bind_host, host): state.name for state in layout.seats_in(base).values()
               for host, _seat in state.ports}
     deadline = time.monotonic() + timeout
+    started_again = False
     while True:
         status = _status(base)
         if status and status.get("pid") == pid and status.get("read_at", 0) >= asked:
@@ -70,10 +70,19 @@ def ensure_running(base, timeout=20.0):
             if all(_key(key) in status["listening"] for key in wanted):
                 return pid
         if _gone(pid):
-            raise ForwarderError(f"the port forwarder stopped; see {logfile(base)}")
+            if started_again:
+                raise ForwarderError(f"the port forwarder stopped; see {logfile(base)}")
+            pid, started_again = _spawn(base), True  # it was dying as we found it (killed a moment before)
         if time.monotonic() > deadline:
             raise ForwarderError(f"the port forwarder did not listen within {timeout:.0f} s; see {logfile(base)}")
         time.sleep(0.05)
+
+
+def _spawn(base):
+    root = str(Path(__file__).resolve().parents[2])  # the `dashboard` package this process runs, for the child too
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
+    return daemons.spawn([sys.executable, "-m", MODULE, str(base)], pidfile(base), logfile(base), env=env,
+                         marker=_marker(base))
 
 
 def stop(base):
@@ -172,10 +181,15 @@ class Forwarder:
         except (OSError, asyncio.TimeoutError):
             pass  # the seat does not answer on that port: the client sees its connection closed
         finally:
-            for side in (writer, seat_writer):
-                if side is not None:
-                    live.discard(side.transport)
-                    side.transport.abort()
+            sides = [side for side in (writer, seat_writer) if side is not None]
+            for side in sides:
+                side.close()  # what is still queued (at most a high-water mark) is sent first
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(asyncio.gather(*(side.wait_closed() for side in sides),
+                                                      return_exceptions=True), LINGER)
+            for side in sides:
+                side.transport.abort()  # a peer that reads nothing more is not waited for any longer
+                live.discard(side.transport)
 
     def _write_status(self, read_at):
         status = {"pid": os.getpid(), "read_at": read_at,

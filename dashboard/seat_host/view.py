@@ -17,8 +17,9 @@ ETC_COPIED = ("alternatives", "ssl", "ca-certificates.conf", "ld.so.cache", "ld.
               "mime.types", "gai.conf", "host.conf", "terminfo", "bash_completion", "bash_completion.d",
               "profile.d", "xattr.conf", "iproute2")
 
-# Run by /bin/sh inside `unshare --mount --uts`, in the seat's network namespace: $1 the empty mount point, $2 the
-# seat's folder, $3 its data root, $4 its run folder, $5 its generated etc, $6 its uid, $7 its name; then dockerd's argv.
+# Run by /bin/sh inside `unshare --mount --uts --pid`, in the seat's network namespace: $1 the empty mount point,
+# $2 the seat's folder, $3 its data root, $4 its run folder, $5 its generated etc, $6 its uid, $7 its name; then the
+# engine's argv.
 BUILD = r"""
 set -eu
 root=$1 files=$2 data=$3 run=$4 etc=$5 uid=$6 name=$7
@@ -34,9 +35,20 @@ mount --bind /usr usr
 mount -o remount,bind,ro usr
 cp -a "$etc/." etc/
 mount -t proc -o nosuid,nodev,noexec proc proc
+# The kernel's settings read-only (a missed `-v /proc:/x` cannot set core_pattern); the seat's own network's stay
+# writable for its engine (they are its network namespace's).
+for place in sys sysrq-trigger irq bus; do
+  [ -e "proc/$place" ] || continue
+  mount --bind "proc/$place" "proc/$place"
+  mount -o remount,bind,ro "proc/$place"
+done
+mount --bind proc/sys/net proc/sys/net
+mount -o remount,bind,rw proc/sys/net
+# sysfs and whatever is mounted in it read-only, but the cgroup v1 hierarchies the engine makes its cgroups in.
 mount --rbind /sys sys
 mount --make-rslave sys
-mount -o remount,bind,ro sys  # sysfs itself read-only; the cgroup mounts below it stay writable for the engine
+awk -v top="$root/sys" '($2 == top || index($2, top "/") == 1) && $3 != "cgroup" {print $2}' /proc/self/mounts |
+  while read -r point; do mount -o remount,bind,ro "$point"; done
 mount -t tmpfs -o mode=0755,size=1m,nosuid,noexec cowserv-dev dev
 for node in null zero full random urandom tty; do
   touch "dev/$node"

@@ -11,7 +11,10 @@ What Docker does that shapes these rules (Engine 20.10):
 - The engine hands the plugin a body only when Content-Type is exactly application/json and the body is under 1 MB;
   a JSON call whose body the plugin did not see is refused, unless it said Content-Length: 0.
 - Go's form parsing also takes parameters from an url-encoded or multipart body, which the plugin never sees; such
-  bodies are refused.
+  bodies are refused. Blind spot (tried on 20.10): the plugin sees only the last of repeated headers, so a hand-made
+  call with two Content-Type headers, a form first, passes build and import parameters unseen (a remote context,
+  an import URL, --network host, BuildKit, --cgroup-parent). The seat's network and view contain the first three;
+  --cgroup-parent needs the engine's view to show it only the seat's own cgroups.
 """
 
 import base64
@@ -263,6 +266,8 @@ def _build(rules, call):
         raise Refused(BUILDKIT)
     if any(call.params("session")) or any(call.params("outputs")):
         raise Refused(BUILDKIT)
+    if any(call.params("securityopt")):
+        raise Refused("docker build --security-opt is not allowed on a seat")
     if any(call.params("cgroupparent")):
         raise Refused("docker build --cgroup-parent is not allowed on a seat: it would escape your seat's "
                       "memory and process limits")
@@ -331,13 +336,17 @@ WRITES = [  # (method, path, check): the calls of the docker CLI and docker comp
 
 # Host settings ---------------------------------------------------------------------------------------------------
 
+# --network host is refused although "host" is the seat's own network namespace, not the machine's: the seat's
+# engine, its containerd and their sockets live there (abstract unix sockets are per network namespace: the
+# containerd-shim escape CVE-2020-15257 went that way), and a container there could listen in place of the seat's
+# published ports. No lesson needs it; -p does what a student wants from it.
 NETWORK_HOST = ("--network host is not allowed on a seat: the seat's network is where its engine itself runs; "
                 "publish ports with -p instead")
-NAMESPACES = (("PidMode", "--pid host", "the container would see and signal every process of the machine"),
-              ("IpcMode", "--ipc host", "the container would share the machine's shared memory"),
-              ("UTSMode", "--uts host", "the container could rename the machine"),
+NAMESPACES = (("PidMode", "--pid host", "a container keeps its processes to itself"),
+              ("IpcMode", "--ipc host", "a container keeps its shared memory to itself"),
+              ("UTSMode", "--uts host", "a container keeps its own host name"),
               ("UsernsMode", "--userns host", "containers keep the seat's user settings"),
-              ("CgroupnsMode", "--cgroupns host", "the container would see the machine's control groups"),
+              ("CgroupnsMode", "--cgroupns host", "a container keeps its own view of the limits"),
               ("NetworkMode", "--network host", None))
 FORBIDDEN = (("Privileged", "--privileged", "it would give the container the whole machine, not just your seat"),
              ("Devices", "--device", "the machine's devices are not the seat's"),

@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import signal
+import socket
 import socketserver
 import stat
 import sys
@@ -43,7 +44,7 @@ def logfile(base):
 
 def ensure_running(base, timeout=20.0):
     """Start the walls' server for BASE unless it runs, make it read the seats again, and return once every seat in
-    seats_in(BASE) has its socket (listening: each is bound under a temporary name and renamed into place)."""
+    seats_in(BASE) has its socket, listening."""
     base = Path(base)
     base.mkdir(parents=True, exist_ok=True)
     root = str(Path(__file__).resolve().parents[2])
@@ -55,7 +56,7 @@ def ensure_running(base, timeout=20.0):
     deadline = time.monotonic() + timeout
     while True:
         waiting = [name for name, state in layout.seats_in(base).items()
-                   if not _is_socket(state.place(base).walls_socket)]
+                   if not _listening(state.place(base).walls_socket)]
         if not waiting:
             return
         if not _alive(pid):  # (not pid_of: just spawned, it may not have exec'd python yet)
@@ -96,11 +97,15 @@ def _tail(path, size=2000):
         return f"(no log at {path})"
 
 
-def _is_socket(path):
-    try:
-        return stat.S_ISSOCK(os.lstat(path).st_mode)
-    except OSError:
-        return False
+def _listening(path):
+    """Whether a server listens on the unix socket `path` (a socket file left by a killed server does not)."""
+    with socket.socket(socket.AF_UNIX) as probe:
+        probe.settimeout(2)
+        try:
+            probe.connect(str(path))
+            return True
+        except OSError:
+            return False
 
 
 # Disk use --------------------------------------------------------------------------------------------------------
@@ -208,6 +213,7 @@ class _Handler(BaseHTTPRequestHandler):
             answer = self._answer()
         except Exception as error:  # never a crash: whatever went wrong refuses the call
             log.exception("answering %s", self.path)
+            self.close_connection = True  # the body may be unread: this connection cannot carry another request
             answer = {"Allow": False, "Msg": f"the walls could not check this request ({type(error).__name__})"}
         data = json.dumps(answer).encode()
         self.send_response(200)
@@ -218,14 +224,21 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _answer(self):
         length = int(self.headers.get("Content-Length") or 0)
-        if not 0 <= length <= MAX_REQUEST:
+        if length < 0:
+            raise ValueError("negative Content-Length")
+        if self.path == "/AuthZPlugin.AuthZRes":  # responses all pass: their bodies (any size) are read and dropped
+            while length > 0:
+                chunk = self.rfile.read(min(length, 2**16))
+                if not chunk:
+                    raise EOFError("the engine's request ended early")
+                length -= len(chunk)
+            return {"Allow": True}
+        if length > MAX_REQUEST:
             self.close_connection = True
             return {"Allow": False, "Msg": "this request is too large to check, so it is refused on a seat"}
         body = self.rfile.read(length)
         if self.path == "/Plugin.Activate":
             return {"Implements": ["authz"]}
-        if self.path == "/AuthZPlugin.AuthZRes":
-            return {"Allow": True}
         if self.path != "/AuthZPlugin.AuthZReq":
             return {"Allow": False, "Msg": f"unknown plugin call {self.path[:60]}", "Err": "unknown plugin call"}
         try:
