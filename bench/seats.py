@@ -33,6 +33,7 @@ instructor token), each signed in by its link and on GET /seat/terminal (binary 
 """
 
 import argparse
+import html
 import os
 import random
 import re
@@ -409,7 +410,7 @@ def terminal_links(args):
     answer.raise_for_status()
     sheet = session.get(f"{args.dashboard_url}/room/sheet", timeout=30)
     sheet.raise_for_status()
-    return [re.sub(r"&amp;", "&", url) for url in re.findall(r'data-seat-url="([^"]+)"', sheet.text)]
+    return [html.unescape(url) for url in re.findall(r'data-seat-url="([^"]+)"', sheet.text)]
 
 
 def echo_on_terminals(args):
