@@ -84,8 +84,9 @@ def base():
 
 def test_the_server_serves_each_seat_refuses_bad_input_and_drops_gone_seats(base):
     one, two = seat_state("walls-one"), seat_state("walls-two")
-    write_state(one.place(base), one)
-    write_state(two.place(base), two)
+    for state in (one, two):
+        write_state(state.place(base), state)
+        state.place(base).run.mkdir()  # as SeatHost makes it before the walls' server serves the seat
     walls_server.ensure_running(base)
     sockets = [state.place(base).walls_socket for state in (one, two)]
     for path in sockets:
@@ -125,6 +126,7 @@ def test_the_disk_budget_is_measured_and_read_again(base):
     state = seat_state("walls-disk", disk=2**30)
     place = state.place(base)
     write_state(place, state)
+    place.run.mkdir()
     place.files.mkdir(parents=True)
     (place.files / "big").write_bytes(os.urandom(3 * 2**20))
     walls_server.ensure_running(base)
@@ -230,6 +232,7 @@ def engine():
         (place.files / "site" / "index.html").write_text("hello from the seat\n")
         (place.files / "Dockerfile").write_text(f"FROM {IMAGE}\nLABEL lesson=images\n")
         write_state(place, state)
+        place.run.mkdir(exist_ok=True)
         walls_server.ensure_running(folder)
         subprocess.run(["ip", "route", "replace", "unreachable", layout.UNREACHABLE], check=True)
         subprocess.run(["ip", "netns", "add", netns], check=True)
@@ -340,3 +343,18 @@ def test_everyday_commands_and_compose_pass_the_walls(engine):
     assert engine.typed(typed[0]).stdout == b"hello from the seat\n"
     refused = [line for line in log.read_text()[len(before):].splitlines() if " refused " in line]
     assert refused == []
+
+
+def test_a_seat_being_closed_is_not_served_again_nor_its_folder_made_again(base):
+    """SeatHost.close removes a seat's folders before its seat.json: the walls' server, reading the seats meanwhile,
+    must not make them again to serve it (a bench's close_all of 3 seats left two seat folders behind)."""
+    state = seat_state("walls-closing")
+    place = state.place(base)
+    write_state(place, state)
+    place.run.mkdir()
+    walls_server.ensure_running(base)
+    shutil.rmtree(place.run)  # as close does, seat.json still there
+    assert daemons.nudge(walls_server.pidfile(base), walls_server.MODULE)
+    log = walls_server.logfile(base)
+    wait_for(lambda: "cannot serve walls-closing" in log.read_text(), "the seat not served again")
+    assert not place.run.exists()

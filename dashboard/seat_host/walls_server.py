@@ -147,8 +147,11 @@ class Seat:
 
     def start(self):
         path = self.place.walls_socket
+        place_run = self.place.run
+        if not place_run.is_dir():  # a seat being closed: its folders go before its seat.json, never made again
+            raise FileNotFoundError(f"{place_run} is gone")
         for folder in (path.parent.parent, path.parent):  # run/docker (the engine's exec root) and its plugins
-            folder.mkdir(parents=True, exist_ok=True)
+            folder.mkdir(exist_ok=True)
             os.chown(folder, 0, 0)
             os.chmod(folder, 0o700)
         temporary = path.with_name(f".{path.name}.{os.getpid()}")
