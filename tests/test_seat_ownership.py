@@ -168,7 +168,7 @@ def test_a_classmates_link_asks_before_switching_and_a_get_never_switches(room):
     for _ in range(3):  # a link preview, a prefetch, a reload: nothing changes
         text, _ = asks(me.client, their_link)
         assert f"You are on {mine}" in text and f"Switch to {theirs}" in text, text
-        assert f'href="/seat"' in me.client.get(their_link).text  # the way back to the seat it holds
+        assert 'href="/seat"' in me.client.get(their_link).text  # the way back to the seat it holds
     assert sign_ins(room) == before and seat_of(me)[0] == mine and seat_of(them)[0] == theirs
     refused = me.client.post(their_link, data={})  # no CSRF token: a page elsewhere cannot post it
     assert refused.status_code == 403 and sign_ins(room) == before

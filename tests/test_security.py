@@ -9,7 +9,7 @@ import time
 import docker
 import pytest
 
-from tests.support import HTMX, csrf_of, form_csrf, free_ports, run_by_button, sign_in_by_form, wait_until
+from tests.support import HTMX, csrf_of, form_csrf, free_ports, run_by_button, sign_in_by_form
 from dashboard import create_app
 from dashboard.web import step_views
 
