@@ -187,9 +187,8 @@ def served_room(folder, count=2, **settings):
                 assert ended.status_code == 200 or "No room is open" in ended.text, ended.text
     finally:
         try:
-            left = []
             with contextlib.suppress(AssertionError):  # the last processes of a seat take a moment to go
-                wait_until(lambda: not (left := leftovers(base, names)) or left.clear(), "nothing left", timeout=30)
+                wait_until(lambda: leftovers(base, names) == [], "nothing of the seats left", timeout=30, every=1)
             left = leftovers(base, names)
             assert left == [], left
         finally:
