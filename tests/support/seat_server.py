@@ -39,6 +39,7 @@ class ServedRoom:
     first_port: int
     log: Path
     names: list = field(default_factory=list)
+    links: dict = field(default_factory=dict)  # {seat: its link's path}
 
     def choose_lesson(self, lesson_id):
         """Make the lesson current, as the instructor's "Teach this lesson now" does."""
@@ -157,16 +158,16 @@ def open_seats(teacher, count, first_port, patience=600):
 
 
 @contextlib.contextmanager
-def served_room(folder, count=2, **settings):
+def served_room(folder, count=2, token=TOKEN, students=True, **settings):
     """A served app (gunicorn, gevent) with a room of `count` real seats opened by its instructor over HTTP (its
     settings: DASHBOARD_<name>=value); the ServedRoom. Afterwards: the class ended, the server stopped, and
-    nothing of the seats left (checked)."""
+    nothing of the seats left (checked). Without `students`, no browser holds a seat yet (ServedRoom.links)."""
     from tests.e2e.conftest import _serve  # the dashboard under gunicorn, as in class
 
     base = Path("/tmp") / f"cowserv-typed-{uuid.uuid4().hex[:8]}"
     prefix = f"t{uuid.uuid4().hex[:5]}-"
     first = free_ports(count * layout.PORT_BLOCK)[0]
-    env = {"DASHBOARD_SEATS_DIR": str(base), "DASHBOARD_SEAT_PREFIX": prefix, "DASHBOARD_INSTRUCTOR_TOKEN": TOKEN,
+    env = {"DASHBOARD_SEATS_DIR": str(base), "DASHBOARD_SEAT_PREFIX": prefix, "DASHBOARD_INSTRUCTOR_TOKEN": token,
            "DASHBOARD_INSTANCE_PATH": str(Path(folder) / "instance"),
            "DASHBOARD_HTTPS_BIND": f"127.0.0.1:{free_tcp_port('127.0.0.1')}",
            **{f"DASHBOARD_{name}": str(value) for name, value in settings.items()}}
@@ -174,14 +175,15 @@ def served_room(folder, count=2, **settings):
     names = []
     try:
         with _serve(log, env) as url:
-            teacher = instructor(url, TOKEN)
+            teacher = instructor(url, token)
             try:
                 open_seats(teacher, count, first)
                 sheet = teacher.get("/room/sheet").text
-                links = dict(re.findall(r'data-seat="([^"]+)" data-seat-url="([^"]+)"', sheet))
+                links = {name: re.sub(r"^https?://[^/]+", "", html.unescape(link))
+                         for name, link in re.findall(r'data-seat="([^"]+)" data-seat-url="([^"]+)"', sheet)}
                 names = list(links)
-                seats = {name: student(url, re.sub(r"^https?://[^/]+", "", html.unescape(link))) for name, link in links.items()}
-                yield ServedRoom(url, teacher, seats, base, first, log, names)
+                seats = {name: student(url, link) for name, link in links.items()} if students else {}
+                yield ServedRoom(url, teacher, seats, base, first, log, names, links)
             finally:
                 ended = teacher.act("DELETE", "/room")
                 assert ended.status_code == 200 or "No room is open" in ended.text, ended.text
