@@ -11,7 +11,6 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.support.room import shown_commands
 from tests.support.seat_server import served_room
 
 pytestmark = [pytest.mark.e2e, pytest.mark.engine]
@@ -39,7 +38,8 @@ def test_the_images_lesson_typed_in_the_seats_terminal_turns_its_checks_and_the_
     expect(terminal).to_have_attribute("open", "")
     expect(terminal.locator("[data-terminal-status]")).to_have_text("Connected.", timeout=STEP_MS)
     teacher = open_page("/room", base_url=seat_room.url, **LAPTOP)
-    commands = shown_commands(student.content())
+    steps = student.locator("section.step").evaluate_all("sections => sections.map(s => s.dataset.step)")
+    commands = {step: student.locator(f"#step-{step} [data-cli]").first.text_content().strip() for step in steps}
     assert list(commands) == ["build", "run"], commands
     assert commands["run"] == "docker run -d -p 8000:8000 cowserv"
     for step, command in commands.items():
