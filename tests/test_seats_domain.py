@@ -122,6 +122,23 @@ def test_a_grid_cell_is_passed_not_yet_or_failed(catalog):
     assert progress.cell(board, lesson, seat, hello).state == progress.NOT_YET
 
 
+def test_a_step_typed_in_the_terminal_is_done_on_the_grid_as_a_pressed_one(catalog):
+    """No press, only what the student typed: a check seen failing (the container was there) and then passing
+    (it is gone) is done, and stays done when a later step undoes it, as after a press."""
+    lesson = catalog.get("running")
+    board, seat = Board(), seats.Seat("seat-1", 1, "t")
+    scope = scope_of(lesson.id, seat.name)
+    stop, hello = lesson.step("stop"), lesson.step("hello")
+    board.put(scope, stop.id, Result(FAILED, "ticker is there"))
+    assert progress.cell(board, lesson, seat, stop).state == progress.NOT_YET
+    board.put(scope, stop.id, Result(PASSED, "gone"))
+    assert progress.cell(board, lesson, seat, stop).state == progress.PASSED_CELL
+    board.put(scope, hello.id, Result(FAILED, "no hello yet"))
+    board.put(scope, hello.id, Result(PASSED, "printed it"))
+    board.put(scope, hello.id, Result(FAILED, "removed by the rm step"))
+    assert progress.cell(board, lesson, seat, hello).state == progress.PASSED_CELL
+
+
 def test_the_throttle_spaces_calls_across_threads():
     throttle, started = Throttle(50), time.monotonic()
     for _ in range(11):

@@ -24,9 +24,10 @@ import requests
 import websocket
 
 from dashboard.domain import terminals
-from tests.support import csrf_of, form_csrf, free_tcp_port, wait_until
+from tests.support import form_csrf, free_tcp_port, wait_until
 from tests.support.room import hold_lesson_lock, make_room, room_form
-from tests.support.terminal import local_shell
+from tests.support.terminal import Browser, Term, local_shell, student
+from tests.support.terminal import instructor as signed_in
 
 pytestmark = pytest.mark.engine  # the app's pages ask the engine; opening a room sweeps it
 
@@ -71,34 +72,8 @@ def server(tmp_path_factory):
     assert "Traceback" not in log.read_text(), log.read_text()[-5000:]
 
 
-class Browser(requests.Session):
-    """A browser on this machine: its cookies, and the page's CSRF token once it read one."""
-
-    def __init__(self, base, certificate=None):
-        super().__init__()
-        self.trust_env, self.base, self.csrf = False, base, None
-        self.verify = certificate or True
-
-    def request(self, method, url, **kwargs):
-        kwargs.setdefault("timeout", 30)
-        return super().request(method, self.base + url, **kwargs)
-
-    def act(self, method, url, **data):
-        return self.request(method, url, data=data, headers={"X-CSRF-Token": self.csrf, "HX-Request": "true"})
-
-    @property
-    def cookie(self):
-        return "; ".join(f"{c.name}={c.value}" for c in self.cookies)
-
-
 def instructor(base, token=TOKEN, browser=None, certificate=None):
-    """A browser signed in as the instructor (`browser` signed in again, if given)."""
-    browser = browser or Browser(base, certificate)
-    form = browser.get("/signin")
-    answer = browser.post("/signin", data={"token": token, "csrf_token": csrf_of(form.text)})
-    assert answer.status_code in (200, 302, 303), answer.text
-    browser.csrf = csrf_of(browser.get("/room").text)
-    return browser
+    return signed_in(base, token, browser, certificate)
 
 
 def open_room(teacher, count=3, first_port=FIRST_PORT):
@@ -108,14 +83,6 @@ def open_room(teacher, count=3, first_port=FIRST_PORT):
     sheet = teacher.get("/room/sheet").text
     return {name: re.sub(r"^https?://[^/]+", "", html.unescape(url))
             for name, url in re.findall(r'data-seat="([^"]+)" data-seat-url="([^"]+)"', sheet)}
-
-
-def student(base, link):
-    browser = Browser(base)
-    answer = browser.get(link)
-    assert answer.status_code == 200 and browser.cookie, answer.text
-    browser.csrf = csrf_of(answer.text)
-    return browser
 
 
 @pytest.fixture(scope="module")
@@ -197,68 +164,6 @@ def test_the_seat_page_has_a_terminal_only_where_seats_get_shells(tmp_path, dock
         assert mine.client.get(f"/room/seats/{mine.seat}/terminal/watch").status_code == 403
     finally:
         made.close()
-
-
-class Term:
-    """A terminal socket: `write` types, `read_until` reads the screen's bytes up to a text, `closed` waits for
-    the server's close frame."""
-
-    def __init__(self, browser, path="/seat/terminal", origin=None):
-        url = re.sub(r"^http", "ws", browser.base) + path
-        tls = {"ca_certs": browser.verify} if isinstance(browser.verify, str) else {}
-        self.ws = websocket.create_connection(url, cookie=browser.cookie, origin=origin or browser.base,
-                                              timeout=WAIT, sslopt=tls)
-        self.seen, self.texts = b"", []
-
-    def write(self, text):
-        self.ws.send_binary(text.encode())
-
-    def send_text(self, text):
-        self.ws.send(text)
-
-    def frame(self):
-        """Read one frame: output is kept in `seen`, text frames in `texts`; a close frame's (code, reason)."""
-        self.ws.settimeout(1)
-        try:
-            opcode, data = self.ws.recv_data(control_frame=True)
-        except websocket.WebSocketTimeoutException:
-            return None
-        if opcode == websocket.ABNF.OPCODE_BINARY:
-            self.seen += data
-        elif opcode == websocket.ABNF.OPCODE_TEXT:
-            self.texts.append(json.loads(data))
-        elif opcode == websocket.ABNF.OPCODE_CLOSE:
-            return int.from_bytes(data[:2], "big"), data[2:].decode()
-        return None
-
-    def read_until(self, pattern, timeout=WAIT):
-        """The output so far once it matches the regex `pattern` (bytes seen are kept: each call searches all)."""
-        deadline = time.monotonic() + timeout
-        while not re.search(pattern, self.seen.decode(errors="replace")):
-            assert time.monotonic() < deadline, f"no {pattern!r} in {self.seen[-2000:]!r} ({self.texts})"
-            closed = self.frame()
-            assert closed is None, f"closed {closed} before {pattern!r}: {self.seen[-2000:]!r}"
-        return self.seen.decode(errors="replace")
-
-    def run(self, command, answer):
-        """Type `command` and its Enter; the output once `answer` (a regex) shows."""
-        self.write(command + "\r")
-        return self.read_until(answer)
-
-    def closed(self, timeout=WAIT):
-        """(code, reason) of the server's close frame, reading past any output first."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            closed = self.frame()
-            if closed is not None:
-                return closed
-        raise AssertionError("the socket stayed open")
-
-    def close(self):
-        try:
-            self.ws.close(timeout=2)
-        except (OSError, websocket.WebSocketException):  # the server closed it first
-            pass
 
 
 def seat(room, index):

@@ -254,9 +254,10 @@ class Board:
             if asked_at < self._asked.get(key, float("-inf")):
                 return
             self._asked[key] = asked_at
-            ran = self._ran.get(key)
-            if result.state == PASSED and ran is not None and ran.ok and asked_at >= self._ran_at[key] \
-                    and key not in self._achieved:
+            ran, before = self._ran.get(key), self._results.get(key)
+            pressed = ran is not None and ran.ok and asked_at >= self._ran_at[key]
+            typed = ran is None and before is not None and before.state == FAILED  # done in the terminal
+            if result.state == PASSED and (pressed or typed) and key not in self._achieved:
                 self._achieved[key] = result
                 self._changed(scope)
             if self._results.get(key) != result:
@@ -271,8 +272,9 @@ class Board:
             self._changed(scope)
 
     def achieved(self, scope, step_id):
-        """The step's check's first passing result since the step was last pressed, or None: a seat that did a
-        step stays done when a later step undoes its effect (the lesson removes what it ran)."""
+        """The step's check's first passing result since the step was last pressed (or, never pressed, after it
+        failed: typed in the terminal), or None: a seat that did a step stays done when a later step undoes its
+        effect (the lesson removes what it ran)."""
         return self._achieved.get((scope, step_id))
 
     def version_of(self, scope):

@@ -108,14 +108,18 @@ class Student:
 
     def commands(self):
         """{step id: the command its page shows (data-cli), unescaped}."""
-        page = self.page()
-        found = {}
-        for step_id, body in re.findall(r'<section class="step" id="step-([\w-]+)"(.*?)(?=<section class="step"|\Z)',
-                                        page, re.S):
-            commands, _ = page_hooks(body)
-            if commands:
-                found[step_id] = commands[0].strip()  # the parser gives the text unescaped
-        return found
+        return shown_commands(self.page())
+
+
+def shown_commands(page):
+    """{step id: the command a seat's page shows for it (data-cli), unescaped}, in the page's order."""
+    found = {}
+    for step_id, body in re.findall(r'<section class="step" id="step-([\w-]+)"(.*?)(?=<section class="step"|\Z)',
+                                    page, re.S):
+        commands, _ = page_hooks(body)
+        if commands:
+            found[step_id] = commands[0].strip()  # the parser gives the text unescaped
+    return found
 
 
 def output(response):
@@ -147,10 +151,15 @@ def grid(instructor, **params):
     """{(seat, step): passed/not-yet/failed} and {step: "N of M"} as /room/grid shows them."""
     response = instructor.get("/room/grid", query_string=params)
     assert response.status_code == 200, response.text
+    return (*grid_of(response.text), response.text)
+
+
+def grid_of(page):
+    """{(seat, step): passed/not-yet/failed} and {step: "N of M"} of a grid's HTML."""
     cells = {(seat, step): state for seat, step, state in
-             re.findall(r'<td data-seat="([^"]+)" data-step="([^"]+)" data-check="([^"]+)"', response.text)}
-    counts = dict(re.findall(r'<li data-step="([^"]+)"><strong>(\d+ of \d+)</strong>', response.text))
-    return cells, counts, response.text
+             re.findall(r'<td data-seat="([^"]+)" data-step="([^"]+)" data-check="([^"]+)"', page)}
+    counts = dict(re.findall(r'<li data-step="([^"]+)"><strong>(\d+ of \d+)</strong>', page))
+    return cells, counts
 
 
 def wait_for_grid(instructor, expected, counts=None, timeout=30):
