@@ -4,8 +4,7 @@ The shell is a plain local bash (tests/support/terminal.py), where the seat host
 
 One server and one room (seats on ports 8901-8903, named seat-890N, 8904 for a test client's room and 8906
 for the last test's, which stops the server; no other test uses them) for the module; the
-room is opened over HTTP as the instructor does, holding the lesson tests' lock (opening a room sweeps every seat's
-things on the engine).
+room is opened over HTTP as the instructor does; its seats have no engines (PaperSeats), their shells are local.
 """
 
 import contextlib
@@ -23,9 +22,10 @@ import pytest
 import requests
 import websocket
 
+from dashboard import create_app
 from dashboard.domain import terminals
 from tests.support import form_csrf, free_tcp_port, wait_until
-from tests.support.room import hold_lesson_lock, make_room, room_form
+from tests.support.room import PaperRoom, room_form
 from tests.support.terminal import Browser, Term, local_shell, student
 from tests.support.terminal import instructor as signed_in
 
@@ -45,7 +45,8 @@ def server(tmp_path_factory):
     base = f"http://127.0.0.1:{port}"
     log = folder / "gunicorn.log"
     env = {**os.environ, "DASHBOARD_INSTANCE_PATH": str(folder / "instance"), "DASHBOARD_INSTRUCTOR_TOKEN": TOKEN,
-           "TERMINAL_TEST_HOME": str(folder / "homes"), "DASHBOARD_HTTPS_BIND": f"127.0.0.1:{https_port}"}
+           "TERMINAL_TEST_HOME": str(folder / "homes"), "DASHBOARD_HTTPS_BIND": f"127.0.0.1:{https_port}",
+           "DASHBOARD_SEATS_DIR": str(folder / "seats")}
     with open(log, "wb") as output:
         process = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "python:dashboard.gunicorn_conf",
                                     "--bind", f"127.0.0.1:{port}", "tests.support.terminal:app_with_local_shell()"],
@@ -89,18 +90,14 @@ def open_room(teacher, count=3, first_port=FIRST_PORT):
 def room(server):
     """The instructor, a signed-in student browser per seat of the open room ({seat: Browser}), and the seats'
     links ({seat: path})."""
-    lock = hold_lesson_lock()
     teacher = instructor(server["base"])
     try:
         links = open_room(teacher)
         assert len(links) == 3, links
         yield teacher, {name: student(server["base"], link) for name, link in links.items()}, links
     finally:
-        try:
-            with contextlib.suppress(requests.ConnectionError):  # the last test stops the server
-                teacher.act("DELETE", "/room")
-        finally:
-            lock.close()
+        with contextlib.suppress(requests.ConnectionError):  # the last test stops the server
+            teacher.act("DELETE", "/room")
 
 
 # The domain alone (Terminals, with real threads here): backpressure and the scrollback's bound.
@@ -146,11 +143,10 @@ def test_a_size_beyond_the_bounds_is_a_bad_frame(size):
     assert terminals.checked_size(500, 200) == (500, 200) and terminals.checked_size(1, 1) == (1, 1)
 
 
-def test_the_seat_page_has_a_terminal_only_where_seats_get_shells(tmp_path, docker_client):
-    """Without a spawner (no seat host here) the seat's page shows no terminal, and opens no socket bound to be
-    refused; with one, the terminal and its socket's address. (First in the module: it holds the lesson tests'
-    lock by itself, before the module's room takes it.)"""
-    made = make_room(tmp_path, docker_client)
+def test_the_seat_page_has_a_terminal_only_where_seats_get_shells(tmp_path):
+    """Without a spawner (seats without engines here) the seat's page shows no terminal, and opens no socket bound
+    to be refused; with one, the terminal and its socket's address."""
+    made = PaperRoom(create_app({"TESTING": True, "TRANSCRIPT_PATH": str(tmp_path / "transcript.sqlite3")}))
     try:
         made.open(count=1, first_port=FIRST_PORT + 3)
         mine = made.students()[0]
@@ -163,7 +159,7 @@ def test_the_seat_page_has_a_terminal_only_where_seats_get_shells(tmp_path, dock
         assert "nonce-" in watch.headers["Content-Security-Policy"]
         assert mine.client.get(f"/room/seats/{mine.seat}/terminal/watch").status_code == 403
     finally:
-        made.close()
+        made.app.extensions["room_life"].clock.cancel()
 
 
 def seat(room, index):

@@ -11,7 +11,6 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.support.room import hold_lesson_lock
 from tests.test_terminal import instructor, open_room
 
 from .conftest import _serve
@@ -28,7 +27,7 @@ WAIT_MS = 15_000
 def shell_server(tmp_path_factory, server_log, instructor_token):
     folder = tmp_path_factory.mktemp("terminal-e2e")
     env = {"DASHBOARD_INSTRUCTOR_TOKEN": instructor_token, "DASHBOARD_INSTANCE_PATH": str(folder / "instance"),
-           "TERMINAL_TEST_HOME": str(folder / "homes")}
+           "TERMINAL_TEST_HOME": str(folder / "homes"), "DASHBOARD_SEATS_DIR": str(folder / "seats")}
     with _serve(server_log.with_name("terminal.log"), env, "tests.support.terminal:app_with_local_shell()") as url:
         yield url
 
@@ -36,15 +35,11 @@ def shell_server(tmp_path_factory, server_log, instructor_token):
 @pytest.fixture(scope="module")
 def seat_links(shell_server, instructor_token):
     """{seat: its link} of a room of four seats on the shell server; the class ended after the module."""
-    lock = hold_lesson_lock()
     teacher = instructor(shell_server, instructor_token)
     try:
         yield open_room(teacher, count=4, first_port=8911)
     finally:
-        try:
-            teacher.act("DELETE", "/room")
-        finally:
-            lock.close()
+        teacher.act("DELETE", "/room")
 
 
 def screen_line(page, text):

@@ -34,6 +34,12 @@ def local_shell(home):
 
 
 def app_with_local_shell():
+    """The app served for the terminal's own tests: its seats have no engines (PaperSeats: a room opens at once)
+    and each seat's shell is a plain local bash."""
+    import dashboard
+    from tests.support.room import PaperSeats
+
+    dashboard.open_seat_host = lambda settings: PaperSeats(settings["SEATS_DIR"])
     app = create_app()
     app.extensions["terminal_spawn"] = local_shell(os.environ["TERMINAL_TEST_HOME"])
     return app
