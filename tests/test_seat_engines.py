@@ -295,6 +295,22 @@ def test_a_seat_whose_dockerd_alone_was_killed_starts_again_on_its_data(bare_hos
         docker(bare_host, seat, "volume", "rm", "kept-data")
 
 
+def test_a_bind_source_swapped_for_a_link_after_create_is_not_followed_at_start(terminal):
+    """The walls check a bind source at create; a student who then swaps it for a symbolic link to the engine's
+    own sockets (containerd's: a way past the walls) gets a container that does not start: the folder follows no
+    link, for the engine as for the shell."""
+    made = terminal.run("mkdir -p swap && docker create --name swapped -v \"$(pwd)\"/swap:/x python:3.12-slim "
+                        "ls /x")
+    assert made[0] == 0, made
+    try:
+        assert terminal.run("rmdir swap && ln -s /run/docker swap")[0] == 0
+        status, output = terminal.run("docker start -a swapped")
+        assert status != 0 and "containerd" not in output, output
+        assert terminal.run("cat swap/containerd/containerd.toml")[0] != 0  # the shell follows no link there either
+    finally:
+        terminal.run("docker rm -f swapped; rm -f swap")
+
+
 def test_a_restart_reattaches_to_its_rooms_seats_and_sweeps_the_others(base, host, prefix):
     """After a kill -9 of the dashboard (its SeatHost gone, its helpers killed), a new one keeps the open room's
     seats with their containers, starts a dead engine again on its data, and removes the seats of any other room."""

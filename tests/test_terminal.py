@@ -190,6 +190,7 @@ def test_a_resize_frame_sets_the_ptys_size(room):
 
 @pytest.mark.parametrize("frame, code, says", [
     ("not json at all", 1003, "not JSON"),
+    ("[" * 60_000, 1003, "not JSON"),  # nested too deep for the parser: still a reason, not a dead reader
     ('{"resize": [0, 24]}', 1008, "columns must be a whole number from 1 to 500"),
     ('{"resize": [80, 201]}', 1008, "rows must be a whole number from 1 to 200"),
     ('{"resize": [80.5, 24]}', 1008, "columns"),
@@ -304,6 +305,7 @@ def test_strangers_other_seats_the_screen_and_other_origins_are_refused(room, se
     assert refused(browser, "/seat/terminal", origin="http://127.0.0.1:8000") == 403
     assert refused(teacher, f"/room/seats/{name}/terminal", origin="http://127.0.0.1:8000") == 403
     assert refused(browser, "/seat/terminal?shell=x") == 400
+    assert refused(browser, "/seat/terminal?shell=%C2%B2") == 400  # "²": a digit to str.isdigit, not to int
 
 
 def test_the_instructor_watches_and_takes_over_and_the_student_is_told(room):

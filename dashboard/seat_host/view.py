@@ -80,8 +80,9 @@ chown "$uid:$uid" home/student
 chmod 0750 home/student
 mount --bind "$files" home/student/docker-workshop
 # Whatever a container writes into the folder (a device node, a setuid file: containers keep CAP_MKNOD) stays inert
-# for the shell and for every other container.
-mount -o remount,bind,nosuid,nodev home/student/docker-workshop
+# for the shell and for every other container; and no symbolic link in it is followed, by the engine either: a bind
+# source the walls checked cannot be swapped for a link to the engine's own sockets before the container starts.
+mount -o remount,bind,nosuid,nodev,nosymfollow home/student/docker-workshop
 pivot_root . .host
 cd /
 umount -l /.host

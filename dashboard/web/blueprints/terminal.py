@@ -97,7 +97,7 @@ def refuse_before_upgrade():
 
 def shell_number(text):
     """`?shell=N`: a whole number (Terminals.attach checks it against the seat's cap)."""
-    if not text.isdigit() or len(text) > 3:
+    if not (text.isascii() and text.isdigit()) or len(text) > 3:  # "²" is a digit to isdigit, not to int
         raise forms.InvalidInput("shell: a whole number, 1 for the seat's first shell.")
     return int(text)
 
@@ -273,7 +273,7 @@ def act(viewer, text):
     """A text frame: a resize from whoever types, or (the instructor's) take over / give back; BadFrame else."""
     try:
         message = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: thousands of nested brackets
         raise NotJSON("not JSON: a text frame is {\"resize\": [cols, rows]}") from None
     if not isinstance(message, dict) or len(message) != 1:
         raise BadFrame("a text frame is one of {\"resize\": [cols, rows]} or {\"control\": who}")
