@@ -163,6 +163,30 @@ def test_the_command_a_seat_is_shown_makes_the_container_its_button_makes(room):
 
 # 2. Ports: each seat's block of host ports.
 
+def test_a_link_the_student_made_in_their_folder_leads_the_dashboard_nowhere(room, tmp_path):
+    """A student swaps their lesson's folder for a symbolic link to a host folder and presses Build: the dashboard
+    writes and reads a seat's folder as its student in its view, where no link is followed, so nothing is written
+    into the host folder, nothing of it is read or sent to the seat's engine, and the page says why (409)."""
+    choose_lesson(room.instructor, "cowserv")
+    seat = fresh_students(room)[0]
+    host_folder = tmp_path / "not-the-seats"
+    host_folder.mkdir()
+    (host_folder / "Dockerfile").write_text("FROM python:3.12-slim\nCOPY . /taken\n")
+    (host_folder / "secret.txt").write_text("the host's")
+    images = seat_files(room.app, seat.seat) / "images"
+    kept = images.with_name("images-kept")
+    images.rename(kept)
+    try:
+        images.symlink_to(host_folder)
+        answer = seat.press("cowserv", "build")
+        assert answer.status_code == 409 and "symbolic link" in text_of(answer), (answer.status_code, answer.text)
+        assert sorted(path.name for path in host_folder.iterdir()) == ["Dockerfile", "secret.txt"]
+        assert not seat_docker(room.app, seat.seat).images.list("cowserv")
+    finally:
+        images.unlink(missing_ok=True)
+        kept.rename(images)
+
+
 def test_two_seats_publish_8000_at_once_and_each_answers_at_its_own_host_port(room, docker_client, cowserv_image):
     """Both seats run `docker run -d -p 8000:8000 cowserv` at the same moment (their buttons); each seat's first
     host port answers with its own cow (the forwarder), and each seat's check and grid cell pass."""

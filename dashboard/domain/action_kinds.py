@@ -6,6 +6,7 @@ and the step template all read a kind from KINDS, so the button and the command 
 """
 
 import shlex
+import tempfile
 from dataclasses import replace
 from pathlib import PurePosixPath
 
@@ -14,7 +15,7 @@ from . import lesson_fields as field
 from .actions import Done, build_plan, run_ports
 from .engine import RunSpec
 from .labels import LESSON_LABEL
-from .errors import EngineError, WorkshopUnwritable
+from .errors import EngineError, SeatFolderBlocked, WorkshopUnwritable
 
 LIST_COLUMNS = ("CONTAINER ID", "IMAGE", "COMMAND", "STATUS", "PORTS", "NAMES")
 
@@ -107,10 +108,17 @@ class Build(Kind):
             raise ValueError("the instructor's build is started in the background, not done within a request")
         plan = build_plan(lesson, action, place)
         build = builds.Build(plan=plan)
-        with place.build_turns.turn(place.stint):
+        with place.build_turns.turn(place.stint), tempfile.TemporaryFile() as context:
             try:
-                for chunk in engine.build(plan.context, plan.tag, plan.build_args, plan.labels, plan.force_rm):
+                # The context as the seat's student reads it in its view: never a host folder a link leads to.
+                place.own_files.archive(PurePosixPath(lesson.folder) / action.context, context)
+                context.seek(0)
+                for chunk in engine.build(plan.context, plan.tag, plan.build_args, plan.labels, plan.force_rm,
+                                          context_file=context):
                     build.record(chunk)
+            except OSError as error:
+                build.finish(error=f"Your folder's {PurePosixPath(lesson.folder) / action.context} cannot be read "
+                                   f"({str(error)[:200]}): a symbolic link there is not followed.")
             except EngineError as error:
                 build.finish(error=str(error))
             else:
@@ -291,6 +299,14 @@ class Edit(Kind):
 
     def effect(self, engine, lesson, action, place, host_port=None, listed=None):
         path = place.folder / action.file
+        if place.own_files is not None:  # a seat's folder: written as its student (a link there leads nowhere)
+            shown = PurePosixPath(lesson.folder) / action.file
+            try:
+                place.own_files.write({str(shown): action.content}, replace=True)
+            except OSError as error:
+                raise SeatFolderBlocked(f"~/docker-workshop/{shown} cannot be written ({str(error)[:200]}): a "
+                                        "symbolic link there is not followed; remove it and press again.") from error
+            return Done("")
         try:
             files.replace(path, action.content, mode=0o644)
         except OSError as error:

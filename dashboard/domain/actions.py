@@ -28,6 +28,7 @@ class Place:
     stint: object = None  # a seat's: its room and link as its press began (seats.Stint), which its build must keep
     seen: PurePosixPath | None = None  # a seat's: `folder` as its shell and its engine see it (bind sources)
     probe_host: str | None = None  # a seat's: where its engine's published ports answer (its namespace's address)
+    own_files: object = None  # a seat's: its folder as written and read as its student (seat_host.shell.StudentFiles)
 
     def image(self, name):
         return self.stand_ins.get(name, name)

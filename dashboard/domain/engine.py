@@ -495,11 +495,14 @@ class Engine:
         """Stop then remove a lesson's container, as `docker stop ID && docker rm ID`."""
         return self.remove(container_id, lesson, stop_first=True)
 
-    def build(self, context, tag, build_args, labels=None, force_rm=True):
-        """Yield the engine's build output, chunk by chunk, while it builds (the classic builder's stream)."""
+    def build(self, context, tag, build_args, labels=None, force_rm=True, context_file=None):
+        """Yield the engine's build output, chunk by chunk, while it builds (the classic builder's stream); the
+        context is the folder `context`, or the tar in `context_file` when given (a seat's, read as its student)."""
+        where = ({"fileobj": context_file, "custom_context": True} if context_file is not None
+                 else {"path": str(context)})
         with self._api(acting=True) as api:
             yield from api.build(
-                path=str(context), tag=tag, buildargs=build_args, rm=True, forcerm=force_rm, decode=True,
+                **where, tag=tag, buildargs=build_args, rm=True, forcerm=force_rm, decode=True,
                 labels=labels or None,
             )
 

@@ -45,6 +45,11 @@ class WorkshopUnwritable(Exception):
     """A step's file in the workshop folder cannot be written (no permission, a folder in its place)."""
 
 
+class SeatFolderBlocked(WorkshopUnwritable):
+    """A seat's folder cannot be written or read as its student (a symbolic link in the way, its disk full): the
+    student can put it right."""
+
+
 class EverySeatRunning(Exception):
     """A run on every seat, a sweep of every seat's things or a new room asked for while a run on every seat goes
     on."""

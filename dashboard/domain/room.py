@@ -18,7 +18,7 @@ from ..seat_host import layout
 from . import actions, checks, seats
 from .checks import FAILED, STARTING, Ran, scope_of
 from .errors import (ClassOver, EngineError, EngineUnavailable, EverySeatRunning, ImageNotFound, PortInUse, SeatBusy,
-                     WorkshopUnwritable)
+                     SeatFolderBlocked, WorkshopUnwritable)
 from .labels import LESSON_LABEL
 from .ports import host_port_free
 
@@ -357,10 +357,16 @@ class RoomLife:
                 with contextlib.suppress(OSError):
                     os.lchown(name, place.uid, place.gid)
 
-    def provide_lesson(self, name, lesson=None):
-        """The lesson's missing files into the seat's folder (none with no lesson), all of it the seat's user's."""
-        state = self.state_of(self.roster.require(), name)
-        self.provide_files(state, [lesson] if lesson is not None else [])
+    def provide_lesson(self, name, lesson):
+        """The lesson's missing files into the seat's folder, written as the seat's student in its view (never as
+        root through a link the student made there)."""
+        files = {f"{lesson.folder}/{file}": (lesson.source / file).read_text() for file in lesson.files}
+        try:
+            self.seat_host.student_files(name).write(files)
+        except Exception as error:
+            raise SeatFolderBlocked(f"The lesson's files cannot be written into your folder ~/docker-workshop/"
+                                     f"{lesson.folder} ({str(error)[:200]}): a symbolic link there is not followed; "
+                                     "remove it, or ask the instructor to reset your seat.") from error
 
     def seat_place(self, name):
         """The seat's layout.SeatPlace (its folder, socket, address and ports), from its state in the open room."""
@@ -588,12 +594,7 @@ def run_on_seat(engine, room, seat, lesson, step, place, host, check=True, every
         if place.stint is not None and room.roster.lost(place.stint):
             raise ClassOver(f"{room.roster.lost(place.stint)}: nothing was done.")
         room.provide_lesson(seat.name, lesson)  # its files, should any have gone since the room opened
-        try:
-            done = press_step(engine, room.board, room.seat_snapshot(seat.name), lesson, step, place, host,
-                              check=check)
-        finally:
-            room.provide_lesson(seat.name)  # what an edit wrote is the student's to change in their terminal
-    return done
+        return press_step(engine, room.board, room.seat_snapshot(seat.name), lesson, step, place, host, check=check)
 
 
 def press_step(engine, board, snapshot, lesson, step, place, host, host_port=None, record=None, check=True):

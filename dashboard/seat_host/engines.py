@@ -87,6 +87,19 @@ class SeatHost:
             raise SeatHostError(f"{name}: its Docker engine is not running")
         return shell.command(place, pid, cwd)
 
+    def student_files(self, name):
+        """The seat's folder as the dashboard writes and reads it once the seat's engine runs: as its student, in
+        its view (shell.StudentFiles)."""
+        place = self.place(name)
+
+        def argv_of(argv):
+            pid = self.engine_pid(name)
+            if pid is None:
+                raise SeatHostError(f"{name}: its Docker engine is not running")
+            return shell.as_student(place, pid, argv)
+
+        return shell.StudentFiles(argv_of)
+
     @staticmethod
     def images_for(lessons):
         """The images the seats' engines hold for these lessons: python:3.12-slim always, postgres:16 when a lesson

@@ -39,3 +39,52 @@ def command(place, engine_pid, cwd):
         cgroups.join(place.name)
 
     return argv, env, enter_cgroups
+
+
+def as_student(place, engine_pid, argv):
+    """`argv` run inside the seat's view as its student, with no capabilities: how the dashboard writes or reads a
+    seat's folder, so a symbolic link the student made there leads nowhere (the folder follows none) and nothing is
+    done there with root's rights."""
+    return ["nsenter", "-t", str(engine_pid), "-m", "--",
+            "setpriv", "--reuid", str(place.uid), "--regid", str(place.gid), "--clear-groups",
+            "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--", *argv]
+
+
+class StudentFiles:
+    """A seat's folder as the dashboard writes and reads it: through tar run as the seat's student in the seat's
+    view (`argv_of` wraps a command so). Paths are relative to the seat's folder (FOLDER in the view)."""
+
+    ENV = {"PATH": PATH, "LANG": "C.UTF-8"}  # nothing of the dashboard's own environment
+
+    def __init__(self, argv_of):
+        self._argv_of = argv_of
+
+    def write(self, files, replace=False):
+        """Write {relative path: text}: every one (`replace`), or only those missing. OSError with tar's reason
+        (a link in the way, a full disk) when it cannot."""
+        import io
+        import tarfile
+        import time
+
+        archive = io.BytesIO()
+        with tarfile.open(fileobj=archive, mode="w") as tar:
+            for name, text in files.items():
+                data = text.encode()
+                member = tarfile.TarInfo(str(PurePosixPath(name)))
+                member.size, member.mode, member.mtime = len(data), 0o644, int(time.time())
+                tar.addfile(member, io.BytesIO(data))
+        self._run(["tar", "-x", "-C", FOLDER, "--no-same-owner", "--overwrite" if replace else "--skip-old-files",
+                   "-f", "-"], archive.getvalue())
+
+    def archive(self, relative, into):
+        """Write a tar of the folder `relative` (a build's context) into the open file `into`, read as the student."""
+        self._run(["tar", "-c", "-C", str(PurePosixPath(FOLDER) / relative), "-f", "-", "."], None, into)
+
+    def _run(self, argv, given, into=None):
+        import subprocess
+
+        ran = subprocess.run(self._argv_of(argv), input=given, stdout=into if into is not None else subprocess.PIPE,
+                             stderr=subprocess.PIPE, env=self.ENV, timeout=120, check=False)
+        if ran.returncode != 0:
+            said = ran.stderr.decode(errors="replace").strip().splitlines()
+            raise OSError(said[-1] if said else f"tar ended with {ran.returncode}")

@@ -22,6 +22,7 @@ from ..domain.errors import (
     NameInUse,
     PortInUse,
     SeatBusy,
+    SeatFolderBlocked,
     ToolMissing,
     VolumeInUse,
     WorkshopUnwritable,
@@ -55,6 +56,7 @@ STATUS = {
     VolumeInUse: 409,
     ToolMissing: 503,
     WorkshopUnwritable: 503,  # the server's folder: nothing the request could change
+    SeatFolderBlocked: 409,  # a seat's folder, as its student left it: theirs to put right
     WorkshopError: 503,  # a seat's folder in it, likewise
     ContainerNotRunning: 409,
     EverySeatRunning: 409,

@@ -91,7 +91,8 @@ def seat_place(lesson, seat):
     where = get_room_life().seat_place(seat.name)
     return actions.Place(where.files / lesson.folder, PurePosixPath(layout.HOME), seat=seat.name,
                          build_turns=get_build_turns(), stint=roster.stint(seat),
-                         seen=PurePosixPath(layout.FOLDER) / lesson.folder, probe_host=where.seat_address)
+                         seen=PurePosixPath(layout.FOLDER) / lesson.folder, probe_host=where.seat_address,
+                         own_files=get_room_life().seat_host.student_files(seat.name))
 
 
 def engine_of(seat=None):

@@ -218,6 +218,29 @@ class PaperSeats:
     def images_for(lessons):
         return ["python:3.12-slim"]
 
+    def student_files(self, name):
+        return PaperFiles(self.base / name / "docker-workshop")
+
+
+class PaperFiles:
+    """A paper seat's folder, written and read here (a real seat's are, as its student, in its view)."""
+
+    def __init__(self, folder):
+        self.folder = Path(folder)
+
+    def write(self, files, replace=False):
+        for name, text in files.items():
+            path = self.folder / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if replace or not path.exists():
+                path.write_text(text)
+
+    def archive(self, relative, into):
+        import tarfile
+
+        with tarfile.open(fileobj=into, mode="w") as tar:
+            tar.add(self.folder / relative, arcname=".")
+
 
 # Seats with engines of their own.
 
