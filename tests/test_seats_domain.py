@@ -42,9 +42,11 @@ def test_a_seats_state_maps_its_block_to_the_ports_the_lessons_publish(tmp_path,
 
 
 def test_a_room_of_more_seats_than_the_host_holds_is_refused_saying_by_which_figure():
-    assert room_life.too_many_seats(30, 300, memory=16 * 1024 ** 3) is None
+    assert room_life.too_many_seats(30, 300, memory=16 * 1024 ** 3, cores=2) is None
     assert "at most 20 (DASHBOARD_MAX_SEATS)" in room_life.too_many_seats(21, 20, memory=16 * 1024 ** 3)
     assert "enough for 8 seats" in room_life.too_many_seats(9, 300, memory=1024 ** 3)
+    assert room_life.too_many_seats(30, 300, memory=16 * 1024 ** 3, cores=2) is None
+    assert "enough for 30 seats" in room_life.too_many_seats(31, 300, memory=16 * 1024 ** 3, cores=2)
 
 
 def test_limits_are_checked(catalog):

@@ -32,6 +32,7 @@ SETTLING = {"answers", "printed", "exec"}
 
 
 IDLE_SEAT_MEMORY = 128 * 1024 * 1024  # what an idle seat's engine and its containerd cost (docs/benchmarks)
+SEATS_PER_CORE = 15  # seats a core keeps up with while they build and type at once (docs/benchmarks)
 
 
 def plan_seats(prefix, first_port, count, probe_ports=True, block=layout.PORT_BLOCK):
@@ -65,10 +66,12 @@ def host_memory():
     return None
 
 
-def too_many_seats(count, max_seats, memory=None):
+def too_many_seats(count, max_seats, memory=None, cores=None):
     """Why this host cannot hold `count` seats (None when it can): more than MAX_SEATS (the setting), than the seats'
-    network has addresses for, or than its memory holds at IDLE_SEAT_MEMORY an idle seat (the benchmark's figure)."""
+    network has addresses for, than its memory holds at IDLE_SEAT_MEMORY an idle seat, or than its cores keep up
+    with at SEATS_PER_CORE (the benchmark's figures)."""
     memory = host_memory() if memory is None else memory
+    cores = (os.cpu_count() or 1) if cores is None else cores
     if count > max_seats:
         return f"{count} seats: this dashboard holds at most {max_seats} (DASHBOARD_MAX_SEATS)."
     if count > layout.MAX_SEATS:
@@ -76,6 +79,9 @@ def too_many_seats(count, max_seats, memory=None):
     if memory and count * IDLE_SEAT_MEMORY > memory:
         return (f"{count} seats: each seat's engine costs about {IDLE_SEAT_MEMORY // 2**20} MB idle, and this host "
                 f"has {memory // 2**20} MB, enough for {memory // IDLE_SEAT_MEMORY} seats.")
+    if count > cores * SEATS_PER_CORE:
+        return (f"{count} seats: a core keeps up with about {SEATS_PER_CORE} seats building and typing at once, and "
+                f"this host has {cores}, enough for {cores * SEATS_PER_CORE} seats (docs/benchmarks.md).")
     return None
 
 
