@@ -131,9 +131,7 @@ def containers_view(lesson):
         engine_error = None
     except EngineError as error:  # the page still renders, with the banner saying why
         version, containers, stopping, engine_error = "unreachable", [], frozenset(), str(error)
-    # Students' seats' containers are theirs: the room's grid shows their progress, and no other page lists them.
-    seated = sum(1 for c in containers if c.lesson == lesson.id and c.seat)
-    return {"containers": [c for c in containers if c.lesson == lesson.id and not c.seat], "seated": seated,
+    return {"containers": [c for c in containers if c.lesson == lesson.id],
             "containers_version": f"{version}-{lesson.id}", "stopping": stopping, "engine_error": engine_error,
             "list_cli": commands.lesson_list_command(lesson.id, True), "lesson": lesson}
 
