@@ -252,7 +252,7 @@ class List(Kind):
 
     def effect(self, engine, lesson, action, place, host_port=None, listed=None):
         shown = [c for c in (listed or engine.containers)() if (place.seat or c.lesson == lesson.id)
-                 and (action.all or c.running) and c.seat == place.seat_label]
+                 and (action.all or c.running) and c.seat == place.engine_seat]
         return Done(list_table(shown))
 
 

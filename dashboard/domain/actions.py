@@ -39,7 +39,7 @@ class Place:
         return ()
 
     @property
-    def seat_label(self):
+    def engine_seat(self):
         """The seat whose engine what is made here is on, as engine.Container.seat has it ("" for the host's)."""
         return self.seat or ""
 

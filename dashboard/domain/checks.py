@@ -49,7 +49,7 @@ def evaluate(engine, lesson, check, place, probe_host, containers=None):
 def of_lesson(container, lesson, place):
     """Whether the check of `lesson` at `place` looks at the container: the lesson's on the instructor's engine; on a
     seat's own engine, the lesson's and every unlabelled one (the student's, typed as the lesson writes it)."""
-    if container.seat != place.seat_label:
+    if container.seat != place.engine_seat:
         return False
     return container.lesson == lesson.id or (bool(place.seat) and not container.lesson)
 
