@@ -21,7 +21,7 @@ import requests
 from tests.support import HTMX, free_tcp_port, shell, wait_until
 from tests.support.engine import LESSON_LABEL
 from dashboard import create_app
-from dashboard.domain import action_kinds, actions, checks, compose
+from dashboard.domain import action_kinds, actions, checks, compose, room
 from dashboard.domain.engine import Engine
 from dashboard.domain.errors import ContainerNotRunning
 from dashboard.domain.lessons import LESSON_FILE, LessonError, load_lesson
@@ -433,3 +433,22 @@ def test_pressing_top_of_a_missing_container_is_a_404_and_a_refused_request_a_fa
     buy = client.post("/lessons/vocab/steps/buy", headers=HTMX)
     assert buy.status_code == 200 and "curl: (7) Failed to connect" in html.unescape(buy.text)
     assert client.post("/lessons/vocab/steps/nosuch", headers=HTMX).status_code == 404
+
+
+@pytest.mark.engine  # its pages ask the engine
+def test_a_compose_lesson_names_the_postgres_stand_in_its_compose_yaml_uses(tmp_path):
+    """The page says which Postgres stands in, and its Compose command gives it, as the state lesson's run does."""
+    make_lesson(tmp_path / "lessons")
+    app = create_app({"TESTING": True, "LESSONS_DIR": str(tmp_path / "lessons"),
+                      "TRANSCRIPT_PATH": str(tmp_path / "t.sqlite3"), "BASE_IMAGE": "cowserv-base:bookworm",
+                      "POSTGRES_IMAGE": "cowserv-postgres:bookworm"})
+    page = html.unescape(app.test_client().get("/lessons/vocab").text)
+    assert 'data-stand-in="postgres:16" data-stand-in-used="cowserv-postgres:bookworm"' in page
+    assert ("BASE_IMAGE=cowserv-base:bookworm POSTGRES_IMAGE=cowserv-postgres:bookworm docker compose up -d"
+            in page)
+
+
+def test_the_new_checks_settle_after_a_press():
+    """A check right after its step (a server just started, a proxy finding its replicas) is asked again a few
+    seconds while it fails."""
+    assert {"processes", "counter", "spread"} <= room.SETTLING
