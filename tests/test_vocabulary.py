@@ -10,7 +10,9 @@ the test's own and force-removed afterwards.
 import html
 import json
 import re
+import socket
 import textwrap
+import threading
 import uuid
 from pathlib import Path, PurePosixPath
 
@@ -319,10 +321,10 @@ def test_a_request_that_is_refused_or_answered_with_an_error_is_not_done(wallet,
     closed = free_tcp_port()
     nobody = load_lesson(make_lesson(tmp_path / "closed", port=closed))
     done = actions.perform(Engine(), nobody, nobody.step("buy").action, here)
-    assert not done.ok
-    assert done.output.startswith(f"curl: (7) Failed to connect to localhost port {closed}")
     pasted = shell(actions.command(nobody, nobody.step("buy").action, here))
-    assert pasted.returncode == 7 and pasted.stderr.startswith(f"curl: (7) Failed to connect to localhost port {closed}")
+    refused = rf"curl: \(7\) Failed to connect to localhost port {closed} after \d+ ms: Couldn't connect to server\n"
+    assert not done.ok and re.fullmatch(refused, done.output), done.output
+    assert pasted.returncode == 7 and re.fullmatch(refused, pasted.stderr), pasted.stderr
 
 
 def test_top_prints_what_docker_top_prints(wallet):
@@ -452,3 +454,29 @@ def test_the_new_checks_settle_after_a_press():
     """A check right after its step (a server just started, a proxy finding its replicas) is asked again a few
     seconds while it fails."""
     assert {"processes", "counter", "spread"} <= room.SETTLING
+
+
+def test_a_request_answered_by_a_closed_connection_says_what_curl_says(tmp_path):
+    """A port that takes the connection and closes it unanswered (a proxy whose upstream is gone): curl's (52)."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    def close_each():
+        while True:
+            try:
+                connection, _ = listener.accept()
+            except OSError:
+                return
+            connection.recv(1024)
+            connection.close()
+
+    threading.Thread(target=close_each, daemon=True).start()
+    try:
+        lesson = load_lesson(make_lesson(tmp_path, port=port))
+        here = place(tmp_path)
+        done = actions.perform(Engine(), lesson, lesson.step("buy").action, here)
+        pasted = shell(actions.command(lesson, lesson.step("buy").action, here))
+    finally:
+        listener.close()
+    assert (done.ok, done.output) == (False, "curl: (52) Empty reply from server\n")
+    assert pasted.returncode == 52 and pasted.stderr == done.output
