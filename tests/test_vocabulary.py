@@ -225,8 +225,6 @@ def test_show_on_a_seat_reads_the_file_as_its_student(tmp_path):
     class OwnFiles:
         def read(self, relative):
             asked.append(relative)
-            if relative.endswith("missing"):
-                raise OSError("cat: /home/student/docker-workshop/vocab/missing: Permission denied")
             return "as the student sees it\n"
 
     seat = actions.Place(tmp_path / "nowhere", Path("/home/student"), seat="s1", own_files=OwnFiles())
@@ -480,3 +478,22 @@ def test_a_request_answered_by_a_closed_connection_says_what_curl_says(tmp_path)
         listener.close()
     assert (done.ok, done.output) == (False, "curl: (52) Empty reply from server\n")
     assert pasted.returncode == 52 and pasted.stderr == done.output
+
+
+def test_a_seat_s_own_files_read_a_file_with_cat(tmp_path):
+    """StudentFiles.read runs `cat` (in the seat's view, as its student, by its argv_of; here, on a folder of the
+    test's own): the text, or OSError with cat's own words, which show turns into what `cat FILE` prints."""
+    from dashboard.seat_host.layout import FOLDER
+    from dashboard.seat_host.shell import StudentFiles
+
+    own = StudentFiles(lambda argv: [word.replace(FOLDER, str(tmp_path)) for word in argv])
+    (tmp_path / "vocab").mkdir()
+    (tmp_path / "vocab" / "supervisord.conf").write_text("[supervisord]\n")
+    assert own.read("vocab/supervisord.conf") == "[supervisord]\n"
+    with pytest.raises(OSError, match="No such file or directory"):
+        own.read("vocab/missing.conf")
+    lesson = load_lesson(make_lesson(tmp_path / "lessons"))
+    seat = actions.Place(tmp_path / "nowhere", Path("/home/student"), seat="s1", own_files=own)
+    (tmp_path / "vocab" / "supervisord.conf").unlink()
+    assert actions.perform(None, lesson, lesson.step("show").action, seat).output == (
+        "cat: supervisord.conf: No such file or directory\n")
