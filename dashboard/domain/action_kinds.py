@@ -43,6 +43,11 @@ class Kind:
         """The image it names to be pulled (a stand-in may take its place), or None."""
         return None
 
+    def streams(self, action):
+        """Whether its press is long work whose output every page follows as it comes (step_runs): its effect then
+        takes `on_line`, and the instructor's press runs in the background."""
+        return False
+
     def labelled_by_command(self, lesson, action):
         """Whether its command gives the lesson's label with `--label` (its image does not carry it)."""
         return False
@@ -372,13 +377,18 @@ class Compose(Kind):
         prefix = f"BASE_IMAGE={shlex.quote(place.base_image)} " if place.base_image else ""
         return prefix + commands.compose_command(action.command)
 
-    def effect(self, engine, lesson, action, place, host_port=None, listed=None):
+    def streams(self, action):
+        return compose.builds(action.command)
+
+    def effect(self, engine, lesson, action, place, host_port=None, listed=None, on_line=None):
         if place.seat:  # on the seat's own engine, its binds named as that engine sees the seat's folder
             words = ["-f", "compose.yaml", "--project-directory", str(place.seen), *action.command]
-            exit_code, output = compose.run(place.folder, words, {"DOCKER_HOST": engine.endpoint.url})
+            exit_code, output = compose.run(place.folder, words, {"DOCKER_HOST": engine.endpoint.url},
+                                            on_line=on_line)
             return Done(output, ok=exit_code == 0)
         exit_code, output = compose.run(place.folder, action.command,
-                                        {"BASE_IMAGE": place.base_image} if place.base_image else {})
+                                        {"BASE_IMAGE": place.base_image} if place.base_image else {},
+                                        on_line=on_line)
         return Done(output, ok=exit_code == 0)
 
     def problem(self, lesson, action):
