@@ -152,6 +152,11 @@ def test_an_instructor_s_compose_build_runs_in_the_background_its_output_shown_a
     assert f"third of {lesson}" not in output
     assert re.search(r"^#\d+ ", output, re.M) or re.search(r"^Step \d+/\d+ : ", output, re.M), output
     assert re.match(r"#\d+ \S|Step \d+/\d+ : ", stage), stage
+    # The read-only screen and the presenter swap in the board, which shows the same.
+    screen = app.test_client(instructor=False)
+    board = screen.get(f"/lessons/{lesson}/board", headers=HTMX)
+    assert board.status_code == 200 and 'data-running="true"' in board.text
+    assert f"first of {lesson}" in html.unescape(board.text)
 
     # Pressed again while it runs: it joins the same run; another step meanwhile is done at once.
     again = press(client, lesson, "up")
@@ -197,8 +202,9 @@ def test_a_failing_compose_build_shows_its_error_and_fails(slow):
     entry = app.extensions["transcript"].entries(lesson)[-1]
     assert (entry.action, entry.ok, entry.output) == ("compose", False, output)
     assert app.extensions["step_runner"].current.state == "done"  # it ran, and failed: its run says so
-    # Pressed again once it ended: a new run.
-    assert "Started: Build it again." in press(client, lesson, "build").text
+    # Pressed again once it ended (by a browser without htmx: back to the page): a new run.
+    again = client.post(f"/lessons/{lesson}/steps/build")
+    assert again.status_code == 302 and again.headers["Location"].endswith(f"/lessons/{lesson}")
     assert app.extensions["step_runner"].current.number == 2
 
 
@@ -235,3 +241,16 @@ def test_progress_shows_the_output_so_far_at_most_every_so_often_and_nothing_onc
     time.sleep(0.6)  # past the moment a line kept before the close would have been shown
     assert len(board.shown) == 2  # closed: its last Ran is the step's own, never overwritten by a late one
     assert progress.output.endswith("Step 4/6 : RUN echo two && sleep 1\n")
+
+
+def test_a_compose_build_pressed_where_compose_is_missing_is_refused_at_once(slow, tmp_path, monkeypatch):
+    app = slow()
+    fake = tmp_path / "bin" / "docker"
+    fake.parent.mkdir()
+    fake.write_text("#!/bin/sh\necho \"docker: 'compose' is not a docker command.\" >&2\nexit 1\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", str(fake.parent))
+    response = press(app.test_client(), app.lesson_id, "up")
+    assert response.status_code == 503, response.text
+    assert "Compose v2 (`docker compose`) is not installed here" in html.unescape(response.text)
+    assert app.extensions["step_runner"].current is None

@@ -48,6 +48,9 @@ class Kind:
         takes `on_line`, and the instructor's press runs in the background."""
         return False
 
+    def ready(self):
+        """Refuse (a domain error) before a long press starts in the background what cannot run here."""
+
     def labelled_by_command(self, lesson, action):
         """Whether its command gives the lesson's label with `--label` (its image does not carry it)."""
         return False
@@ -379,6 +382,9 @@ class Compose(Kind):
 
     def streams(self, action):
         return compose.builds(action.command)
+
+    def ready(self):
+        compose.require()
 
     def effect(self, engine, lesson, action, place, host_port=None, listed=None, on_line=None):
         if place.seat:  # on the seat's own engine, its binds named as that engine sees the seat's folder

@@ -71,6 +71,12 @@ def builds(words):
     return subcommand == "build" or (subcommand == "up" and "--build" in words)
 
 
+def require():
+    """Refuse (ToolMissing, saying what to install) where Compose v2 cannot run: before a long run starts in the
+    background, rather than after."""
+    run(None, ["version", "--short"], timeout=30)
+
+
 def version():
     """`docker compose version --short`, or None when Compose v2 is not installed."""
     try:

@@ -643,6 +643,7 @@ def press_in_background(runner, engine, board, snapshot, lesson, step, place, ho
 
     def begin():
         engine.version()  # refused now, with the engine's reason, rather than a run that cannot start
+        step.action.definition.ready()
         board.ran(scope, step.id, Ran(command, "", False, running=True))  # every page shows it running at once
 
     def work():
