@@ -75,28 +75,38 @@ action = {{ kind = "compose", command = ["ps"] }}
 """
 
 
-def slow_lesson(tmp_path, docker_client, failing=False):
+def write_slow_lesson(lessons, failing=False):
+    """A lesson of its own in the folder `lessons`, whose compose build prints and sleeps (a few seconds); its id."""
     lesson_id = f"progress-{uuid.uuid4().hex[:8]}"
-    source = tmp_path / "lessons" / "01-slow"
+    source = lessons / "01-slow"
     source.mkdir(parents=True)
     (source / "lesson.toml").write_text(LESSON.format(lesson=lesson_id))
     (source / "compose.yaml").write_text(COMPOSE.format(lesson=lesson_id))
     (source / "Dockerfile").write_text(DOCKERFILE.format(
         token=lesson_id, lesson=lesson_id, failing=' && echo "it breaks here" && exit 3' if failing else ""))
-    app = create_app({"TESTING": True, "LESSONS_DIR": str(tmp_path / "lessons"),
-                      "WORKSHOP_DIR": str(tmp_path / "workshop"), "TRANSCRIPT_PATH": str(tmp_path / "t.sqlite3")})
-    assert app.extensions["catalog"].ids == [lesson_id], app.extensions["catalog"].errors
-    app.lesson_id = lesson_id
-    return app
+    return lesson_id
+
+
+def take_down(docker_client, lesson_id, folder):
+    """The lesson's project down, its image and containers gone."""
+    subprocess.run(["docker", "compose", "-p", lesson_id, "down", "--rmi", "local", "--remove-orphans"],
+                   cwd=folder, capture_output=True, timeout=120)
+    for row in docker_client.api.containers(all=True, filters={"label": f"classroom.lesson={lesson_id}"}):
+        docker_client.api.remove_container(row["Id"], force=True)
 
 
 @pytest.fixture
 def slow(tmp_path, docker_client):
-    """Makes the test's lessons; afterwards each one's project down, its image and containers gone."""
+    """Makes the test's apps, each on a slow lesson; afterwards what each made is gone."""
     made = []
 
     def make(failing=False):
-        app = slow_lesson(tmp_path / str(len(made)), docker_client, failing)
+        root = tmp_path / str(len(made))
+        lesson_id = write_slow_lesson(root / "lessons", failing)
+        app = create_app({"TESTING": True, "LESSONS_DIR": str(root / "lessons"), "WORKSHOP_DIR": str(root / "workshop"),
+                          "TRANSCRIPT_PATH": str(root / "t.sqlite3")})
+        assert app.extensions["catalog"].ids == [lesson_id], app.extensions["catalog"].errors
+        app.lesson_id = lesson_id
         made.append(app)
         return app
 
@@ -105,13 +115,9 @@ def slow(tmp_path, docker_client):
         runner = app.extensions["step_runner"]
         if runner.running:  # a failing test left it running: it ends within its build's few seconds
             wait_until(lambda: not runner.running, "the run to end", timeout=300, every=0.5)
-        lesson = app.extensions["catalog"].get(app.lesson_id)
         with app.test_request_context():
-            folder = place_for(lesson).folder
-        subprocess.run(["docker", "compose", "-p", app.lesson_id, "down", "--rmi", "local", "--remove-orphans"],
-                       cwd=folder, capture_output=True, timeout=120)
-        for row in docker_client.api.containers(all=True, filters={"label": f"classroom.lesson={app.lesson_id}"}):
-            docker_client.api.remove_container(row["Id"], force=True)
+            folder = place_for(app.extensions["catalog"].get(app.lesson_id)).folder
+        take_down(docker_client, app.lesson_id, folder)
 
 
 def status(client, lesson_id, step_id):
