@@ -387,14 +387,15 @@ class Compose(Kind):
         compose.require()
 
     def effect(self, engine, lesson, action, place, host_port=None, listed=None, on_line=None):
+        timeout = compose.BUILD_TIMEOUT if self.streams(action) else compose.TIMEOUT
         if place.seat:  # on the seat's own engine, its binds named as that engine sees the seat's folder
             words = ["-f", "compose.yaml", "--project-directory", str(place.seen), *action.command]
-            exit_code, output = compose.run(place.folder, words, {"DOCKER_HOST": engine.endpoint.url},
-                                            on_line=on_line)
+            exit_code, output = compose.run(place.folder, words, {"DOCKER_HOST": engine.endpoint.url}, timeout,
+                                            on_line)
             return Done(output, ok=exit_code == 0)
         exit_code, output = compose.run(place.folder, action.command,
-                                        {"BASE_IMAGE": place.base_image} if place.base_image else {},
-                                        on_line=on_line)
+                                        {"BASE_IMAGE": place.base_image} if place.base_image else {}, timeout,
+                                        on_line)
         return Done(output, ok=exit_code == 0)
 
     def problem(self, lesson, action):

@@ -8,7 +8,8 @@ import threading
 
 from .errors import EngineError, ToolMissing
 
-TIMEOUT = 300  # seconds: `up` may build or pull; the step waits for it
+TIMEOUT = 300  # seconds: `up` may pull; the step waits for it
+BUILD_TIMEOUT = 1200  # seconds: a command that builds (builds()), whose output the page shows as it comes
 # A terminal's control sequences (ESC [ … letter): Compose 2.26 starts every `logs` line with "erase the line"
 # (ESC [2K) even when its output is no terminal. A terminal shows nothing for them, and neither does the page.
 CONTROL_SEQUENCE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
