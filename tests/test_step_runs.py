@@ -182,7 +182,8 @@ def test_an_instructor_s_compose_build_runs_in_the_background_its_output_shown_a
     assert f"first of {lesson}" in output and f"third of {lesson}" in output
     assert re.search(rf"Container {lesson}-app-1\s+Started", output), output
     wait_until(lambda: 'data-check="passed"' in status(client, lesson, "up")[3], "the step's check passing")
-    assert run.state == "done" and not app.extensions["step_runner"].running
+    wait_until(lambda: not run.running, "the run noted as ended (just after its run went on the board)")
+    assert run.state == "done"
     assert docker_client.api.inspect_container(f"{lesson}-app-1")["State"]["Running"]
 
     entries = [entry for entry in app.extensions["transcript"].entries(lesson) if entry.action == "compose"]
@@ -207,7 +208,9 @@ def test_a_failing_compose_build_shows_its_error_and_fails(slow):
     assert re.search(r"exit code: 3|returned a non-zero code: 3", output), output
     entry = app.extensions["transcript"].entries(lesson)[-1]
     assert (entry.action, entry.ok, entry.output) == ("compose", False, output)
-    assert app.extensions["step_runner"].current.state == "done"  # it ran, and failed: its run says so
+    run = app.extensions["step_runner"].current
+    wait_until(lambda: not run.running, "the run noted as ended (just after its run went on the board)")
+    assert run.state == "done"  # it ran, and failed: its run says so
     # Pressed again once it ended (by a browser without htmx: back to the page): a new run.
     again = client.post(f"/lessons/{lesson}/steps/build")
     assert again.status_code == 302 and again.headers["Location"].endswith(f"/lessons/{lesson}")
