@@ -638,7 +638,8 @@ def press_step(engine, board, snapshot, lesson, step, place, host, host_port=Non
 def press_in_background(runner, engine, board, snapshot, lesson, step, place, host, record=None):
     """The instructor's press of a long step (one whose output streams: Compose building): press_step in the
     background, one at a time (step_runs.StepRunner), its output on the board as it comes; a press of the same step
-    while it runs joins it. (the run, whether it was joined); refused at once while the engine does not answer."""
+    while it runs joins it. (the run, whether it was joined); refused at once while the engine does not answer,
+    or where the step's tool (Compose) is missing."""
     command, scope = actions.command(lesson, step.action, place), scope_of(lesson.id, place.seat)
 
     def begin():

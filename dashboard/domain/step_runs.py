@@ -10,7 +10,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from .checks import Ran, scope_of
+from .checks import Ran
 from .errors import EngineError, StepRunning, WorkshopUnwritable
 from .jobs import LatestJob
 
