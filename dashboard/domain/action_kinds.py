@@ -50,6 +50,14 @@ class Kind:
         """The stand-ins' variables (COMPOSE_VARIABLES) its command gives, as its file names them."""
         return ()
 
+    def streams(self, action):
+        """Whether its press is long work whose output every page follows as it comes (step_runs): its effect then
+        takes `on_line`, and the instructor's press runs in the background."""
+        return False
+
+    def ready(self):
+        """Refuse (a domain error) before a long press starts in the background what cannot run here."""
+
     def labelled_by_command(self, lesson, action):
         """Whether its command gives the lesson's label with `--label` (its image does not carry it)."""
         return False
@@ -379,14 +387,22 @@ class Compose(Kind):
         prefix = "".join(f"{name}={shlex.quote(value)} " for name, value in stand_in_variables(lesson, place).items())
         return prefix + commands.compose_command(action.command)
 
-    def effect(self, engine, lesson, action, place, host_port=None, listed=None):
+    def streams(self, action):
+        return compose.builds(action.command)
+
+    def ready(self):
+        compose.require()
+
+    def effect(self, engine, lesson, action, place, host_port=None, listed=None, on_line=None):
+        timeout = compose.BUILD_TIMEOUT if self.streams(action) else compose.TIMEOUT
         if place.seat:  # on the seat's own engine, its binds named as that engine sees the seat's folder
             words = ["-f", "compose.yaml", "--project-directory", str(place.seen), *action.command]
             # The classic builder, as the seat's shell has it: BuildKit is refused by the seat's walls.
             exit_code, output = compose.run(place.folder, words, {"DOCKER_HOST": engine.endpoint.url,
-                                                                  "DOCKER_BUILDKIT": "0"})
+                                                                  "DOCKER_BUILDKIT": "0"}, timeout, on_line)
             return Done(output, ok=exit_code == 0)
-        exit_code, output = compose.run(place.folder, action.command, stand_in_variables(lesson, place))
+        exit_code, output = compose.run(place.folder, action.command, stand_in_variables(lesson, place), timeout,
+                                        on_line)
         return Done(output, ok=exit_code == 0)
 
     def variables_named(self, lesson):

@@ -99,8 +99,11 @@ def replay(lesson, action, place, host_port=None):
     return action.definition.replayed(lesson, action, place, host_port)
 
 
-def perform(engine, lesson, action, place, host_port=None, listed=None):
+def perform(engine, lesson, action, place, host_port=None, listed=None, on_line=None):
     """Do the action through the engine (on the workshop folder for an edit); all but the instructor's build,
     which starts in the background. `listed`: gives the lessons' containers as listed after the press (a seat's
-    `docker ps` reads the shared list), else the engine is asked."""
+    `docker ps` reads the shared list), else the engine is asked. `on_line`: given each line of a long action's
+    output as it comes (one whose kind `streams` it)."""
+    if on_line is not None:
+        return action.definition.effect(engine, lesson, action, place, host_port, listed, on_line=on_line)
     return action.definition.effect(engine, lesson, action, place, host_port, listed)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from ..seat_host import layout
-from . import actions, checks, seats
+from . import actions, checks, seats, step_runs
 from .checks import FAILED, STARTING, Ran, scope_of
 from .errors import (ClassOver, EngineError, EngineUnavailable, EverySeatRunning, ImageNotFound, PortInUse, SeatBusy,
                      SeatFolderBlocked, WorkshopUnwritable)
@@ -611,12 +611,20 @@ def press_step(engine, board, snapshot, lesson, step, place, host, host_port=Non
     scope = scope_of(lesson.id, place.seat)
     pressed = time.monotonic()
     listed = (lambda: snapshot.read_after(pressed)[1]) if place.seat else None  # the seat's list, read once after
+    # A long step's output goes on the board as it comes (every page showing the step follows it).
+    progress = step_runs.Progress(board, scope, step.id, command) if step.action.definition.streams(step.action) \
+        else None
     try:
         with (record or (lambda _: contextlib.nullcontext({})))(command) as noted:
-            done = actions.perform(engine, lesson, step.action, place, host_port, listed)
+            try:
+                done = actions.perform(engine, lesson, step.action, place, host_port, listed,
+                                       on_line=progress and progress.line)
+            finally:
+                if progress is not None:
+                    progress.close()
             noted.update(output=done.output, container_id=done.container_id, ok=done.ok)
     except (EngineError, WorkshopUnwritable) as error:
-        board.ran(scope, step.id, Ran(command, f"Error: {error}", False))
+        board.ran(scope, step.id, Ran(command, (progress.output if progress else "") + f"Error: {error}", False))
         raise
     ports = step.action.definition.published(step.action, host_port)
     board.ran(scope, step.id, Ran(command, done.output, done.ok, done.container_id,
@@ -625,6 +633,30 @@ def press_step(engine, board, snapshot, lesson, step, place, host, host_port=Non
     if check and step.check is not None:
         check_step(engine, board, snapshot, lesson, step, place, host)
     return done
+
+
+def press_in_background(runner, engine, board, snapshot, lesson, step, place, host, record=None):
+    """The instructor's press of a long step (one whose output streams: Compose building): press_step in the
+    background, one at a time (step_runs.StepRunner), its output on the board as it comes; a press of the same step
+    while it runs joins it. (the run, whether it was joined); refused at once while the engine does not answer,
+    or where the step's tool (Compose) is missing."""
+    command, scope = actions.command(lesson, step.action, place), scope_of(lesson.id, place.seat)
+
+    def begin():
+        engine.version()  # refused now, with the engine's reason, rather than a run that cannot start
+        step.action.definition.ready()
+        board.ran(scope, step.id, Ran(command, "", False, running=True))  # every page shows it running at once
+
+    def work():
+        try:
+            press_step(engine, board, snapshot, lesson, step, place, host, record=record)
+        except (EngineError, WorkshopUnwritable):
+            raise  # on the board, and in the transcript, already
+        except Exception as error:
+            board.ran(scope, step.id, Ran(command, f"Error: it stopped unexpectedly: {error}", False))
+            raise
+
+    return runner.start(lesson, step, begin, work)
 
 
 def check_step(engine, board, snapshot, lesson, step, place, host):
