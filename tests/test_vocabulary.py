@@ -186,7 +186,7 @@ def test_compose_on_a_seat_builds_with_the_classic_builder(tmp_path, monkeypatch
     """A seat's shell has DOCKER_BUILDKIT=0 (its walls refuse BuildKit): the button's Compose has it too."""
     lesson = load_lesson(make_lesson(tmp_path))
     given = []
-    monkeypatch.setattr(compose, "run", lambda folder, words, env=None: given.append((words, env)) or (0, "ok\n"))
+    monkeypatch.setattr(compose, "run", lambda folder, words, env=None, *_: given.append((words, env)) or (0, "ok\n"))
 
     class SeatEngine:
         class endpoint:
