@@ -36,6 +36,7 @@ class Kind:
     builds_image = False  # it builds the lesson's image from its Dockerfile (the lesson page's build panel)
     uses_base_image = False  # it builds on the base image (lessons.BASE_IMAGE), which a local image may stand in for
     shows_file = False  # the page shows the file it writes, before its command
+    in_seat_network = False  # its command talks to the seat's published ports (`localhost` in its namespace)
     note = ""  # what the page says under its command
 
     def detached(self, action):
@@ -438,6 +439,7 @@ class Request(Kind):
     its own namespace, where its terminal's `localhost` is), its answer's body printed."""
 
     name, label = "request", "Send the request"
+    in_seat_network = True
     fields = {"method": (field.method, False), "port": (field.port, True), "path": (field.PATH, True)}
     timeout = 10  # seconds: the answer of an application in a container (a proxy, an API, a database)
 

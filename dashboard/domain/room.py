@@ -691,7 +691,8 @@ LOOP_SEAT = "/SEAT"  # where the loop's $seat goes in a seat's command, before i
 def every_seat_command(lesson, step, room, base, place_of):
     """The bash loop that runs the step on every seat of the room, one at a time, as each seat's student types it
     (`place_of(seat)`: the seat's actions.Place), on that seat's own engine (DOCKER_HOST its socket under `base`, the
-    seats' folder), from the seat's folder on this host: true when pasted here, as root."""
+    seats' folder; the classic builder, as the seat's shell has it), from the seat's folder on this host, a request
+    in the seat's network namespace: true when pasted here, as root."""
     seat_list = list(room.seats.values())
     place = place_of(seat_list[0])
     relative = os.path.relpath(place.folder, layout.SeatPlace(base, seat_list[0].name, 0).dir)
@@ -702,9 +703,11 @@ def every_seat_command(lesson, step, room, base, place_of):
     body = body.replace("docker compose ", f"docker compose -f compose.yaml --project-directory "
                                            f"{shlex.quote(str(place.seen))} ")
     body = body.replace(LOOP_SEAT + "/", '"$seat"/')
+    if step.action.definition.in_seat_network:  # its `localhost` is the seat's own, in the seat's namespace
+        body = f'ip netns exec "{layout.NETNS_PREFIX}${{seat##*/}}" {body}'
     seat_dirs = " ".join(shlex.quote(str(layout.SeatPlace(base, seat.name, 0).dir)) for seat in seat_list)
     return (f"for seat in {seat_dirs}; do (\n"
-            f"export DOCKER_HOST=\"unix://$seat/run/docker.sock\"\n{body}\n)\ndone")
+            f"export DOCKER_HOST=\"unix://$seat/run/docker.sock\" DOCKER_BUILDKIT=0\n{body}\n)\ndone")
 
 
 def remove_every_seat_command(base):
