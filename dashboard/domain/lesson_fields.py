@@ -13,6 +13,7 @@ IMAGE_REF = re.compile(r"[a-z0-9][a-z0-9._/-]{0,127}(:[A-Za-z0-9_][A-Za-z0-9_.-]
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 JSON_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")  # a field of a JSON answer a check reads
 URL_PATH = re.compile(r"/[A-Za-z0-9_.~/%=&?-]{0,200}")  # typed unquoted-safe in a curl command (quoted anyway)
+MEMORY_SIZE = re.compile(r"[1-9][0-9]{0,5}[kmg]")  # as docker's --memory and the room form take it: 256m, 1g
 HEREDOC_END = "EOF"  # an edit's shell command is `cat > FILE <<'EOF'`: the content may not hold that line
 
 
@@ -186,3 +187,29 @@ KEY = matching(JSON_KEY, "a field of a JSON answer, as in \"balance\"")
 NAMES = listed(NAME, '["microservices-api-1", "microservices-api-2"]')
 PROGRAMS = listed(matching(re.compile(r"[A-Za-z0-9_.-]{1,40}"), "a program's name, as in \"gunicorn\""),
                   '["supervisord", "gunicorn"]')
+
+
+@dataclass(frozen=True)
+class SeatNeeds:
+    """What one seat's engine needs, its containers together, to do a lesson: the room's limits (seats.Limits) at
+    least these, or the lesson's last steps fail for want of memory or processes."""
+
+    memory: str  # as the room form takes it: 512m
+    pids: int
+
+    @property
+    def memory_bytes(self):
+        return int(self.memory[:-1]) * 1024 ** " kmg".index(self.memory[-1])
+
+    def met_by(self, limits):
+        """Whether a room's seats.Limits are enough."""
+        return limits.memory_bytes >= self.memory_bytes and limits.pids >= self.pids
+
+
+def seat_needs(value):
+    """`{ memory = "512m", pids = 300 }`: a SeatNeeds."""
+    if not isinstance(value, dict) or set(value) != {"memory", "pids"}:
+        raise ValueError('must be a table of memory and pids, as in { memory = "512m", pids = 300 }')
+    if not isinstance(value["memory"], str) or not MEMORY_SIZE.fullmatch(value["memory"]):
+        raise ValueError(f"memory {str(value['memory'])[:20]!r}: a number with k, m or g, as 512m")
+    return SeatNeeds(value["memory"], whole(10, 100_000)(value["pids"]))

@@ -121,6 +121,7 @@ class Lesson:
     steps: tuple[Step, ...]
     order: str = ""  # the shipped folder's name: lessons are listed in its order ("02-running" before "03-images")
     default: bool = False  # the class starts on it (`default = true` in its file; see Catalog.default)
+    seat_needs: parse.SeatNeeds | None = None  # what a seat's limits must allow for it (the room page says so)
 
     def step(self, step_id):
         return next((step for step in self.steps if step.id == step_id), None)
@@ -234,9 +235,9 @@ def load_lesson(source):
         raise LessonError(path, f"cannot be read ({error.strerror or error})") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
         raise LessonError(path, f"is not valid TOML: {error}") from None
-    unknown = set(data) - {"id", "title", "intro", "folder", "files", "steps", "default"}
+    unknown = set(data) - {"id", "title", "intro", "folder", "files", "steps", "default", "seat_needs"}
     if unknown:
-        raise LessonError(path, "a lesson takes id, title, intro, folder, files, steps, default",
+        raise LessonError(path, "a lesson takes id, title, intro, folder, files, steps, default, seat_needs",
                           field_name=sorted(unknown)[0])
     lesson_id = data.get("id")
     if not isinstance(lesson_id, str) or not IDENTIFIER.fullmatch(lesson_id):
@@ -266,8 +267,12 @@ def load_lesson(source):
         default = parse.boolean(data.get("default", False))
     except ValueError as error:
         raise LessonError(path, str(error), field_name="default") from None
+    try:
+        needs = parse.seat_needs(data["seat_needs"]) if "seat_needs" in data else None
+    except ValueError as error:
+        raise LessonError(path, str(error), field_name="seat_needs") from None
     lesson = Lesson(lesson_id, _required_text(data, "title", path), _required_text(data, "intro", path),
-                    source, folder, tuple(files), steps, order=source.name, default=default)
+                    source, folder, tuple(files), steps, order=source.name, default=default, seat_needs=needs)
     _check_lesson(lesson, path)
     return lesson
 

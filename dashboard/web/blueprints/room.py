@@ -63,10 +63,12 @@ def seats_dir():
 
 
 def room_defaults():
+    """The room form's first values, and the lessons whose seats need more than some limits give (seat_needs)."""
     config = current_app.config
     return {"defaults": {"count": config["DEFAULT_SEATS"], "join_count": 0, "first_port": config["FIRST_SEAT_PORT"],
                          "minutes": config["CLASS_MINUTES"], "memory": config["SEAT_MEMORY"],
-                         "cpus": config["SEAT_CPUS"], "pids": config["SEAT_PIDS"]}}
+                         "cpus": config["SEAT_CPUS"], "pids": config["SEAT_PIDS"]},
+            "needing_more": [lesson for lesson in get_catalog().lessons if lesson.seat_needs]}
 
 
 @bp.get("/grid")
