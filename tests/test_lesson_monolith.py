@@ -12,6 +12,7 @@ both tags at the module's end.
 """
 
 import re
+from dataclasses import replace
 import socket
 import uuid
 
@@ -25,8 +26,9 @@ from tests.test_lessons_by_button import assert_fails, assert_passes, build_by_b
 from tests.test_lessons_by_command import ByCommand
 from dashboard import PACKAGE, create_app
 from dashboard.domain import actions
+from dashboard.domain.checks import FAILED, PASSED, STARTING
 from dashboard.domain.ports import host_port_free
-from dashboard.web.views import place_for
+from dashboard.web.views import evaluate_check, place_for
 
 # Both engine passes (engine_specific): a build, exec, `docker top` and a container's end.
 pytestmark = [pytest.mark.engine, pytest.mark.engine_specific]
@@ -165,8 +167,9 @@ def test_part_7_monolith_by_buttons(app, client, docker_client, monolith):
     assert '"logger":"http' in logged, logged  # Caddy's JSON lines
     assert "database system is ready to accept connections" in logged, logged  # Postgres
 
-    # The kill: the API was running before it too; after it, supervisord starts it again.
-    assert check(client, LESSON, "kill-api")[0] == "passed"
+    # The kill: the API was running before it too (once past supervisord's first second); after it, supervisord
+    # starts it again.
+    assert_passes(client, LESSON, "kill-api")
     before = api_master(docker_client)
     assert done(client, LESSON, "kill-api") == ""
     assert "printed 'RUNNING'" in assert_passes(client, LESSON, "kill-api")
@@ -193,7 +196,7 @@ def test_part_7_monolith_by_commands(app, docker_client, monolith):
     assert re.fullmatch(r"[0-9a-f]{64}\n", lesson.run("run"))
     assert balance_answers() == 0
 
-    assert lesson.shown("buy") == "curl -s -X POST http://localhost:8100/api/buy"
+    assert lesson.shown("buy") == "curl -sS -X POST http://localhost:8100/api/buy"
     assert lesson.run("buy").startswith('{"balance":1,')
     assert lesson.shown("supervisord").endswith("cat supervisord.conf")
     assert lesson.run("supervisord") == (SHIPPED / "supervisord.conf").read_text()
@@ -243,9 +246,28 @@ def test_gunicorn_killed_comes_back_and_the_balance_is_kept(client, docker_clien
         assert api_master(docker_client) != before, round_
         assert balance_answers() == 2
     # The container itself never stopped: the engine saw nothing.
-    state = docker_client.api.inspect_container(NAME)["State"]
-    assert state["Running"] and state["StartedAt"] == started and state["RestartCount"] == 0
+    attrs = docker_client.api.inspect_container(NAME)
+    assert attrs["State"]["Running"] and attrs["State"]["StartedAt"] == started and attrs["RestartCount"] == 0
     assert "spawned: 'api'" in docker_client.api.logs(NAME).decode()
+
+
+def test_an_exec_check_whose_program_says_starting_with_exit_0_is_starting(app, docker_client, wallet_image, client):
+    """`supervisorctl status api` exits 0 while the API is STARTING (supervisord counts it as up): the kill step's
+    check then says starting, not failed, as it does for a program that exits non-zero while starting."""
+    done(client, LESSON, "run")
+    lesson = app.extensions["catalog"].get(LESSON)
+    step_check = lesson.step("kill-api").check
+    with app.app_context():
+        def said(output):
+            asked = replace(step_check, command=("sh", "-c", f"printf '%s\\n' '{output}'"))
+            return evaluate_check(lesson, asked)
+
+        starting = said("api                              STARTING  ")
+        assert (starting.state, starting.reason) == (STARTING, "`sh -c printf '%s\\n' 'api                     "
+                                                                "         STARTING  '` in wallet: still starting "
+                                                                "(api                              STARTING).")
+        assert said("api                              RUNNING   pid 8, uptime 0:00:03").state == PASSED
+        assert said("api                              FATAL     Exited too quickly").state == FAILED
 
 
 def test_stopping_pid_1_ends_the_whole_container(client, docker_client, wallet_image):
