@@ -228,8 +228,12 @@ def test_port_8100_taken_is_a_clear_message_and_the_command_fails_too(app, clien
         assert result.returncode != 0
         assert "address already in use" in result.stderr or "port is already allocated" in result.stderr, \
             result.stderr
+        # ... and leaves the container it created, as the step's text says: `docker rm wallet` removes it.
+        assert [row["State"] for row in lesson_rows(docker_client)] == ["created"]
     state, reason = check(client, LESSON, "run")
     assert state == "failed" and "wallet is not running" in reason, reason
+    assert shell("docker rm wallet").returncode == 0
+    assert lesson_rows(docker_client) == []
 
 
 def test_gunicorn_killed_comes_back_and_the_balance_is_kept(client, docker_client, wallet_image):
