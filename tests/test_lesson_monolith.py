@@ -12,9 +12,9 @@ both tags at the module's end.
 """
 
 import re
-from dataclasses import replace
 import socket
 import uuid
+from dataclasses import replace
 
 import docker
 import pytest
@@ -27,6 +27,7 @@ from tests.test_lessons_by_command import ByCommand
 from dashboard import PACKAGE, create_app
 from dashboard.domain import actions
 from dashboard.domain.checks import FAILED, PASSED, STARTING
+from dashboard.domain.lessons import load_lesson
 from dashboard.domain.ports import host_port_free
 from dashboard.web.views import evaluate_check, place_for
 
@@ -146,7 +147,7 @@ def test_part_7_monolith_by_buttons(app, client, docker_client, monolith):
     assert f"http://127.0.0.1:{PORT}/ answers with 'Wallet'" in assert_passes(client, LESSON, "run")
 
     assert balance_answers() == 0
-    assert_fails(client, LESSON, "buy")
+    assert assert_fails(client, LESSON, "buy") == "The balance is 0: 1 or more is what this step makes."
     bought = done(client, LESSON, "buy")
     assert re.fullmatch(r'\{"balance":1,"served_by":"[0-9a-f]{12}"\}\n', bought), bought
     assert assert_passes(client, LESSON, "buy") == "The balance is 1."
@@ -179,6 +180,8 @@ def test_part_7_monolith_by_buttons(app, client, docker_client, monolith):
     assert "running" in assert_fails(client, LESSON, "stop")
     assert done(client, LESSON, "stop") == ""
     assert assert_passes(client, LESSON, "stop") == "Container wallet has exited (code 0)."
+    with pytest.raises(requests.ConnectionError):  # the page, the API and the database ended with it
+        wallet("GET", "/balance")
 
     assert_fails(client, LESSON, "remove")
     assert done(client, LESSON, "remove").strip() == NAME
@@ -297,8 +300,6 @@ def test_stopping_pid_1_ends_the_whole_container(client, docker_client, wallet_i
 
 
 def test_the_lesson_loads_with_its_files():
-    from dashboard.domain.lessons import load_lesson
-
     lesson = load_lesson(SHIPPED)
     assert lesson.id == LESSON and lesson.folder == "monolith"
     assert lesson.files == ("Dockerfile", "supervisord.conf", "Caddyfile", "api/app.py", "ui/index.html")
