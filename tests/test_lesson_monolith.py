@@ -258,6 +258,23 @@ def test_gunicorn_killed_comes_back_and_the_balance_is_kept(client, docker_clien
     assert "spawned: 'api'" in docker_client.api.logs(NAME).decode()
 
 
+def test_the_api_answers_503_while_its_database_is_down(client, docker_client, wallet_image):
+    """supervisord starts the API without waiting for Postgres (supervisord.conf says so): while the database does
+    not answer, the API says so with a 503 through the proxy, never a 500; once it is back, the balance is there."""
+    done(client, LESSON, "run")
+    balance_answers()
+    assert wallet("POST", "/buy").status_code == 200
+    container = docker_client.containers.get(NAME)
+    exit_code, output = container.exec_run(["supervisorctl", "stop", "postgres"])
+    assert exit_code == 0 and "postgres: stopped" in output.decode(), output
+    for method, path in (("GET", "/balance"), ("POST", "/buy"), ("POST", "/sell")):
+        answer = wallet(method, path)
+        assert answer.status_code == 503, (path, answer.status_code, answer.text)
+        assert answer.json()["error"].startswith("the database does not answer: "), answer.text
+    assert container.exec_run(["supervisorctl", "start", "postgres"]).exit_code == 0
+    assert balance_answers() == 1
+
+
 def test_an_exec_check_whose_program_says_starting_with_exit_0_is_starting(app, docker_client, wallet_image, client):
     """`supervisorctl status api` exits 0 while the API is STARTING (supervisord counts it as up): the kill step's
     check then says starting, not failed, as it does for a program that exits non-zero while starting."""
