@@ -7,6 +7,7 @@ and the step template all read a kind from KINDS, so the button and the command 
 
 import shlex
 import tempfile
+import time
 from dataclasses import replace
 from pathlib import PurePosixPath
 
@@ -433,15 +434,20 @@ class Request(Kind):
 
     def effect(self, engine, lesson, action, place, host_port=None, listed=None):
         host = place.probe_host or engine.endpoint.published_host("127.0.0.1")
+        asked = time.monotonic()
         try:
             answer = requests.request(action.method, f"http://{host}:{action.port}{action.path}",
                                       timeout=self.timeout, allow_redirects=False)
         except requests.Timeout:
             return Done(f"curl: (28) Operation timed out after {self.timeout * 1000} milliseconds with 0 bytes "
                         "received\n", ok=False)
-        except requests.RequestException:
-            return Done(f"curl: (7) Failed to connect to localhost port {action.port}: Connection refused\n",
-                        ok=False)
+        except requests.ConnectionError as error:
+            if "RemoteDisconnected" in str(error) or "Connection aborted" in str(error):
+                return Done("curl: (52) Empty reply from server\n", ok=False)  # taken, then closed unanswered
+            return Done(f"curl: (7) Failed to connect to localhost port {action.port} after "
+                        f"{int((time.monotonic() - asked) * 1000)} ms: Couldn't connect to server\n", ok=False)
+        except requests.RequestException as error:
+            return Done(f"curl: (56) Failure when receiving data from the peer ({type(error).__name__})\n", ok=False)
         body = answer.content.decode("utf-8", errors="replace")
         return Done(body if body.endswith("\n") or not body else body + "\n", ok=200 <= answer.status_code < 300)
 

@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 SEAT_PREFIX = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_-]*")
 RETRY_SECONDS = 30  # an end the engine could not do (it was away) is tried again this much later
 SETTLE_SECONDS = 5  # a check right after its step may find a server still starting: asked again for this long
-SETTLING = {"answers", "printed", "exec"}
+SETTLING = {"answers", "printed", "exec", "processes", "counter", "spread"}
 
 
 IDLE_SEAT_MEMORY = 128 * 1024 * 1024  # what an idle seat's engine and its containerd cost (docs/benchmarks)
