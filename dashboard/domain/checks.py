@@ -107,7 +107,10 @@ def _evaluate(engine, lesson, check, place, probe_host, listed):
         return Result(PASSED, "No container of this lesson is left.")
     if check.kind == "exec":
         exit_code, output = engine.exec(check.container, check.command, lesson.id, check.env, seat=place.seat)
-        if exit_code != 0 and check.starting and check.starting in output:
+        # Starting: the output says so, and the check has not passed (a program that exits 0 while it starts, as
+        # `supervisorctl status` does, too).
+        if (check.starting and check.starting in output
+                and (exit_code != 0 or (check.text and check.text not in output))):
             return Result(STARTING, f"`{' '.join(check.command)}` in {check.container}: still starting "
                                     f"({output.strip()[:120]}).")
         if exit_code != 0:
