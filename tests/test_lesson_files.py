@@ -13,6 +13,7 @@ from tests.support import HTMX
 from dashboard import PACKAGE, create_app
 from dashboard.config import ConfigError
 from dashboard.domain.lessons import LESSON_FILE, LessonError, load_catalog, load_lesson
+from dashboard.domain.seats import Limits
 
 SHIPPED = PACKAGE / "lessons"
 DOCKERFILE = 'FROM python:3.12-slim\nCOPY index.html .\nLABEL classroom.lesson="sample"\n'
@@ -118,6 +119,11 @@ CASES = {
     "bad lesson id": (changed('id = "sample"', 'id = "Sample Lesson"'), None, "id", "lowercase"),
     "check's file not the lesson's": (changed('text = "Hello" }', 'text = "Hello", file = "other.html" }'), "serve",
                                       "check.file", "not one of the lesson's files"),
+    "seat needs without pids": (changed('folder = "sample"\n', 'folder = "sample"\nseat_needs = { memory = "512m" }\n'),
+                                None, "seat_needs", "a table of memory and pids"),
+    "seat needs of bad memory": (changed('folder = "sample"\n',
+                                         'folder = "sample"\nseat_needs = { memory = "lots", pids = 300 }\n'),
+                                 None, "seat_needs", "memory 'lots'"),
     "check's file without its text": (changed('text = "Hello" }', 'text = "Hello", file = "Dockerfile" }'), "serve",
                                       "check.file", "does not hold the check's text 'Hello'"),
 }
@@ -129,6 +135,16 @@ def test_a_malformed_lesson_is_refused_naming_file_step_and_field(tmp_path, text
     message = refusal(folder)
     assert_names(message, folder, step, field)
     assert says in message
+
+
+def test_a_lessons_seat_needs_load_and_say_which_limits_meet_them(tmp_path):
+    folder = write_lesson(tmp_path / "sample", changed('folder = "sample"\n',
+                                                       'folder = "sample"\nseat_needs = { memory = "1g", pids = 300 }\n'))
+    needs = load_lesson(folder).seat_needs
+    assert (needs.memory, needs.pids) == ("1g", 300)
+    assert needs.met_by(Limits(memory="1024m", pids=300)) and not needs.met_by(Limits(memory="512m", pids=300))
+    assert not needs.met_by(Limits(memory="2g", pids=299))
+    assert load_lesson(write_lesson(tmp_path / "plain")).seat_needs is None
 
 
 def test_a_build_whose_dockerfile_lacks_the_label_line_is_refused(tmp_path):

@@ -70,7 +70,7 @@ def type_step(room, typist, seat, lesson_id, step_id, command, checked, timeout=
     return output
 
 
-@pytest.mark.parametrize("lesson_id", ["running", "realistic", "state", "compose"])
+@pytest.mark.parametrize("lesson_id", ["running", "realistic", "state", "compose", "monolith"])
 def test_a_lesson_typed_as_written_in_a_seats_terminal_passes_each_check_and_the_grid_follows(room, lesson_id):
     seat = room.names[0]
     room.choose_lesson(lesson_id)
