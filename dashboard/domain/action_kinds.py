@@ -10,6 +10,8 @@ import tempfile
 from dataclasses import replace
 from pathlib import PurePosixPath
 
+import requests
+
 from . import builds, commands, compose, files
 from . import lesson_fields as field
 from .actions import Done, build_plan, run_ports
@@ -42,6 +44,10 @@ class Kind:
     def pulled_image(self, action):
         """The image it names to be pulled (a stand-in may take its place), or None."""
         return None
+
+    def variables_named(self, lesson):
+        """The stand-ins' variables (COMPOSE_VARIABLES) its command gives, as its file names them."""
+        return ()
 
     def labelled_by_command(self, lesson, action):
         """Whether its command gives the lesson's label with `--label` (its image does not carry it)."""
@@ -367,19 +373,23 @@ class Compose(Kind):
     needs_folder = uses_base_image = True
 
     def typed(self, lesson, action, place, host_port=None):
-        # A compose.yaml names its base image as ${BASE_IMAGE:-python:3.12-slim}: the stand-in, when there is one,
-        # is given as bash gives it, so the command pasted does what the button does.
-        prefix = f"BASE_IMAGE={shlex.quote(place.base_image)} " if place.base_image else ""
+        # A compose.yaml names its images as ${BASE_IMAGE:-python:3.12-slim}, ${POSTGRES_IMAGE:-postgres:16}: the
+        # stand-ins, when there are, are given as bash gives them, so the command pasted does what the button does.
+        prefix = "".join(f"{name}={shlex.quote(value)} " for name, value in stand_in_variables(lesson, place).items())
         return prefix + commands.compose_command(action.command)
 
     def effect(self, engine, lesson, action, place, host_port=None, listed=None):
         if place.seat:  # on the seat's own engine, its binds named as that engine sees the seat's folder
             words = ["-f", "compose.yaml", "--project-directory", str(place.seen), *action.command]
-            exit_code, output = compose.run(place.folder, words, {"DOCKER_HOST": engine.endpoint.url})
+            # The classic builder, as the seat's shell has it: BuildKit is refused by the seat's walls.
+            exit_code, output = compose.run(place.folder, words, {"DOCKER_HOST": engine.endpoint.url,
+                                                                  "DOCKER_BUILDKIT": "0"})
             return Done(output, ok=exit_code == 0)
-        exit_code, output = compose.run(place.folder, action.command,
-                                        {"BASE_IMAGE": place.base_image} if place.base_image else {})
+        exit_code, output = compose.run(place.folder, action.command, stand_in_variables(lesson, place))
         return Done(output, ok=exit_code == 0)
+
+    def variables_named(self, lesson):
+        return compose_variables(lesson)
 
     def problem(self, lesson, action):
         if "compose.yaml" not in lesson.files:
@@ -387,8 +397,97 @@ class Compose(Kind):
         return None
 
 
+COMPOSE_VARIABLES = ("BASE_IMAGE", "POSTGRES_IMAGE")  # the stand-ins a compose.yaml may name, as ${NAME:-image}
+
+
+def compose_variables(lesson):
+    """The stand-ins' variables (COMPOSE_VARIABLES) the lesson's compose.yaml names as `${VARIABLE…}`."""
+    try:
+        text = (lesson.source / "compose.yaml").read_text(errors="replace")
+    except OSError:
+        return ()
+    return tuple(name for name in COMPOSE_VARIABLES if "${" + name in text)
+
+
+def stand_in_variables(lesson, place):
+    """{variable: image} of each stand-in in use that the lesson's compose.yaml names: what Compose needs in its
+    environment (and the command shown before it) to use it."""
+    images = {"BASE_IMAGE": place.base_image, "POSTGRES_IMAGE": place.postgres_image}
+    return {name: images[name] for name in compose_variables(lesson) if images[name]}
+
+
+class Request(Kind):
+    """`curl -sS [-X POST] http://localhost:PORT/PATH`: an HTTP request to a port the lesson publishes (a seat's in
+    its own namespace, where its terminal's `localhost` is), its answer's body printed."""
+
+    name, label = "request", "Send the request"
+    fields = {"method": (field.method, False), "port": (field.port, True), "path": (field.PATH, True)}
+    timeout = 10  # seconds: the answer of an application in a container (a proxy, an API, a database)
+
+    def button(self, action):
+        return f"{action.method} {action.path}"
+
+    def typed(self, lesson, action, place, host_port=None):
+        method = ["-X", action.method] if action.method != "GET" else []
+        return shlex.join(["curl", "-sS", *method, f"http://localhost:{action.port}{action.path}"])
+
+    def effect(self, engine, lesson, action, place, host_port=None, listed=None):
+        host = place.probe_host or engine.endpoint.published_host("127.0.0.1")
+        try:
+            answer = requests.request(action.method, f"http://{host}:{action.port}{action.path}",
+                                      timeout=self.timeout, allow_redirects=False)
+        except requests.Timeout:
+            return Done(f"curl: (28) Operation timed out after {self.timeout * 1000} milliseconds with 0 bytes "
+                        "received\n", ok=False)
+        except requests.RequestException:
+            return Done(f"curl: (7) Failed to connect to localhost port {action.port}: Connection refused\n",
+                        ok=False)
+        body = answer.content.decode("utf-8", errors="replace")
+        return Done(body if body.endswith("\n") or not body else body + "\n", ok=200 <= answer.status_code < 300)
+
+
+class Top(Kind):
+    """`docker top NAME`: the processes running in a container of the lesson."""
+
+    name, label = "top", "List its processes"
+    fields = {"name": (field.NAME, True)}
+
+    def typed(self, lesson, action, place, host_port=None):
+        return shlex.join(["docker", "top", action.name])
+
+    def effect(self, engine, lesson, action, place, host_port=None, listed=None):
+        return Done(top_table(*engine.top(action.name, lesson.id, seat=place.seat)))
+
+
+class Show(Kind):
+    """`cat FILE`: one of the lesson's files as it is in the lesson's folder (a seat's, read as its student)."""
+
+    name, label = "show", "Show the file"
+    fields = {"file": (field.relative, True)}
+    needs_folder = True
+
+    def typed(self, lesson, action, place, host_port=None):
+        return shlex.join(["cat", action.file])
+
+    def effect(self, engine, lesson, action, place, host_port=None, listed=None):
+        shown = PurePosixPath(lesson.folder) / action.file
+        try:
+            if place.own_files is not None:  # a seat's folder: read as its student
+                return Done(place.own_files.read(str(shown)))
+            return Done((place.folder / action.file).read_text(errors="replace"))
+        except OSError as error:
+            reason = error.strerror or str(error).rsplit(": ", 1)[-1]  # a seat's: cat's own last words
+            return Done(f"cat: {action.file}: {reason}\n", ok=False)
+
+    def problem(self, lesson, action):
+        if action.file not in lesson.files:
+            return "action.file", f"{action.file!r} is not one of the lesson's files"
+        return None
+
+
 KINDS = {kind.name: kind for kind in (Build(), Run(), Exec(), Logs(), List(), Remove(), StopAndRemove(),
-                                      ForceRemove(), Edit(), VolumeCreate(), VolumeList(), VolumeRemove(), Compose())}
+                                      ForceRemove(), Edit(), VolumeCreate(), VolumeList(), VolumeRemove(), Compose(),
+                                      Request(), Top(), Show())}
 
 
 def list_table(containers):
@@ -401,6 +500,16 @@ def list_table(containers):
     widths = [max(len(row[column]) for row in rows) for column in range(len(LIST_COLUMNS) - 1)]
     return "\n".join("   ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "   " + row[-1]
                      for row in rows).rstrip() + "\n"
+
+
+def top_table(titles, rows):
+    """Processes as `docker top` prints them: the titles, then a row each, every column but the last padded to its
+    widest cell and 3 spaces more, 20 characters at least (the CLI's tabwriter)."""
+    table = [titles, *rows]
+    widths = [max(20, max(len(row[column]) for row in table if column < len(row)) + 3)
+              for column in range(len(titles) - 1)]
+    return "".join("".join(cell.ljust(width) for cell, width in zip(row, widths)) + (row[-1] if row else "") + "\n"
+                   for row in table)
 
 
 def _quoted_command(text, width=20):

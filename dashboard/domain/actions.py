@@ -23,6 +23,7 @@ class Place:
     home: Path
     stand_ins: dict = field(default_factory=dict)  # image a lesson names -> the image used and shown here
     base_image: str | None = None  # given to builds as --build-arg BASE_IMAGE
+    postgres_image: str | None = None  # given to Compose as POSTGRES_IMAGE, when its compose.yaml names it
     seat: str | None = None  # a student's seat doing the lesson on its own engine (seats.py), verbatim
     build_turns: object = None  # a seat's: the seats' presses.BuildTurns, which its builds wait for
     stint: object = None  # a seat's: its room and link as its press began (seats.Stint), which its build must keep

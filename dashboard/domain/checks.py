@@ -6,6 +6,7 @@ presenter view sees what the instructor's page checked, and costs the engine not
 
 import html
 import logging
+import re
 import threading
 import time
 from dataclasses import dataclass
@@ -20,7 +21,9 @@ PASSED, FAILED, UNKNOWN, STARTING = "passed", "failed", "unknown", "starting"
 # Checks that change nothing on the engine: only these are refreshed in the background (a page's poll, anyone's).
 # An exec check starts a process in the container, so it runs only when the instructor presses its step or
 # "Check again".
-READ_ONLY = {"image", "running", "answers", "printed", "gone", "volume", "volume_gone", "empty"}
+# `docker top` (processes) only reads; counter and spread are HTTP GETs.
+READ_ONLY = {"image", "running", "answers", "printed", "gone", "volume", "volume_gone", "empty", "stopped",
+             "processes", "counter", "spread"}
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,12 @@ def _evaluate(engine, lesson, check, place, probe_host, listed):
     if check.kind == "gone":
         found = next((c for c in listed if c.name == check.container), None)
         return _gone(found, f"container {check.container}", "docker ps -a")
+    if check.kind == "running" and check.containers:
+        running = {c.name for c in listed if c.running}
+        missing = [name for name in check.containers if name not in running]
+        if missing:
+            return Result(FAILED, f"Not running: {', '.join(missing)}.")
+        return Result(PASSED, f"All of {', '.join(check.containers)} are running.")
     if check.kind == "running":
         running = [c for c in listed if c.running and (not check.container or c.name == check.container)]
         what = check.container or "of this lesson"
@@ -71,6 +80,14 @@ def _evaluate(engine, lesson, check, place, probe_host, listed):
             return Result(FAILED, f"No container {what} is running.")
         # Not its status ("Up 5 seconds"): a reason that changes by itself would change the board every refresh.
         return Result(PASSED, f"Container {running[0].name} is running.")
+    if check.kind == "stopped":
+        return _stopped(next((c for c in listed if c.name == check.container), None), check.container)
+    if check.kind == "processes":
+        return _processes(engine.top(check.container, lesson.id, seat=place.seat), check)
+    if check.kind == "counter":
+        return _counter(check, probe_host, seat=place.seat is not None)
+    if check.kind == "spread":
+        return _spread(check, probe_host, seat=place.seat is not None)
     if check.kind == "printed":
         output = engine.logs(check.container, 200, lesson.id, seat=place.seat)
         if check.text in output:
@@ -110,6 +127,90 @@ def _gone(found, what, lister):
     if found is None:
         return Result(PASSED, f"There is no {what}: it is gone.")
     return Result(FAILED, f"The {what} is still there ({lister} lists it).")
+
+
+STOPPED_STATES = {"exited", "created", "dead"}  # there, and not running nor about to run again (restarting)
+
+
+def _stopped(found, name):
+    """Passed when the container is there and has ended (or never started): with its exit code, as `docker ps -a`
+    shows it, never its "5 seconds ago" (a reason that changes by itself would change the board every refresh)."""
+    if found is None:
+        return Result(FAILED, f"There is no container {name} of this lesson.")
+    if found.state not in STOPPED_STATES:
+        return Result(FAILED, f"Container {name} is {found.state or 'there'}, not stopped yet.")
+    code = re.match(r"Exited \((-?\d+)\)", found.status)
+    if code:
+        return Result(PASSED, f"Container {name} has exited (code {code[1]}).")
+    return Result(PASSED, f"Container {name} is {found.state}, not running.")
+
+
+def _processes(top, check):
+    """Passed when `docker top` of the container lists, for each name, a process whose command holds it."""
+    titles, rows = top
+    column = next((titles.index(title) for title in ("CMD", "COMMAND") if title in titles), len(titles) - 1)
+    commands = [row[column] for row in rows if column < len(row)]
+    found = [name for name in check.names if any(name in command for command in commands)]
+    missing = [name for name in check.names if name not in found]
+    if missing:
+        runs = f"runs {_and(found)}, but" if found else "runs"
+        return Result(FAILED, f"{check.container} {runs} no {_or(missing)} (`docker top {check.container}` lists "
+                              f"{len(rows)} process{'es' if len(rows) != 1 else ''}).")
+    return Result(PASSED, f"{check.container} runs {_and(found)}: {len(found)} program{'s' if len(found) != 1 else ''} "
+                          "in one container.")
+
+
+def _and(names, word="and"):
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} {word} {names[-1]}"
+
+
+def _or(names):
+    return _and(names, "or")
+
+
+def _get_json(check, probe_host, seat):
+    """GET the check's port and path: (where, the JSON field's value, None) or (where, None, why not)."""
+    url = f"http://{probe_host}:{check.port}{check.path}"
+    where = f"Your port {check.port} ({check.path})" if seat else url
+    try:
+        answer = requests.get(url, timeout=3)
+    except requests.RequestException as error:
+        return where, None, f"{where} does not answer ({type(error).__name__})."
+    try:
+        value = answer.json()[check.field]
+    except (ValueError, KeyError, TypeError, IndexError):
+        return where, None, f"{where} answers HTTP {answer.status_code}, without JSON holding {check.field!r}."
+    return where, value, None
+
+
+def _counter(check, probe_host, seat=False):
+    """Passed when the port and path answer JSON whose `field` is at least `at_least`."""
+    where, value, why = _get_json(check, probe_host, seat)
+    if why:
+        return Result(FAILED, why)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return Result(FAILED, f"{where} answers {check.field} {str(value)[:40]!r}, not a number.")
+    if value < check.at_least:
+        return Result(FAILED, f"The {check.field} is {value}: {check.at_least} or more is what this step makes.")
+    return Result(PASSED, f"The {check.field} is {value}.")
+
+
+def _spread(check, probe_host, seat=False):
+    """Passed when up to 4 × count GETs of the port and path answer `count` different values of `field` (the
+    replicas behind a proxy that spreads the requests)."""
+    seen, why = [], None
+    for _ in range(4 * check.count):
+        where, value, why = _get_json(check, probe_host, seat)
+        if why:
+            break
+        if str(value) not in seen:
+            seen.append(str(value))
+        if len(seen) >= check.count:
+            return Result(PASSED, f"{len(seen)} different {check.field} answered: {', '.join(sorted(seen))}.")
+    if why and not seen:
+        return Result(FAILED, why)
+    return Result(FAILED, f"Only {len(seen)} different {check.field} answered ({', '.join(sorted(seen)) or 'none'}), "
+                          f"{check.count} needed." + (f" {why}" if why else ""))
 
 
 @dataclass(frozen=True)
@@ -204,7 +305,7 @@ class Throttle:
 
 
 # Checks answered from the shared container list alone; the others ask the engine or a port (see Board.refresh).
-FROM_THE_LIST = {"running", "gone", "empty"}
+FROM_THE_LIST = {"running", "gone", "empty", "stopped"}
 
 
 def scope_of(lesson_id, seat=None):

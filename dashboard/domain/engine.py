@@ -393,6 +393,20 @@ class Engine:
             raise
         return exit_code, output
 
+    def top(self, container, lesson, seat=None):
+        """The processes of the lesson's running container (the seat's, with `seat`), as `docker top`:
+        (titles, rows), each row a list of cells."""
+        full_id = self._lesson_attrs(container, lesson, seat)["Id"]
+        try:
+            with self._api() as api:
+                answer = api.top(full_id)
+        except EngineError as error:
+            if "is not running" in str(error) or "is paused" in str(error):
+                raise ContainerNotRunning(f"Container {container} is not running: `docker top` lists the processes "
+                                          "of a running container.") from error
+            raise
+        return list(answer.get("Titles") or []), [list(row) for row in answer.get("Processes") or []]
+
     def remove(self, container, lesson, force=False, stop_first=False, seat=None):
         """Remove the lesson's container (the seat's, with `seat`), as `docker rm` (`-f` with force; `docker stop`
         first with stop_first). One found here and gone (or going) by the time the engine removes it is removed:

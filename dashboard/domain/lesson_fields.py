@@ -11,6 +11,8 @@ CONTAINER_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}")  # as the engine
 VOLUME_NAME = CONTAINER_NAME  # the engine takes the same characters for a named volume
 IMAGE_REF = re.compile(r"[a-z0-9][a-z0-9._/-]{0,127}(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?")
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+JSON_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")  # a field of a JSON answer a check reads
+URL_PATH = re.compile(r"/[A-Za-z0-9_.~/%=&?-]{0,200}")  # typed unquoted-safe in a curl command (quoted anyway)
 HEREDOC_END = "EOF"  # an edit's shell command is `cat > FILE <<'EOF'`: the content may not hold that line
 
 
@@ -140,7 +142,47 @@ def content(value):
     return value if value.endswith("\n") else value + "\n"
 
 
+def method(value):
+    """An HTTP method a request step sends: GET or POST."""
+    if value not in ("GET", "POST"):
+        raise ValueError(f"{str(value)[:20]!r} is not GET or POST")
+    return value
+
+
+def port(value):
+    """A host port, as a whole number (8100)."""
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 65535:
+        raise ValueError("must be a port, a whole number from 1 to 65535")
+    return value
+
+
+def whole(low, high):
+    """A whole number from `low` to `high`."""
+    def parse(value):
+        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+            raise ValueError(f"must be a whole number from {low} to {high}")
+        return value
+    return parse
+
+
+def listed(parse, example):
+    """A non-empty list whose every item `parse` takes, as a tuple."""
+    def parse_list(value):
+        if not isinstance(value, list) or not value:
+            raise ValueError(f"must be a non-empty list, as in {example}")
+        items = tuple(parse(item) for item in value)
+        if len(set(items)) != len(items):
+            raise ValueError("names one thing twice")
+        return items
+    return parse_list
+
+
 NAME = matching(CONTAINER_NAME, "a container name (letters, digits, _ . -)")
 VOLUME = matching(VOLUME_NAME, "a volume name (letters, digits, _ . -)")
 IMAGE = matching(IMAGE_REF, "an image reference such as python:3.12-slim")
 TAG = matching(IDENTIFIER, "a tag (lowercase letters, digits, -)")
+PATH = matching(URL_PATH, "an absolute path on the server, as in \"/api/balance\"")
+KEY = matching(JSON_KEY, "a field of a JSON answer, as in \"balance\"")
+NAMES = listed(NAME, '["microservices-api-1", "microservices-api-2"]')
+PROGRAMS = listed(matching(re.compile(r"[A-Za-z0-9_.-]{1,40}"), "a program's name, as in \"gunicorn\""),
+                  '["supervisord", "gunicorn"]')

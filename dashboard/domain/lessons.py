@@ -49,8 +49,11 @@ class Action:
     command: tuple[str, ...] = ()
     tail: int = 20  # logs
     all: bool = False  # list: -a
-    file: str = ""  # edit: a file inside the lesson's folder
+    file: str = ""  # edit, show: a file inside the lesson's folder
     content: str = ""  # edit
+    method: str = "GET"  # request
+    port: int = 0  # request: the lesson's host port
+    path: str = ""  # request: the absolute path asked, as in "/api/buy"
 
     @property
     def definition(self):
@@ -81,6 +84,13 @@ class Check:
     starting: str = ""
     name: str = ""  # volume
     file: str = ""  # answers: the lesson's file the text comes from (see checks._answers)
+    containers: tuple[str, ...] = ()  # running: every one of them
+    names: tuple[str, ...] = ()  # processes: the programs the container runs
+    port: int = 0  # counter, spread: the lesson's host port asked
+    path: str = ""  # counter, spread: the path asked, answering JSON
+    field: str = ""  # counter, spread: the JSON answer's field read
+    at_least: int = 0  # counter: the smallest value that passes
+    count: int = 0  # spread: how many different values must answer
 
     @property
     def absence(self):
@@ -97,6 +107,7 @@ class Step:
     action: Action
     check: Check | None = None
     hint: str = ""
+    warning: str = ""  # shown before the step's button, as a warning (what pressing it destroys)
 
 
 @dataclass(frozen=True)
@@ -131,7 +142,17 @@ class Lesson:
 ABSENCE = {"gone", "empty", "volume_gone"}  # checks that something is not there
 CHECKS = {
     "image": {"tag": (parse.matching(IDENTIFIER, "a tag the lesson builds"), True)},
-    "running": {"container": (parse.NAME, False)},  # without one: any of the lesson's containers
+    # without a container: any of the lesson's containers; with `containers`: every one of them
+    "running": {"container": (parse.NAME, False), "containers": (parse.NAMES, False)},
+    "stopped": {"container": (parse.NAME, True)},  # the container is there, and not running
+    # `docker top` of the container lists a process whose command holds each of the names
+    "processes": {"container": (parse.NAME, True), "names": (parse.PROGRAMS, True)},
+    # GET of the lesson's port and path answers JSON whose `field` is at least `at_least`
+    "counter": {"port": (parse.port, True), "path": (parse.PATH, True), "field": (parse.KEY, True),
+                "at_least": (parse.whole(-1_000_000, 1_000_000), True)},
+    # GETs of the port and path (up to 4 × count) answer JSON with `count` different values of `field`
+    "spread": {"port": (parse.port, True), "path": (parse.PATH, True), "field": (parse.KEY, True),
+               "count": (parse.whole(2, 20), True)},
     # A published port answers with the text; `file`: the lesson's file the text is in (the page a container
     # serves), so that the file as it is in the workshop folder now, when it was changed, is accepted too.
     "answers": {"container": (parse.NAME, False), "text": (parse.line, True), "file": (parse.relative, False)},
@@ -186,19 +207,21 @@ def _step(data, path, index):
     step_id = data.get("id")
     if not isinstance(step_id, str) or not IDENTIFIER.fullmatch(step_id):
         raise LessonError(path, "lowercase letters, digits and '-', 1 to 40", f"#{index}", "id")
-    unknown = set(data) - {"id", "title", "text", "hint", "action", "check"}
+    unknown = set(data) - {"id", "title", "text", "hint", "warning", "action", "check"}
     if unknown:
-        raise LessonError(path, "a step takes id, title, text, hint, action, check", step_id, sorted(unknown)[0])
+        raise LessonError(path, "a step takes id, title, text, hint, warning, action, check", step_id,
+                          sorted(unknown)[0])
     if "action" not in data:
         raise LessonError(path, "missing: every step has one action", step_id, "action")
     action = Action(**_fields(data["action"], {name: kind.fields for name, kind in KINDS.items()}, path, step_id,
                               "action"))
     check = Check(**_fields(data["check"], CHECKS, path, step_id, "check")) if "check" in data else None
-    hint = data.get("hint", "")
-    if not isinstance(hint, str):
-        raise LessonError(path, "must be text", step_id, "hint")
+    hint, warning = data.get("hint", ""), data.get("warning", "")
+    for name, value in (("hint", hint), ("warning", warning)):
+        if not isinstance(value, str):
+            raise LessonError(path, "must be text", step_id, name)
     return Step(step_id, _required_text(data, "title", path, step_id), _required_text(data, "text", path, step_id),
-                action, check, hint.strip())
+                action, check, hint.strip(), warning.strip())
 
 
 def load_lesson(source):
@@ -265,6 +288,9 @@ def _check_lesson(lesson, path):
         if problem is not None:
             raise LessonError(path, problem[1], step.id, problem[0])
         check = step.check
+        if check is not None and check.container and check.containers:
+            raise LessonError(path, "a running check names one container or a list of them, not both", step.id,
+                              "check.containers")
         if check is not None and check.file:
             if check.file not in lesson.files:
                 raise LessonError(path, f"{check.file!r} is not one of the lesson's files", step.id, "check.file")

@@ -80,6 +80,10 @@ class StudentFiles:
         """Write a tar of the folder `relative` (a build's context) into the open file `into`, read as the student."""
         self._run(["tar", "-c", "-C", str(PurePosixPath(FOLDER) / relative), "-f", "-", "."], None, into)
 
+    def read(self, relative):
+        """The text of the file `relative`, read as the student (`cat`, as typed in the seat's shell)."""
+        return self._run(["cat", "--", str(PurePosixPath(FOLDER) / relative)], None).decode(errors="replace")
+
     def _run(self, argv, given, into=None):
         import subprocess
 
@@ -87,4 +91,5 @@ class StudentFiles:
                              stderr=subprocess.PIPE, env=self.ENV, timeout=120, check=False)
         if ran.returncode != 0:
             said = ran.stderr.decode(errors="replace").strip().splitlines()
-            raise OSError(said[-1] if said else f"tar ended with {ran.returncode}")
+            raise OSError(said[-1] if said else f"{argv[0]} ended with {ran.returncode}")
+        return ran.stdout

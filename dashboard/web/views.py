@@ -8,7 +8,7 @@ from flask import current_app, g, render_template, request, url_for
 
 from ..domain import actions, checks, commands, dockerfile, progress
 from ..domain.errors import EngineError
-from ..domain.lessons import BASE_IMAGE
+from ..domain.lessons import BASE_IMAGE, POSTGRES_IMAGE
 from ..domain.room import listed_now
 from ..seat_host import layout
 from . import forms
@@ -80,8 +80,8 @@ def _place(lesson, seat):
     folder = Path(config["BUILD_CONTEXT"]) if lesson == get_catalog().default else workshop.folder(lesson)
     own_tag = {tag: config["IMAGE"] for tag in get_catalog().default.builds} if config["IMAGE"] else {}
     stand_ins = own_tag | {named: s.used for named, s in get_stand_ins().current().items()}
-    base_image = stand_ins.get(BASE_IMAGE)
-    return actions.Place(folder, workshop.home, stand_ins, base_image)
+    return actions.Place(folder, workshop.home, stand_ins, stand_ins.get(BASE_IMAGE),
+                         postgres_image=stand_ins.get(POSTGRES_IMAGE))
 
 
 def seat_place(lesson, seat):
@@ -278,6 +278,8 @@ def stand_ins_shown(lesson):
     named = {step.action.definition.pulled_image(step.action) for step in lesson.steps} - {None}
     if any(step.action.definition.uses_base_image for step in lesson.steps):
         named.add(BASE_IMAGE)
+    if any("POSTGRES_IMAGE" in step.action.definition.variables_named(lesson) for step in lesson.steps):
+        named.add(POSTGRES_IMAGE)  # a compose.yaml's ${POSTGRES_IMAGE:-postgres:16}
     in_use = get_stand_ins().current()
     return [in_use[image] for image in sorted(named) if image in in_use]
 
