@@ -17,12 +17,13 @@ import os
 import re
 import socket
 import subprocess
+from datetime import datetime
 
 import docker
 import pytest
 import requests
 
-from tests.support import image_in_use, shell, wait_until
+from tests.support import image_in_use, wait_until
 from tests.support.engine import LESSON_LABEL
 from tests.test_lessons_by_button import assert_fails, assert_passes, done, output, press
 from tests.test_lessons_by_command import ByCommand
@@ -304,7 +305,8 @@ def test_the_port_already_taken(app, client, docker_client, micro_lesson):
         assert reason == "Container microservices-webserver-1 is not running with a published port.", reason
     finally:
         holder.close()
-    others = {name: docker_client.api.inspect_container(name)["Id"] for name in CONTAINERS - {"microservices-webserver-1"}}
+    others = {name: docker_client.api.inspect_container(name)["Id"]
+              for name in CONTAINERS - {"microservices-webserver-1"}}
     again = done(client, LESSON, "up")
     assert re.search(r"Container microservices-webserver-1\s+Started", again), again
     assert_passes(client, LESSON, "up", timeout=STARTS)
@@ -371,6 +373,9 @@ def test_the_shipped_compose_file(app):
 
 
 def _instant(stamp):
-    """An engine's RFC 3339 time with nanoseconds, as a comparable string of fixed width (UTC, 'Z')."""
-    date, _, fraction = stamp.rstrip("Z").partition(".")
-    return f"{date}.{fraction[:9]:0<9}"
+    """An engine's RFC 3339 time (nanoseconds, a zone) as a datetime, to microseconds."""
+    head, dot, rest = stamp.partition(".")
+    if not dot:
+        return datetime.fromisoformat(stamp)
+    digits = re.match(r"\d*", rest)[0]
+    return datetime.fromisoformat(f"{head}.{digits[:6]:0<6}{rest[len(digits):]}")
