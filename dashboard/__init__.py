@@ -94,7 +94,7 @@ def create_app(test_config=None):
     if test_config is not None:
         app.config.update(test_config)
     from .domain import builds, checks, engine, live, presses, room, seat_engines, seats, snapshot, stand_ins, \
-        transcript
+        step_runs, transcript
     from .domain.current_lesson import LessonPick
     from .web import blueprints, errors, filters, guesses, security, shedding
     from .web.extensions import htmx
@@ -117,6 +117,8 @@ def create_app(test_config=None):
     app.extensions["stand_ins"] = stand_ins.StandIns(
         app.extensions["engine"], app.config, lambda: app.extensions["snapshot"].images_version)
     app.extensions["builder"] = builds.Builder(on_finish=store.record_build)
+    # A long step's run and check are on the board (which tells the pages) at its end; its transcript entry too.
+    app.extensions["step_runner"] = step_runs.StepRunner(on_finish=lambda run: hub.publish("transcript"))
     app.extensions["board"] = checks.Board(min_interval=app.config["REFRESH_SECONDS"],
                                            on_change=lambda scope: hub.publish("board", live.seat_of(scope)))
     roster = app.extensions["roster"] = seats.Roster(os.path.join(app.instance_path, "room.json"))

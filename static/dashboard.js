@@ -9,6 +9,7 @@
 //    scrolls by hand: from then on the page stays where they put it.
 // 5. Live lists that stay live: an error answering a poll shows beside the list instead of replacing it (which
 //    would end its polling), and clears when a later poll succeeds.
+// 6. A running step's output kept scrolled to its latest line as it grows.
 (function () {
   "use strict";
 
@@ -72,10 +73,10 @@
     });
   }
 
-  // The active step: the build while it runs; else the step after the last one done, so the projector moves on
-  // as the lesson does and does not jump back when a later step undoes an earlier one's effect.
+  // The active step: the build (or a long step) while it runs; else the step after the last one done, so the
+  // projector moves on as the lesson does and does not jump back when a later step undoes an earlier one's effect.
   function activeStep(steps, done) {
-    var building = document.querySelector("#build-panel .build-live");
+    var building = document.querySelector("#build-panel .build-live, [data-status-of][data-running]");
     if (building) return building.closest("section.step");
     var last = done.lastIndexOf(true);
     return steps[Math.min(last + 1, steps.length - 1)] || null;
@@ -190,4 +191,11 @@
     showLessonState();
   });
   document.addEventListener("htmx:afterSettle", showLessonState);
+
+  // A running step's output, swapped in anew as it grows, shows its latest lines, as a terminal does.
+  function followOutputs() {
+    document.querySelectorAll("pre[data-follow]").forEach(function (pre) { pre.scrollTop = pre.scrollHeight; });
+  }
+  document.addEventListener("DOMContentLoaded", followOutputs);
+  document.addEventListener("htmx:afterSettle", followOutputs);
 })();

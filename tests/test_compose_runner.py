@@ -5,7 +5,7 @@ to be a machine without the plugin; the lesson's own tests (test_lesson_compose.
 import pytest
 
 from dashboard.domain import compose
-from dashboard.domain.errors import ToolMissing
+from dashboard.domain.errors import EngineError, ToolMissing
 
 
 @pytest.fixture
@@ -36,3 +36,47 @@ def test_compose_runs_in_the_folder_with_the_environment_added(tmp_path, monkeyp
     monkeypatch.setenv("PATH", f"{fake.parent}:/usr/bin:/bin")
     exit_code, output = compose.run(tmp_path, ["up", "-d"], {"BASE_IMAGE": "cowserv-base:bookworm"})
     assert (exit_code, output) == (0, f"compose up -d in {tmp_path} with BASE_IMAGE=cowserv-base:bookworm\n")
+
+
+def fake_docker(tmp_path, monkeypatch, script):
+    fake = tmp_path / "bin" / "docker"
+    fake.parent.mkdir()
+    fake.write_text("#!/bin/sh\n" + script)
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake.parent}:/usr/bin:/bin")
+
+
+def test_each_line_is_given_as_it_comes_before_compose_ends(tmp_path, monkeypatch):
+    """The second line is printed only once the first was seen: a run that gave its lines at its end only would
+    wait for ever (here: until its timeout)."""
+    fake_docker(tmp_path, monkeypatch, 'echo "#1 [app 1/2] FROM base"\n'
+                                       'while [ ! -e seen ]; do sleep 0.05; done\n'
+                                       'echo "#2 [app 2/2] RUN echo hi" >&2\n')
+    seen = []
+
+    def on_line(text):
+        seen.append(text)
+        (tmp_path / "seen").touch()
+
+    exit_code, output = compose.run(tmp_path, ["build"], timeout=20, on_line=on_line)
+    assert exit_code == 0
+    assert seen == ["#1 [app 1/2] FROM base", "#2 [app 2/2] RUN echo hi"]  # stderr too, in the order printed
+    assert output == "#1 [app 1/2] FROM base\n#2 [app 2/2] RUN echo hi\n"
+
+
+def test_a_line_redrawn_in_place_is_shown_as_a_terminal_leaves_it(tmp_path, monkeypatch):
+    fake_docker(tmp_path, monkeypatch, r"printf 'Sending build context to Docker daemon  2B\r\r\n\033[2Kweb-1  | hi\n'")
+    assert compose.run(tmp_path, ["build"]) == (0, "Sending build context to Docker daemon  2B\nweb-1  | hi\n")
+
+
+def test_a_run_past_its_time_is_ended_and_said_so(tmp_path, monkeypatch):
+    fake_docker(tmp_path, monkeypatch, "echo started\nexec sleep 30\n")
+    with pytest.raises(EngineError, match=r"`docker compose up --build` did not end within 1 s"):
+        compose.run(tmp_path, ["up", "--build"], timeout=1)
+
+
+@pytest.mark.parametrize("words, builds", [
+    (["up", "-d", "--build"], True), (["build"], True), (["build", "api"], True), (["up", "-d"], False),
+    (["ps"], False), (["logs", "--tail", "10"], False), (["down", "-v"], False)])
+def test_the_commands_that_build_are_told_apart(words, builds):
+    assert compose.builds(words) is builds

@@ -53,12 +53,15 @@ def test_the_loop_for_every_seat_is_bash_over_the_seats_sockets_running_each_sea
     head, body = shown.split("\n", 1)
     assert head == "for seat in " + " ".join(f"{BASE}/seat-{port}" for port in PORTS) + "; do (", shown
     lines = body.split("\n")
-    assert lines[0] == 'export DOCKER_HOST="unix://$seat/run/docker.sock"' and lines[-2:] == [")", "done"], shown
+    assert lines[0] == 'export DOCKER_HOST="unix://$seat/run/docker.sock" DOCKER_BUILDKIT=0' \
+        and lines[-2:] == [")", "done"], shown
     turn = "\n".join(lines[1:-2])
     own = seat_command(lesson, step, room.seats["seat-8001"])
     seen = f"{layout.FOLDER}/{lesson.folder}"
     own = own.replace('"$(pwd)"', seen).replace(
         "docker compose ", f"docker compose -f compose.yaml --project-directory {seen} ")
+    if step.action.kind == "request":  # the seat's `localhost`: its own network namespace
+        own = f'ip netns exec "cowserv-${{seat##*/}}" {own}'
     assert turn.replace('"$seat"/', "~/") == own, shown
 
 

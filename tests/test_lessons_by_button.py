@@ -62,11 +62,20 @@ def output(response):
     return html.unescape(found[1])
 
 
-def done(client, lesson_id, step_id, **form):
-    """Press the step and expect it done; its output."""
+def done(client, lesson_id, step_id, timeout=600, **form):
+    """Press the step and expect it done; its output. A long step (Compose building) answers at once and runs in
+    the background: its status is asked until its run ended, and that must have succeeded."""
     response = press(client, lesson_id, step_id, **form)
     assert response.status_code == 200, response.text
-    assert "Done:" in response.text, response.text
+    if 'data-running="true"' in response.text:
+        def ended():
+            status = client.get(f"/lessons/{lesson_id}/steps/{step_id}", headers=HTMX)
+            assert status.status_code == 200, status.text
+            return None if 'data-running="true"' in status.text else status
+        response = wait_until(ended, f"the run of {lesson_id}/{step_id} to end", timeout=timeout, every=0.5)
+        assert 'data-done="true"' in response.text, response.text
+    else:
+        assert "Done:" in response.text, response.text
     return output(response) if "-output" in response.text else ""
 
 

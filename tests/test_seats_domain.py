@@ -124,6 +124,16 @@ def test_a_grid_cell_is_passed_not_yet_or_failed(catalog):
     assert progress.cell(board, lesson, seat, hello).state == progress.NOT_YET
 
 
+def test_a_grid_cell_of_a_step_still_running_is_not_yet_and_says_where_it_is(catalog):
+    lesson = catalog.get("running")
+    board, seat = Board(), seats.Seat("seat-1", 1, "t")
+    hello = lesson.step("hello")
+    board.ran(scope_of(lesson.id, seat.name), hello.id,
+              Ran("docker compose up -d --build", "#1 …\n", False, running=True, stage="#5 [api 2/4] RUN apt-get"))
+    cell = progress.cell(board, lesson, seat, hello)
+    assert (cell.state, cell.reason) == (progress.NOT_YET, "Running, at #5 [api 2/4] RUN apt-get…")
+
+
 def test_a_step_typed_in_the_terminal_is_done_on_the_grid_as_a_pressed_one(catalog):
     """No press, only what the student typed: a check seen failing (the container was there) and then passing
     (it is gone) is done, and stays done when a later step undoes it, as after a press."""

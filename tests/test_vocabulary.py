@@ -10,7 +10,9 @@ the test's own and force-removed afterwards.
 import html
 import json
 import re
+import socket
 import textwrap
+import threading
 import uuid
 from pathlib import Path, PurePosixPath
 
@@ -21,7 +23,7 @@ import requests
 from tests.support import HTMX, free_tcp_port, shell, wait_until
 from tests.support.engine import LESSON_LABEL
 from dashboard import create_app
-from dashboard.domain import action_kinds, actions, checks, compose
+from dashboard.domain import action_kinds, actions, checks, compose, room
 from dashboard.domain.engine import Engine
 from dashboard.domain.errors import ContainerNotRunning
 from dashboard.domain.lessons import LESSON_FILE, LessonError, load_lesson
@@ -184,7 +186,7 @@ def test_compose_on_a_seat_builds_with_the_classic_builder(tmp_path, monkeypatch
     """A seat's shell has DOCKER_BUILDKIT=0 (its walls refuse BuildKit): the button's Compose has it too."""
     lesson = load_lesson(make_lesson(tmp_path))
     given = []
-    monkeypatch.setattr(compose, "run", lambda folder, words, env=None: given.append((words, env)) or (0, "ok\n"))
+    monkeypatch.setattr(compose, "run", lambda folder, words, env=None, *_: given.append((words, env)) or (0, "ok\n"))
 
     class SeatEngine:
         class endpoint:
@@ -223,8 +225,6 @@ def test_show_on_a_seat_reads_the_file_as_its_student(tmp_path):
     class OwnFiles:
         def read(self, relative):
             asked.append(relative)
-            if relative.endswith("missing"):
-                raise OSError("cat: /home/student/docker-workshop/vocab/missing: Permission denied")
             return "as the student sees it\n"
 
     seat = actions.Place(tmp_path / "nowhere", Path("/home/student"), seat="s1", own_files=OwnFiles())
@@ -319,10 +319,10 @@ def test_a_request_that_is_refused_or_answered_with_an_error_is_not_done(wallet,
     closed = free_tcp_port()
     nobody = load_lesson(make_lesson(tmp_path / "closed", port=closed))
     done = actions.perform(Engine(), nobody, nobody.step("buy").action, here)
-    assert not done.ok
-    assert done.output.startswith(f"curl: (7) Failed to connect to localhost port {closed}")
     pasted = shell(actions.command(nobody, nobody.step("buy").action, here))
-    assert pasted.returncode == 7 and pasted.stderr.startswith(f"curl: (7) Failed to connect to localhost port {closed}")
+    refused = rf"curl: \(7\) Failed to connect to localhost port {closed} after \d+ ms: Couldn't connect to server\n"
+    assert not done.ok and re.fullmatch(refused, done.output), done.output
+    assert pasted.returncode == 7 and re.fullmatch(refused, pasted.stderr), pasted.stderr
 
 
 def test_top_prints_what_docker_top_prints(wallet):
@@ -433,3 +433,67 @@ def test_pressing_top_of_a_missing_container_is_a_404_and_a_refused_request_a_fa
     buy = client.post("/lessons/vocab/steps/buy", headers=HTMX)
     assert buy.status_code == 200 and "curl: (7) Failed to connect" in html.unescape(buy.text)
     assert client.post("/lessons/vocab/steps/nosuch", headers=HTMX).status_code == 404
+
+
+@pytest.mark.engine  # its pages ask the engine
+def test_a_compose_lesson_names_the_postgres_stand_in_its_compose_yaml_uses(tmp_path):
+    """The page says which Postgres stands in, and its Compose command gives it, as the state lesson's run does."""
+    make_lesson(tmp_path / "lessons")
+    app = create_app({"TESTING": True, "LESSONS_DIR": str(tmp_path / "lessons"),
+                      "TRANSCRIPT_PATH": str(tmp_path / "t.sqlite3"), "BASE_IMAGE": "cowserv-base:bookworm",
+                      "POSTGRES_IMAGE": "cowserv-postgres:bookworm"})
+    page = html.unescape(app.test_client().get("/lessons/vocab").text)
+    assert 'data-stand-in="postgres:16" data-stand-in-used="cowserv-postgres:bookworm"' in page
+    assert ("BASE_IMAGE=cowserv-base:bookworm POSTGRES_IMAGE=cowserv-postgres:bookworm docker compose up -d"
+            in page)
+
+
+def test_the_new_checks_settle_after_a_press():
+    """A check right after its step (a server just started, a proxy finding its replicas) is asked again a few
+    seconds while it fails."""
+    assert {"processes", "counter", "spread"} <= room.SETTLING
+
+
+def test_a_request_answered_by_a_closed_connection_says_what_curl_says(tmp_path):
+    """A port that takes the connection and closes it unanswered (a proxy whose upstream is gone): curl's (52)."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    def close_each():
+        while True:
+            try:
+                connection, _ = listener.accept()
+            except OSError:
+                return
+            connection.recv(1024)
+            connection.close()
+
+    threading.Thread(target=close_each, daemon=True).start()
+    try:
+        lesson = load_lesson(make_lesson(tmp_path, port=port))
+        here = place(tmp_path)
+        done = actions.perform(Engine(), lesson, lesson.step("buy").action, here)
+        pasted = shell(actions.command(lesson, lesson.step("buy").action, here))
+    finally:
+        listener.close()
+    assert (done.ok, done.output) == (False, "curl: (52) Empty reply from server\n")
+    assert pasted.returncode == 52 and pasted.stderr == done.output
+
+
+def test_a_seat_s_own_files_read_a_file_with_cat(tmp_path):
+    """StudentFiles.read runs `cat` (in the seat's view, as its student, by its argv_of; here, on a folder of the
+    test's own): the text, or OSError with cat's own words, which show turns into what `cat FILE` prints."""
+    from dashboard.seat_host.layout import FOLDER
+    from dashboard.seat_host.shell import StudentFiles
+
+    own = StudentFiles(lambda argv: [word.replace(FOLDER, str(tmp_path)) for word in argv])
+    (tmp_path / "vocab").mkdir()
+    (tmp_path / "vocab" / "supervisord.conf").write_text("[supervisord]\n")
+    assert own.read("vocab/supervisord.conf") == "[supervisord]\n"
+    with pytest.raises(OSError, match="No such file or directory"):
+        own.read("vocab/missing.conf")
+    lesson = load_lesson(make_lesson(tmp_path / "lessons"))
+    seat = actions.Place(tmp_path / "nowhere", Path("/home/student"), seat="s1", own_files=own)
+    (tmp_path / "vocab" / "supervisord.conf").unlink()
+    assert actions.perform(None, lesson, lesson.step("show").action, seat).output == (
+        "cat: supervisord.conf: No such file or directory\n")

@@ -7,6 +7,7 @@ and the step template all read a kind from KINDS, so the button and the command 
 
 import shlex
 import tempfile
+import time
 from dataclasses import replace
 from pathlib import PurePosixPath
 
@@ -35,6 +36,7 @@ class Kind:
     builds_image = False  # it builds the lesson's image from its Dockerfile (the lesson page's build panel)
     uses_base_image = False  # it builds on the base image (lessons.BASE_IMAGE), which a local image may stand in for
     shows_file = False  # the page shows the file it writes, before its command
+    in_seat_network = False  # its command talks to the seat's published ports (`localhost` in its namespace)
     note = ""  # what the page says under its command
 
     def detached(self, action):
@@ -48,6 +50,14 @@ class Kind:
     def variables_named(self, lesson):
         """The stand-ins' variables (COMPOSE_VARIABLES) its command gives, as its file names them."""
         return ()
+
+    def streams(self, action):
+        """Whether its press is long work whose output every page follows as it comes (step_runs): its effect then
+        takes `on_line`, and the instructor's press runs in the background."""
+        return False
+
+    def ready(self):
+        """Refuse (a domain error) before a long press starts in the background what cannot run here."""
 
     def labelled_by_command(self, lesson, action):
         """Whether its command gives the lesson's label with `--label` (its image does not carry it)."""
@@ -378,14 +388,22 @@ class Compose(Kind):
         prefix = "".join(f"{name}={shlex.quote(value)} " for name, value in stand_in_variables(lesson, place).items())
         return prefix + commands.compose_command(action.command)
 
-    def effect(self, engine, lesson, action, place, host_port=None, listed=None):
+    def streams(self, action):
+        return compose.builds(action.command)
+
+    def ready(self):
+        compose.require()
+
+    def effect(self, engine, lesson, action, place, host_port=None, listed=None, on_line=None):
+        timeout = compose.BUILD_TIMEOUT if self.streams(action) else compose.TIMEOUT
         if place.seat:  # on the seat's own engine, its binds named as that engine sees the seat's folder
             words = ["-f", "compose.yaml", "--project-directory", str(place.seen), *action.command]
             # The classic builder, as the seat's shell has it: BuildKit is refused by the seat's walls.
             exit_code, output = compose.run(place.folder, words, {"DOCKER_HOST": engine.endpoint.url,
-                                                                  "DOCKER_BUILDKIT": "0"})
+                                                                  "DOCKER_BUILDKIT": "0"}, timeout, on_line)
             return Done(output, ok=exit_code == 0)
-        exit_code, output = compose.run(place.folder, action.command, stand_in_variables(lesson, place))
+        exit_code, output = compose.run(place.folder, action.command, stand_in_variables(lesson, place), timeout,
+                                        on_line)
         return Done(output, ok=exit_code == 0)
 
     def variables_named(self, lesson):
@@ -421,6 +439,7 @@ class Request(Kind):
     its own namespace, where its terminal's `localhost` is), its answer's body printed."""
 
     name, label = "request", "Send the request"
+    in_seat_network = True
     fields = {"method": (field.method, False), "port": (field.port, True), "path": (field.PATH, True)}
     timeout = 10  # seconds: the answer of an application in a container (a proxy, an API, a database)
 
@@ -433,15 +452,20 @@ class Request(Kind):
 
     def effect(self, engine, lesson, action, place, host_port=None, listed=None):
         host = place.probe_host or engine.endpoint.published_host("127.0.0.1")
+        asked = time.monotonic()
         try:
             answer = requests.request(action.method, f"http://{host}:{action.port}{action.path}",
                                       timeout=self.timeout, allow_redirects=False)
         except requests.Timeout:
             return Done(f"curl: (28) Operation timed out after {self.timeout * 1000} milliseconds with 0 bytes "
                         "received\n", ok=False)
-        except requests.RequestException:
-            return Done(f"curl: (7) Failed to connect to localhost port {action.port}: Connection refused\n",
-                        ok=False)
+        except requests.ConnectionError as error:
+            if "RemoteDisconnected" in str(error) or "Connection aborted" in str(error):
+                return Done("curl: (52) Empty reply from server\n", ok=False)  # taken, then closed unanswered
+            return Done(f"curl: (7) Failed to connect to localhost port {action.port} after "
+                        f"{int((time.monotonic() - asked) * 1000)} ms: Couldn't connect to server\n", ok=False)
+        except requests.RequestException as error:
+            return Done(f"curl: (56) Failure when receiving data from the peer ({type(error).__name__})\n", ok=False)
         body = answer.content.decode("utf-8", errors="replace")
         return Done(body if body.endswith("\n") or not body else body + "\n", ok=200 <= answer.status_code < 300)
 

@@ -28,7 +28,9 @@ class Place:
     build_turns: object = None  # a seat's: the seats' presses.BuildTurns, which its builds wait for
     stint: object = None  # a seat's: its room and link as its press began (seats.Stint), which its build must keep
     seen: PurePosixPath | None = None  # a seat's: `folder` as its shell and its engine see it (bind sources)
-    probe_host: str | None = None  # a seat's: where its engine's published ports answer (its namespace's address)
+    # Where its engine's published ports answer: a seat's namespace's address; the instructor's DASHBOARD_COW_HOST
+    # when set (else the engine's host: 127.0.0.1 when it is local).
+    probe_host: str | None = None
     own_files: object = None  # a seat's: its folder as written and read as its student (seat_host.shell.StudentFiles)
 
     def image(self, name):
@@ -97,8 +99,11 @@ def replay(lesson, action, place, host_port=None):
     return action.definition.replayed(lesson, action, place, host_port)
 
 
-def perform(engine, lesson, action, place, host_port=None, listed=None):
+def perform(engine, lesson, action, place, host_port=None, listed=None, on_line=None):
     """Do the action through the engine (on the workshop folder for an edit); all but the instructor's build,
     which starts in the background. `listed`: gives the lessons' containers as listed after the press (a seat's
-    `docker ps` reads the shared list), else the engine is asked."""
+    `docker ps` reads the shared list), else the engine is asked. `on_line`: given each line of a long action's
+    output as it comes (one whose kind `streams` it)."""
+    if on_line is not None:
+        return action.definition.effect(engine, lesson, action, place, host_port, listed, on_line=on_line)
     return action.definition.effect(engine, lesson, action, place, host_port, listed)

@@ -285,6 +285,8 @@ class Ran:
     ok: bool
     container_id: str | None = None
     host_port: int | None = None  # a run publishing one port: the host port it used
+    running: bool = False  # still running: `output` is what it printed so far (step_runs.Progress)
+    stage: str | None = None  # where a running build is: its latest `#N …` (BuildKit) or `Step N/M : …` line
 
 
 class Throttle:

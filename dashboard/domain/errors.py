@@ -41,6 +41,10 @@ class BuildingAnother(Exception):
     """A build asked for while another lesson's image builds: one build at a time."""
 
 
+class StepRunning(Exception):
+    """A long step pressed while another of the instructor's runs in the background: one at a time."""
+
+
 class WorkshopUnwritable(Exception):
     """A step's file in the workshop folder cannot be written (no permission, a folder in its place)."""
 

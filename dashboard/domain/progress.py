@@ -48,6 +48,8 @@ def cell(board, lesson, seat, step):
     achieved = board.achieved(scope, step.id)
     if achieved is not None:  # done since its latest press, though a later step may have undone it since
         return Cell(step.id, PASSED_CELL, achieved.reason)
+    if ran is not None and ran.running:  # a long step (Compose building) the seat pressed, still running
+        return Cell(step.id, NOT_YET, f"Running{f', at {ran.stage}' if ran.stage else ''}…")
     if check is not None and result is not None and result.state == PASSED and (ran or not check.absence):
         return Cell(step.id, PASSED_CELL, result.reason)
     if ran is not None and not ran.ok:

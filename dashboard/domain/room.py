@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from ..seat_host import layout
-from . import actions, checks, seats
+from . import actions, checks, seats, step_runs
 from .checks import FAILED, STARTING, Ran, scope_of
 from .errors import (ClassOver, EngineError, EngineUnavailable, EverySeatRunning, ImageNotFound, PortInUse, SeatBusy,
                      SeatFolderBlocked, WorkshopUnwritable)
@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 SEAT_PREFIX = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_-]*")
 RETRY_SECONDS = 30  # an end the engine could not do (it was away) is tried again this much later
 SETTLE_SECONDS = 5  # a check right after its step may find a server still starting: asked again for this long
-SETTLING = {"answers", "printed", "exec"}
+SETTLING = {"answers", "printed", "exec", "processes", "counter", "spread"}
 
 
 IDLE_SEAT_MEMORY = 128 * 1024 * 1024  # what an idle seat's engine and its containerd cost (docs/benchmarks)
@@ -611,12 +611,20 @@ def press_step(engine, board, snapshot, lesson, step, place, host, host_port=Non
     scope = scope_of(lesson.id, place.seat)
     pressed = time.monotonic()
     listed = (lambda: snapshot.read_after(pressed)[1]) if place.seat else None  # the seat's list, read once after
+    # A long step's output goes on the board as it comes (every page showing the step follows it).
+    progress = step_runs.Progress(board, scope, step.id, command) if step.action.definition.streams(step.action) \
+        else None
     try:
         with (record or (lambda _: contextlib.nullcontext({})))(command) as noted:
-            done = actions.perform(engine, lesson, step.action, place, host_port, listed)
+            try:
+                done = actions.perform(engine, lesson, step.action, place, host_port, listed,
+                                       on_line=progress and progress.line)
+            finally:
+                if progress is not None:
+                    progress.close()
             noted.update(output=done.output, container_id=done.container_id, ok=done.ok)
     except (EngineError, WorkshopUnwritable) as error:
-        board.ran(scope, step.id, Ran(command, f"Error: {error}", False))
+        board.ran(scope, step.id, Ran(command, (progress.output if progress else "") + f"Error: {error}", False))
         raise
     ports = step.action.definition.published(step.action, host_port)
     board.ran(scope, step.id, Ran(command, done.output, done.ok, done.container_id,
@@ -625,6 +633,30 @@ def press_step(engine, board, snapshot, lesson, step, place, host, host_port=Non
     if check and step.check is not None:
         check_step(engine, board, snapshot, lesson, step, place, host)
     return done
+
+
+def press_in_background(runner, engine, board, snapshot, lesson, step, place, host, record=None):
+    """The instructor's press of a long step (one whose output streams: Compose building): press_step in the
+    background, one at a time (step_runs.StepRunner), its output on the board as it comes; a press of the same step
+    while it runs joins it. (the run, whether it was joined); refused at once while the engine does not answer,
+    or where the step's tool (Compose) is missing."""
+    command, scope = actions.command(lesson, step.action, place), scope_of(lesson.id, place.seat)
+
+    def begin():
+        engine.version()  # refused now, with the engine's reason, rather than a run that cannot start
+        step.action.definition.ready()
+        board.ran(scope, step.id, Ran(command, "", False, running=True))  # every page shows it running at once
+
+    def work():
+        try:
+            press_step(engine, board, snapshot, lesson, step, place, host, record=record)
+        except (EngineError, WorkshopUnwritable):
+            raise  # on the board, and in the transcript, already
+        except Exception as error:
+            board.ran(scope, step.id, Ran(command, f"Error: it stopped unexpectedly: {error}", False))
+            raise
+
+    return runner.start(lesson, step, begin, work)
 
 
 def check_step(engine, board, snapshot, lesson, step, place, host):
@@ -659,7 +691,8 @@ LOOP_SEAT = "/SEAT"  # where the loop's $seat goes in a seat's command, before i
 def every_seat_command(lesson, step, room, base, place_of):
     """The bash loop that runs the step on every seat of the room, one at a time, as each seat's student types it
     (`place_of(seat)`: the seat's actions.Place), on that seat's own engine (DOCKER_HOST its socket under `base`, the
-    seats' folder), from the seat's folder on this host: true when pasted here, as root."""
+    seats' folder; the classic builder, as the seat's shell has it), from the seat's folder on this host, a request
+    in the seat's network namespace: true when pasted here, as root."""
     seat_list = list(room.seats.values())
     place = place_of(seat_list[0])
     relative = os.path.relpath(place.folder, layout.SeatPlace(base, seat_list[0].name, 0).dir)
@@ -670,9 +703,11 @@ def every_seat_command(lesson, step, room, base, place_of):
     body = body.replace("docker compose ", f"docker compose -f compose.yaml --project-directory "
                                            f"{shlex.quote(str(place.seen))} ")
     body = body.replace(LOOP_SEAT + "/", '"$seat"/')
+    if step.action.definition.in_seat_network:  # its `localhost` is the seat's own, in the seat's namespace
+        body = f'ip netns exec "{layout.NETNS_PREFIX}${{seat##*/}}" {body}'
     seat_dirs = " ".join(shlex.quote(str(layout.SeatPlace(base, seat.name, 0).dir)) for seat in seat_list)
     return (f"for seat in {seat_dirs}; do (\n"
-            f"export DOCKER_HOST=\"unix://$seat/run/docker.sock\"\n{body}\n)\ndone")
+            f"export DOCKER_HOST=\"unix://$seat/run/docker.sock\" DOCKER_BUILDKIT=0\n{body}\n)\ndone")
 
 
 def remove_every_seat_command(base):

@@ -11,6 +11,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from ..domain.errors import (
     BuildingAnother,
+    StepRunning,
     BuildQueueFull,
     ClassOver,
     ContainerNotFound,
@@ -61,6 +62,7 @@ STATUS = {
     ContainerNotRunning: 409,
     EverySeatRunning: 409,
     BuildingAnother: 409,
+    StepRunning: 409,
     SeatBusy: 409,  # one press per seat at a time
     ClassOver: 409,  # a seat's build that waited past the class end
     BuildQueueFull: 503,  # the seats' build turn taken past BUILD_WAIT_SECONDS: try again in a moment

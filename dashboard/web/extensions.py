@@ -21,6 +21,11 @@ def get_builder():
     return current_app.extensions["builder"]
 
 
+def get_step_runner():
+    """The instructor's long steps run in the background, one at a time (domain/step_runs.py)."""
+    return current_app.extensions["step_runner"]
+
+
 def get_room_life():
     """The room's life and the instructor's actions on every seat (domain/room.py)."""
     return current_app.extensions["room_life"]

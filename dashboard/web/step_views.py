@@ -6,7 +6,7 @@ from flask import redirect, render_template, request, url_for
 from ..domain import actions, room
 from ..domain.checks import scope_of
 from . import forms
-from .extensions import get_board, get_builder, get_engine, get_snapshot, get_transcript, htmx
+from .extensions import get_board, get_builder, get_engine, get_snapshot, get_step_runner, get_transcript, htmx
 from .views import CHANGED, build_plan, evaluate_check, place_for, probe_host, render_lesson, steps_view
 
 
@@ -33,11 +33,14 @@ def check_now(lesson, step, settle=False, seat=None):
     get_board().put(scope_of(lesson.id, seat and seat.name), step.id, result)
 
 
-def recorded(lesson, step, place, command, host_port):
-    """The transcript entry of an instructor's step (the lesson's replay script); a seat's steps are its own and
-    go on its row of the progress grid instead."""
-    return get_transcript().action(step.action.definition.transcript_name(step.action), command,
-                                   replay=actions.replay(lesson, step.action, place, host_port), lesson=lesson.id)
+def recorder(lesson, step, place, host_port=None):
+    """What notes an instructor's step in the transcript (the lesson's replay script), given its command; a seat's
+    steps are its own and go on its row of the progress grid instead. The store is taken now: a long step notes
+    its run from a thread of its own."""
+    store = get_transcript()
+    return lambda command: store.action(step.action.definition.transcript_name(step.action), command,
+                                        replay=actions.replay(lesson, step.action, place, host_port),
+                                        lesson=lesson.id)
 
 
 def do_step(lesson, step, host_port=None):
@@ -46,12 +49,25 @@ def do_step(lesson, step, host_port=None):
     place = place_for(lesson)
     try:
         done = room.press_step(get_engine(), get_board(), get_snapshot(), lesson, step, place, probe_host(), host_port,
-                               record=lambda command: recorded(lesson, step, place, command, host_port))
+                               record=recorder(lesson, step, place, host_port))
     finally:
         get_snapshot().invalidate()
     if not htmx:  # a form sent without JavaScript: the whole page, the step's run shown in its status
         return render_lesson(lesson, host_port=host_port)
     return step_answer(lesson, step, done)
+
+
+def start_step(lesson, step):
+    """The instructor's press of a long step (Compose building): it runs in the background, or a press while it
+    runs joins it; every page's status of the step shows its output as it comes, then its run and check."""
+    place = place_for(lesson)
+    _, joined = room.press_in_background(get_step_runner(), get_engine(), get_board(), get_snapshot(), lesson, step,
+                                         place, probe_host(), record=recorder(lesson, step, place))
+    if not htmx:
+        return redirect(url_for("lessons.show", lesson_id=lesson.id))
+    message = (f"Joined {step.title!r}, running already." if joined
+               else f"Started: {step.title}. Its output shows below as it comes.")
+    return render_template("message.html", kind="ok", message=message) + status(lesson, step, oob=True), CHANGED
 
 
 def step_answer(lesson, step, done, seat=None):

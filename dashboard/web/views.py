@@ -81,7 +81,7 @@ def _place(lesson, seat):
     own_tag = {tag: config["IMAGE"] for tag in get_catalog().default.builds} if config["IMAGE"] else {}
     stand_ins = own_tag | {named: s.used for named, s in get_stand_ins().current().items()}
     return actions.Place(folder, workshop.home, stand_ins, stand_ins.get(BASE_IMAGE),
-                         postgres_image=stand_ins.get(POSTGRES_IMAGE))
+                         postgres_image=stand_ins.get(POSTGRES_IMAGE), probe_host=config["COW_HOST"] or None)
 
 
 def seat_place(lesson, seat):

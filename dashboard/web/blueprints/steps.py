@@ -4,7 +4,7 @@ from flask import Blueprint, request
 
 from .. import forms
 from ..extensions import get_snapshot, htmx
-from ..step_views import check_now, command_preview, do_step, host_port_field, start_build, status
+from ..step_views import check_now, command_preview, do_step, host_port_field, start_build, start_step, status
 from ..views import lesson_named, render_lesson, step_named
 
 bp = Blueprint("steps", __name__, url_prefix="/lessons/<lesson_id>/steps")
@@ -17,11 +17,14 @@ def lesson_step(lesson_id, step_id):
 
 @bp.post("/<step_id>")
 def press(lesson_id, step_id):
-    """Do the step's action (a build starts in the background, and every open page follows it)."""
+    """Do the step's action (a build, or Compose building, starts in the background; every open page follows it)."""
     lesson, step = lesson_step(lesson_id, step_id)
     if step.action.definition.background:
         forms.only_fields(request.form, set())
         return start_build(lesson)
+    if step.action.definition.streams(step.action):  # long work (Compose building): in the background too
+        forms.only_fields(request.form, set())
+        return start_step(lesson, step)
     return do_step(lesson, step, host_port_field(step, request.form))
 
 
