@@ -311,7 +311,7 @@ def test_an_app_with_no_usable_lesson_does_not_start_and_says_why(tmp_path):
 def test_the_shipped_lessons_load():
     catalog = load_catalog(SHIPPED)
     assert catalog.errors == []
-    assert catalog.ids == ["running", "cowserv", "realistic", "state", "compose", "monolith"]
+    assert catalog.ids == ["running", "cowserv", "realistic", "state", "compose", "monolith", "microservices"]
     assert all(isinstance(lesson.source, Path) for lesson in catalog.lessons)
 
 
