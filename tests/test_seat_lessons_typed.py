@@ -18,6 +18,7 @@ import requests
 
 from tests.support import wait_until
 from tests.support.seat_server import served_room
+from dashboard.domain import lessons
 
 REAL_SEATS = True  # conftest: this module's apps start real seat engines
 pytestmark = pytest.mark.engine
@@ -28,7 +29,9 @@ STARTING = re.compile(r"no response|rejecting connections|Is the server running|
 
 @pytest.fixture(scope="module")
 def room(tmp_path_factory):
-    with served_room(tmp_path_factory.mktemp("typed"), count=2) as made:
+    needs = lessons.load_catalog(LESSONS).get("microservices").seat_needs  # the most a lesson needs of a seat
+    with served_room(tmp_path_factory.mktemp("typed"), count=2,
+                     limits={"memory": needs.memory, "pids": needs.pids}) as made:
         yield made
 
 
@@ -70,7 +73,7 @@ def type_step(room, typist, seat, lesson_id, step_id, command, checked, timeout=
     return output
 
 
-@pytest.mark.parametrize("lesson_id", ["running", "realistic", "state", "compose", "monolith"])
+@pytest.mark.parametrize("lesson_id", ["running", "realistic", "state", "compose", "monolith", "microservices"])
 def test_a_lesson_typed_as_written_in_a_seats_terminal_passes_each_check_and_the_grid_follows(room, lesson_id):
     seat = room.names[0]
     room.choose_lesson(lesson_id)
@@ -81,7 +84,7 @@ def test_a_lesson_typed_as_written_in_a_seats_terminal_passes_each_check_and_the
         with room.grid_open():  # the instructor's room page open, its grid polling
             folder = typist.type("pwd")[1].strip()  # the lesson's folder in the seat's own
             assert folder == f"/home/student/docker-workshop/{lesson_toml(lesson_id).get('folder', '')}".rstrip("/")
-            if lesson_id == "state":  # its stand-in is loaded into the seats' engines once the class reaches it
+            if lesson_id in ("state", "microservices"):  # its stand-in is loaded into the seats' engines once the class reaches it
                 wait_until(lambda: typist.type("docker image inspect -f ok postgres:16")[0] == 0,
                            "postgres:16 on the seat's engine", timeout=180, every=2)
             for step_id, command in commands.items():

@@ -12,6 +12,7 @@ taken down afterwards, pass or fail.
 import html
 import re
 import subprocess
+import threading
 import time
 import uuid
 
@@ -263,3 +264,23 @@ def test_a_compose_build_pressed_where_compose_is_missing_is_refused_at_once(slo
     assert response.status_code == 503, response.text
     assert "Compose v2 (`docker compose`) is not installed here" in html.unescape(response.text)
     assert app.extensions["step_runner"].current is None
+
+
+def test_a_press_once_the_run_is_shown_ended_starts_it_again_while_its_check_is_still_asked():
+    """The run ends for its presses as its run goes on the board (`end`), not after its check settles: a press the
+    page offers once the step shows ended starts a new run, never joins the old one."""
+    runner = step_runs.StepRunner(on_finish=lambda run: None)
+    lesson, step = type("Lesson", (), {"id": "l"})(), type("Step", (), {"id": "up", "title": "Up"})()
+    shown_ended, checked = threading.Event(), threading.Event()
+
+    def work(run):
+        run.end()  # its run on the board, ended
+        shown_ended.set()
+        checked.wait(10)  # its check still being asked
+
+    first, joined = runner.start(lesson, step, lambda: None, work)
+    assert not joined
+    assert shown_ended.wait(10)
+    second, joined = runner.start(lesson, step, lambda: None, lambda run: None)
+    assert not joined and second is not first and second.number == first.number + 1
+    checked.set()

@@ -603,10 +603,12 @@ def run_on_seat(engine, room, seat, lesson, step, place, host, check=True, every
         return press_step(engine, room.board, room.seat_snapshot(seat.name), lesson, step, place, host, check=check)
 
 
-def press_step(engine, board, snapshot, lesson, step, place, host, host_port=None, record=None, check=True):
+def press_step(engine, board, snapshot, lesson, step, place, host, host_port=None, record=None, check=True,
+               ended=lambda: None):
     """Do the step's action as its command does, put its run and its settled check on the board (the lesson's, or
     the seat's for a seat's place). `record(command)`: a context manager around the action, given a dict to note
-    what it did in (the instructor's transcript). A seat's `docker ps` reads the shared list as next read."""
+    what it did in (the instructor's transcript); `ended()`: called as its run goes on the board, ended (before its
+    check). A seat's `docker ps` reads the shared list as next read."""
     command = actions.command(lesson, step.action, place, host_port)
     scope = scope_of(lesson.id, place.seat)
     pressed = time.monotonic()
@@ -624,9 +626,11 @@ def press_step(engine, board, snapshot, lesson, step, place, host, host_port=Non
                     progress.close()
             noted.update(output=done.output, container_id=done.container_id, ok=done.ok)
     except (EngineError, WorkshopUnwritable) as error:
+        ended()
         board.ran(scope, step.id, Ran(command, (progress.output if progress else "") + f"Error: {error}", False))
         raise
     ports = step.action.definition.published(step.action, host_port)
+    ended()
     board.ran(scope, step.id, Ran(command, done.output, done.ok, done.container_id,
                                   ports[0][0] if len(ports) == 1 else None))
     snapshot.invalidate()  # every page's list of this engine, and the check, read afresh
@@ -647,12 +651,13 @@ def press_in_background(runner, engine, board, snapshot, lesson, step, place, ho
         step.action.definition.ready()
         board.ran(scope, step.id, Ran(command, "", False, running=True))  # every page shows it running at once
 
-    def work():
-        try:
-            press_step(engine, board, snapshot, lesson, step, place, host, record=record)
+    def work(run):
+        try:  # ended as its run goes on the board: a press once the page shows it ended starts it again
+            press_step(engine, board, snapshot, lesson, step, place, host, record=record, ended=run.end)
         except (EngineError, WorkshopUnwritable):
             raise  # on the board, and in the transcript, already
         except Exception as error:
+            run.end()
             board.ran(scope, step.id, Ran(command, f"Error: it stopped unexpectedly: {error}", False))
             raise
 

@@ -91,6 +91,11 @@ class StepRun:
     def running(self):
         return self.state == "running"
 
+    def end(self):
+        """Its run is on the board, ended (its check may still be asked): a press from now on starts it again."""
+        if self.running:
+            self.state = "done"
+
     @property
     def version(self):
         return f"{self.number}-{self.state}"
@@ -101,7 +106,7 @@ class StepRunner(LatestJob):
 
     def start(self, lesson, step, begin, work):
         """(the run, whether it was joined): the running one when it is this step's; else, once `begin()` raised
-        no refusal (the engine answers), a new one doing `work()` in the background. Refused while another runs."""
+        no refusal (the engine answers), a new one doing `work(run)` in the background. Refused while another runs."""
         with self.lock:
             if self.running and (self.current.lesson, self.current.step) == (lesson.id, step.id):
                 return self.current, True
@@ -116,8 +121,8 @@ class StepRunner(LatestJob):
 def _finish(run, work):
     """Do the run's work, and note how it ended; a run left "running" would join every later press for good."""
     try:
-        work()
-        run.state = "done"
+        work(run)
+        run.end()
     except (EngineError, WorkshopUnwritable):  # on the board already, and in the transcript
         run.state = "failed"
     except Exception:

@@ -142,12 +142,12 @@ def wait_for_seats(teacher, timeout=300):
     wait_until(opened, "the seats' engines answering", timeout=timeout, every=1)
 
 
-def open_seats(teacher, count, first_port, patience=600):
+def open_seats(teacher, count, first_port, patience=600, limits=None):
     """Open the room and wait for its seats. Seat indexes (their links' names) are the machine's: while another
     run's room holds them, opening is refused saying so, and is tried again after a while."""
     deadline = time.monotonic() + patience
     while True:
-        answer = teacher.act("POST", "/room", **room_form(count=count, first_port=first_port))
+        answer = teacher.act("POST", "/room", **room_form(count=count, first_port=first_port, **(limits or {})))
         assert answer.status_code in (200, 303), answer.text
         try:
             return wait_for_seats(teacher)
@@ -158,10 +158,11 @@ def open_seats(teacher, count, first_port, patience=600):
 
 
 @contextlib.contextmanager
-def served_room(folder, count=2, token=TOKEN, students=True, **settings):
+def served_room(folder, count=2, token=TOKEN, students=True, limits=None, **settings):
     """A served app (gunicorn, gevent) with a room of `count` real seats opened by its instructor over HTTP (its
     settings: DASHBOARD_<name>=value); the ServedRoom. Afterwards: the class ended, the server stopped, and
-    nothing of the seats left (checked). Without `students`, no browser holds a seat yet (ServedRoom.links)."""
+    nothing of the seats left (checked). Without `students`, no browser holds a seat yet (ServedRoom.links).
+    `limits`: the room form's memory, cpus, pids, when not its defaults."""
     from tests.e2e.conftest import _serve  # the dashboard under gunicorn, as in class
 
     base = Path("/tmp") / f"cowserv-typed-{uuid.uuid4().hex[:8]}"
@@ -177,7 +178,7 @@ def served_room(folder, count=2, token=TOKEN, students=True, **settings):
         with _serve(log, env) as url:
             teacher = instructor(url, token)
             try:
-                open_seats(teacher, count, first)
+                open_seats(teacher, count, first, limits=limits)
                 sheet = teacher.get("/room/sheet").text
                 links = {name: re.sub(r"^https?://[^/]+", "", html.unescape(link))
                          for name, link in re.findall(r'data-seat="([^"]+)" data-seat-url="([^"]+)"', sheet)}
