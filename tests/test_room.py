@@ -51,7 +51,8 @@ def test_opening_a_room_gives_each_seat_an_engine_on_a_block_of_host_ports_with_
     life = room.app.extensions["room_life"]
     assert life.seat_host.opened == list(opened.seats)
     first, second = life.states(opened)
-    assert first.ports == ((8601, 8000), (8602, 8080), (8603, 8090)) and second.ports[0] == (8606, 8000)
+    assert first.ports == ((8601, 8000), (8602, 8080), (8603, 8090), (8604, 8100), (8605, 8200))
+    assert second.ports[0] == (8606, 8000)
     assert (first.memory, first.cpus, first.pids, first.room) == (512 * 1024 ** 2, 1, 200, opened.id)
     assert first.bind_host == "127.0.0.1"  # DASHBOARD_BIND's host
     seat = student(room.app, sheet_links(room.instructor)["seat-8601"])
@@ -61,6 +62,19 @@ def test_opening_a_room_gives_each_seat_an_engine_on_a_block_of_host_ports_with_
     assert "--label" not in page and "--memory" not in page
     assert "http://localhost:8606/ → your port 8000" in text_of(room.instructor.get("/room/sheet"))
     assert 'href="http://localhost:8607/">:8607</a>→8080' in grid(room.instructor)[2]
+
+
+def test_the_room_form_says_what_part_8_needs_of_a_seat_and_a_room_short_of_it_is_told(room):
+    """Part 8's seat_needs (its lesson file) shown by the form; a room opened with less is told its last steps would
+    fail; one opened with enough is not."""
+    needs = room.app.extensions["catalog"].get("microservices").seat_needs
+    form = text_of(room.instructor.get("/room"))
+    assert (f"Microservices: the wallet with Compose needs, on each seat, at least {needs.memory} of memory and "
+            f"{needs.pids} processes") in form
+    room.open(count=1, first_port=8611)  # the form's defaults: 256m, 100 processes
+    assert "more than this room's seats have" in text_of(room.instructor.get("/room"))
+    room.open(count=1, first_port=8611, memory=needs.memory, pids=str(needs.pids))
+    assert "more than this room's seats have" not in text_of(room.instructor.get("/room"))
 
 
 def test_seats_unavailable_here_say_why_and_open_nothing(room):
