@@ -11,7 +11,7 @@ from dashboard.domain import actions, lessons, seats
 from dashboard.domain import room as room_life
 from dashboard.domain.errors import SeatBusy
 from dashboard.domain.presses import SeatPresses
-from dashboard.seat_host import layout
+from dashboard.seat_host import layout, shell
 
 SHIPPED = Path(__file__).parent.parent / "dashboard" / "lessons"
 CATALOG = lessons.load_catalog(SHIPPED)
@@ -43,26 +43,27 @@ ALL_STEPS = [pytest.param(lesson, step, id=f"{lesson.id}:{step.id}") for lesson 
 
 
 @pytest.mark.parametrize("lesson, step", ALL_STEPS)
-def test_the_loop_for_every_seat_is_bash_over_the_seats_sockets_running_each_seats_command(lesson, step):
-    """The loop is true bash (bash -n) over every seat's folder, each turn on that seat's engine (DOCKER_HOST its
-    socket), doing the seat's own command from the seat's folder on this host (its bind of the folder, and a
-    Compose project's, named as the seat's engine sees it)."""
+def test_the_loop_for_every_seat_is_bash_over_the_seats_doing_each_seats_own_command(lesson, step):
+    """The loop is true bash (bash -n) over every seat's folder, each turn the seat's own command as its student
+    types it: one that reads or writes the student's files in the lesson's folder inside the seat's view, as the
+    student; a request in the seat's network namespace; any other on that seat's engine (DOCKER_HOST its socket)."""
     room = a_room([(f"seat-{port}", port) for port in PORTS])
     shown = room_life.every_seat_command(lesson, step, room, BASE, place_of(lesson))
     assert subprocess.run(["bash", "-n"], input=shown, text=True, capture_output=True).returncode == 0, shown
     head, body = shown.split("\n", 1)
     assert head == "for seat in " + " ".join(f"{BASE}/seat-{port}" for port in PORTS) + "; do (", shown
     lines = body.split("\n")
-    assert lines[0] == 'export DOCKER_HOST="unix://$seat/run/docker.sock" DOCKER_BUILDKIT=0' \
-        and lines[-2:] == [")", "done"], shown
+    assert lines[0] == 'export DOCKER_HOST="unix://$seat/run/docker.sock"' and lines[-2:] == [")", "done"], shown
     turn = "\n".join(lines[1:-2])
-    own = seat_command(lesson, step, room.seats["seat-8001"])
-    seen = f"{layout.FOLDER}/{lesson.folder}"
-    own = own.replace('"$(pwd)"', seen).replace(
-        "docker compose ", f"docker compose -f compose.yaml --project-directory {seen} ")
-    if step.action.kind == "request":  # the seat's `localhost`: its own network namespace
-        own = f'ip netns exec "cowserv-${{seat##*/}}" {own}'
-    assert turn.replace('"$seat"/', "~/") == own, shown
+    place = place_of(lesson)(room.seats["seat-8001"])
+    typed = step.action.definition.typed(lesson, step.action, place)
+    if step.action.needs_folder:
+        assert turn == shell.as_student_in_bash('"$seat"', f"{layout.FOLDER}/{lesson.folder}", typed), shown
+        assert "nsenter -t \"$view\" -m -- setpriv" in turn and "env -i -C" in turn, shown
+    elif step.action.kind == "request":  # the seat's `localhost`: its own network namespace
+        assert turn == f'ip netns exec "cowserv-${{seat##*/}}" {typed}', shown
+    else:
+        assert turn == seat_command(lesson, step, room.seats["seat-8001"]) == typed, shown
 
 
 def test_a_seats_commands_are_the_lessons_own_with_no_label_limit_or_seat_name():

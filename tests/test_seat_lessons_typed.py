@@ -8,7 +8,9 @@ Root only, real seat engines: ONE room of two seats for the module, served by gu
 """
 
 import contextlib
+import html
 import re
+import subprocess
 import threading
 import tomllib
 from pathlib import Path
@@ -148,3 +150,53 @@ def _page(port):
         return requests.get(f"http://127.0.0.1:{port}/", timeout=3).text
     except requests.RequestException:
         return None
+
+
+def test_part_8_by_a_seats_buttons_and_on_every_seat_by_its_loop_reads_nothing_of_the_host(room):
+    """Part 8's Compose on a seat runs as its student types it, in the seat's view (its build contexts packed as the
+    student): by the seat's own button, by the instructor's run on every seat, and by that run's loop pasted here as
+    root; and a compose.yaml the student wrote asking for the dashboard's secret, or a build context of this host's
+    /etc, gets neither."""
+    room.choose_lesson("microservices")
+    first, second = room.names
+    asking = room.terminal(first)
+    try:
+        wait_until(lambda: asking.type("docker image inspect -f ok postgres:16")[0] == 0,
+                   "postgres:16 on the seat's engine", timeout=180, every=2)
+    finally:
+        asking.close()
+    pressed = room.seats[first].act("POST", "/seat/lessons/microservices/steps/up")
+    assert pressed.status_code == 200 and "Done:" in pressed.text, pressed.text
+    wait_until(lambda: room.check(first, "microservices", "up") == "passed", "the wallet up on the seat",
+               timeout=90, every=1)
+    assert room.seats[first].act("POST", "/seat/lessons/microservices/steps/down-volumes").status_code == 200
+
+    loop = room.teacher.get("/room/every-seat/command", params={"step": "up"})
+    assert loop.status_code == 200, loop.text
+    loop = html.unescape(re.search(r"<code data-cli>(for seat in .*?done)</code>", loop.text, re.S)[1])
+    assert "nsenter" in loop and "bash -c 'docker compose up -d --build'" in loop, loop
+    ran = subprocess.run(["bash", "-c", loop], capture_output=True, text=True, timeout=900)
+    assert ran.returncode == 0, (ran.stdout[-2000:], ran.stderr[-2000:])
+    for seat in room.names:
+        wait_until(lambda seat=seat: room.check(seat, "microservices", "up") == "passed", f"{seat}'s wallet up",
+                   timeout=90, every=1)
+        room.seats[seat].act("POST", "/seat/lessons/microservices/steps/down-volumes")
+
+    typist = room.terminal(second)
+    try:  # the student's own compose.yaml: the dashboard's secret asked for, and this host's /etc as a context
+        typist.type("cat > compose.yaml <<'EOF'\rname: nosy\rservices:\r  nosy:\r    image: python:3.12-slim\r"
+                    "    command: [sleep, infinity]\r    environment: {T: \"${DASHBOARD_INSTRUCTOR_TOKEN:-none}\"}\r"
+                    "EOF")
+        pressed = room.seats[second].act("POST", "/seat/lessons/microservices/steps/up")
+        assert pressed.status_code == 200, pressed.text
+        status, said = typist.type("docker exec nosy-nosy-1 printenv T")
+        assert status == 0 and said.strip() == "none", said
+        typist.type("docker rm -f nosy-nosy-1")
+        typist.type("cat > compose.yaml <<'EOF'\rname: nosy\rservices:\r  nosy:\r    build: {context: /etc}\rEOF")
+        pressed = room.seats[second].act("POST", "/seat/lessons/microservices/steps/up")
+        assert pressed.status_code == 200 and "Done:" not in pressed.text, pressed.text
+        status, said = typist.type("docker images -q nosy-nosy")
+        assert said.strip() == "", said
+    finally:
+        typist.type("docker rm -f nosy-nosy-1; rm compose.yaml")
+        typist.close()

@@ -11,6 +11,7 @@ import html
 import json
 import re
 import socket
+import subprocess
 import textwrap
 import threading
 import uuid
@@ -27,6 +28,7 @@ from dashboard.domain import action_kinds, actions, checks, compose, room
 from dashboard.domain.engine import Engine
 from dashboard.domain.errors import ContainerNotRunning
 from dashboard.domain.lessons import LESSON_FILE, LessonError, load_lesson
+from dashboard.seat_host import shell as seat_shell
 
 BASE = "cowserv-base:bookworm"
 
@@ -182,23 +184,35 @@ def test_compose_names_every_stand_in_its_compose_yaml_uses(tmp_path):
     assert action_kinds.KINDS["compose"].variables_named(base_only) == ("BASE_IMAGE",)
 
 
-def test_compose_on_a_seat_builds_with_the_classic_builder(tmp_path, monkeypatch):
-    """A seat's shell has DOCKER_BUILDKIT=0 (its walls refuse BuildKit): the button's Compose has it too."""
+REAL_POPEN = subprocess.Popen
+
+
+def test_compose_on_a_seat_runs_as_its_student_in_its_view_with_the_students_environment_only(tmp_path,
+                                                                                               monkeypatch):
+    """A seat's Compose runs in the seat's view as its student (its compose.yaml read, its build contexts packed as
+    the student: nothing of this host's files), in the lesson's folder as the view names it, with the student's
+    environment only (the classic builder, as its shell has it: BuildKit is refused by the seat's walls), never
+    the dashboard's (its secrets); the instructor's has the stand-ins' variables."""
     lesson = load_lesson(make_lesson(tmp_path))
+    wrapped, ran = [], []
+    files = seat_shell.StudentFiles(lambda argv: wrapped.append(argv) or ["echo", *argv])
+    monkeypatch.setenv("DASHBOARD_INSTRUCTOR_TOKEN", "the instructor's secret")
+    monkeypatch.setattr(compose.subprocess, "Popen", lambda argv, **options: ran.append((argv, options)) or
+                        REAL_POPEN(["true"], stdout=subprocess.PIPE))
+    seen = PurePosixPath("/home/student/docker-workshop/vocab")
+    seat = actions.Place(tmp_path, Path("/home/student"), seat="s1", seen=seen, own_files=files)
+    assert actions.perform(None, lesson, lesson.step("up").action, seat).ok
+    assert wrapped == [["env", "-C", str(seen), "docker", "compose", "up", "-d"]]
+    (argv, options), = ran
+    assert argv == ["echo", *wrapped[0]] and options["cwd"] is None
+    assert options["env"] == seat_shell.STUDENT_ENV and options["env"]["DOCKER_BUILDKIT"] == "0"
+    assert "DASHBOARD_INSTRUCTOR_TOKEN" not in options["env"]
     given = []
-    monkeypatch.setattr(compose, "run", lambda folder, words, env=None, *_: given.append((words, env)) or (0, "ok\n"))
-
-    class SeatEngine:
-        class endpoint:
-            url = "unix:///seats/s1/docker.sock"
-
-    seat = actions.Place(tmp_path, Path("/home/student"), seat="s1", seen=PurePosixPath("/home/student/dw/vocab"))
-    assert actions.perform(SeatEngine(), lesson, lesson.step("up").action, seat).ok
+    monkeypatch.setattr(compose, "run", lambda folder, words, env=None, *_, **__: given.append((words, env)) or (0, ""))
     instructor = actions.Place(tmp_path, Path("/home/u"), base_image="cowserv-base:b",
                                postgres_image="cowserv-postgres:b")
-    actions.perform(SeatEngine(), lesson, lesson.step("up").action, instructor)
-    assert given[0][1] == {"DOCKER_HOST": "unix:///seats/s1/docker.sock", "DOCKER_BUILDKIT": "0"}
-    assert given[1] == (("up", "-d"), {"BASE_IMAGE": "cowserv-base:b", "POSTGRES_IMAGE": "cowserv-postgres:b"})
+    actions.perform(None, lesson, lesson.step("up").action, instructor)
+    assert given == [(("up", "-d"), {"BASE_IMAGE": "cowserv-base:b", "POSTGRES_IMAGE": "cowserv-postgres:b"})]
 
 
 def test_show_prints_the_file_as_it_is_in_the_folder(tmp_path):

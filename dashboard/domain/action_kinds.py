@@ -5,6 +5,7 @@ A new kind is one class here, listed in KINDS: loading a lesson (lessons.py), a 
 and the step template all read a kind from KINDS, so the button and the command beside it cannot drift apart.
 """
 
+import contextlib
 import shlex
 import tempfile
 import time
@@ -396,11 +397,14 @@ class Compose(Kind):
 
     def effect(self, engine, lesson, action, place, host_port=None, listed=None, on_line=None):
         timeout = compose.BUILD_TIMEOUT if self.streams(action) else compose.TIMEOUT
-        if place.seat:  # on the seat's own engine, its binds named as that engine sees the seat's folder
-            words = ["-f", "compose.yaml", "--project-directory", str(place.seen), *action.command]
-            # The classic builder, as the seat's shell has it: BuildKit is refused by the seat's walls.
-            exit_code, output = compose.run(place.folder, words, {"DOCKER_HOST": engine.endpoint.url,
-                                                                  "DOCKER_BUILDKIT": "0"}, timeout, on_line)
+        if place.seat:
+            # As the student types it, in the seat's view, on its own engine: the student's compose.yaml read and
+            # its build contexts packed as the student, with the student's environment only (nothing of this
+            # host's files or of the dashboard's environment); a build waits for the seats' build turn.
+            turn = place.build_turns.turn(place.stint) if compose.builds(action.command) else contextlib.nullcontext()
+            with turn:
+                exit_code, output = compose.run(place.seen, action.command, None, timeout, on_line,
+                                                as_student=place.own_files)
             return Done(output, ok=exit_code == 0)
         exit_code, output = compose.run(place.folder, action.command, stand_in_variables(lesson, place), timeout,
                                         on_line)

@@ -6,7 +6,7 @@ import re
 import subprocess
 import threading
 
-from .errors import EngineError, ToolMissing
+from .errors import EngineError, EngineUnavailable, ToolMissing
 
 TIMEOUT = 300  # seconds: `up` may pull; the step waits for it
 BUILD_TIMEOUT = 1200  # seconds: a command that builds (builds()), whose output the page shows as it comes
@@ -15,15 +15,24 @@ BUILD_TIMEOUT = 1200  # seconds: a command that builds (builds()), whose output 
 CONTROL_SEQUENCE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
-def run(folder, words, env=None, timeout=TIMEOUT, on_line=None):
+def run(folder, words, env=None, timeout=TIMEOUT, on_line=None, as_student=None):
     """Run `docker compose WORDS…` in `folder`: (exit code, what it printed, stdout and stderr together, as a
     terminal shows them); `on_line(text)` is given each line as it comes (a long `up --build` is followed live).
 
     It inherits the dashboard's environment, so it reaches the engine the dashboard drives (DOCKER_HOST, or the
-    docker context), as the command pasted into the dashboard user's shell does; `env` adds to it.
+    docker context), as the command pasted into the dashboard user's shell does; `env` adds to it. With
+    `as_student` (a seat's seat_host.shell.StudentFiles), it runs in the seat's view as its student instead, in
+    `folder` as the view names it, with the student's environment (its ENV) and `env` only.
     """
+    argv, cwd, given = ["docker", "compose", *words], folder, env or {}
+    env = {**os.environ, **given}
+    if as_student is not None:
+        try:
+            argv, cwd, env = as_student.command(argv, folder), None, {**as_student.ENV, **given}
+        except OSError as error:  # the seat's engine, and so its view, is not there
+            raise EngineUnavailable(str(error)) from error
     try:
-        process = subprocess.Popen(["docker", "compose", *words], cwd=folder, env={**os.environ, **(env or {})},
+        process = subprocess.Popen(argv, cwd=cwd, env=env,
                                    stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     except FileNotFoundError as error:
         raise ToolMissing("The docker CLI is not installed here, so Compose cannot run.") from error

@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from ..seat_host import layout
+from ..seat_host import layout, shell
 from . import actions, checks, seats, step_runs
 from .checks import FAILED, STARTING, Ran, scope_of
 from .errors import (ClassOver, EngineError, EngineUnavailable, EverySeatRunning, ImageNotFound, PortInUse, SeatBusy,
@@ -690,29 +690,26 @@ def settled_check(evaluate, step, settle=True):
         time.sleep(0.5)
 
 
-LOOP_SEAT = "/SEAT"  # where the loop's $seat goes in a seat's command, before it is written as "$seat"
-
-
 def every_seat_command(lesson, step, room, base, place_of):
     """The bash loop that runs the step on every seat of the room, one at a time, as each seat's student types it
-    (`place_of(seat)`: the seat's actions.Place), on that seat's own engine (DOCKER_HOST its socket under `base`, the
-    seats' folder; the classic builder, as the seat's shell has it), from the seat's folder on this host, a request
-    in the seat's network namespace: true when pasted here, as root."""
+    (`place_of(seat)`: the seat's actions.Place), true when pasted here, as root: a step that reads or writes the
+    student's files (a build, Compose, an edit, a bind of the folder, `cat`) as the student in the seat's view, in
+    its lesson's folder (so nothing of this host is read or written through what the student made there); a request
+    in the seat's network namespace (its `localhost`); any other on the seat's own engine (DOCKER_HOST its socket
+    under `base`, the seats' folder)."""
     seat_list = list(room.seats.values())
     place = place_of(seat_list[0])
-    relative = os.path.relpath(place.folder, layout.SeatPlace(base, seat_list[0].name, 0).dir)
-    here = actions.Place(PurePosixPath(LOOP_SEAT) / relative, None, seat=place.seat)
-    body = actions.command(lesson, step.action, here)
-    # Binds name the folder as the seat's engine sees it: "$(pwd)" here is this host's path to it.
-    body = body.replace('"$(pwd)"', shlex.quote(str(place.seen)))
-    body = body.replace("docker compose ", f"docker compose -f compose.yaml --project-directory "
-                                           f"{shlex.quote(str(place.seen))} ")
-    body = body.replace(LOOP_SEAT + "/", '"$seat"/')
-    if step.action.definition.in_seat_network:  # its `localhost` is the seat's own, in the seat's namespace
-        body = f'ip netns exec "{layout.NETNS_PREFIX}${{seat##*/}}" {body}'
+    action = step.action
+    typed = action.definition.typed(lesson, action, place)  # as the student types it in the lesson's folder
+    if action.needs_folder:
+        body = shell.as_student_in_bash('"$seat"', place.seen, typed)
+    elif action.definition.in_seat_network:
+        body = f'ip netns exec "{layout.NETNS_PREFIX}${{seat##*/}}" {typed}'
+    else:
+        body = typed
     seat_dirs = " ".join(shlex.quote(str(layout.SeatPlace(base, seat.name, 0).dir)) for seat in seat_list)
     return (f"for seat in {seat_dirs}; do (\n"
-            f"export DOCKER_HOST=\"unix://$seat/run/docker.sock\" DOCKER_BUILDKIT=0\n{body}\n)\ndone")
+            f"export DOCKER_HOST=\"unix://$seat/run/docker.sock\"\n{body}\n)\ndone")
 
 
 def remove_every_seat_command(base):

@@ -94,8 +94,8 @@ class SeatHost:
 
         def argv_of(argv):
             pid = self.engine_pid(name)
-            if pid is None:
-                raise SeatHostError(f"{name}: its Docker engine is not running")
+            if pid is None:  # an OSError, as StudentFiles' callers expect of a folder they cannot reach
+                raise FileNotFoundError(f"{name}: its Docker engine is not running, so its folder cannot be reached")
             return shell.as_student(place, pid, argv)
 
         return shell.StudentFiles(argv_of)

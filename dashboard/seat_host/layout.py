@@ -19,7 +19,8 @@ FIRST_UID = 200_000  # the student's uid and gid on seat i: FIRST_UID + i
 PORT_BLOCK = 5  # host ports per seat, mapped to the lesson ports its engine publishes
 WALLS_PLUGIN = "cowserv-walls"  # dockerd --authorization-plugin; its socket in the seat's /run/docker/plugins
 HOME = "/home/student"  # the student's home in the seat's view
-FOLDER = HOME + "/docker-workshop"  # the seat's folder, as the shell and the seat's engine see it
+FILES = "docker-workshop"  # the seat's folder's name, in the seat's dir on this host and in its student's home
+FOLDER = HOME + "/" + FILES  # the seat's folder, as the shell and the seat's engine see it
 MAX_SEATS = SUBNET.num_addresses // 4 - 1
 
 
@@ -48,7 +49,7 @@ class SeatPlace:
     @property
     def files(self):
         """The seat's folder: a lesson's folder in it each; FOLDER in the seat's view."""
-        return self.dir / "docker-workshop"
+        return self.dir / FILES
 
     @property
     def data(self):

@@ -3,12 +3,17 @@ names the same files for the shell and the engine, and `curl localhost:8000` rea
 in a pid namespace of its own, as the seat's unprivileged student (no capabilities, no_new_privs), in the seat's
 cgroups (its fork bombs and memory hogs hit the seat's limits). It is no container of the seat's engine."""
 
+import shlex
 from pathlib import PurePosixPath
 
 from . import cgroups
-from .layout import FOLDER, HOME
+from .layout import FILES, FOLDER, HOME
 
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+# The student's environment for what the dashboard runs as the student (nothing of the dashboard's own): the
+# classic builder, as the seat's shell has it (BuildKit is refused by the seat's walls).
+STUDENT_ENV = {"PATH": PATH, "LANG": "C.UTF-8", "HOME": HOME, "DOCKER_BUILDKIT": "0"}
+UNPRIVILEGED = ["--clear-groups", "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs"]  # setpriv's, after the ids
 
 
 def folder(place, cwd):
@@ -29,8 +34,7 @@ def command(place, engine_pid, cwd):
     """(argv, env, preexec_fn): run argv with env (nothing of the dashboard's own), preexec_fn in the child."""
     argv = ["nsenter", "-t", str(engine_pid), "-m", "-n", "-u", "--",
             "unshare", "--pid", "--fork", "--mount-proc", "--",
-            "setpriv", "--reuid", str(place.uid), "--regid", str(place.gid), "--clear-groups",
-            "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--",
+            "setpriv", "--reuid", str(place.uid), "--regid", str(place.gid), *UNPRIVILEGED, "--",
             "env", "-C", folder(place, cwd), "/bin/bash", "-l"]
     env = {"HOME": HOME, "USER": "student", "LOGNAME": "student", "SHELL": "/bin/bash", "PATH": PATH,
            "TERM": "xterm-256color", "LANG": "C.UTF-8", "DOCKER_BUILDKIT": "0"}
@@ -46,15 +50,33 @@ def as_student(place, engine_pid, argv):
     seat's folder, so a symbolic link the student made there leads nowhere (the folder follows none) and nothing is
     done there with root's rights."""
     return ["nsenter", "-t", str(engine_pid), "-m", "--",
-            "setpriv", "--reuid", str(place.uid), "--regid", str(place.gid), "--clear-groups",
-            "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--", *argv]
+            "setpriv", "--reuid", str(place.uid), "--regid", str(place.gid), *UNPRIVILEGED, "--", *argv]
+
+
+def as_student_in_bash(seat_dir, cwd, command):
+    """Bash lines that run the bash `command` in `cwd` inside the seat's view as its student, with the student's
+    environment (STUDENT_ENV) only, from a root shell on this host, as the student would type it: `seat_dir` is a
+    bash word naming the seat's folder here ("$seat"). The view's pid 1 is the child of the process its engine.pid
+    names; the student's ids are its folder's."""
+    environment = " ".join(f"{name}={shlex.quote(value)}" for name, value in STUDENT_ENV.items())
+    pid = f"$(cat {seat_dir}/engine.pid)"
+    return (f'view=$(cut -d" " -f1 "/proc/{pid}/task/{pid}/children")\n'
+            f"student=$(stat -c %u:%g {seat_dir}/{FILES})\n"
+            f'nsenter -t "$view" -m -- setpriv --reuid "${{student%:*}}" --regid "${{student#*:}}" '
+            f"{' '.join(UNPRIVILEGED)} -- env -i -C {shlex.quote(str(cwd))} {environment} bash -c "
+            f"{shlex.quote(command)}")
 
 
 class StudentFiles:
     """A seat's folder as the dashboard writes and reads it: through tar run as the seat's student in the seat's
     view (`argv_of` wraps a command so). Paths are relative to the seat's folder (FOLDER in the view)."""
 
-    ENV = {"PATH": PATH, "LANG": "C.UTF-8"}  # nothing of the dashboard's own environment
+    ENV = STUDENT_ENV
+
+    def command(self, argv, cwd):
+        """`argv` as run in `cwd` (a folder in the seat's view) as the student, with ENV only: how the dashboard runs
+        a seat's Compose, which reads the student's compose.yaml and packs its build contexts as the student."""
+        return self._argv_of(["env", "-C", str(cwd), *argv])
 
     def __init__(self, argv_of):
         self._argv_of = argv_of

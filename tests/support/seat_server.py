@@ -92,7 +92,7 @@ class ServedRoom:
     def host_port(self, seat, port=8000):
         """The host port the seat's `port` is published at (its block of ports)."""
         index = self.names.index(seat)
-        return self.first_port + index * layout.PORT_BLOCK + (8000, 8080, 8090).index(port)
+        return self.first_port + index * layout.PORT_BLOCK + (8000, 8080, 8090, 8100, 8200).index(port)
 
     def terminal(self, seat, shell=1):
         return Typist(Term(self.seats[seat], f"/seat/terminal?shell={shell}"))
