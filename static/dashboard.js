@@ -62,7 +62,8 @@
   // Which steps are done (checked, or run), in order. A check that something is not there (gone, empty,
   // volume_gone: data-check-absence) also passes before the thing was ever made: it counts only once the step
   // before it is done, or once this page saw it fail (the thing was there), so a lesson not begun does not start
-  // at its clean-up step.
+  // at its clean-up step. A check marked `after_previous` in its lesson (what it looks at is there once an earlier
+  // step is done) carries data-check-absence too, and counts the same way.
   function doneSteps(steps) {
     var previous = true;
     return steps.map(function (section) {

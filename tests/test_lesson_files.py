@@ -124,6 +124,8 @@ CASES = {
     "seat needs of bad memory": (changed('folder = "sample"\n',
                                          'folder = "sample"\nseat_needs = { memory = "lots", pids = 300 }\n'),
                                  None, "seat_needs", "memory 'lots'"),
+    "after_previous not a boolean": (changed('text = "Hello" }', 'text = "Hello", after_previous = "yes" }'),
+                                     "serve", "check.after_previous", "true or false"),
     "check's file without its text": (changed('text = "Hello" }', 'text = "Hello", file = "Dockerfile" }'), "serve",
                                       "check.file", "does not hold the check's text 'Hello'"),
 }

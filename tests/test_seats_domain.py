@@ -124,6 +124,27 @@ def test_a_grid_cell_is_passed_not_yet_or_failed(catalog):
     assert progress.cell(board, lesson, seat, hello).state == progress.NOT_YET
 
 
+def test_a_check_after_previous_counts_for_its_step_only_once_the_step_before_is_done(catalog):
+    """Part 8's `restart` asks the page `up` made answer: passing right after `up`, it is not yet done on the grid
+    until the steps before it are, then it is (typed or pressed alike)."""
+    lesson = catalog.get("microservices")
+    board, seat = Board(), seats.Seat("seat-1", 1, "t")
+    scope = scope_of(lesson.id, seat.name)
+    restart = lesson.step("restart")
+    assert restart.check.after_previous and restart.check.waits_its_turn and not restart.check.absence
+    before = lesson.steps[:lesson.steps.index(restart)]
+    board.ran(scope, "up", Ran("docker compose up -d --build", "", True))
+    board.put(scope, "up", Result(PASSED, "the page answers"))
+    board.put(scope, restart.id, Result(PASSED, "the page answers"))
+    state = lambda: dict((c.step_id, c.state) for c in progress.grid(board, lesson, [seat])[0][0].cells)
+    assert state()[restart.id] == progress.NOT_YET  # the steps between are not done yet
+    for step in before[1:]:
+        board.ran(scope, step.id, Ran("…", "", True))
+        if step.check is not None:
+            board.put(scope, step.id, Result(PASSED, "done"))
+    assert state()[restart.id] == progress.PASSED_CELL
+
+
 def test_a_grid_cell_of_a_step_still_running_is_not_yet_and_says_where_it_is(catalog):
     lesson = catalog.get("running")
     board, seat = Board(), seats.Seat("seat-1", 1, "t")

@@ -91,12 +91,21 @@ class Check:
     field: str = ""  # counter, spread: the JSON answer's field read
     at_least: int = 0  # counter: the smallest value that passes
     count: int = 0  # spread: how many different values must answer
+    # Any check: what it looks at is there already when an earlier step of the lesson is done (part 8's `restart`
+    # asks the page `up` made answer): passing counts for its step only once the step before it is done.
+    after_previous: bool = False
 
     @property
     def absence(self):
         """True for a check that passes when something is not there (gone, empty, volume_gone): it passes before
         the thing was ever made, too."""
         return self.kind in ABSENCE
+
+    @property
+    def waits_its_turn(self):
+        """True when its passing counts for its step only in the lesson's order (once the step before it is done,
+        or it was seen failing, or pressed): an absence, or `after_previous`."""
+        return self.absence or self.after_previous
 
 
 @dataclass(frozen=True)
@@ -195,6 +204,18 @@ def _fields(table, vocabulary, path, step, where):
     return values
 
 
+def _check(table, path, step_id):
+    """The step's Check: its kind's fields, and `after_previous`, which any kind takes."""
+    if isinstance(table, dict) and "after_previous" in table:
+        table = dict(table)
+        try:
+            after_previous = parse.boolean(table.pop("after_previous"))
+        except ValueError as error:
+            raise LessonError(path, str(error), step_id, "check.after_previous") from None
+        return Check(**_fields(table, CHECKS, path, step_id, "check"), after_previous=after_previous)
+    return Check(**_fields(table, CHECKS, path, step_id, "check"))
+
+
 def _required_text(data, name, path, step=None):
     value = data.get(name)
     if not isinstance(value, str) or not value.strip():
@@ -216,7 +237,7 @@ def _step(data, path, index):
         raise LessonError(path, "missing: every step has one action", step_id, "action")
     action = Action(**_fields(data["action"], {name: kind.fields for name, kind in KINDS.items()}, path, step_id,
                               "action"))
-    check = Check(**_fields(data["check"], CHECKS, path, step_id, "check")) if "check" in data else None
+    check = _check(data["check"], path, step_id) if "check" in data else None
     hint, warning = data.get("hint", ""), data.get("warning", "")
     for name, value in (("hint", hint), ("warning", warning)):
         if not isinstance(value, str):

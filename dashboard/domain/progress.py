@@ -36,12 +36,12 @@ class Count:
     of: int
 
 
-def cell(board, lesson, seat, step):
+def cell(board, lesson, seat, step, previous_done=True):
     """One seat's state on one step. A step with a check is passed once its check passed after the seat's latest
     press (and stays so when a later step undoes it: the lesson removes what it ran), or when its check passes
     now (a check that something is gone, only once the seat pressed the step: it passes before the thing was
-    ever made too); failed when the seat pressed it and its check or its run failed; without a check, its run
-    says."""
+    ever made too; one `after_previous`, only once the step before it is done, `previous_done`); failed when the
+    seat pressed it and its check or its run failed; without a check, its run says."""
     scope = scope_of(lesson.id, seat.name)
     ran, result = board.last_run(scope, step.id), board.result(scope, step.id)
     check = step.check
@@ -50,7 +50,8 @@ def cell(board, lesson, seat, step):
         return Cell(step.id, PASSED_CELL, achieved.reason)
     if ran is not None and ran.running:  # a long step (Compose building) the seat pressed, still running
         return Cell(step.id, NOT_YET, f"Running{f', at {ran.stage}' if ran.stage else ''}…")
-    if check is not None and result is not None and result.state == PASSED and (ran or not check.absence):
+    in_turn = not check.waits_its_turn or (check.after_previous and previous_done) if check is not None else True
+    if check is not None and result is not None and result.state == PASSED and (ran or in_turn):
         return Cell(step.id, PASSED_CELL, result.reason)
     if ran is not None and not ran.ok:
         return Cell(step.id, FAILED_CELL, f"It ran and failed: {ran.output.strip()[-200:]}")
@@ -63,10 +64,19 @@ def cell(board, lesson, seat, step):
     return Cell(step.id, NOT_YET, result.reason if result is not None and ran is not None else "Not done yet.")
 
 
+def _cells(board, lesson, seat):
+    """The seat's cells of the lesson, in order: each knows whether the step before it is done."""
+    cells, previous_done = [], True
+    for step in lesson.steps:
+        cells.append(cell(board, lesson, seat, step, previous_done))
+        previous_done = cells[-1].state == PASSED_CELL
+    return tuple(cells)
+
+
 def grid(board, lesson, seats):
     """(rows, counts): a Row per seat of `seats` (in their order), each with a Cell per step of the lesson, and a
     Count per step. `lesson` is the lesson as seats do it; the board is keyed by its id and each seat."""
-    rows = tuple(Row(seat, tuple(cell(board, lesson, seat, step) for step in lesson.steps)) for seat in seats)
+    rows = tuple(Row(seat, _cells(board, lesson, seat)) for seat in seats)
     counts = tuple(Count(step, sum(row.cells[index].state == PASSED_CELL for row in rows),
                          sum(row.cells[index].state == FAILED_CELL for row in rows), len(rows))
                    for index, step in enumerate(lesson.steps))
