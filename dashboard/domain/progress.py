@@ -65,11 +65,13 @@ def cell(board, lesson, seat, step, previous_done=True):
 
 
 def _cells(board, lesson, seat):
-    """The seat's cells of the lesson, in order: each knows whether the step before it is done."""
+    """The seat's cells of the lesson, in order: each knows whether the last step before it that has a check is
+    done (a step without one, typed rather than pressed, leaves no trace to wait for)."""
     cells, previous_done = [], True
     for step in lesson.steps:
         cells.append(cell(board, lesson, seat, step, previous_done))
-        previous_done = cells[-1].state == PASSED_CELL
+        if step.check is not None:
+            previous_done = cells[-1].state == PASSED_CELL
     return tuple(cells)
 
 
