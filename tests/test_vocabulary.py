@@ -153,8 +153,8 @@ def test_the_commands_shown(tmp_path):
     lesson = load_lesson(make_lesson(tmp_path))
     here = actions.Place(Path("/home/u/docker-workshop/vocab"), Path("/home/u"))
     shown = {step.id: actions.command(lesson, step.action, here) for step in lesson.steps}
-    assert shown["buy"] == "curl -sS -X POST http://localhost:8100/api/buy"
-    assert shown["balance"] == "curl -sS http://localhost:8100/api/balance"
+    assert shown["buy"] == "curl -sS --max-time 10 --fail-with-body -X POST http://localhost:8100/api/buy"
+    assert shown["balance"] == "curl -sS --max-time 10 --fail-with-body http://localhost:8100/api/balance"
     assert shown["top"] == "docker top wallet"
     assert shown["show"] == "cd ~/docker-workshop/vocab && cat supervisord.conf"
     assert shown["up"] == "cd ~/docker-workshop/vocab && docker compose up -d"  # no stand-in in use
@@ -315,7 +315,12 @@ def test_a_request_that_is_refused_or_answered_with_an_error_is_not_done(wallet,
     lesson, here, _, port = wallet
     sell = load_lesson(make_lesson(tmp_path / "sell", port=port, text=LESSON.replace("/api/buy", "/api/sell")))
     refused = actions.perform(Engine(), sell, sell.step("buy").action, here)
-    assert not refused.ok and json.loads(refused.output) == {"error": "nothing to sell", "balance": 0}
+    body, error = refused.output.splitlines(keepends=True)
+    assert not refused.ok and json.loads(body) == {"error": "nothing to sell", "balance": 0}
+    # as the pasted curl's --fail-with-body: the body, then its error (exit 22)
+    said = shell(actions.command(sell, sell.step("buy").action, here))
+    assert said.returncode == 22 and error == said.stderr == "curl: (22) The requested URL returned error: 409\n"
+    assert body.rstrip("\n") == said.stdout.rstrip("\n")
     closed = free_tcp_port()
     nobody = load_lesson(make_lesson(tmp_path / "closed", port=closed))
     done = actions.perform(Engine(), nobody, nobody.step("buy").action, here)
