@@ -84,6 +84,8 @@ COMPOSE = """\
 services:
   api:
     build: {args: {BASE_IMAGE: ${BASE_IMAGE:-python:3.12-slim}}}
+    ports:
+      - "PORT:8000"
   postgres:
     image: ${POSTGRES_IMAGE:-postgres:16}
 """
@@ -93,7 +95,7 @@ def make_lesson(root, lesson_id="vocab", port=8100, name="wallet", text=LESSON, 
     folder = root / f"07-{lesson_id}"
     folder.mkdir(parents=True)
     (folder / "supervisord.conf").write_text("[supervisord]\nnodaemon=true\n")
-    (folder / "compose.yaml").write_text(compose_yaml)
+    (folder / "compose.yaml").write_text(compose_yaml.replace("PORT", str(port)))  # the port its requests ask
     (folder / LESSON_FILE).write_text(text.format(id=lesson_id, port=port, name=name))
     return folder
 
@@ -123,6 +125,10 @@ def test_the_new_kinds_load_with_their_fields(tmp_path):
     ('method = "POST"', 'method = "PUT"', "action.method", "is not GET or POST"),
     ('method = "POST", port = {port}', 'method = "POST", port = "{port}"', "action.port", "a whole number"),
     ('method = "POST", port = {port}', 'method = "POST", port = 70000', "action.port", "from 1 to 65535"),
+    ('method = "POST", port = {port}', 'method = "POST", port = 8999', "action.port",
+     "port 8999 is not one the lesson publishes (its runs' ports and its compose.yaml's: 8100)"),
+    ('kind = "spread", port = {port}', 'kind = "spread", port = 8999', "check.port",
+     "port 8999 is not one the lesson publishes"),
     ('path = "/api/buy"', 'path = "api/buy"', "action.path", "absolute path"),
     ('path = "/api/buy"', 'path = "/api/buy; rm -rf ~"', "action.path", "absolute path"),
     ('file = "supervisord.conf"', 'file = "other.conf"', "action.file", "not one of the lesson's files"),
