@@ -13,12 +13,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import lesson_fields as parse
-from .action_kinds import KINDS
+from .action_kinds import COMPOSE_VARIABLES, KINDS
 from .lesson_fields import IDENTIFIER, Mount, Port
 
 LESSON_FILE = "lesson.toml"
 BASE_IMAGE = "python:3.12-slim"  # what lessons name for a plain Python; DASHBOARD_BASE_IMAGE stands in for it
 POSTGRES_IMAGE = "postgres:16"  # what the state lesson names; DASHBOARD_POSTGRES_IMAGE stands in for it
+# The image each stand-in variable a compose.yaml may name (${BASE_IMAGE:-…}, ${POSTGRES_IMAGE:-…}) stands for.
+COMPOSE_IMAGES = dict(zip(COMPOSE_VARIABLES, (BASE_IMAGE, POSTGRES_IMAGE), strict=True))
 # A published port in a compose.yaml's `ports:` list: `- "8200:80"` or `- "127.0.0.1:8200:80"` (its host port).
 COMPOSE_PORT = re.compile(r"""^\s*-\s*["']?(?:[0-9.]+:)?([0-9]{1,5}):[0-9]{1,5}""", re.M)
 
