@@ -491,18 +491,18 @@ def test_a_request_answered_by_a_closed_connection_says_what_curl_says(tmp_path)
     assert pasted.returncode == 52 and pasted.stderr == done.output
 
 
-def test_a_seat_s_own_files_read_a_file_with_cat(tmp_path):
-    """StudentFiles.read runs `cat` (in the seat's view, as its student, by its argv_of; here, on a folder of the
-    test's own): the text, or OSError with cat's own words, which show turns into what `cat FILE` prints."""
+def test_a_seat_s_own_files_read_a_file_with_head(tmp_path):
+    """StudentFiles.read runs `head -c` (in the seat's view, as its student, by its argv_of; here, on a folder of the
+    test's own): the text, or OSError with its own words, which show turns into what `cat FILE` prints."""
     from dashboard.seat_host.layout import FOLDER
     from dashboard.seat_host.shell import StudentFiles
 
     own = StudentFiles(lambda argv: [word.replace(FOLDER, str(tmp_path)) for word in argv])
     (tmp_path / "vocab").mkdir()
     (tmp_path / "vocab" / "supervisord.conf").write_text("[supervisord]\n")
-    assert own.read("vocab/supervisord.conf") == "[supervisord]\n"
+    assert own.read("vocab/supervisord.conf", 1000) == ("[supervisord]\n", False)
     with pytest.raises(OSError, match="No such file or directory"):
-        own.read("vocab/missing.conf")
+        own.read("vocab/missing.conf", 1000)
     lesson = load_lesson(make_lesson(tmp_path / "lessons"))
     seat = actions.Place(tmp_path / "nowhere", Path("/home/student"), seat="s1", own_files=own)
     (tmp_path / "vocab" / "supervisord.conf").unlink()

@@ -500,19 +500,26 @@ class Show(Kind):
     name, label = "show", "Show the file"
     fields = {"file": (field.relative, True)}
     needs_folder = True
+    SHOWN = 256 * 1024  # bytes of the file shown: its start
 
     def typed(self, lesson, action, place, host_port=None):
         return shlex.join(["cat", action.file])
 
     def effect(self, engine, lesson, action, place, host_port=None, listed=None, on_line=None):
+        """The file's first SHOWN bytes, only a regular file's (a FIFO would hold the press; a link out of the
+        instructor's folder leads where the lesson does not show)."""
         shown = PurePosixPath(lesson.folder) / action.file
         try:
             if place.own_files is not None:  # a seat's folder: read as its student
-                return Done(place.own_files.read(str(shown)))
-            return Done((place.folder / action.file).read_text(errors="replace"))
+                text, cut = place.own_files.read(str(shown), self.SHOWN)
+            else:
+                text, cut = files.read_start(place.folder, action.file, self.SHOWN)
         except OSError as error:
-            reason = error.strerror or str(error).rsplit(": ", 1)[-1]  # a seat's: cat's own last words
+            reason = error.strerror or str(error).rsplit(": ", 1)[-1]  # a seat's: its reader's own last words
             return Done(f"cat: {action.file}: {reason}\n", ok=False)
+        if cut:
+            text += ("" if text.endswith("\n") else "\n") + "(the file goes on: only its first 256 KB are shown)\n"
+        return Done(text)
 
     def problem(self, lesson, action):
         if action.file not in lesson.files:
