@@ -229,9 +229,9 @@ def test_show_on_a_seat_reads_the_file_as_its_student(tmp_path):
     asked = []
 
     class OwnFiles:
-        def read(self, relative):
+        def read(self, relative, limit):
             asked.append(relative)
-            return "as the student sees it\n"
+            return "as the student sees it\n", False
 
     seat = actions.Place(tmp_path / "nowhere", Path("/home/student"), seat="s1", own_files=OwnFiles())
     assert actions.perform(None, lesson, lesson.step("show").action, seat).output == "as the student sees it\n"
