@@ -43,7 +43,7 @@ class Echo(Kind):
     def typed(self, lesson, action, place, host_port=None):
         return shlex.join(["echo", *action.command])
 
-    def effect(self, engine, lesson, action, place, host_port=None, listed=None):
+    def effect(self, engine, lesson, action, place, host_port=None, listed=None, on_line=None):
         return Done(" ".join(action.command) + "\n")
 
 

@@ -2,8 +2,13 @@
 docker CLI itself), the step is refused with what to do, never a traceback. These use a stand-in `docker` on PATH
 to be a machine without the plugin; the lesson's own tests (test_lesson_compose.py) run the real one."""
 
+import os
+import signal
+import threading
+
 import pytest
 
+from tests.support import wait_until
 from dashboard.domain import compose
 from dashboard.domain.errors import EngineError, ToolMissing
 
@@ -80,3 +85,32 @@ def test_a_run_past_its_time_is_ended_and_said_so(tmp_path, monkeypatch):
     (["ps"], False), (["logs", "--tail", "10"], False), (["down", "-v"], False)])
 def test_the_commands_that_build_are_told_apart(words, builds):
     assert compose.builds(words) is builds
+
+
+def test_a_run_past_its_time_is_ended_with_the_children_holding_its_output(tmp_path, monkeypatch):
+    """A child Compose started that still holds the pipe (a build's helper) is ended too, so the reading stops:
+    ending Compose alone would leave the run reading until the child's 600 s are over."""
+    fake_docker(tmp_path, monkeypatch, "echo started\nsleep 600 &\necho $! > child\nwait\n")
+    raised = []
+    running = threading.Thread(target=lambda: raised.append(pytest.raises(EngineError, compose.run, tmp_path,
+                                                                          ["up", "--build"], timeout=1)))
+    running.start()
+    try:
+        running.join(30)
+        assert not running.is_alive(), "the run still reads the pipe a child of Compose holds"
+        assert "did not end within 1 s" in str(raised[0].value)
+        child = int((tmp_path / "child").read_text())
+        wait_until(lambda: not _alive(child), "the child ended with Compose", timeout=5, every=0.05)
+    finally:
+        if (tmp_path / "child").exists() and _alive(int((tmp_path / "child").read_text())):
+            os.kill(int((tmp_path / "child").read_text()), signal.SIGKILL)
+        running.join(5)
+
+
+def _alive(pid):
+    """Whether the process runs (a zombie waiting for its parent counts as ended)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False

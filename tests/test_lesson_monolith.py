@@ -199,7 +199,7 @@ def test_part_7_monolith_by_commands(app, docker_client, monolith):
     assert re.fullmatch(r"[0-9a-f]{64}\n", lesson.run("run"))
     assert balance_answers() == 0
 
-    assert lesson.shown("buy") == "curl -sS -X POST http://localhost:8100/api/buy"
+    assert lesson.shown("buy") == "curl -sS --max-time 10 --fail-with-body -X POST http://localhost:8100/api/buy"
     assert lesson.run("buy").startswith('{"balance":1,')
     assert lesson.shown("supervisord").endswith("cat supervisord.conf")
     assert lesson.run("supervisord") == (SHIPPED / "supervisord.conf").read_text()

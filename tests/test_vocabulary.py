@@ -86,6 +86,8 @@ COMPOSE = """\
 services:
   api:
     build: {args: {BASE_IMAGE: ${BASE_IMAGE:-python:3.12-slim}}}
+    ports:
+      - "PORT:8000"
   postgres:
     image: ${POSTGRES_IMAGE:-postgres:16}
 """
@@ -95,7 +97,7 @@ def make_lesson(root, lesson_id="vocab", port=8100, name="wallet", text=LESSON, 
     folder = root / f"07-{lesson_id}"
     folder.mkdir(parents=True)
     (folder / "supervisord.conf").write_text("[supervisord]\nnodaemon=true\n")
-    (folder / "compose.yaml").write_text(compose_yaml)
+    (folder / "compose.yaml").write_text(compose_yaml.replace("PORT", str(port)))  # the port its requests ask
     (folder / LESSON_FILE).write_text(text.format(id=lesson_id, port=port, name=name))
     return folder
 
@@ -125,6 +127,10 @@ def test_the_new_kinds_load_with_their_fields(tmp_path):
     ('method = "POST"', 'method = "PUT"', "action.method", "is not GET or POST"),
     ('method = "POST", port = {port}', 'method = "POST", port = "{port}"', "action.port", "a whole number"),
     ('method = "POST", port = {port}', 'method = "POST", port = 70000', "action.port", "from 1 to 65535"),
+    ('method = "POST", port = {port}', 'method = "POST", port = 8999', "action.port",
+     "port 8999 is not one the lesson publishes (its runs' ports and its compose.yaml's: 8100)"),
+    ('kind = "spread", port = {port}', 'kind = "spread", port = 8999', "check.port",
+     "port 8999 is not one the lesson publishes"),
     ('path = "/api/buy"', 'path = "api/buy"', "action.path", "absolute path"),
     ('path = "/api/buy"', 'path = "/api/buy; rm -rf ~"', "action.path", "absolute path"),
     ('file = "supervisord.conf"', 'file = "other.conf"', "action.file", "not one of the lesson's files"),
@@ -155,8 +161,8 @@ def test_the_commands_shown(tmp_path):
     lesson = load_lesson(make_lesson(tmp_path))
     here = actions.Place(Path("/home/u/docker-workshop/vocab"), Path("/home/u"))
     shown = {step.id: actions.command(lesson, step.action, here) for step in lesson.steps}
-    assert shown["buy"] == "curl -sS -X POST http://localhost:8100/api/buy"
-    assert shown["balance"] == "curl -sS http://localhost:8100/api/balance"
+    assert shown["buy"] == "curl -sS --max-time 10 --fail-with-body -X POST http://localhost:8100/api/buy"
+    assert shown["balance"] == "curl -sS --max-time 10 --fail-with-body http://localhost:8100/api/balance"
     assert shown["top"] == "docker top wallet"
     assert shown["show"] == "cd ~/docker-workshop/vocab && cat supervisord.conf"
     assert shown["up"] == "cd ~/docker-workshop/vocab && docker compose up -d"  # no stand-in in use
@@ -237,9 +243,9 @@ def test_show_on_a_seat_reads_the_file_as_its_student(tmp_path):
     asked = []
 
     class OwnFiles:
-        def read(self, relative):
+        def read(self, relative, limit):
             asked.append(relative)
-            return "as the student sees it\n"
+            return "as the student sees it\n", False
 
     seat = actions.Place(tmp_path / "nowhere", Path("/home/student"), seat="s1", own_files=OwnFiles())
     assert actions.perform(None, lesson, lesson.step("show").action, seat).output == "as the student sees it\n"
@@ -329,7 +335,12 @@ def test_a_request_that_is_refused_or_answered_with_an_error_is_not_done(wallet,
     lesson, here, _, port = wallet
     sell = load_lesson(make_lesson(tmp_path / "sell", port=port, text=LESSON.replace("/api/buy", "/api/sell")))
     refused = actions.perform(Engine(), sell, sell.step("buy").action, here)
-    assert not refused.ok and json.loads(refused.output) == {"error": "nothing to sell", "balance": 0}
+    body, error = refused.output.splitlines(keepends=True)
+    assert not refused.ok and json.loads(body) == {"error": "nothing to sell", "balance": 0}
+    # as the pasted curl's --fail-with-body: the body, then its error (exit 22)
+    said = shell(actions.command(sell, sell.step("buy").action, here))
+    assert said.returncode == 22 and error == said.stderr == "curl: (22) The requested URL returned error: 409\n"
+    assert body.rstrip("\n") == said.stdout.rstrip("\n")
     closed = free_tcp_port()
     nobody = load_lesson(make_lesson(tmp_path / "closed", port=closed))
     done = actions.perform(Engine(), nobody, nobody.step("buy").action, here)
@@ -494,18 +505,18 @@ def test_a_request_answered_by_a_closed_connection_says_what_curl_says(tmp_path)
     assert pasted.returncode == 52 and pasted.stderr == done.output
 
 
-def test_a_seat_s_own_files_read_a_file_with_cat(tmp_path):
-    """StudentFiles.read runs `cat` (in the seat's view, as its student, by its argv_of; here, on a folder of the
-    test's own): the text, or OSError with cat's own words, which show turns into what `cat FILE` prints."""
+def test_a_seat_s_own_files_read_a_file_with_head(tmp_path):
+    """StudentFiles.read runs `head -c` (in the seat's view, as its student, by its argv_of; here, on a folder of the
+    test's own): the text, or OSError with its own words, which show turns into what `cat FILE` prints."""
     from dashboard.seat_host.layout import FOLDER
     from dashboard.seat_host.shell import StudentFiles
 
     own = StudentFiles(lambda argv: [word.replace(FOLDER, str(tmp_path)) for word in argv])
     (tmp_path / "vocab").mkdir()
     (tmp_path / "vocab" / "supervisord.conf").write_text("[supervisord]\n")
-    assert own.read("vocab/supervisord.conf") == "[supervisord]\n"
+    assert own.read("vocab/supervisord.conf", 1000) == ("[supervisord]\n", False)
     with pytest.raises(OSError, match="No such file or directory"):
-        own.read("vocab/missing.conf")
+        own.read("vocab/missing.conf", 1000)
     lesson = load_lesson(make_lesson(tmp_path / "lessons"))
     seat = actions.Place(tmp_path / "nowhere", Path("/home/student"), seat="s1", own_files=own)
     (tmp_path / "vocab" / "supervisord.conf").unlink()

@@ -14,7 +14,7 @@ from pathlib import PurePosixPath
 
 import requests
 
-from . import builds, commands, compose, files
+from . import builds, commands, compose, files, http_answers
 from . import lesson_fields as field
 from .actions import Done, build_plan, run_ports
 from .engine import RunSpec
@@ -81,9 +81,10 @@ class Kind:
         """The line a replay script runs in the lesson's folder: the command as typed there."""
         return self.typed(lesson, action, place, host_port)
 
-    def effect(self, engine, lesson, action, place, host_port=None, listed=None):
+    def effect(self, engine, lesson, action, place, host_port=None, listed=None, on_line=None):
         """Do the action as its command does; a Done with what the terminal would have printed. `listed`: gives the
-        lessons' containers as listed after the press (a seat's `docker ps` reads the shared list)."""
+        lessons' containers as listed after the press (a seat's `docker ps` reads the shared list); `on_line`: given
+        each line of its output as it comes, by a kind that `streams` it (others ignore it)."""
         raise NotImplementedError
 
     def problem(self, lesson, action):
@@ -118,7 +119,7 @@ class Build(Kind):
     def typed(self, lesson, action, place, host_port=None):
         return build_plan(lesson, action, place).replay
 
-    def effect(self, engine, lesson, action, place, host_port=None, listed=None):
+    def effect(self, engine, lesson, action, place, host_port=None, listed=None, on_line=None):
         """A seat's build, on its own engine, done within its request in the seats' build turn (one at a time, a
         bounded wait); the log is its output. The instructor's build is not done here: it starts in the background."""
         if not place.seat:
@@ -181,7 +182,7 @@ class Run(Kind):
         ran it."""
         return self.typed(lesson, replace(action, interactive=False), place, host_port)
 
-    def effect(self, engine, lesson, action, place, host_port=None, listed=None):
+    def effect(self, engine, lesson, action, place, host_port=None, listed=None, on_line=None):
         result = engine.start(self.spec(lesson, action, place, host_port))
         if action.detach:
             return Done(result.container_id, result.container_id)  # `docker run -d` prints the new id
@@ -238,7 +239,7 @@ class Exec(Kind):
     def typed(self, lesson, action, place, host_port=None):
         return commands.exec_command(action.name, action.command, action.env)
 
-    def effect(self, engine, lesson, action, place, host_port=None, listed=None):
+    def effect(self, engine, lesson, action, place, host_port=None, listed=None, on_line=None):
         exit_code, output = engine.exec(action.name, action.command, lesson.id, action.env, seat=place.seat)
         return Done(output, ok=exit_code == 0)
 
@@ -252,7 +253,7 @@ class Logs(Kind):
     def typed(self, lesson, action, place, host_port=None):
         return commands.logs_command(action.name, action.tail)
 
-    def effect(self, engine, lesson, action, place, host_port=None, listed=None):
+    def effect(self, engine, lesson, action, place, host_port=None, listed=None, on_line=None):
         return Done(engine.logs(action.name, action.tail, lesson.id, seat=place.seat))
 
 
@@ -267,7 +268,7 @@ class List(Kind):
             return commands.list_command(action.all)
         return commands.lesson_list_command(lesson.id, action.all)
 
-    def effect(self, engine, lesson, action, place, host_port=None, listed=None):
+    def effect(self, engine, lesson, action, place, host_port=None, listed=None, on_line=None):
         shown = [c for c in (listed or engine.containers)() if (place.seat or c.lesson == lesson.id)
                  and (action.all or c.running) and c.seat == place.engine_seat]
         return Done(list_table(shown))
@@ -283,7 +284,7 @@ class Remove(Kind):
     def typed(self, lesson, action, place, host_port=None):
         return commands.rm_command(action.name, force=self.force, stop_first=self.stop_first)
 
-    def effect(self, engine, lesson, action, place, host_port=None, listed=None):
+    def effect(self, engine, lesson, action, place, host_port=None, listed=None, on_line=None):
         full_id = engine.remove(action.name, lesson.id, force=self.force, stop_first=self.stop_first, seat=place.seat)
         # `docker stop` and `docker rm` each echo the name they were given.
         return Done("\n".join([action.name] * (2 if self.stop_first else 1)), full_id)
@@ -314,7 +315,7 @@ class Edit(Kind):
         return commands.write_file_command(place.shown_folder / action.file, action.content, place.home,
                                            field.HEREDOC_END)
 
-    def effect(self, engine, lesson, action, place, host_port=None, listed=None):
+    def effect(self, engine, lesson, action, place, host_port=None, listed=None, on_line=None):
         path = place.folder / action.file
         if place.own_files is not None:  # a seat's folder: written as its student (a link there leads nowhere)
             shown = PurePosixPath(lesson.folder) / action.file
@@ -346,7 +347,7 @@ class VolumeCreate(Kind):
     def typed(self, lesson, action, place, host_port=None):
         return commands.volume_create_command(action.name, None if place.seat else lesson.id)
 
-    def effect(self, engine, lesson, action, place, host_port=None, listed=None):
+    def effect(self, engine, lesson, action, place, host_port=None, listed=None, on_line=None):
         return Done(engine.create_volume(action.name, None if place.seat else lesson.id) + "\n")  # prints its name
 
 
@@ -358,7 +359,7 @@ class VolumeList(Kind):
     def typed(self, lesson, action, place, host_port=None):
         return commands.volume_list_command(None if place.seat else lesson.id)
 
-    def effect(self, engine, lesson, action, place, host_port=None, listed=None):
+    def effect(self, engine, lesson, action, place, host_port=None, listed=None, on_line=None):
         names = engine.volumes(lesson.id)
         return Done("DRIVER    VOLUME NAME\n" + "".join(f"local     {volume}\n" for volume in names))
 
@@ -372,7 +373,7 @@ class VolumeRemove(Kind):
     def typed(self, lesson, action, place, host_port=None):
         return commands.volume_remove_command(action.name)
 
-    def effect(self, engine, lesson, action, place, host_port=None, listed=None):
+    def effect(self, engine, lesson, action, place, host_port=None, listed=None, on_line=None):
         return Done(engine.remove_volume(action.name, lesson.id, seat=place.seat) + "\n")
 
 
@@ -390,9 +391,11 @@ class Compose(Kind):
         return prefix + commands.compose_command(action.command)
 
     def streams(self, action):
+        """A Compose command that builds (`up --build`, `build`) is followed as it comes."""
         return compose.builds(action.command)
 
     def ready(self):
+        """Refused where Compose v2 is not installed."""
         compose.require()
 
     def effect(self, engine, lesson, action, place, host_port=None, listed=None, on_line=None):
@@ -439,8 +442,9 @@ def stand_in_variables(lesson, place):
 
 
 class Request(Kind):
-    """`curl -sS [-X POST] http://localhost:PORT/PATH`: an HTTP request to a port the lesson publishes (a seat's in
-    its own namespace, where its terminal's `localhost` is), its answer's body printed."""
+    """`curl -sS --max-time 10 --fail-with-body [-X POST] http://localhost:PORT/PATH`: an HTTP request to a port the
+    lesson publishes (a seat's in its own namespace, where its terminal's `localhost` is), its answer's body printed;
+    as the curl does, it gives up after 10 s and fails on an answer of 400 or more."""
 
     name, label = "request", "Send the request"
     in_seat_network = True
@@ -452,26 +456,33 @@ class Request(Kind):
 
     def typed(self, lesson, action, place, host_port=None):
         method = ["-X", action.method] if action.method != "GET" else []
-        return shlex.join(["curl", "-sS", *method, f"http://localhost:{action.port}{action.path}"])
+        return shlex.join(["curl", "-sS", "--max-time", str(self.timeout), "--fail-with-body", *method,
+                           f"http://localhost:{action.port}{action.path}"])
 
-    def effect(self, engine, lesson, action, place, host_port=None, listed=None):
+    def effect(self, engine, lesson, action, place, host_port=None, listed=None, on_line=None):
         host = place.probe_host or engine.endpoint.published_host("127.0.0.1")
         asked = time.monotonic()
         try:
-            answer = requests.request(action.method, f"http://{host}:{action.port}{action.path}",
-                                      timeout=self.timeout, allow_redirects=False)
-        except requests.Timeout:
-            return Done(f"curl: (28) Operation timed out after {self.timeout * 1000} milliseconds with 0 bytes "
-                        "received\n", ok=False)
+            answer = http_answers.ask(action.method, f"http://{host}:{action.port}{action.path}", self.timeout)
+        except requests.Timeout as error:
+            return Done(f"curl: (28) Operation timed out after {self.timeout * 1000} milliseconds with "
+                        f"{getattr(error, 'received', 0)} bytes received\n", ok=False)
         except requests.ConnectionError as error:
             if "RemoteDisconnected" in str(error) or "Connection aborted" in str(error):
                 return Done("curl: (52) Empty reply from server\n", ok=False)  # taken, then closed unanswered
+            if "broke off" in str(error):
+                return Done("curl: (56) Failure when receiving data from the peer\n", ok=False)
             return Done(f"curl: (7) Failed to connect to localhost port {action.port} after "
                         f"{int((time.monotonic() - asked) * 1000)} ms: Couldn't connect to server\n", ok=False)
         except requests.RequestException as error:
             return Done(f"curl: (56) Failure when receiving data from the peer ({type(error).__name__})\n", ok=False)
-        body = answer.content.decode("utf-8", errors="replace")
-        return Done(body if body.endswith("\n") or not body else body + "\n", ok=200 <= answer.status_code < 300)
+        body = answer.text
+        output = body if body.endswith("\n") or not body else body + "\n"
+        if answer.cut:
+            output += f"(the answer goes on: only its first {http_answers.SHOWN_LIMIT} are shown)\n"
+        if answer.status >= 400:  # --fail-with-body: the body, then curl's error, exit 22
+            return Done(output + f"curl: (22) The requested URL returned error: {answer.status}\n", ok=False)
+        return Done(output, ok=200 <= answer.status < 300)
 
 
 class Top(Kind):
@@ -483,7 +494,7 @@ class Top(Kind):
     def typed(self, lesson, action, place, host_port=None):
         return shlex.join(["docker", "top", action.name])
 
-    def effect(self, engine, lesson, action, place, host_port=None, listed=None):
+    def effect(self, engine, lesson, action, place, host_port=None, listed=None, on_line=None):
         return Done(top_table(*engine.top(action.name, lesson.id, seat=place.seat)))
 
 
@@ -493,19 +504,26 @@ class Show(Kind):
     name, label = "show", "Show the file"
     fields = {"file": (field.relative, True)}
     needs_folder = True
+    SHOWN = 256 * 1024  # bytes of the file shown: its start
 
     def typed(self, lesson, action, place, host_port=None):
         return shlex.join(["cat", action.file])
 
-    def effect(self, engine, lesson, action, place, host_port=None, listed=None):
+    def effect(self, engine, lesson, action, place, host_port=None, listed=None, on_line=None):
+        """The file's first SHOWN bytes, only a regular file's (a FIFO would hold the press; a link out of the
+        instructor's folder leads where the lesson does not show)."""
         shown = PurePosixPath(lesson.folder) / action.file
         try:
             if place.own_files is not None:  # a seat's folder: read as its student
-                return Done(place.own_files.read(str(shown)))
-            return Done((place.folder / action.file).read_text(errors="replace"))
+                text, cut = place.own_files.read(str(shown), self.SHOWN)
+            else:
+                text, cut = files.read_start(place.folder, action.file, self.SHOWN)
         except OSError as error:
-            reason = error.strerror or str(error).rsplit(": ", 1)[-1]  # a seat's: cat's own last words
+            reason = error.strerror or str(error).rsplit(": ", 1)[-1]  # a seat's: its reader's own last words
             return Done(f"cat: {action.file}: {reason}\n", ok=False)
+        if cut:
+            text += ("" if text.endswith("\n") else "\n") + "(the file goes on: only its first 256 KB are shown)\n"
+        return Done(text)
 
     def problem(self, lesson, action):
         if action.file not in lesson.files:

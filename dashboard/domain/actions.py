@@ -104,6 +104,4 @@ def perform(engine, lesson, action, place, host_port=None, listed=None, on_line=
     which starts in the background. `listed`: gives the lessons' containers as listed after the press (a seat's
     `docker ps` reads the shared list), else the engine is asked. `on_line`: given each line of a long action's
     output as it comes (one whose kind `streams` it)."""
-    if on_line is not None:
-        return action.definition.effect(engine, lesson, action, place, host_port, listed, on_line=on_line)
-    return action.definition.effect(engine, lesson, action, place, host_port, listed)
+    return action.definition.effect(engine, lesson, action, place, host_port, listed, on_line=on_line)

@@ -5,6 +5,7 @@ presenter view sees what the instructor's page checked, and costs the engine not
 """
 
 import html
+import json
 import logging
 import re
 import threading
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 
 import requests
 
+from . import http_answers
 from .errors import ContainerNotFound, ContainerNotRunning, EngineError, EngineUnavailable
 
 log = logging.getLogger(__name__)
@@ -164,25 +166,43 @@ def _processes(top, check):
 
 
 def _and(names, word="and"):
+    """Names as a sentence lists them: "a, b and c"."""
     return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} {word} {names[-1]}"
 
 
 def _or(names):
+    """Names as a sentence offers them: "a, b or c"."""
     return _and(names, "or")
+
+
+ANSWER_SECONDS = 3  # a check's HTTP answer, its whole body read: the background lane every seat shares waits no more
+
+
+def _get(url):
+    """GET url, its answer bounded (http_answers: its first 64 KB, within ANSWER_SECONDS): (answer, None) or (None,
+    why not, as a reason's end)."""
+    try:
+        return http_answers.ask("GET", url, ANSWER_SECONDS), None
+    except http_answers.TooSlow:
+        return None, f"does not finish its answer within {ANSWER_SECONDS} s"
+    except requests.RequestException as error:
+        return None, f"does not answer ({type(error).__name__})"
 
 
 def _get_json(check, probe_host, seat):
     """GET the check's port and path: (where, the JSON field's value, None) or (where, None, why not)."""
     url = f"http://{probe_host}:{check.port}{check.path}"
     where = f"Your port {check.port} ({check.path})" if seat else url
+    answer, why = _get(url)
+    if answer is None:
+        return where, None, f"{where} {why}."
+    if answer.cut:
+        return where, None, (f"{where} answers HTTP {answer.status} with more than {http_answers.SHOWN_LIMIT}, "
+                             f"read no further: not the JSON holding {check.field!r}.")
     try:
-        answer = requests.get(url, timeout=3)
-    except requests.RequestException as error:
-        return where, None, f"{where} does not answer ({type(error).__name__})."
-    try:
-        value = answer.json()[check.field]
+        value = json.loads(answer.body)[check.field]
     except (ValueError, KeyError, TypeError, IndexError):
-        return where, None, f"{where} answers HTTP {answer.status_code}, without JSON holding {check.field!r}."
+        return where, None, f"{where} answers HTTP {answer.status}, without JSON holding {check.field!r}."
     return where, value, None
 
 
@@ -256,11 +276,11 @@ def _answers(listed, check, probe_host, changed=None, seat=False):
         for host_port, _ in container.ports:
             address = f"http://{probe_host}:{host_port}/"
             url = f"Your port {host_port}" if seat else address
-            try:
-                page = requests.get(address, timeout=3).content.decode("utf-8", errors="replace")
-            except requests.RequestException as error:
-                reasons.append(f"{url} does not answer ({type(error).__name__}).")
+            answer, why = _get(address)
+            if answer is None:
+                reasons.append(f"{url} {why}.")
                 continue
+            page = answer.text
             if check.text in page:
                 return Result(PASSED, f"{url} answers with {check.text!r}.")
             if changed is not None and changed.served_in(page):
@@ -268,7 +288,8 @@ def _answers(listed, check, probe_host, changed=None, seat=False):
                                       f"changed from the lesson's own ('Restore this lesson's files' brings back "
                                       f"{check.text!r}).")
             reasons.append(f"{url} answers, without {check.text!r}" +
-                           (f" or {check.file} as it is in {changed.folder} now." if changed else "."))
+                           (f" or {check.file} as it is in {changed.folder} now" if changed else "") +
+                           (f" in its first {http_answers.SHOWN_LIMIT} (read no further)." if answer.cut else "."))
     shown = reasons[:3]
     if changed is not None:
         shown.append(f"{check.file} in {changed.folder} "

@@ -3,6 +3,7 @@ as the command beside its button does. Compose has no SDK, and is never re-imple
 
 import os
 import re
+import signal
 import subprocess
 import threading
 
@@ -33,14 +34,22 @@ def run(folder, words, env=None, timeout=TIMEOUT, on_line=None, as_student=None)
             raise EngineUnavailable(str(error)) from error
     try:
         process = subprocess.Popen(argv, cwd=cwd, env=env,
-                                   stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                                   stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                   start_new_session=True)  # its own process group: ended whole (kill below)
     except FileNotFoundError as error:
         raise ToolMissing("The docker CLI is not installed here, so Compose cannot run.") from error
     timed_out = threading.Event()
 
+    def kill():
+        """End Compose and every process it started: a child still holding the pipe would keep the reading on."""
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
     def end():  # a run past its time is ended, and said so below
         timed_out.set()
-        process.kill()
+        kill()
 
     timer = threading.Timer(timeout, end)
     timer.start()
@@ -53,7 +62,7 @@ def run(folder, words, env=None, timeout=TIMEOUT, on_line=None, as_student=None)
                     if on_line is not None:
                         on_line(lines[-1])
             except BaseException:
-                process.kill()
+                kill()
                 raise
     finally:
         timer.cancel()

@@ -150,13 +150,6 @@ def method(value):
     return value
 
 
-def port(value):
-    """A host port, as a whole number (8100)."""
-    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 65535:
-        raise ValueError("must be a port, a whole number from 1 to 65535")
-    return value
-
-
 def whole(low, high):
     """A whole number from `low` to `high`."""
     def parse(value):
@@ -178,6 +171,7 @@ def listed(parse, example):
     return parse_list
 
 
+port = whole(1, 65535)  # a host port, as a whole number (8100)
 NAME = matching(CONTAINER_NAME, "a container name (letters, digits, _ . -)")
 VOLUME = matching(VOLUME_NAME, "a volume name (letters, digits, _ . -)")
 IMAGE = matching(IMAGE_REF, "an image reference such as python:3.12-slim")
@@ -197,13 +191,14 @@ class SeatNeeds:
     memory: str  # as the room form takes it: 512m
     pids: int
 
-    @property
-    def memory_bytes(self):
-        return int(self.memory[:-1]) * 1024 ** " kmg".index(self.memory[-1])
-
     def met_by(self, limits):
         """Whether a room's seats.Limits are enough."""
-        return limits.memory_bytes >= self.memory_bytes and limits.pids >= self.pids
+        return limits.memory_bytes >= memory_bytes(self.memory) and limits.pids >= self.pids
+
+
+def memory_bytes(size):
+    """A MEMORY_SIZE (256m) in bytes."""
+    return int(size[:-1]) * 1024 ** " kmg".index(size[-1])
 
 
 def seat_needs(value):

@@ -6,17 +6,23 @@ validates everything a step will need before anyone presses a button, and names 
 each mistake; a broken lesson is left out with its message, and never takes the others down.
 """
 
+import contextlib
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import lesson_fields as parse
-from .action_kinds import KINDS
+from .action_kinds import COMPOSE_VARIABLES, KINDS
 from .lesson_fields import IDENTIFIER, Mount, Port
 
 LESSON_FILE = "lesson.toml"
 BASE_IMAGE = "python:3.12-slim"  # what lessons name for a plain Python; DASHBOARD_BASE_IMAGE stands in for it
 POSTGRES_IMAGE = "postgres:16"  # what the state lesson names; DASHBOARD_POSTGRES_IMAGE stands in for it
+# The image each stand-in variable a compose.yaml may name (${BASE_IMAGE:-…}, ${POSTGRES_IMAGE:-…}) stands for.
+COMPOSE_IMAGES = dict(zip(COMPOSE_VARIABLES, (BASE_IMAGE, POSTGRES_IMAGE), strict=True))
+# A published port in a compose.yaml's `ports:` list: `- "8200:80"` or `- "127.0.0.1:8200:80"` (its host port).
+COMPOSE_PORT = re.compile(r"""^\s*-\s*["']?(?:[0-9.]+:)?([0-9]{1,5}):[0-9]{1,5}""", re.M)
 
 
 class LessonError(Exception):
@@ -139,6 +145,15 @@ class Lesson:
     def builds(self):
         """The tags this lesson's steps build: their images carry the lesson's label from their Dockerfile."""
         return {step.action.tag for step in self.steps if step.action.definition.builds_image}
+
+    @property
+    def published_ports(self):
+        """Every host port the lesson publishes: its runs' and its compose.yaml's (each seat maps these)."""
+        ports = {port.host for step in self.steps for port in step.action.ports}
+        if "compose.yaml" in self.files:
+            with contextlib.suppress(OSError):
+                ports |= {int(port) for port in COMPOSE_PORT.findall((self.source / "compose.yaml").read_text())}
+        return ports
 
     @property
     def port_run(self):
@@ -313,7 +328,11 @@ def _check_lesson(lesson, path):
         problem = action.definition.problem(lesson, action)
         if problem is not None:
             raise LessonError(path, problem[1], step.id, problem[0])
+        if action.port and action.port not in lesson.published_ports:
+            raise LessonError(path, _unpublished(action.port, lesson), step.id, "action.port")
         check = step.check
+        if check is not None and check.port and check.port not in lesson.published_ports:
+            raise LessonError(path, _unpublished(check.port, lesson), step.id, "check.port")
         if check is not None and check.container and check.containers:
             raise LessonError(path, "a running check names one container or a list of them, not both", step.id,
                               "check.containers")
@@ -323,6 +342,13 @@ def _check_lesson(lesson, path):
             if check.text not in (lesson.source / check.file).read_text(errors="replace"):
                 raise LessonError(path, f"{check.file} does not hold the check's text {check.text!r}", step.id,
                                   "check.file")
+
+
+def _unpublished(port, lesson):
+    """Why a request or a check may not ask `port`: only the lesson's published ports answer (a seat maps those)."""
+    published = ", ".join(map(str, sorted(lesson.published_ports))) or "none"
+    return (f"port {port} is not one the lesson publishes (its runs' ports and its compose.yaml's: {published}); "
+            "a seat maps only those")
 
 
 @dataclass

@@ -11,7 +11,7 @@ import shlex
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 
 from ..seat_host import layout, shell
@@ -624,10 +624,18 @@ def press_step(engine, board, snapshot, lesson, step, place, host, host_port=Non
             finally:
                 if progress is not None:
                     progress.close()
+            if progress is not None:  # what a long step printed: its last step_runs.KEPT characters
+                done = replace(done, output=step_runs.last(done.output))
             noted.update(output=done.output, container_id=done.container_id, ok=done.ok)
     except (EngineError, WorkshopUnwritable) as error:
         ended()
         board.ran(scope, step.id, Ran(command, (progress.output if progress else "") + f"Error: {error}", False))
+        raise
+    except Exception as error:
+        if progress is not None:  # never left "running" on the board for good
+            ended()
+            board.ran(scope, step.id, Ran(command, f"{progress.output}Error: it stopped unexpectedly: {error}",
+                                          False))
         raise
     ports = step.action.definition.published(step.action, host_port)
     ended()
@@ -651,15 +659,9 @@ def press_in_background(runner, engine, board, snapshot, lesson, step, place, ho
         step.action.definition.ready()
         board.ran(scope, step.id, Ran(command, "", False, running=True))  # every page shows it running at once
 
-    def work(run):
-        try:  # ended as its run goes on the board: a press once the page shows it ended starts it again
-            press_step(engine, board, snapshot, lesson, step, place, host, record=record, ended=run.end)
-        except (EngineError, WorkshopUnwritable):
-            raise  # on the board, and in the transcript, already
-        except Exception as error:
-            run.end()
-            board.ran(scope, step.id, Ran(command, f"Error: it stopped unexpectedly: {error}", False))
-            raise
+    def work(run):  # ended as its run goes on the board (press_step's error too): a press once the page shows it
+        # ended starts it again
+        press_step(engine, board, snapshot, lesson, step, place, host, record=record, ended=run.end)
 
     return runner.start(lesson, step, begin, work)
 

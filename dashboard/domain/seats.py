@@ -10,7 +10,6 @@ The room (seats, tokens, end time, limits, whether joining is open) is kept in a
 instance folder, so a restart keeps the class.
 """
 
-import contextlib
 import json
 import re
 import secrets
@@ -20,8 +19,8 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from . import files
+from .lesson_fields import MEMORY_SIZE, memory_bytes
 
-MEMORY = re.compile(r"[1-9][0-9]{0,5}[kmg]")  # docker's --memory, as the room form takes it: 256m, 1g
 MIN_MEMORY = 6 * 1024 * 1024  # the engine refuses less than 6 MB
 STUDENT_NAME = 40  # characters of a name a student types
 SEAT_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_-]{0,62}")
@@ -71,7 +70,7 @@ class Limits:
     pids: int = 100
 
     def __post_init__(self):
-        if not MEMORY.fullmatch(self.memory) or self.memory_bytes < MIN_MEMORY:
+        if not MEMORY_SIZE.fullmatch(self.memory) or self.memory_bytes < MIN_MEMORY:
             raise RoomError(f"Memory {self.memory[:20]!r}: a number with k, m or g, at least 6m (as 256m).")
         if not 0.01 <= self.cpus <= 64:
             raise RoomError(f"CPUs {self.cpus:g}: from 0.01 to 64.")
@@ -80,7 +79,7 @@ class Limits:
 
     @property
     def memory_bytes(self):
-        return int(self.memory[:-1]) * 1024 ** " kmg".index(self.memory[-1])
+        return memory_bytes(self.memory)
 
 
 @dataclass
@@ -319,15 +318,7 @@ class Roster:
             self._save()
 
 
-COMPOSE_PORT = re.compile(r"""^\s*-\s*["']?(?:[0-9.]+:)?([0-9]{1,5}):[0-9]{1,5}""", re.M)
-
-
 def lesson_ports(lessons):
     """Every host port the lessons publish (their runs', and their compose.yaml's), lowest first: each seat's block
     of host ports maps to these on its engine."""
-    ports = {port.host for lesson in lessons for step in lesson.steps for port in step.action.ports}
-    for lesson in lessons:
-        if "compose.yaml" in lesson.files:
-            with contextlib.suppress(OSError):
-                ports |= {int(port) for port in COMPOSE_PORT.findall((lesson.source / "compose.yaml").read_text())}
-    return tuple(sorted(ports))
+    return tuple(sorted({port for lesson in lessons for port in lesson.published_ports}))

@@ -8,6 +8,7 @@ import logging
 import re
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 
 from .checks import Ran
@@ -20,16 +21,35 @@ EVERY = 0.5  # seconds: the board (and so every page) is told of new output at m
 # Where a build is: BuildKit's first line of each numbered vertex ("#5 [api 2/4] RUN …"), the classic builder's step.
 BUILDKIT_VERTEX = re.compile(r"^#(\d+) \S")
 CLASSIC_STEP = re.compile(r"^Step \d+/\d+ : ")
+SHOWN_RUNNING = 64 * 1024  # characters of a running step's output every viewer is sent, every EVERY seconds: its last
+KEPT = 256 * 1024  # characters of what a long step printed its final run keeps: its last
+
+
+def cut_note(limit):
+    """The line that starts an output whose start was cut, keeping its last `limit` characters."""
+    return f"(the start is cut: only the last {limit // 1024} KB are shown)\n"
+
+
+def last(text, limit=KEPT):
+    """The end of `text`: at most its last `limit` characters, from a line's start, after a line saying the start was
+    cut (cut_note) when it was."""
+    if len(text) <= limit:
+        return text
+    end = text[-limit:]
+    start = end.find("\n") + 1
+    return cut_note(limit) + (end[start:] if 0 < start < len(end) else end)
 
 
 class Progress:
-    """A running step's output so far, put on the board (scope, step id) as a running Ran at once, then at most
-    every `every` seconds while lines come; `close()` ends it before the step's last Ran goes on the board."""
+    """A running step's output so far (its last SHOWN_RUNNING characters), put on the board (scope, step id) as a
+    running Ran at once, then at most every `every` seconds while lines come; `close()` ends it before the step's
+    last Ran goes on the board."""
 
     def __init__(self, board, scope, step_id, command, every=EVERY):
         self._board, self._key, self._command, self._every = board, (scope, step_id), command, every
         self._lock = threading.Lock()
-        self._lines, self._vertices, self.stage = [], set(), None
+        self._lines, self._size, self._cut = deque(), 0, False  # its last lines, their characters, whether cut
+        self._vertices, self.stage = set(), None
         self._timer, self._closed, self._shown = None, False, 0.0
         with self._lock:
             self._show()
@@ -40,6 +60,10 @@ class Progress:
             if self._closed:
                 return
             self._lines.append(text)
+            self._size += len(text) + 1
+            while self._size > SHOWN_RUNNING and len(self._lines) > 1:
+                self._size -= len(self._lines.popleft()) + 1
+                self._cut = True
             vertex = BUILDKIT_VERTEX.match(text)
             if (vertex and vertex[1] not in self._vertices) or CLASSIC_STEP.match(text):
                 self.stage = text
@@ -55,10 +79,12 @@ class Progress:
 
     @property
     def output(self):
+        """The output so far, as the board shows it: its last SHOWN_RUNNING characters."""
         with self._lock:
-            return "".join(line + "\n" for line in self._lines)
+            return self._output()
 
     def close(self):
+        """Show nothing more: the step's last Ran goes on the board next."""
         with self._lock:
             self._closed = True
             if self._timer is not None:
@@ -72,8 +98,10 @@ class Progress:
 
     def _show(self):
         self._shown = time.monotonic()
-        output = "".join(line + "\n" for line in self._lines)
-        self._board.ran(*self._key, Ran(self._command, output, False, running=True, stage=self.stage))
+        self._board.ran(*self._key, Ran(self._command, self._output(), False, running=True, stage=self.stage))
+
+    def _output(self):
+        return (cut_note(SHOWN_RUNNING) if self._cut else "") + "".join(line + "\n" for line in self._lines)
 
 
 @dataclass
@@ -98,6 +126,7 @@ class StepRun:
 
     @property
     def version(self):
+        """Changes when another run starts or this one ends: what a page showing it compares."""
         return f"{self.number}-{self.state}"
 
 

@@ -102,15 +102,26 @@ class StudentFiles:
         """Write a tar of the folder `relative` (a build's context) into the open file `into`, read as the student."""
         self._run(["tar", "-c", "-C", str(PurePosixPath(FOLDER) / relative), "-f", "-", "."], None, into)
 
-    def read(self, relative):
-        """The text of the file `relative`, read as the student (`cat`, as typed in the seat's shell)."""
-        return self._run(["cat", "--", str(PurePosixPath(FOLDER) / relative)], None).decode(errors="replace")
+    # A regular file's start, or the reason why not: a FIFO (which would hold the reader) is refused before `head`.
+    READ = ('if [ -e "$2" ] && [ ! -f "$2" ]; then echo "$2: Not a regular file" >&2; exit 1; fi; '
+            'exec head -c "$1" -- "$2"')
 
-    def _run(self, argv, given, into=None):
+    def read(self, relative, limit):
+        """(the text of the file `relative`'s first `limit` bytes, whether it goes on past them), read as the student:
+        only a regular file (`test -f`), with `head -c`; OSError with the reason when it cannot be."""
+        data = self._run(["sh", "-c", self.READ, "read", str(limit + 1), str(PurePosixPath(FOLDER) / relative)],
+                         None, timeout=30)
+        return data[:limit].decode(errors="replace"), len(data) > limit
+
+    def _run(self, argv, given, into=None, timeout=120):
         import subprocess
 
-        ran = subprocess.run(self._argv_of(argv), input=given, stdout=into if into is not None else subprocess.PIPE,
-                             stderr=subprocess.PIPE, env=self.ENV, timeout=120, check=False)
+        try:
+            ran = subprocess.run(self._argv_of(argv), input=given,
+                                 stdout=into if into is not None else subprocess.PIPE, stderr=subprocess.PIPE,
+                                 env=self.ENV, timeout=timeout, check=False)
+        except subprocess.TimeoutExpired as error:
+            raise OSError(f"reading it did not end within {timeout} s") from error
         if ran.returncode != 0:
             said = ran.stderr.decode(errors="replace").strip().splitlines()
             raise OSError(said[-1] if said else f"{argv[0]} ended with {ran.returncode}")

@@ -8,7 +8,7 @@ from flask import current_app, g, render_template, request, url_for
 
 from ..domain import actions, checks, commands, dockerfile, progress
 from ..domain.errors import EngineError
-from ..domain.lessons import BASE_IMAGE, POSTGRES_IMAGE
+from ..domain.lessons import BASE_IMAGE, COMPOSE_IMAGES, POSTGRES_IMAGE
 from ..domain.room import listed_now
 from ..seat_host import layout
 from . import forms
@@ -278,8 +278,9 @@ def stand_ins_shown(lesson):
     named = {step.action.definition.pulled_image(step.action) for step in lesson.steps} - {None}
     if any(step.action.definition.uses_base_image for step in lesson.steps):
         named.add(BASE_IMAGE)
-    if any("POSTGRES_IMAGE" in step.action.definition.variables_named(lesson) for step in lesson.steps):
-        named.add(POSTGRES_IMAGE)  # a compose.yaml's ${POSTGRES_IMAGE:-postgres:16}
+    # the images its compose.yaml names by a stand-in variable: ${POSTGRES_IMAGE:-postgres:16}
+    named |= {COMPOSE_IMAGES[variable] for step in lesson.steps
+              for variable in step.action.definition.variables_named(lesson)}
     in_use = get_stand_ins().current()
     return [in_use[image] for image in sorted(named) if image in in_use]
 
