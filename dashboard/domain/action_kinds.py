@@ -399,6 +399,8 @@ class Compose(Kind):
         compose.require()
 
     def effect(self, engine, lesson, action, place, host_port=None, listed=None, on_line=None):
+        """`docker compose WORDS…` in the lesson's folder: the instructor's here, with the stand-ins' variables; a
+        seat's in its view, as its student."""
         timeout = compose.BUILD_TIMEOUT if self.streams(action) else compose.TIMEOUT
         if place.seat:
             # As the student types it, in the seat's view, on its own engine: the student's compose.yaml read and
