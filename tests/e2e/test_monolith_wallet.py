@@ -18,11 +18,10 @@ from tests.test_lesson_monolith import (
     wallet_image,  # noqa: F401  (a fixture)
     wallet_layers,  # noqa: F401  (a fixture)
 )
+from tests.support.wallet_page import ANSWER_TIMEOUT_MS, balance_shown, click_through, open_wallet
 from tests.test_lessons_by_button import assert_fails, assert_passes, done
 
 pytestmark = [pytest.mark.e2e, pytest.mark.engine]
-
-ANSWER_TIMEOUT_MS = 15_000  # a click, the proxy, the API and Postgres, then the page's text
 
 
 def test_buy_and_sell_on_the_monolith_s_wallet_page(client, wallet_image, browser, watch):
@@ -31,20 +30,14 @@ def test_buy_and_sell_on_the_monolith_s_wallet_page(client, wallet_image, browse
     assert_fails(client, LESSON, "buy")
     context = browser.new_context()  # the wallet's own origin: not the dashboard's
     try:
-        watched = watch(context.new_page(), "wallet")
+        watched = open_wallet(context, watch, PORT)
         page = watched.page
-        page.goto(f"http://127.0.0.1:{PORT}/")
-        expect(page.get_by_role("heading", name="Wallet")).to_be_visible()
-        shown, note = page.locator("#balance"), page.locator("#note")
-        expect(shown).to_have_text("0", timeout=ANSWER_TIMEOUT_MS)
-        for clicked, expected in (("BUY", "1"), ("BUY", "2"), ("SELL", "1")):
-            page.get_by_role("button", name=clicked, exact=True).click()
-            expect(shown).to_have_text(expected, timeout=ANSWER_TIMEOUT_MS)
+        shown, note = balance_shown(page), page.locator("#note")
+        click_through(page, (("BUY", "1"), ("BUY", "2"), ("SELL", "1")))
         expect(note).to_have_text(f"answered by {wallet('GET', '/balance').json()['served_by']}")
         assert assert_passes(client, LESSON, "buy") == "The balance is 1."  # the page's BUY passes the step
 
-        page.get_by_role("button", name="SELL", exact=True).click()
-        expect(shown).to_have_text("0", timeout=ANSWER_TIMEOUT_MS)
+        click_through(page, (("SELL", "0"),))
         page.get_by_role("button", name="SELL", exact=True).click()  # at 0: the API answers 409
         expect(note).to_have_text("nothing to sell", timeout=ANSWER_TIMEOUT_MS)
         expect(shown).to_have_text("0")

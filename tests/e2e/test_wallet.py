@@ -17,11 +17,10 @@ from tests.test_lesson_microservices import (
     built,  # noqa: F401  (a fixture)
     micro_lesson,  # noqa: F401  (a fixture)
 )
+from tests.support.wallet_page import click_through, open_wallet
 from tests.test_lessons_by_button import assert_passes, done
 
 pytestmark = [pytest.mark.e2e, pytest.mark.engine]
-
-ANSWER_TIMEOUT_MS = 15_000  # a click, the proxy, the API and Postgres, then the page's text
 
 
 def test_buy_and_sell_on_the_wallet_page(client, micro_lesson, browser, watch):
@@ -30,15 +29,9 @@ def test_buy_and_sell_on_the_wallet_page(client, micro_lesson, browser, watch):
     assert balance() == 0
     context = browser.new_context()  # the wallet's own origin: not the dashboard's
     try:
-        watched = watch(context.new_page(), "wallet")
+        watched = open_wallet(context, watch, PORT)
         page = watched.page
-        page.goto(f"http://127.0.0.1:{PORT}/")
-        expect(page.get_by_role("heading", name="Wallet")).to_be_visible()
-        shown = page.locator("#balance")
-        expect(shown).to_have_text("0", timeout=ANSWER_TIMEOUT_MS)
-        for clicked, expected in (("BUY", "1"), ("BUY", "2"), ("SELL", "1")):
-            page.get_by_role("button", name=clicked, exact=True).click()
-            expect(shown).to_have_text(expected, timeout=ANSWER_TIMEOUT_MS)
+        click_through(page, (("BUY", "1"), ("BUY", "2"), ("SELL", "1")))
         expect(page.locator("#served")).to_have_text("answered by microservices-api-1")
         expect(page.locator("#error")).to_have_text("")
         assert balance() == 1  # the page's clicks reached the database
