@@ -57,7 +57,7 @@ def test_the_loop_for_every_seat_is_bash_over_the_seats_doing_each_seats_own_com
     turn = "\n".join(lines[1:-2])
     place = place_of(lesson)(room.seats["seat-8001"])
     typed = step.action.definition.typed(lesson, step.action, place)
-    if step.action.needs_folder or step.action.kind == "edit":  # an edit writes the student's file
+    if step.action.uses_folder:  # a build, Compose, a bind of the folder, `cat`, an edit
         assert turn == shell.as_student_in_bash('"$seat"', f"{layout.FOLDER}/{lesson.folder}", typed), shown
         assert "nsenter -t \"$view\" -m -- setpriv" in turn and "env -i -C" in turn, shown
     elif step.action.kind == "request":  # the seat's `localhost`: its own network namespace

@@ -12,6 +12,7 @@ from dashboard.domain import progress, seats
 from dashboard.domain import room as room_life
 from dashboard.domain.errors import PortInUse
 from dashboard.domain.checks import FAILED, PASSED, Board, Ran, Result, Throttle, scope_of
+from dashboard.seat_host import layout
 
 
 @pytest.fixture(scope="module")
@@ -31,6 +32,7 @@ def test_each_seat_gets_a_block_of_host_ports_named_by_its_first(monkeypatch):
 
 def test_a_seats_state_maps_its_block_to_the_ports_the_lessons_publish(tmp_path, catalog):
     assert seats.lesson_ports(catalog.lessons) == (8000, 8080, 8090, 8100, 8200)  # runs' and compose.yaml's
+    assert len(seats.lesson_ports(catalog.lessons)) <= layout.PORT_BLOCK  # a seat's block maps every one
     roster = seats.Roster(tmp_path / "room.json")
     room = roster.open([("seat-8001", 8001), ("seat-8006", 8006)], 30, seats.Limits("512m", 1, 200), cards=2)
     settings = room_life.SeatSettings("127.0.0.1", 4 * 1024 ** 3, (8000, 8080, 8090), 300, str(tmp_path / "seats"))

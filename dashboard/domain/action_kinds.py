@@ -38,6 +38,7 @@ class Kind:
     uses_base_image = False  # it builds on the base image (lessons.BASE_IMAGE), which a local image may stand in for
     shows_file = False  # the page shows the file it writes, before its command
     in_seat_network = False  # its command talks to the seat's published ports (`localhost` in its namespace)
+    writes_folder = False  # its command writes a file of the lesson's folder (wherever it is run from)
     note = ""  # what the page says under its command
 
     def detached(self, action):
@@ -308,7 +309,7 @@ class Edit(Kind):
     """Write one of the lesson's files in its workshop folder, shown as `cat > FILE <<'EOF'`."""
 
     name, label = "edit", "Write the file"
-    shows_file = True
+    shows_file = writes_folder = True
     fields = {"file": (field.relative, True), "content": (field.content, True)}
 
     def typed(self, lesson, action, place, host_port=None):

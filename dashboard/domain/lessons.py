@@ -71,6 +71,12 @@ class Action:
         return self.definition.button(self)
 
     @property
+    def uses_folder(self):
+        """True when its command reads or writes the lesson's folder: it needs it, or writes a file there (on a
+        seat, such a command is the student's own to run: see room.every_seat_command)."""
+        return self.needs_folder or self.definition.writes_folder
+
+    @property
     def needs_folder(self):
         """True when the command runs in the lesson's folder: a build, Compose (its compose.yaml is there), or a
         run bind-mounting `$(pwd)`."""

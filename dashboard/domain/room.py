@@ -703,7 +703,7 @@ def every_seat_command(lesson, step, room, base, place_of):
     place = place_of(seat_list[0])
     action = step.action
     typed = action.definition.typed(lesson, action, place)  # as the student types it in the lesson's folder
-    if action.needs_folder or action.definition.shows_file:  # an edit writes the student's file: as the student too
+    if action.uses_folder:
         body = shell.as_student_in_bash('"$seat"', place.seen, typed)
     elif action.definition.in_seat_network:
         body = f'ip netns exec "{layout.NETNS_PREFIX}${{seat##*/}}" {typed}'
