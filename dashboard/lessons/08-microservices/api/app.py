@@ -85,3 +85,9 @@ def sell():
         if row is None:
             return answer(0, 409, error="nothing to sell")
         return answer(row[0])
+
+
+@app.errorhandler(psycopg2.OperationalError)
+def database_away(error):
+    """Postgres does not answer (stopped, or restarting): say so, and try again later."""
+    return jsonify(error=f"the database does not answer: {str(error).strip()[:200]}", served_by=SERVED_BY), 503
