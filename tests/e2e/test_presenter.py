@@ -94,6 +94,8 @@ def test_the_presenter_screen_stays_where_it_was_scrolled_by_hand(
     page = open_page("/present", instructor=False, viewport=FULL_HD)
     expect(page.locator("section.step.active")).to_have_count(1)
     expect(page.locator("section.step.active")).to_have_attribute("data-step", "run")
+    expect(page.locator("section.step.active")).to_be_in_viewport(ratio=1)  # the page's own follow to it ended
+    page.wait_for_timeout(SMOOTH_SCROLL_MS)  # (a smooth scroll still going would carry on past the hand's)
     build = page.locator("section.step[data-step='build']")
     page.mouse.move(900, 500)
     # By hand into the Dockerfile, 200 px into the build step, from wherever the page stands now.
