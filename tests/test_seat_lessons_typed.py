@@ -26,7 +26,8 @@ REAL_SEATS = True  # conftest: this module's apps start real seat engines
 pytestmark = pytest.mark.engine
 
 LESSONS = Path(__file__).parent.parent / "dashboard" / "lessons"
-STARTING = re.compile(r"no response|rejecting connections|Is the server running|starting up|Connection refused", re.I)
+STARTING = re.compile(r"no response|rejecting connections|Is the server running|starting up|Connection refused|"
+                      r"returned error: 50[23]", re.I)  # the last: a proxy whose API is still starting
 
 
 @pytest.fixture(scope="module")
