@@ -411,9 +411,17 @@ def test_the_class_end_closes_the_sockets_and_ends_the_shells(room):
     code, reason = term.closed()
     assert code == 1008 and "class ended" in reason, reason
     deadline = time.monotonic() + WAIT
-    while Path(f"/proc/{pid}").exists() and Path(f"/proc/{pid}/status").read_text().find("State:\tZ") < 0:
+    while running(pid):
         assert time.monotonic() < deadline, f"the shell {pid} is still there"
         time.sleep(0.1)
+
+
+def running(pid):
+    """Whether the process is there and no zombie (one ending between two reads of /proc is gone)."""
+    try:
+        return "State:\tZ" not in Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
 
 
 def test_stopping_the_dashboard_closes_the_terminals_at_once(room, server):
