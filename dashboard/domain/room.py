@@ -616,6 +616,11 @@ def press_step(engine, board, snapshot, lesson, step, place, host, host_port=Non
     # A long step's output goes on the board as it comes (every page showing the step follows it).
     progress = step_runs.Progress(board, scope, step.id, command) if step.action.definition.streams(step.action) \
         else None
+
+    def finish(ran):  # its run on the board, ended: `ended()` first, so a press that sees it ended starts it anew
+        ended()
+        board.ran(scope, step.id, ran)
+
     try:
         with (record or (lambda _: contextlib.nullcontext({})))(command) as noted:
             try:
@@ -628,19 +633,14 @@ def press_step(engine, board, snapshot, lesson, step, place, host, host_port=Non
                 done = replace(done, output=step_runs.last(done.output))
             noted.update(output=done.output, container_id=done.container_id, ok=done.ok)
     except (EngineError, WorkshopUnwritable) as error:
-        ended()
-        board.ran(scope, step.id, Ran(command, (progress.output if progress else "") + f"Error: {error}", False))
+        finish(Ran(command, (progress.output if progress else "") + f"Error: {error}", False))
         raise
     except Exception as error:
         if progress is not None:  # never left "running" on the board for good
-            ended()
-            board.ran(scope, step.id, Ran(command, f"{progress.output}Error: it stopped unexpectedly: {error}",
-                                          False))
+            finish(Ran(command, f"{progress.output}Error: it stopped unexpectedly: {error}", False))
         raise
     ports = step.action.definition.published(step.action, host_port)
-    ended()
-    board.ran(scope, step.id, Ran(command, done.output, done.ok, done.container_id,
-                                  ports[0][0] if len(ports) == 1 else None))
+    finish(Ran(command, done.output, done.ok, done.container_id, ports[0][0] if len(ports) == 1 else None))
     snapshot.invalidate()  # every page's list of this engine, and the check, read afresh
     if check and step.check is not None:
         check_step(engine, board, snapshot, lesson, step, place, host)
