@@ -73,13 +73,13 @@ class StudentFiles:
 
     ENV = STUDENT_ENV
 
+    def __init__(self, argv_of):
+        self._argv_of = argv_of
+
     def command(self, argv, cwd):
         """`argv` as run in `cwd` (a folder in the seat's view) as the student, with ENV only: how the dashboard runs
         a seat's Compose, which reads the student's compose.yaml and packs its build contexts as the student."""
         return self._argv_of(["env", "-C", str(cwd), *argv])
-
-    def __init__(self, argv_of):
-        self._argv_of = argv_of
 
     def write(self, files, replace=False):
         """Write {relative path: text}: every one (`replace`), or only those missing. OSError with tar's reason
